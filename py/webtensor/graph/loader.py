@@ -1,0 +1,273 @@
+"""TF.js graph-model files (model.json + weight shards) -> Graph.
+
+The format: model.json holds `modelTopology` (a GraphDef in JSON form: nodes with
+op, inputs and AttrValue attributes) and `weightsManifest` (groups of shard
+paths; each group's shards are concatenated and its weights laid out in order).
+Quantised weights carry `quantization: {dtype: uint8|uint16|float16, min, scale}`
+and are dequantised here, at load.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import ModelFormatError, WeightsError
+from .ir import Graph, Node, TensorInfo, split_ref, tensor_key, topo_sort
+
+BYTES_PER = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "uint16": 2, "float16": 2}
+
+
+@dataclass
+class GraphModelFiles:
+    """model.json text and the bytes of each shard, keyed by the manifest's path."""
+    model_json: bytes | str | dict
+    shards: dict[str, bytes]
+    source: str = "model.json"
+
+
+def _require(obj, key, typ, where):
+    if not isinstance(obj, dict) or key not in obj:
+        raise ModelFormatError(f"{where}: missing key {key!r}")
+    val = obj[key]
+    if not isinstance(val, typ):
+        raise ModelFormatError(f"{where}: {key!r} should be {typ.__name__ if isinstance(typ, type) else typ}, "
+                               f"got {type(val).__name__}")
+    return val
+
+
+def parse_model_json(text: bytes | str | dict, source: str) -> dict:
+    if isinstance(text, dict):
+        doc = text
+    else:
+        try:
+            doc = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ModelFormatError(f"{source}: not valid JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise ModelFormatError(f"{source}: top level is not a JSON object")
+    fmt = doc.get("format")
+    topo = doc.get("modelTopology")
+    if fmt not in (None, "graph-model"):
+        hint = " (a Keras layers model: use load_layers_model)" if fmt == "layers-model" else ""
+        raise ModelFormatError(f"{source}: format is {fmt!r}, expected 'graph-model'{hint}")
+    if not isinstance(topo, dict) or "node" not in topo:
+        raise ModelFormatError(f"{source}: 'modelTopology' has no 'node' list: not a TF.js graph model")
+    return doc
+
+
+def manifest_entries(doc: dict, source: str) -> list[tuple[list[str], list[dict]]]:
+    manifest = _require(doc, "weightsManifest", list, source)
+    groups = []
+    for gi, group in enumerate(manifest):
+        where = f"{source}: weightsManifest[{gi}]"
+        paths = _require(group, "paths", list, where)
+        weights = _require(group, "weights", list, where)
+        if not all(isinstance(p, str) for p in paths):
+            raise ModelFormatError(f"{where}: 'paths' must be strings")
+        groups.append((paths, weights))
+    return groups
+
+
+def weight_nbytes(w: dict, where: str) -> tuple[int, tuple[int, ...]]:
+    shape = w.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                              for d in shape):
+        raise ModelFormatError(f"{where}: bad shape {shape!r}")
+    dtype = w.get("dtype")
+    q = w.get("quantization")
+    if q is not None:
+        if not isinstance(q, dict) or q.get("dtype") not in ("uint8", "uint16", "float16"):
+            raise ModelFormatError(f"{where}: unsupported quantization {q!r}")
+        stored = q["dtype"]
+    else:
+        stored = dtype
+    if dtype not in dtypes.MANIFEST_DTYPES:
+        raise ModelFormatError(f"{where}: unsupported dtype {dtype!r}")
+    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    return n * BYTES_PER[stored], tuple(shape)
+
+
+def decode_weight(w: dict, raw: bytes, shape: tuple[int, ...], where: str) -> np.ndarray:
+    dtype = w["dtype"]
+    q = w.get("quantization")
+    if q is None:
+        return np.frombuffer(raw, dtype=dtypes.MANIFEST_DTYPES[dtype]).reshape(shape).copy()
+    if q["dtype"] == "float16":
+        if dtype != "float32":
+            raise ModelFormatError(f"{where}: float16 quantization of a {dtype} tensor")
+        return np.frombuffer(raw, dtype="<f2").astype(np.float32).reshape(shape)
+    scale, lo = q.get("scale"), q.get("min")
+    if not isinstance(scale, (int, float)) or not isinstance(lo, (int, float)) or isinstance(scale, bool):
+        raise ModelFormatError(f"{where}: quantization needs numeric 'scale' and 'min', got {q!r}")
+    qv = np.frombuffer(raw, dtype=np.uint8 if q["dtype"] == "uint8" else "<u2").astype(np.float32)
+    values = qv * np.float32(scale) + np.float32(lo)
+    if dtype == "int32":
+        return np.round(values).astype(np.int32).reshape(shape)
+    if dtype == "bool":
+        return (values != 0).reshape(shape)
+    return values.reshape(shape)
+
+
+def decode_weights(doc: dict, shards: dict[str, bytes], source: str) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for gi, (paths, weights) in enumerate(manifest_entries(doc, source)):
+        parts = []
+        for p in paths:
+            if p not in shards:
+                raise WeightsError(f"{source}: weight shard {p!r} is missing")
+            parts.append(shards[p])
+        data = b"".join(parts)
+        offset = 0
+        for wi, w in enumerate(weights):
+            where = f"{source}: weightsManifest[{gi}].weights[{wi}]"
+            if not isinstance(w, dict) or not isinstance(w.get("name"), str):
+                raise ModelFormatError(f"{where}: weight entry needs a 'name'")
+            where += f" ({w['name']!r})"
+            nbytes, shape = weight_nbytes(w, where)
+            if offset + nbytes > len(data):
+                raise WeightsError(
+                    f"{source}: shards {paths} hold {len(data)} bytes but the manifest needs more "
+                    f"(weight {w['name']!r} ends at byte {offset + nbytes}): truncated or missing data")
+            out[w["name"]] = decode_weight(w, data[offset:offset + nbytes], shape, where)
+            offset += nbytes
+        if offset != len(data):
+            raise WeightsError(f"{source}: shards {paths} hold {len(data)} bytes but the manifest "
+                               f"describes {offset}: the shards do not match the manifest")
+    return out
+
+
+# ----------------------------------------------------------------------------- attributes
+def _decode_shape(v, where) -> list[int] | None:
+    if not isinstance(v, dict):
+        raise ModelFormatError(f"{where}: bad shape attribute {v!r}")
+    if v.get("unknownRank"):
+        return None
+    return [int(d.get("size", -1)) for d in v.get("dim", [])]
+
+
+def decode_attr(v, where: str):
+    """An AttrValue in JSON form -> a plain Python value."""
+    if not isinstance(v, dict):
+        raise ModelFormatError(f"{where}: attribute is not an object: {v!r}")
+    try:
+        if "s" in v:
+            return base64.b64decode(v["s"], validate=True).decode("utf-8", "replace")
+        if "i" in v:
+            return int(v["i"])
+        if "f" in v:
+            return float(v["f"])
+        if "b" in v:
+            return bool(v["b"])
+        if "type" in v:
+            return dtypes.from_tf_lenient(v["type"])
+        if "shape" in v:
+            return _decode_shape(v["shape"], where)
+        if "tensor" in v:
+            return v["tensor"]  # Const values come from the weights manifest
+        if "list" in v:
+            lst = v["list"]
+            if not isinstance(lst, dict):
+                raise ModelFormatError(f"{where}: bad list attribute")
+            if "s" in lst:
+                return [base64.b64decode(s, validate=True).decode("utf-8", "replace") for s in lst["s"]]
+            if "i" in lst:
+                return [int(i) for i in lst["i"]]
+            if "f" in lst:
+                return [float(f) for f in lst["f"]]
+            if "b" in lst:
+                return [bool(b) for b in lst["b"]]
+            if "type" in lst:
+                return [dtypes.from_tf_lenient(t) for t in lst["type"]]
+            if "shape" in lst:
+                return [_decode_shape(s, where) for s in lst["shape"]]
+            return []
+        if "func" in v:
+            return v["func"]
+    except (ValueError, TypeError, binascii.Error) as e:
+        raise ModelFormatError(f"{where}: cannot decode attribute {v!r} ({e})") from None
+    return None
+
+
+# ----------------------------------------------------------------------------- graph
+def _signature_infos(sig: dict, kind: str, source: str) -> list[TensorInfo] | None:
+    entries = sig.get(kind) if isinstance(sig, dict) else None
+    if not isinstance(entries, dict) or not entries:
+        return None
+    infos = []
+    for user_name, ent in entries.items():
+        where = f"{source}: signature.{kind}[{user_name!r}]"
+        if not isinstance(ent, dict) or not isinstance(ent.get("name"), str):
+            raise ModelFormatError(f"{where}: needs a tensor 'name'")
+        shape = None
+        ts = ent.get("tensorShape")
+        if isinstance(ts, dict):
+            shape = _decode_shape(ts, where)
+        dt = dtypes.from_tf(ent["dtype"], where) if "dtype" in ent else np.dtype(np.float32)
+        infos.append(TensorInfo(user_name, tensor_key(ent["name"]), shape, dt))
+    return infos
+
+
+def parse_graph_model(files: GraphModelFiles) -> Graph:
+    """Build a Graph from model.json + shard bytes; validates structure, not ops."""
+    source = files.source
+    doc = parse_model_json(files.model_json, source)
+    weights = decode_weights(doc, files.shards, source)
+    raw_nodes = doc["modelTopology"]["node"]
+    if not isinstance(raw_nodes, list):
+        raise ModelFormatError(f"{source}: modelTopology.node is not a list")
+    if doc["modelTopology"].get("library", {}).get("function"):
+        raise ModelFormatError(f"{source}: graph functions (control flow v2) are not supported")
+
+    nodes: list[Node] = []
+    consts: dict[str, np.ndarray] = {}
+    for i, rn in enumerate(raw_nodes):
+        where = f"{source}: node[{i}]"
+        if not isinstance(rn, dict):
+            raise ModelFormatError(f"{where}: not an object")
+        name = _require(rn, "name", str, where)
+        op = _require(rn, "op", str, f"{source}: node {name!r}")
+        where = f"{source}: node {name!r} ({op})"
+        raw_inputs = rn.get("input", [])
+        if not isinstance(raw_inputs, list) or not all(isinstance(s, str) for s in raw_inputs):
+            raise ModelFormatError(f"{where}: 'input' must be a list of strings")
+        raw_attrs = rn.get("attr", {})
+        if not isinstance(raw_attrs, dict):
+            raise ModelFormatError(f"{where}: 'attr' must be an object")
+        attrs = {k: decode_attr(v, f"{where} attr {k!r}") for k, v in raw_attrs.items()}
+        inputs = [tensor_key(s) for s in raw_inputs if not s.startswith("^")]
+        if op == "Const":
+            if name not in weights:
+                raise WeightsError(f"{where}: no weights for this constant in the manifest")
+            consts[name] = weights[name]
+        nodes.append(Node(name, op, inputs, attrs))
+    nodes = topo_sort(nodes, source)
+    by_name = {n.name: n for n in nodes}
+
+    sig = doc.get("signature") or doc.get("userDefinedMetadata", {}).get("signature") or {}
+    inputs = _signature_infos(sig, "inputs", source)
+    if inputs is None:
+        inputs = [TensorInfo(n.name, n.output(0), n.attrs.get("shape"), n.attrs.get("dtype", np.dtype(np.float32)))
+                  for n in nodes if n.op == "Placeholder"]
+    outputs = _signature_infos(sig, "outputs", source)
+    if outputs is None:
+        used = {split_ref(t)[0] for n in nodes for t in n.inputs}
+        outputs = [TensorInfo(n.name, n.output(0), None, np.dtype(np.float32))
+                   for n in nodes if n.name not in used and n.op not in ("Const", "Placeholder", "NoOp")]
+    for info in inputs + outputs:
+        node_name, _ = split_ref(info.key)
+        if node_name not in by_name:
+            raise ModelFormatError(f"{source}: signature names tensor {info.key!r} but no node "
+                                   f"{node_name!r} exists")
+    for info in inputs:
+        node = by_name[split_ref(info.key)[0]]
+        if node.op != "Placeholder":
+            raise ModelFormatError(f"{source}: signature input {info.name!r} is a {node.op} node, "
+                                   f"not a Placeholder")
+        if info.shape is None:
+            info.shape = node.attrs.get("shape")
+    return Graph(nodes, consts, inputs, outputs, source)

@@ -1,0 +1,162 @@
+"""GraphModel: the user-facing model (TF.js's GraphModel API, Pythonic names)."""
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from . import backends as _backends
+from ._io import fetch_bytes, join_url
+from .errors import InputError, ModelFormatError, WeightsError
+from .graph import Graph, GraphModelFiles, TensorInfo, parse_graph_model
+from .graph.ir import split_ref, tensor_key
+from .graph.loader import manifest_entries, parse_model_json
+from .graph.plan import Plan, compile_plan
+from .ops import TensorSpec
+
+
+class GraphModel:
+    """A TF.js graph model: `predict(x)` or `execute({name: x}, [output names])`."""
+
+    def __init__(self, graph: Graph, backend: str | None = None):
+        self.graph = graph
+        self.backend_name = backend
+        self._plans: dict[tuple, Plan] = {}
+        # Compile once at load with any free (-1) dims set to 1: unknown ops and
+        # shape errors surface now, naming the node, not at predict time.
+        self.plan_for({i.key: self._default_shape(i) for i in self.inputs}, self.output_keys)
+
+    # -- signature ---------------------------------------------------------------
+    @property
+    def inputs(self) -> list[TensorInfo]:
+        return self.graph.inputs
+
+    @property
+    def outputs(self) -> list[TensorInfo]:
+        return self.graph.outputs
+
+    @property
+    def output_keys(self) -> list[str]:
+        return [o.key for o in self.outputs]
+
+    @staticmethod
+    def _default_shape(info: TensorInfo) -> tuple[int, ...]:
+        if info.shape is None:
+            raise ModelFormatError(f"input {info.name!r} has no known shape; pass inputs explicitly")
+        return tuple(1 if d < 0 else d for d in info.shape)
+
+    # -- planning ----------------------------------------------------------------
+    def plan_for(self, shapes: dict[str, tuple[int, ...]], output_keys: list[str]) -> Plan:
+        cache_key = (tuple(sorted(shapes.items())), tuple(output_keys))
+        plan = self._plans.get(cache_key)
+        if plan is None:
+            dtype = {i.key: np.dtype(i.dtype) for i in self.inputs}
+            specs = {k: TensorSpec(tuple(s), dtype[k]) for k, s in shapes.items()}
+            plan = compile_plan(self.graph, specs, output_keys)
+            self._plans[cache_key] = plan
+        return plan
+
+    def report(self) -> dict:
+        """What the loaded model compiled to (per cached plan)."""
+        return {"source": self.graph.source, "nodes": len(self.graph.nodes),
+                "plans": [p.summary() for p in self._plans.values()],
+                "backend": self.backend_name or _backends.current_backend_name(), "fallbacks": []}
+
+    # -- inputs ------------------------------------------------------------------
+    def _find_input(self, name: str) -> TensorInfo:
+        for info in self.inputs:
+            if name in (info.name, info.key, split_ref(info.key)[0]):
+                return info
+        raise InputError(f"{self.graph.source}: no model input named {name!r}; "
+                         f"inputs are {[i.name for i in self.inputs]}")
+
+    def _check_input(self, info: TensorInfo, value) -> np.ndarray:
+        try:
+            arr = np.asarray(value)
+        except Exception as e:
+            raise InputError(f"input {info.name!r}: cannot convert {type(value).__name__} to an array ({e})") from None
+        want = np.dtype(info.dtype)
+        if arr.dtype != want:
+            same_kind = (arr.dtype.kind == "f" and want.kind == "f") or \
+                        (arr.dtype.kind in "iu" and want.kind in "iu") or (arr.dtype == want)
+            if not same_kind:
+                raise InputError(f"input {info.name!r} expects dtype {want.name}, got {arr.dtype.name}"
+                                 f" (convert with .astype({want.name!r}))")
+            arr = arr.astype(want)
+        if info.shape is not None:
+            ok = arr.ndim == len(info.shape) and all(w < 0 or w == g for w, g in zip(info.shape, arr.shape))
+            if not ok:
+                want_s = "[" + ", ".join("?" if d < 0 else str(d) for d in info.shape) + "]"
+                raise InputError(f"input {info.name!r} expects shape {want_s}, got {list(arr.shape)}")
+        return np.ascontiguousarray(arr)
+
+    def _feeds(self, inputs) -> dict[str, np.ndarray]:
+        if isinstance(inputs, dict):
+            feeds = {}
+            for name, value in inputs.items():
+                info = self._find_input(name)
+                feeds[info.key] = self._check_input(info, value)
+            missing = [i.name for i in self.inputs if i.key not in feeds]
+            if missing:
+                raise InputError(f"{self.graph.source}: missing inputs {missing}")
+            return feeds
+        if isinstance(inputs, (list, tuple)) and len(self.inputs) > 1:
+            if len(inputs) != len(self.inputs):
+                raise InputError(f"{self.graph.source}: expected {len(self.inputs)} inputs, got {len(inputs)}")
+            return {i.key: self._check_input(i, v) for i, v in zip(self.inputs, inputs)}
+        if len(self.inputs) != 1:
+            raise InputError(f"{self.graph.source}: the model has {len(self.inputs)} inputs; pass a dict")
+        return {self.inputs[0].key: self._check_input(self.inputs[0], inputs)}
+
+    def _output_key(self, name: str) -> str:
+        for info in self.outputs:
+            if name in (info.name, info.key, split_ref(info.key)[0]):
+                return info.key
+        node_name, _ = split_ref(name)
+        if any(n.name == node_name for n in self.graph.nodes):
+            return tensor_key(name)
+        raise InputError(f"{self.graph.source}: no tensor named {name!r} in the graph")
+
+    # -- running -----------------------------------------------------------------
+    def execute(self, inputs, outputs=None):
+        """Run the graph; `outputs` are tensor or signature names (default: all outputs).
+        Returns one array for a single name given as a string, else a list."""
+        single = isinstance(outputs, str)
+        names = [outputs] if single else (list(outputs) if outputs is not None else None)
+        keys = self.output_keys if names is None else [self._output_key(n) for n in names]
+        feeds = self._feeds(inputs)
+        plan = self.plan_for({k: v.shape for k, v in feeds.items()}, keys)
+        backend = _backends.get_backend(self.backend_name)
+        result = backend.run(plan, feeds)
+        values = [result[k] for k in keys]
+        return values[0] if single or (names is None and len(values) == 1) else values
+
+    def predict(self, x):
+        """Like TF.js predict: one array for a single-output model, else a list in
+        signature order."""
+        return self.execute(x)
+
+
+async def load_graph_model(url: str, backend: str | None = None) -> GraphModel:
+    """Load a TF.js graph model from a URL (browser) or a URL/path (CPython)."""
+    try:
+        text = await fetch_bytes(url)
+    except OSError as e:
+        raise ModelFormatError(f"{url}: cannot load model.json ({e})") from None
+    doc = parse_model_json(text, url)
+    shards: dict[str, bytes] = {}
+    for paths, _ in manifest_entries(doc, url):
+        for p in paths:
+            if p in shards:
+                continue
+            shard_url = join_url(url, p)
+            try:
+                shards[p] = await fetch_bytes(shard_url)
+            except OSError as e:
+                raise WeightsError(f"{url}: weight shard {p!r} is missing or unreadable ({e})") from None
+    return GraphModel(parse_graph_model(GraphModelFiles(doc, shards, url)), backend)
+
+
+def read_graph_model(path: str, backend: str | None = None) -> GraphModel:
+    """Synchronous loading from a file path (CPython convenience)."""
+    return asyncio.run(load_graph_model(str(path), backend))
