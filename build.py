@@ -21,6 +21,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from tools.browser import find_chromium
+
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 CACHE = ROOT / ".cache"
@@ -40,7 +42,6 @@ SAMPLE_SHA256 = "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb
 
 HUMAN_MODELS = ("antispoof", "blazeface", "centernet", "emotion", "facemesh", "faceres",
                 "handlandmark-lite", "handtrack", "iris", "liveness", "movenet-lightning")
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
 class SetupError(SystemExit):
@@ -49,7 +50,7 @@ class SetupError(SystemExit):
 
 
 def say(msg: str) -> None:
-    print(f"[webtensor] {msg}", flush=True)
+    print(f"[webtensor] {msg}", file=sys.stderr, flush=True)
 
 
 def run(cmd: list[str], **kw) -> None:
@@ -166,19 +167,10 @@ def setup_sample() -> bool:
     return True
 
 
-def find_chromium() -> str | None:
-    env = os.environ.get("WEBTENSOR_CHROMIUM")
-    if env:
-        if not Path(env).exists():
-            raise SetupError(f"$WEBTENSOR_CHROMIUM={env} does not exist")
-        return env
-    for c in CHROMIUM_CANDIDATES:
-        if Path(c).exists():
-            return c
-    return None
-
-
 def setup_chromium() -> bool:
+    env = os.environ.get("WEBTENSOR_CHROMIUM")
+    if env and not Path(env).exists():
+        raise SetupError(f"$WEBTENSOR_CHROMIUM={env} does not exist")
     if find_chromium():
         return False
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0

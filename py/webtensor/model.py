@@ -5,7 +5,7 @@ import asyncio
 
 import numpy as np
 
-from . import backends as _backends
+from .backends import current_backend_name, get_backend
 from ._io import fetch_bytes, join_url
 from .errors import InputError, ModelFormatError, WeightsError
 from .graph import Graph, GraphModelFiles, TensorInfo, parse_graph_model
@@ -60,7 +60,7 @@ class GraphModel:
         """What the loaded model compiled to (per cached plan)."""
         return {"source": self.graph.source, "nodes": len(self.graph.nodes),
                 "plans": [p.summary() for p in self._plans.values()],
-                "backend": self.backend_name or _backends.current_backend_name(), "fallbacks": []}
+                "backend": self.backend_name or current_backend_name(), "fallbacks": []}
 
     # -- inputs ------------------------------------------------------------------
     def _find_input(self, name: str) -> TensorInfo:
@@ -126,7 +126,7 @@ class GraphModel:
         keys = self.output_keys if names is None else [self._output_key(n) for n in names]
         feeds = self._feeds(inputs)
         plan = self.plan_for({k: v.shape for k, v in feeds.items()}, keys)
-        backend = _backends.get_backend(self.backend_name)
+        backend = get_backend(self.backend_name)
         result = backend.run(plan, feeds)
         values = [result[k] for k in keys]
         return values[0] if single or (names is None and len(values) == 1) else values

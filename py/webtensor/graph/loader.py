@@ -245,6 +245,8 @@ def parse_graph_model(files: GraphModelFiles) -> Graph:
                 raise WeightsError(f"{where}: no weights for this constant in the manifest")
             consts[name] = weights[name]
         nodes.append(Node(name, op, inputs, attrs))
+    from .plan import check_supported  # every op known, before anything else about the graph
+    check_supported(nodes, source)
     nodes = topo_sort(nodes, source)
     by_name = {n.name: n for n in nodes}
 

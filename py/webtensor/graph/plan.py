@@ -45,20 +45,20 @@ class Plan:
                 "constant_bytes": int(sum(v.nbytes for v in self.constants.values()))}
 
 
-def unsupported_ops(graph: Graph) -> dict[str, list[str]]:
+def unsupported_ops(nodes: list[Node]) -> dict[str, list[str]]:
     bad: dict[str, list[str]] = {}
-    for n in graph.nodes:
+    for n in nodes:
         if n.op not in OPS and n.op not in GRAPH_OPS:
             bad.setdefault(n.op, []).append(n.name)
     return bad
 
 
-def check_supported(graph: Graph) -> None:
-    bad = unsupported_ops(graph)
+def check_supported(nodes: list[Node], source: str) -> None:
+    bad = unsupported_ops(nodes)
     if bad:
         parts = [f"{op} (node {names[0]!r}" + (f" and {len(names) - 1} more" if len(names) > 1 else "") + ")"
                  for op, names in sorted(bad.items())]
-        raise UnsupportedOpError(f"{graph.source}: unsupported ops: " + ", ".join(parts))
+        raise UnsupportedOpError(f"{source}: unsupported ops: " + ", ".join(parts))
 
 
 def needed_nodes(graph: Graph, output_keys: list[str]) -> set[str]:
@@ -76,7 +76,6 @@ def needed_nodes(graph: Graph, output_keys: list[str]) -> set[str]:
 def compile_plan(graph: Graph, input_specs: dict[str, TensorSpec], output_keys: list[str],
                  fold: bool = True) -> Plan:
     """input_specs: tensor key -> concrete shape/dtype of each fed Placeholder."""
-    check_supported(graph)
     need = needed_nodes(graph, output_keys)
     specs: dict[str, TensorSpec] = {}
     values: dict[str, np.ndarray] = {}

@@ -11,7 +11,7 @@ F32 = np.dtype(np.float32)
 
 
 # ----------------------------------------------------------------------------- activations
-def _sigmoid(x):
+def sigmoid(x):
     # split by sign so exp never overflows
     out = np.empty_like(x)
     pos = x >= 0
@@ -32,7 +32,7 @@ ACTIVATIONS = {
     "Relu6": lambda x, a, attrs: np.clip(x, 0, 6).astype(x.dtype),
     "Elu": lambda x, a, attrs: _elu(x),
     "Selu": lambda x, a, attrs: (_SELU_L * np.where(x > 0, x, _SELU_A * np.expm1(np.minimum(x, 0)))).astype(x.dtype),
-    "Sigmoid": lambda x, a, attrs: _sigmoid(x),
+    "Sigmoid": lambda x, a, attrs: sigmoid(x),
     "Tanh": lambda x, a, attrs: np.tanh(x),
     "LeakyRelu": lambda x, a, attrs: np.where(x > 0, x, x * np.float32(attrs.get("leakyrelu_alpha", attrs.get("alpha", 0.2)))).astype(x.dtype),
     "Prelu": lambda x, a, attrs: np.where(x > 0, x, x * a).astype(x.dtype),

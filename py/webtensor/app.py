@@ -1,0 +1,81 @@
+"""What the page's worker calls: one call per request, JSON in and out.
+
+Every function returns a JSON string: {"ok": true, ...} or
+{"ok": false, "error": {"type": ..., "message": ...}} so that webtensor errors
+reach the page (and the CLI) as the same clear text, never as a traceback.
+"""
+from __future__ import annotations
+
+import json
+import time
+import traceback
+
+from .backends import backends as list_backends, current_backend_name, set_backend as _set_backend
+from .errors import WebtensorError
+from .vision import BlazeFace, decode_image
+from .vision.image import rgba_to_rgb
+
+_detector: BlazeFace | None = None
+
+
+def _ok(**fields) -> str:
+    return json.dumps({"ok": True, **fields})
+
+
+def _fail(e: BaseException) -> str:
+    if isinstance(e, WebtensorError):
+        err = {"type": type(e).__name__, "message": str(e)}
+    else:  # a bug, not bad input: keep the traceback for the console
+        err = {"type": type(e).__name__, "message": f"internal error: {e}", "traceback": traceback.format_exc()}
+    return json.dumps({"ok": False, "error": err})
+
+
+def _bytes(data) -> bytes:
+    return data.to_bytes() if hasattr(data, "to_bytes") else bytes(data)
+
+
+def backends_json() -> str:
+    return _ok(backends=list_backends(), current=current_backend_name())
+
+
+def set_backend(name: str) -> str:
+    try:
+        _set_backend(name)
+        return _ok(current=name)
+    except Exception as e:
+        return _fail(e)
+
+
+async def load_detector(url: str, min_score: float = 0.5) -> str:
+    global _detector
+    try:
+        t0 = time.perf_counter()
+        _detector = await BlazeFace.load(url, min_score=min_score)
+        return _ok(load_ms=(time.perf_counter() - t0) * 1e3, report=_detector.model.report())
+    except Exception as e:
+        return _fail(e)
+
+
+def _detect(image) -> str:
+    if _detector is None:
+        raise WebtensorError("no detector loaded: call load_detector first")
+    t0 = time.perf_counter()
+    faces = _detector.detect(image)
+    return _ok(faces=faces, width=int(image.shape[1]), height=int(image.shape[0]),
+               ms=(time.perf_counter() - t0) * 1e3, backend=current_backend_name())
+
+
+async def detect_image(data, name: str) -> str:
+    """Encoded image bytes (a JS Uint8Array or bytes) -> faces."""
+    try:
+        return _detect(await decode_image(_bytes(data), name))
+    except Exception as e:
+        return _fail(e)
+
+
+def detect_frame(rgba, width: int, height: int) -> str:
+    """Raw RGBA pixels of a video frame -> faces."""
+    try:
+        return _detect(rgba_to_rgb(_bytes(rgba), int(width), int(height)))
+    except Exception as e:
+        return _fail(e)

@@ -1,0 +1,123 @@
+"""BlazeFace (MediaPipe's back-camera face detector, 256x256) post-processing.
+
+Anchors, box decoding and weighted NMS follow MediaPipe's SSD anchor and
+tensors-to-detections calculators (face_detection_back configuration): anchor
+centres at stride * (cell + 0.5), fixed unit anchor size, coordinates scaled by
+the input size, and a 'weighted' NMS that averages overlapping boxes by score.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.nn import sigmoid
+from .image import letterbox, to_model_input
+
+INPUT_SIZE = 256
+# (stride, anchors per cell): strides 16 and 32 after merging MediaPipe's 4 layers
+ANCHOR_LAYERS = ((16, 2), (32, 6))
+KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
+# the model's outputs: scores (512, 384) and regressors (512, 384), by tensor name
+SCORE_OUTPUTS = ("Identity:0", "Identity_1:0")
+BOX_OUTPUTS = ("Identity_2:0", "Identity_3:0")
+
+
+def blazeface_anchors(input_size: int = INPUT_SIZE) -> np.ndarray:
+    """896 x 2 anchor centres, normalised to [0, 1]."""
+    centres = []
+    for stride, per_cell in ANCHOR_LAYERS:
+        cells = input_size // stride
+        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+        c = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], axis=-1).reshape(-1, 1, 2)
+        centres.append(np.repeat(c, per_cell, axis=1).reshape(-1, 2))
+    return np.concatenate(centres).astype(np.float32)
+
+
+def decode_boxes(raw: np.ndarray, anchors: np.ndarray, input_size: int = INPUT_SIZE):
+    """raw N x 16 regressors -> (N x 4 boxes [x0, y0, x1, y1], N x 6 x 2 keypoints), normalised."""
+    raw = raw.reshape(-1, 16).astype(np.float32)
+    scale = np.float32(input_size)
+    cx = raw[:, 0] / scale + anchors[:, 0]
+    cy = raw[:, 1] / scale + anchors[:, 1]
+    w = raw[:, 2] / scale
+    h = raw[:, 3] / scale
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    kps = raw[:, 4:16].reshape(-1, 6, 2) / scale + anchors[:, None, :]
+    return boxes, kps
+
+
+def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    x0 = np.maximum(box[0], boxes[:, 0])
+    y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[2], boxes[:, 2])
+    y1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+    union = area(box) + area(boxes) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
+                 iou_threshold: float = 0.3, max_out: int = 100):
+    """MediaPipe's weighted NMS: each kept detection is the score-weighted mean of
+    the boxes/keypoints overlapping the best remaining one; its score is the best's.
+    Returns a list of (score, box[4], keypoints[6, 2])."""
+    order = np.argsort(-scores, kind="stable")
+    remaining = order
+    out = []
+    while remaining.size and len(out) < max_out:
+        best = remaining[0]
+        overlaps = iou(boxes[best], boxes[remaining]) >= iou_threshold
+        overlaps[0] = True
+        group = remaining[overlaps]
+        w = scores[group][:, None]
+        box = (boxes[group] * w).sum(0) / w.sum()
+        kps = (keypoints[group] * w[:, :, None]).sum(0) / w.sum()
+        out.append((float(scores[best]), box, kps))
+        remaining = remaining[~overlaps]
+    return out
+
+
+class BlazeFace:
+    """Face detector around a loaded BlazeFace GraphModel."""
+
+    def __init__(self, model, min_score: float = 0.5, iou_threshold: float = 0.3, max_faces: int = 100):
+        self.model = model
+        self.min_score = min_score
+        self.iou_threshold = iou_threshold
+        self.max_faces = max_faces
+        self.anchors = blazeface_anchors()
+
+    @classmethod
+    async def load(cls, url: str, **kw) -> "BlazeFace":
+        from ..model import load_graph_model
+        return cls(await load_graph_model(url), **kw)
+
+    def raw_outputs(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Model input 1x256x256x3 -> (896 scores, 896 x 16 regressors), anchor order."""
+        s0, s1, b0, b1 = self.model.execute(tensor, list(SCORE_OUTPUTS + BOX_OUTPUTS))
+        scores = np.concatenate([s0.reshape(-1), s1.reshape(-1)])
+        regress = np.concatenate([b0.reshape(-1, 16), b1.reshape(-1, 16)])
+        return scores, regress
+
+    def detect(self, image: np.ndarray) -> list[dict]:
+        """HxWx3 uint8 image -> faces [{score, box [x0, y0, x1, y1], keypoints [[x, y] x6]}] in pixels.
+        The image is letterboxed to a square first so faces keep their aspect ratio."""
+        square, (side, pad_x, pad_y) = letterbox(image)
+        scores, regress = self.raw_outputs(to_model_input(square, INPUT_SIZE))
+        return self.postprocess(scores, regress, side, pad_x, pad_y, image.shape[1], image.shape[0])
+
+    def postprocess(self, scores, regress, side, pad_x, pad_y, width, height) -> list[dict]:
+        probs = sigmoid(scores.astype(np.float32))
+        keep = probs >= self.min_score
+        if not keep.any():
+            return []
+        boxes, kps = decode_boxes(regress[keep], self.anchors[keep])
+        faces = []
+        for score, box, kp in weighted_nms(probs[keep], boxes, kps, self.iou_threshold, self.max_faces):
+            px = box * side - np.array([pad_x, pad_y, pad_x, pad_y])
+            px[[0, 2]] = np.clip(px[[0, 2]], 0, width)
+            px[[1, 3]] = np.clip(px[[1, 3]], 0, height)
+            kpx = kp * side - np.array([pad_x, pad_y])
+            faces.append({"score": round(score, 4), "box": [round(float(v), 1) for v in px],
+                          "keypoints": [[round(float(x), 1), round(float(y), 1)] for x, y in kpx]})
+        return faces

@@ -1,0 +1,29 @@
+"""Headless Chromium (Debian's) driven by Playwright, with the flags this machine needs."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+# No network here: these stop Chromium's background connections (DESIGN.md section 2).
+BASE_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", "--disable-quic", "--enable-unsafe-swiftshader",
+             "--disable-dev-shm-usage"]
+
+
+def find_chromium() -> str | None:
+    env = os.environ.get("WEBTENSOR_CHROMIUM")
+    if env:
+        return env if Path(env).exists() else None
+    for c in CHROMIUM_CANDIDATES:
+        if Path(c).exists():
+            return c
+    return None
+
+
+def launch(playwright, extra_args: list[str] | None = None):
+    exe = find_chromium()
+    if exe is None:
+        raise RuntimeError("no Chromium found: run `python3 build.py setup` or set $WEBTENSOR_CHROMIUM")
+    return playwright.chromium.launch(executable_path=exe, headless=True,
+                                      args=BASE_ARGS + list(extra_args or []))

@@ -1,0 +1,207 @@
+// The page (UI thread): starts the Pyodide worker, feeds it camera frames or
+// images, draws the faces it returns.  Frames cross as ImageBitmaps (transferred).
+const params = new URLSearchParams(location.search);
+const MODEL_URL = new URL(params.get('model') || 'models/blazeface.json', location.href).href;
+const $ = (id) => document.getElementById(id);
+
+class WorkerClient {
+  constructor(url, onProgress) {
+    this.worker = new Worker(url);
+    this.pending = new Map();
+    this.nextId = 1;
+    this.worker.onmessage = (ev) => {
+      const msg = ev.data;
+      if (msg.progress !== undefined) { onProgress(msg.progress); return; }
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      clearTimeout(p.timer);
+      msg.ok ? p.resolve(msg.result) : p.reject(Object.assign(new Error(msg.error.message), { type: msg.error.type }));
+    };
+    this.worker.onerror = (ev) => {
+      const err = new Error(`worker failed: ${ev.message || 'unknown error'}`);
+      for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(err); }
+      this.pending.clear();
+      showError(err.message);
+    };
+  }
+  call(cmd, args = {}, transfer = [], timeoutMs = 180000) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${cmd} timed out after ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.worker.postMessage({ id, cmd, args }, transfer);
+    });
+  }
+}
+
+function setStatus(text) { $('status').textContent = text; }
+function showError(text) { const e = $('error'); e.textContent = text; e.hidden = !text; }
+
+// A Python-side result {ok, error} -> value or thrown Error (typed like the Python error)
+function unwrap(res) {
+  if (res.ok) return res;
+  if (res.error.traceback) console.error(res.error.traceback);
+  throw Object.assign(new Error(`${res.error.type}: ${res.error.message}`), { type: res.error.type });
+}
+
+const client = new WorkerClient('worker.js', (p) => setStatus(`${p}…`));
+const stats = { times: [], frames: [], running: false };
+
+const ready = (async () => {
+  const info = await client.call('init');
+  setStatus('loading the BlazeFace model…');
+  const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));
+  const be = await client.call('backends');
+  fillBackends(be);
+  setStatus(`ready: webtensor ${info.version}, Pyodide in ${Math.round(info.ms)} ms, model in ` +
+            `${Math.round(loaded.load_ms)} ms` + (info.crossOriginIsolated ? '' : ' (not cross-origin isolated: no threads)'));
+  return info;
+})();
+ready.catch((err) => { setStatus('failed'); showError(`Start-up failed: ${err.message}`); });
+
+function fillBackends(be) {
+  const sel = $('backend');
+  sel.innerHTML = '';
+  for (const [name, b] of Object.entries(be.backends)) {
+    const opt = new Option(b.available ? name : `${name} (unavailable: ${b.reason})`, name);
+    opt.disabled = !b.available;
+    opt.selected = name === be.current;
+    sel.add(opt);
+  }
+}
+
+function median(xs) { const s = [...xs].sort((a, b) => a - b); return s.length ? s[s.length >> 1] : 0; }
+
+function draw(result, source) {
+  const canvas = $('overlay');
+  canvas.width = result.width;
+  canvas.height = result.height;
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (source) ctx.drawImage(source, 0, 0);
+  ctx.lineWidth = Math.max(2, result.width / 200);
+  for (const f of result.faces) {
+    const [x0, y0, x1, y1] = f.box;
+    ctx.strokeStyle = '#00e676';
+    ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    ctx.fillStyle = '#ff1744';
+    for (const [x, y] of f.keypoints) { ctx.beginPath(); ctx.arc(x, y, ctx.lineWidth * 1.5, 0, 2 * Math.PI); ctx.fill(); }
+    ctx.fillStyle = '#00e676';
+    ctx.font = `${Math.max(12, result.width / 40)}px sans-serif`;
+    ctx.fillText(f.score.toFixed(2), x0, Math.max(12, y0 - 4));
+  }
+  stats.times.push(result.ms);
+  if (stats.times.length > 30) stats.times.shift();
+  $('faces').textContent = String(result.faces.length);
+  $('infer').textContent = `${median(stats.times).toFixed(1)} ms`;
+  $('result').textContent = JSON.stringify(result.faces, null, 1);
+}
+
+async function detectBytes(buffer, name) {
+  await ready;
+  return unwrap(await client.call('detectImage', { bytes: buffer, name }, [buffer]));
+}
+
+async function showImageFile(blob, name) {
+  stopCamera();
+  showError('');
+  try {
+    const buffer = await blob.arrayBuffer();
+    const result = await detectBytes(buffer.slice(0), name);
+    const bitmap = await createImageBitmap(blob);
+    $('video').hidden = true;
+    draw(result, bitmap);
+    setStatus(`${name}: ${result.faces.length} face(s) in ${result.ms.toFixed(0)} ms`);
+  } catch (err) { showError(err.message); }
+}
+
+// ------------------------------------------------------------------ camera
+async function startCamera() {
+  showError('');
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  } catch (err) {
+    const why = err.name === 'NotAllowedError' ? 'camera permission was denied'
+      : err.name === 'NotFoundError' ? 'no camera was found' : `the camera failed (${err.name}: ${err.message})`;
+    showError(`Live detection needs a camera, but ${why}. Use "Open an image" or the sample photo instead.`);
+    $('camera-state').textContent = 'unavailable';
+    return false;
+  }
+  const video = $('video');
+  video.srcObject = stream;
+  video.hidden = false;
+  await video.play();
+  $('camera-state').textContent = 'on';
+  await ready;
+  stats.running = true;
+  loop();
+  return true;
+}
+
+function stopCamera() {
+  stats.running = false;
+  const video = $('video');
+  if (video.srcObject) { video.srcObject.getTracks().forEach((t) => t.stop()); video.srcObject = null; }
+  $('camera-state').textContent = 'off';
+}
+
+async function loop() {
+  const video = $('video');
+  while (stats.running) {
+    if (video.readyState < 2) { await new Promise((r) => setTimeout(r, 30)); continue; }
+    try {
+      const bitmap = await createImageBitmap(video);
+      const result = unwrap(await client.call('detectFrame', { bitmap }, [bitmap]));
+      draw(result, video);
+      const now = performance.now();
+      stats.frames.push(now);
+      while (stats.frames.length && now - stats.frames[0] > 2000) stats.frames.shift();
+      $('fps').textContent = (stats.frames.length / 2).toFixed(1);
+      window.webtensorApp.frames += 1;
+      window.webtensorApp.lastResult = result;
+    } catch (err) {
+      showError(err.message);
+      stats.running = false;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ wiring + API for tests/CLI
+$('start-camera').onclick = () => startCamera();
+$('stop-camera').onclick = () => stopCamera();
+$('sample').onclick = async () => showImageFile(await (await fetch('samples/astronaut.png')).blob(), 'astronaut.png');
+$('file').onchange = (ev) => { const f = ev.target.files[0]; if (f) showImageFile(f, f.name); };
+$('backend').onchange = async (ev) => {
+  try { unwrap(await client.call('setBackend', { name: ev.target.value })); showError(''); }
+  catch (err) { showError(err.message); }
+};
+
+function base64ToBuffer(b64) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes.buffer;
+}
+
+window.webtensorApp = {
+  ready,
+  frames: 0,
+  lastResult: null,
+  // -> {ok: true, faces, ...} or {ok: false, error: {type, message}}: never throws, never hangs
+  async detectBase64(b64, name, backend) {
+    try {
+      await ready;
+      if (backend) unwrap(await client.call('setBackend', { name: backend }));
+      return await detectBytes(base64ToBuffer(b64), name);
+    } catch (err) { return { ok: false, error: { type: err.type || 'Error', message: err.message } }; }
+  },
+  async python(code) { await ready; return client.call('python', { code }); },
+  startCamera, stopCamera,
+};
+
+if (params.get('camera') !== '0') startCamera();

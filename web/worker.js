@@ -1,0 +1,60 @@
+// The Pyodide host: Python (webtensor) runs here, off the UI thread.
+// Protocol: the page posts {id, cmd, args}; we answer {id, ok, result | error};
+// progress lines go out as {progress: text}.  One Python call per request.
+importScripts('pyodide/pyodide.js');
+
+let pyodide = null;
+let app = null;   // the webtensor.app module (PyProxy)
+
+function progress(text) { self.postMessage({ progress: text }); }
+
+async function init() {
+  const t0 = performance.now();
+  progress('loading Pyodide');
+  pyodide = await loadPyodide({ indexURL: new URL('pyodide/', self.location).href });
+  progress('loading numpy');
+  await pyodide.loadPackage(['numpy', 'micropip'], { messageCallback: () => {}, errorCallback: (m) => progress(m) });
+  const build = await (await fetch('webtensor-build.json')).json();
+  progress(`installing ${build.wheel}`);
+  const micropip = pyodide.pyimport('micropip');
+  await micropip.install(new URL(build.wheel, self.location).href);
+  micropip.destroy();
+  app = pyodide.pyimport('webtensor.app');
+  return { version: build.version, ms: performance.now() - t0,
+           crossOriginIsolated: self.crossOriginIsolated === true };
+}
+
+// Python functions return JSON text: {"ok": ..., ...}
+const parse = (text) => JSON.parse(text);
+
+const handlers = {
+  init,
+  async loadDetector({ url, minScore }) { return parse(await app.load_detector(url, minScore ?? 0.5)); },
+  async detectImage({ bytes, name }) { return parse(await app.detect_image(new Uint8Array(bytes), name)); },
+  async detectFrame({ bitmap }) {
+    // ImageBitmap from the page's video: draw it here and hand raw RGBA to Python.
+    const { width, height } = bitmap;
+    const canvas = new OffscreenCanvas(width, height);
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(bitmap, 0, 0);
+    bitmap.close();
+    const rgba = ctx.getImageData(0, 0, width, height).data;
+    return parse(app.detect_frame(rgba, width, height));
+  },
+  backends() { return parse(app.backends_json()); },
+  setBackend({ name }) { return parse(app.set_backend(name)); },
+  // Test/diagnostic hook: run Python source, return what it evaluates to (JSON text expected).
+  async python({ code }) { return await pyodide.runPythonAsync(code); },
+};
+
+self.onmessage = async (ev) => {
+  const { id, cmd, args } = ev.data;
+  try {
+    if (!handlers[cmd]) throw new Error(`unknown command ${cmd}`);
+    if (cmd !== 'init' && !app) throw new Error('the worker is not initialised');
+    const result = await handlers[cmd](args || {});
+    self.postMessage({ id, ok: true, result });
+  } catch (err) {
+    self.postMessage({ id, ok: false, error: { type: err.type || err.name || 'Error', message: String(err.message || err) } });
+  }
+};
