@@ -16,14 +16,14 @@ MANIFEST_DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
 def from_tf(name: str, where: str = "") -> np.dtype:
     try:
         return np.dtype(TF_DTYPES[name])
-    except KeyError:
+    except (KeyError, TypeError):
         raise ModelFormatError(f"{where}: unsupported dtype {name!r}") from None
 
 
 def from_tf_lenient(name: str):
     """Attribute dtypes: an unknown one (DT_VARIANT, DT_RESOURCE) stays a string, so that
     the op that carries it is reported as unsupported rather than the dtype."""
-    return np.dtype(TF_DTYPES[name]) if name in TF_DTYPES else name
+    return np.dtype(TF_DTYPES[name]) if isinstance(name, str) and name in TF_DTYPES else str(name)
 
 
 def canonical(dtype) -> np.dtype:

@@ -80,8 +80,11 @@ def weight_nbytes(w: dict, where: str) -> tuple[int, tuple[int, ...]]:
         raise ModelFormatError(f"{where}: bad shape {shape!r}")
     dtype = w.get("dtype")
     q = w.get("quantization")
+    if not isinstance(dtype, str):
+        raise ModelFormatError(f"{where}: bad dtype {dtype!r}")
     if q is not None:
-        if not isinstance(q, dict) or q.get("dtype") not in ("uint8", "uint16", "float16"):
+        if not isinstance(q, dict) or not isinstance(q.get("dtype"), str) or \
+                q["dtype"] not in ("uint8", "uint16", "float16"):
             raise ModelFormatError(f"{where}: unsupported quantization {q!r}")
         stored = q["dtype"]
     else:
@@ -143,11 +146,17 @@ def decode_weights(doc: dict, shards: dict[str, bytes], source: str) -> dict[str
 
 # ----------------------------------------------------------------------------- attributes
 def _decode_shape(v, where) -> list[int] | None:
-    if not isinstance(v, dict):
-        raise ModelFormatError(f"{where}: bad shape attribute {v!r}")
+    if not isinstance(v, dict) or not isinstance(v.get("dim", []), list):
+        raise ModelFormatError(f"{where}: bad shape {v!r}")
     if v.get("unknownRank"):
         return None
-    return [int(d.get("size", -1)) for d in v.get("dim", [])]
+    dims = []
+    for d in v.get("dim", []):
+        try:
+            dims.append(int(d.get("size", -1)))
+        except (AttributeError, TypeError, ValueError):
+            raise ModelFormatError(f"{where}: bad shape dimension {d!r}") from None
+    return dims
 
 
 def decode_attr(v, where: str):
@@ -213,14 +222,23 @@ def _signature_infos(sig: dict, kind: str, source: str) -> list[TensorInfo] | No
 
 
 def parse_graph_model(files: GraphModelFiles) -> Graph:
-    """Build a Graph from model.json + shard bytes; validates structure, not ops."""
+    """Build a Graph from model.json + shard bytes; validates structure and ops."""
+    try:
+        return _parse_graph_model(files)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as e:
+        # a structural surprise the checks above did not name more precisely
+        raise ModelFormatError(f"{files.source}: malformed model.json ({type(e).__name__}: {e})") from None
+
+
+def _parse_graph_model(files: GraphModelFiles) -> Graph:
     source = files.source
     doc = parse_model_json(files.model_json, source)
     weights = decode_weights(doc, files.shards, source)
     raw_nodes = doc["modelTopology"]["node"]
     if not isinstance(raw_nodes, list):
         raise ModelFormatError(f"{source}: modelTopology.node is not a list")
-    if doc["modelTopology"].get("library", {}).get("function"):
+    library = doc["modelTopology"].get("library")
+    if isinstance(library, dict) and library.get("function"):
         raise ModelFormatError(f"{source}: graph functions (control flow v2) are not supported")
 
     nodes: list[Node] = []
@@ -250,7 +268,10 @@ def parse_graph_model(files: GraphModelFiles) -> Graph:
     nodes = topo_sort(nodes, source)
     by_name = {n.name: n for n in nodes}
 
-    sig = doc.get("signature") or doc.get("userDefinedMetadata", {}).get("signature") or {}
+    meta = doc.get("userDefinedMetadata")
+    sig = doc.get("signature") or (meta.get("signature") if isinstance(meta, dict) else None) or {}
+    if not isinstance(sig, dict):
+        raise ModelFormatError(f"{source}: 'signature' is not an object")
     inputs = _signature_infos(sig, "inputs", source)
     if inputs is None:
         inputs = [TensorInfo(n.name, n.output(0), n.attrs.get("shape"), n.attrs.get("dtype", np.dtype(np.float32)))

@@ -1,0 +1,46 @@
+"""The dev server: cross-origin isolation headers, and nothing outside the web root."""
+import http.client
+
+import pytest
+
+from tools.server import start_background
+
+
+@pytest.fixture()
+def server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_text("<p>hi</p>")
+    (root / "m.wasm").write_bytes(b"\0asm")
+    (tmp_path / "secret.txt").write_text("do not serve")
+    srv, base = start_background(root)
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+def get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", path)
+    r = c.getresponse()
+    return r.status, dict(r.getheaders()), r.read()
+
+
+def test_isolation_headers_and_types(server):
+    status, headers, body = get(server, "/index.html")
+    assert status == 200 and body == b"<p>hi</p>"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+    assert get(server, "/m.wasm")[1]["Content-type"] == "application/wasm"
+
+
+@pytest.mark.parametrize("path", ["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/a/../../secret.txt",
+                                  "/%2e%2e%2f%2e%2e%2fetc/passwd", "/....//secret.txt", "//etc/passwd"])
+def test_path_traversal_is_refused(server, path):
+    status, _, body = get(server, path)
+    assert status in (403, 404)
+    assert b"do not serve" not in body and b"root:" not in body
+
+
+def test_no_directory_listing(server):
+    assert get(server, "/")[0] in (200, 404)  # index.html or nothing, never a listing
