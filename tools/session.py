@@ -1,4 +1,4 @@
-"""A headless page of the app: server + Chromium + page, ready to call webtensorApp."""
+"""Headless sessions of the app: a server, a Chromium, and the page with its worker ready."""
 from __future__ import annotations
 
 import contextlib
@@ -12,28 +12,45 @@ DIST = ROOT / "dist"
 
 
 @contextlib.contextmanager
-def app_page(query: str = "camera=0", browser_args: list[str] | None = None, isolated: bool = True,
-             ready_timeout_ms: int = 180_000):
-    """Yields (page, base_url, console_lines) once the app's worker and model are ready."""
-    from playwright.sync_api import sync_playwright
-    server, base = start_background(DIST, isolated=isolated)
-    console: list[str] = []
+def served(root: Path = DIST, isolated: bool = True):
+    """The web root on a free loopback port -> base URL."""
+    server, base = start_background(root, isolated=isolated)
     try:
-        with sync_playwright() as p:
-            browser = launch(p, browser_args)
-            try:
-                page = browser.new_page()
-                page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
-                page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
-                page.goto(f"{base}/index.html?{query}")
-                page.wait_for_function("window.webtensorApp !== undefined", timeout=30_000)
-                # `ready` rejects with the start-up error, which evaluate re-raises here
-                page.evaluate(f"Promise.race([window.webtensorApp.ready, new Promise((_, rej) => "
-                              f"setTimeout(() => rej(new Error('start-up took over {ready_timeout_ms} ms')), "
-                              f"{ready_timeout_ms}))]).then(() => true)")
-                yield page, base, console
-            finally:
-                browser.close()
+        yield base
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def chromium(browser_args: list[str] | None = None):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = launch(p, browser_args)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_app(browser, base: str, query: str = "camera=0", ready_timeout_ms: int = 180_000, context=None):
+    """Open index.html; return (page, console lines) once the worker and model are ready.
+    If start-up fails, the page's own error is raised here."""
+    page = (context or browser).new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
+    page.goto(f"{base}/index.html?{query}")
+    page.wait_for_function("window.webtensorApp !== undefined", timeout=30_000)
+    page.evaluate(f"Promise.race([window.webtensorApp.ready, new Promise((_, rej) => "
+                  f"setTimeout(() => rej(new Error('start-up took over {ready_timeout_ms} ms')), "
+                  f"{ready_timeout_ms}))]).then(() => true)")
+    return page, console
+
+
+@contextlib.contextmanager
+def app_page(query: str = "camera=0", browser_args: list[str] | None = None, isolated: bool = True):
+    """Standalone: server + browser + ready page -> (page, base_url, console)."""
+    with served(DIST, isolated) as base, chromium(browser_args) as browser:
+        page, console = open_app(browser, base, query)
+        yield page, base, console

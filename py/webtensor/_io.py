@@ -36,6 +36,10 @@ async def fetch_bytes(url: str) -> bytes:
             return await asyncio.to_thread(get)
         except Exception as e:
             raise OSError(f"cannot fetch {url}: {e}") from None
+    return read_file(url)
+
+
+def read_file(url: str) -> bytes:
     path = url[len("file://"):] if url.startswith("file://") else url
     try:
         return Path(path).read_bytes()

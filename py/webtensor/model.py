@@ -1,12 +1,10 @@
 """GraphModel: the user-facing model (TF.js's GraphModel API, Pythonic names)."""
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from .backends import current_backend_name, get_backend
-from ._io import fetch_bytes, join_url
+from ._io import fetch_bytes, join_url, read_file
 from .errors import InputError, ModelFormatError, WeightsError
 from .graph import Graph, GraphModelFiles, TensorInfo, parse_graph_model
 from .graph.ir import split_ref, tensor_key
@@ -137,26 +135,47 @@ class GraphModel:
         return self.execute(x)
 
 
+def _shard_paths(doc: dict, url: str) -> list[str]:
+    seen: list[str] = []
+    for paths, _ in manifest_entries(doc, url):
+        seen.extend(p for p in paths if p not in seen)
+    return seen
+
+
+def _model_json_error(url: str, e: OSError) -> ModelFormatError:
+    return ModelFormatError(f"{url}: cannot load model.json ({e})")
+
+
+def _shard_error(url: str, p: str, e: OSError) -> WeightsError:
+    return WeightsError(f"{url}: weight shard {p!r} is missing or unreadable ({e})")
+
+
 async def load_graph_model(url: str, backend: str | None = None) -> GraphModel:
     """Load a TF.js graph model from a URL (browser) or a URL/path (CPython)."""
     try:
-        text = await fetch_bytes(url)
+        doc = parse_model_json(await fetch_bytes(url), url)
     except OSError as e:
-        raise ModelFormatError(f"{url}: cannot load model.json ({e})") from None
-    doc = parse_model_json(text, url)
-    shards: dict[str, bytes] = {}
-    for paths, _ in manifest_entries(doc, url):
-        for p in paths:
-            if p in shards:
-                continue
-            shard_url = join_url(url, p)
-            try:
-                shards[p] = await fetch_bytes(shard_url)
-            except OSError as e:
-                raise WeightsError(f"{url}: weight shard {p!r} is missing or unreadable ({e})") from None
+        raise _model_json_error(url, e) from None
+    shards = {}
+    for p in _shard_paths(doc, url):
+        try:
+            shards[p] = await fetch_bytes(join_url(url, p))
+        except OSError as e:
+            raise _shard_error(url, p, e) from None
     return GraphModel(parse_graph_model(GraphModelFiles(doc, shards, url)), backend)
 
 
-def read_graph_model(path: str, backend: str | None = None) -> GraphModel:
-    """Synchronous loading from a file path (CPython convenience)."""
-    return asyncio.run(load_graph_model(str(path), backend))
+def read_graph_model(path, backend: str | None = None) -> GraphModel:
+    """Synchronous loading from a file path (CPython; no event loop involved)."""
+    path = str(path)
+    try:
+        doc = parse_model_json(read_file(path), path)
+    except OSError as e:
+        raise _model_json_error(path, e) from None
+    shards = {}
+    for p in _shard_paths(doc, path):
+        try:
+            shards[p] = read_file(join_url(path, p))
+        except OSError as e:
+            raise _shard_error(path, p, e) from None
+    return GraphModel(parse_graph_model(GraphModelFiles(doc, shards, path)), backend)

@@ -1,0 +1,49 @@
+"""Browser tests: the real page in Debian's headless Chromium, served by tools/server.py.
+One Playwright + Chromium for the whole session; each test opens its own pages."""
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DIST = ROOT / "dist"
+ARTIFACTS = ROOT / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def built():
+    if not (DIST / "webtensor-build.json").exists():
+        pytest.fail("dist/ is not built: run `python3 build.py test` (or `python3 build.py build`) first")
+    return DIST
+
+
+@pytest.fixture(scope="session")
+def base_url(built):
+    from tools.session import served
+    with served(built) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def browser(built):
+    from tools.session import chromium
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def app(browser, base_url):
+    """(page, base_url, console) of index.html with the worker and BlazeFace ready."""
+    from tools.session import open_app
+    page, console = open_app(browser, base_url)
+    yield page, base_url, console
+    page.close()
+
+
+@pytest.fixture()
+def scratch(built):
+    """A folder inside the web root for files a test serves (removed afterwards)."""
+    import shutil
+    d = DIST / "_test"
+    d.mkdir(exist_ok=True)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)

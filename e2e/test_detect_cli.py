@@ -1,0 +1,35 @@
+"""`build.py detect` as a user runs it: headless Chromium + Pyodide on the bundled photo."""
+import json
+import os
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+
+def run_detect(*args):
+    env = dict(os.environ, WEBTENSOR_SETUP_DONE="1")
+    return subprocess.run([sys.executable, str(ROOT / "build.py"), "detect", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_detect_json_on_the_bundled_photo(tmp_path, built):
+    res = run_detect("--json", "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    results = json.loads(res.stdout)                  # stdout is exactly one JSON object
+    (faces,) = results.values()
+    assert len(faces) == 1
+    face = faces[0]
+    x0, y0, x1, y1 = face["box"]
+    assert len(face["keypoints"]) == 6 and 0.5 < face["score"] <= 1
+    for x, y in face["keypoints"][:2]:                # right and left eye inside the box
+        assert x0 < x < x1 and y0 < y < y1
+    assert (tmp_path / "astronaut.faces.png").exists()
+
+
+def test_detect_reports_an_undecodable_image(tmp_path, built):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    res = run_detect(str(bad))
+    assert res.returncode == 1
+    assert "broken.png" in res.stderr and "ImageDecodeError" in res.stderr

@@ -1,0 +1,39 @@
+"""The page itself: detection on the sample photo, and clear error states."""
+import json
+import shutil
+
+from .conftest import ARTIFACTS, DIST
+
+
+def test_sample_photo_button_draws_one_face(app):
+    page, _, _ = app
+    page.click("#sample")
+    page.wait_for_function("document.getElementById('faces').textContent === '1'", timeout=60_000)
+    faces = json.loads(page.text_content("#result"))
+    x0, y0, x1, y1 = faces[0]["box"]
+    assert 150 < x0 < 200 and 50 < y0 < 100
+    assert page.is_hidden("#error")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-sample-photo.png"))
+
+
+def startup_error(browser, base_url, query):
+    page = browser.new_page()
+    try:
+        page.goto(f"{base_url}/index.html?{query}")
+        page.wait_for_selector("#error:not([hidden])", timeout=120_000)
+        return page.text_content("#error")
+    finally:
+        page.close()
+
+
+def test_page_shows_a_malformed_model_instead_of_hanging(browser, base_url, scratch):
+    (scratch / "broken.json").write_text('{"format": "graph-model", "modelTopology": ')
+    text = startup_error(browser, base_url, "camera=0&model=_test/broken.json")
+    assert "ModelFormatError" in text and "broken.json" in text
+
+
+def test_page_shows_a_missing_shard(browser, base_url, scratch):
+    shutil.copy(DIST / "models" / "blazeface.json", scratch / "noshard.json")
+    text = startup_error(browser, base_url, "camera=0&model=_test/noshard.json")
+    assert "WeightsError" in text and "blazeface.bin" in text
