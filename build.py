@@ -239,6 +239,35 @@ def build_wheel(out_dir: Path) -> Path:
     return target
 
 
+# One C source tree, three modules (DESIGN.md section 2): scalar, SIMD, SIMD + threads.
+WASM_VARIANTS = {
+    "wasm": ["-mbulk-memory"],
+    "wasm-simd": ["-msimd128", "-mbulk-memory"],
+    "wasm-simd-threads": ["-msimd128", "-mbulk-memory", "-matomics", "-Wl,--shared-memory"],
+}
+WASM_COMMON = ["-target", "wasm32-freestanding", "-O3", "-nostdlib", "-Wl,--no-entry", "-Wl,--import-memory",
+               "-Wl,--max-memory=1073741824", "-Wl,--export=__stack_pointer", "-Wl,--export=__heap_base"]
+
+
+def build_kernels(out_dir: Path) -> None:
+    """Compile kernels_wasm/*.c with zig cc (PyPI ziglang) when sources or flags changed."""
+    sources = sorted((ROOT / "kernels_wasm").glob("*.[ch]"))
+    h = hashlib.sha256(repr(WASM_VARIANTS).encode() + repr(WASM_COMMON).encode())
+    for src in sources:
+        h.update(src.name.encode() + src.read_bytes())
+    stamp = out_dir / ".sources.sha256"
+    targets = [out_dir / f"webtensor-{v}.wasm" for v in WASM_VARIANTS]
+    if stamp.exists() and stamp.read_text() == h.hexdigest() and all(t.exists() for t in targets):
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    c_files = [str(s) for s in sources if s.suffix == ".c"]
+    for variant, flags in WASM_VARIANTS.items():
+        say(f"compiling kernels_wasm/ -> {variant} with zig cc")
+        run([venv_python(), "-m", "ziglang", "cc", *WASM_COMMON, *flags, "-o", out_dir / f"webtensor-{variant}.wasm",
+             *c_files])
+    stamp.write_text(h.hexdigest())
+
+
 def copy_if_changed(src: Path, dst: Path) -> None:
     if dst.exists() and dst.stat().st_size == src.stat().st_size and dst.stat().st_mtime >= src.stat().st_mtime:
         return
@@ -263,6 +292,7 @@ def build() -> Path:
         for ext in (".json", ".bin"):
             copy_if_changed(models / (m + ext), DIST / "models" / (m + ext))
     copy_if_changed(CACHE / "samples" / "astronaut.png", DIST / "samples" / "astronaut.png")
+    build_kernels(DIST / "kernels")
     wheel = build_wheel(DIST)
     (DIST / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name, "version": webtensor_version()}))
     say(f"built {wheel.relative_to(ROOT)} and the web root dist/")

@@ -1,7 +1,7 @@
 // The Pyodide host: Python (webtensor) runs here, off the UI thread.
 // Protocol: the page posts {id, cmd, args}; we answer {id, ok, result | error};
 // progress lines go out as {progress: text}.  One Python call per request.
-importScripts('pyodide/pyodide.js');
+importScripts('pyodide/pyodide.js', 'wasm_runtime.js');
 
 let pyodide = null;
 let app = null;   // the webtensor.app module (PyProxy)
@@ -10,6 +10,8 @@ function progress(text) { self.postMessage({ progress: text }); }
 
 async function init() {
   const t0 = performance.now();
+  progress('compiling the wasm kernels');
+  const wasmStatus = await self.webtensorWasm.init(self.location.href);
   progress('loading Pyodide');
   pyodide = await loadPyodide({ indexURL: new URL('pyodide/', self.location).href });
   progress('loading numpy');
@@ -20,7 +22,7 @@ async function init() {
   await micropip.install(new URL(build.wheel, self.location).href);
   micropip.destroy();
   app = pyodide.pyimport('webtensor.app');
-  return { version: build.version, ms: performance.now() - t0,
+  return { version: build.version, ms: performance.now() - t0, wasm: wasmStatus,
            crossOriginIsolated: self.crossOriginIsolated === true };
 }
 

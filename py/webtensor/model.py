@@ -55,10 +55,16 @@ class GraphModel:
         return plan
 
     def report(self) -> dict:
-        """What the loaded model compiled to (per cached plan)."""
-        return {"source": self.graph.source, "nodes": len(self.graph.nodes),
-                "plans": [p.summary() for p in self._plans.values()],
-                "backend": self.backend_name or current_backend_name(), "fallbacks": []}
+        """What the model compiled to: per cached plan its summary and, on the active
+        backend, kernel calls, fused nodes, numpy fallbacks and arena bytes."""
+        backend = get_backend(self.backend_name)
+        plans = []
+        for p in self._plans.values():
+            entry = p.summary()
+            entry.update(backend.describe(p))
+            plans.append(entry)
+        return {"source": self.graph.source, "nodes": len(self.graph.nodes), "backend": backend.name,
+                "plans": plans, "fallbacks": sorted({f for p in plans for f in p.get("fallbacks", [])})}
 
     # -- inputs ------------------------------------------------------------------
     def _find_input(self, name: str) -> TensorInfo:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from ..errors import BackendError
 from .numpy import NumpyBackend
+from .wasm import WasmBackend, WasmSimdBackend, WasmSimdThreadsBackend
 
-_REGISTRY = {"numpy": NumpyBackend}
+_REGISTRY = {"numpy": NumpyBackend, "wasm": WasmBackend, "wasm-simd": WasmSimdBackend,
+             "wasm-simd-threads": WasmSimdThreadsBackend}
 _instances: dict[str, object] = {}
 _current = "numpy"
 

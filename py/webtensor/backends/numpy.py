@@ -14,6 +14,10 @@ class NumpyBackend:
     def probe() -> tuple[bool, str]:
         return True, "always available (CPython and Pyodide)"
 
+    def describe(self, plan: Plan) -> dict:
+        return {"backend": self.name, "kernel_calls": len(plan.steps), "fallbacks": [],
+                "interop_calls_per_inference": 0}
+
     def run(self, plan: Plan, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         env = dict(plan.constants)
         env.update(feeds)

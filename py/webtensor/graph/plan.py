@@ -38,6 +38,7 @@ class Plan:
     constants: dict[str, np.ndarray]          # tensors known at plan time that steps read
     free_after: list[list[str]] = field(default_factory=list)  # per step: keys dead after it
     folded: list[str] = field(default_factory=list)           # names of nodes folded away
+    lowered: dict = field(default_factory=dict, repr=False)   # backend name -> its compiled form
 
     def summary(self) -> dict:
         return {"steps": len(self.steps), "folded_nodes": len(self.folded),

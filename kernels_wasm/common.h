@@ -1,0 +1,132 @@
+// Shared definitions of webtensor's wasm kernels. Freestanding C: no libc, no libm.
+// The plan runner (runtime.c) reads a program of int32 words written by Python
+// (py/webtensor/backends/wasm.py); the opcode numbers and each op's argument
+// order below are the contract between the two (a unit test checks the enum).
+#pragma once
+#include <stdint.h>
+#include <stddef.h>
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
+
+#define EXPORT(name) __attribute__((export_name(name)))
+#define INLINE static inline __attribute__((always_inline))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+enum Opcode {
+  OP_CONV = 1,        // general/1x1 conv and GEMM, NHWC, packed weights, fused epilogue
+  OP_DWCONV = 2,      // depthwise conv, fused epilogue
+  OP_POOL = 3,        // max/avg pool
+  OP_BINARY = 4,      // element-wise binary with broadcasting (strides), optional activation
+  OP_UNARY = 5,       // element-wise unary / activation
+  OP_COPY = 6,        // strided copy, rank <= 6 (transpose, slice, concat, pad interior...)
+  OP_FILL = 7,        // fill with a 32-bit pattern
+  OP_RESIZE = 8,      // bilinear / nearest resize
+  OP_REDUCE = 9,      // mean/sum/max/min over a middle axis
+  OP_SOFTMAX = 10,    // softmax over the last axis
+  OP_CAST = 11,       // int32 <-> float32, -> bool
+};
+
+enum Activation {
+  ACT_NONE = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_SIGMOID = 3, ACT_TANH = 4, ACT_ELU = 5,
+  ACT_LEAKY = 6, ACT_PRELU = 7, ACT_SELU = 8,
+};
+
+// Argument access: a program op is [opcode, nwords, args...]
+#define PTR(T, word) ((T*)(uintptr_t)(word))
+
+INLINE float bits_to_f32(int32_t b) { union { int32_t i; float f; } u = { b }; return u.f; }
+
+// Split [0, n) into nthreads contiguous chunks; this thread's chunk.
+INLINE void split_range(int n, int tid, int nthreads, int* begin, int* end) {
+  int per = n / nthreads, extra = n % nthreads;
+  *begin = tid * per + MIN(tid, extra);
+  *end = *begin + per + (tid < extra);
+}
+
+// exp(x) for float32: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial
+// (Taylor/Horner; error ~1e-7 relative). Own implementation: no libm here.
+INLINE float wt_expf(float x) {
+  if (x > 88.3762626647949f) return __builtin_inff();
+  if (x < -103.972084045410f) return 0.0f;
+  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
+  float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666666666666667f + r * (0.0416666666666666667f +
+            r * (0.00833333333333333333f + r * 0.00138888888888888889f)))));
+  int32_t e = (int32_t)n;
+  // scale by 2^n in two steps so that n down to -149 (denormals) still works
+  int32_t e1 = e / 2, e2 = e - e1;
+  union { int32_t i; float f; } s1 = { (e1 + 127) << 23 }, s2 = { (e2 + 127) << 23 };
+  return p * s1.f * s2.f;
+}
+
+INLINE float wt_sigmoid(float x) {
+  if (x >= 0) return 1.0f / (1.0f + wt_expf(-x));
+  float e = wt_expf(x);
+  return e / (1.0f + e);
+}
+
+INLINE float wt_tanh(float x) {
+  if (x > 9.0f) return 1.0f;
+  if (x < -9.0f) return -1.0f;
+  if (x > -0.0625f && x < 0.0625f) {   // avoid cancellation near 0
+    float x2 = x * x;
+    return x * (1.0f - x2 * (0.333333333f - x2 * 0.133333333f));
+  }
+  float e = wt_expf(2.0f * x);
+  return (e - 1.0f) / (e + 1.0f);
+}
+
+INLINE float wt_expm1_neg(float x) { // x <= 0, for ELU/SELU
+  if (x > -0.0625f) return x * (1.0f + x * (0.5f + x * (0.166666667f + x * 0.0416666667f)));
+  return wt_expf(x) - 1.0f;
+}
+
+// Scalar activation; `param` is the leaky alpha, `alpha` the PReLU slope.
+INLINE float activate(float v, int act, float param, float alpha) {
+  switch (act) {
+    case ACT_RELU: return v > 0 ? v : 0;
+    case ACT_RELU6: return v < 0 ? 0 : (v > 6 ? 6 : v);
+    case ACT_SIGMOID: return wt_sigmoid(v);
+    case ACT_TANH: return wt_tanh(v);
+    case ACT_ELU: return v > 0 ? v : wt_expm1_neg(v);
+    case ACT_LEAKY: return v > 0 ? v : v * param;
+    case ACT_PRELU: return v > 0 ? v : v * alpha;
+    case ACT_SELU: return 1.0507009873554805f * (v > 0 ? v : 1.6732632423543772f * wt_expm1_neg(v));
+    default: return v;
+  }
+}
+
+#ifdef __wasm_simd128__
+// Vector forms of the cheap activations; others go lane by lane.
+INLINE v128_t activate4(v128_t v, int act, float param, v128_t alpha) {
+  switch (act) {
+    case ACT_NONE: return v;
+    case ACT_RELU: return wasm_f32x4_max(v, wasm_f32x4_splat(0.0f));
+    case ACT_RELU6: return wasm_f32x4_min(wasm_f32x4_max(v, wasm_f32x4_splat(0.0f)), wasm_f32x4_splat(6.0f));
+    case ACT_LEAKY: return wasm_v128_bitselect(v, wasm_f32x4_mul(v, wasm_f32x4_splat(param)),
+                                               wasm_f32x4_gt(v, wasm_f32x4_splat(0.0f)));
+    case ACT_PRELU: return wasm_v128_bitselect(v, wasm_f32x4_mul(v, alpha), wasm_f32x4_gt(v, wasm_f32x4_splat(0.0f)));
+    default: {
+      float t[4];
+      wasm_v128_store(t, v);
+      for (int i = 0; i < 4; i++) t[i] = activate(t[i], act, param, 0.0f);
+      return wasm_v128_load(t);
+    }
+  }
+}
+#endif
+
+// Kernel entry points (each file defines its family); args point past [opcode, nwords].
+void op_conv(const int32_t* a, int tid, int nthreads);
+void op_dwconv(const int32_t* a, int tid, int nthreads);
+void op_pool(const int32_t* a, int tid, int nthreads);
+void op_binary(const int32_t* a, int tid, int nthreads);
+void op_unary(const int32_t* a, int tid, int nthreads);
+void op_copy(const int32_t* a, int tid, int nthreads);
+void op_fill(const int32_t* a, int tid, int nthreads);
+void op_resize(const int32_t* a, int tid, int nthreads);
+void op_reduce(const int32_t* a, int tid, int nthreads);
+void op_softmax(const int32_t* a, int tid, int nthreads);
+void op_cast(const int32_t* a, int tid, int nthreads);

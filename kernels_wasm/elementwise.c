@@ -1,0 +1,161 @@
+// Element-wise kernels: binary ops with broadcasting (by strides), unary ops, cast, fill.
+#include "common.h"
+
+enum BinaryKind { B_ADD = 0, B_SUB = 1, B_MUL = 2, B_DIV = 3, B_MAX = 4, B_MIN = 5, B_SQDIFF = 6,
+                  B_PRELU = 7, B_FLOORDIV = 8, B_FLOORMOD = 9 };
+
+INLINE float binary1(int kind, float x, float y) {
+  switch (kind) {
+    case B_ADD: return x + y;
+    case B_SUB: return x - y;
+    case B_MUL: return x * y;
+    case B_DIV: return x / y;
+    case B_MAX: return x > y ? x : y;
+    case B_MIN: return x < y ? x : y;
+    case B_SQDIFF: return (x - y) * (x - y);
+    case B_PRELU: return x > 0 ? x : x * y;
+    case B_FLOORDIV: return __builtin_floorf(x / y);
+    case B_FLOORMOD: { float m = x - __builtin_floorf(x / y) * y; return m; }
+    default: return 0;
+  }
+}
+
+#ifdef __wasm_simd128__
+INLINE v128_t binary4(int kind, v128_t x, v128_t y) {
+  switch (kind) {
+    case B_ADD: return wasm_f32x4_add(x, y);
+    case B_SUB: return wasm_f32x4_sub(x, y);
+    case B_MUL: return wasm_f32x4_mul(x, y);
+    case B_DIV: return wasm_f32x4_div(x, y);
+    case B_MAX: return wasm_f32x4_pmax(y, x);
+    case B_MIN: return wasm_f32x4_pmin(y, x);
+    case B_SQDIFF: { v128_t d = wasm_f32x4_sub(x, y); return wasm_f32x4_mul(d, d); }
+    case B_PRELU: return wasm_v128_bitselect(x, wasm_f32x4_mul(x, y), wasm_f32x4_gt(x, wasm_f32x4_splat(0)));
+    case B_FLOORDIV: return wasm_f32x4_floor(wasm_f32x4_div(x, y));
+    default: {
+      float a[4], b[4];
+      wasm_v128_store(a, x);
+      wasm_v128_store(b, y);
+      for (int i = 0; i < 4; i++) a[i] = binary1(kind, a[i], b[i]);
+      return wasm_v128_load(a);
+    }
+  }
+}
+#endif
+
+// One contiguous output row: x advances by sx, y by sy (0 = broadcast).
+static void binary_row(int kind, int act, float param, const float* x, int sx, const float* y, int sy,
+                       float* o, int n) {
+  int i = 0;
+#ifdef __wasm_simd128__
+  const v128_t zero = wasm_f32x4_splat(0);
+  if (sx == 1 && sy == 1) {
+    for (; i + 4 <= n; i += 4)
+      wasm_v128_store(o + i, activate4(binary4(kind, wasm_v128_load(x + i), wasm_v128_load(y + i)), act, param, zero));
+  } else if (sx == 1 && sy == 0) {
+    const v128_t yv = wasm_v128_load32_splat(y);
+    for (; i + 4 <= n; i += 4)
+      wasm_v128_store(o + i, activate4(binary4(kind, wasm_v128_load(x + i), yv), act, param, zero));
+  } else if (sx == 0 && sy == 1) {
+    const v128_t xv = wasm_v128_load32_splat(x);
+    for (; i + 4 <= n; i += 4)
+      wasm_v128_store(o + i, activate4(binary4(kind, xv, wasm_v128_load(y + i)), act, param, zero));
+  }
+#endif
+  for (; i < n; i++) o[i] = activate(binary1(kind, x[(size_t)i * sx], y[(size_t)i * sy]), act, param, 0.0f);
+}
+
+// args: x y out kind act param  shape[6]  xstrides[6]  ystrides[6]   (strides in elements)
+void op_binary(const int32_t* a, int tid, int nthreads) {
+  const float* x = PTR(const float, a[0]);
+  const float* y = PTR(const float, a[1]);
+  float* out = PTR(float, a[2]);
+  const int kind = a[3], act = a[4];
+  const float param = bits_to_f32(a[5]);
+  const int32_t *shape = a + 6, *xs = a + 12, *ys = a + 18;
+  const int inner = shape[5];
+  const int outer = shape[0] * shape[1] * shape[2] * shape[3] * shape[4];
+  int r0, r1;
+  split_range(outer, tid, nthreads, &r0, &r1);
+  for (int r = r0; r < r1; r++) {
+    int rem = r;
+    size_t xo = 0, yo = 0;
+    for (int d = 4; d >= 0; d--) {
+      int i = rem % shape[d];
+      rem /= shape[d];
+      xo += (size_t)i * xs[d];
+      yo += (size_t)i * ys[d];
+    }
+    binary_row(kind, act, param, x + xo, xs[5], y + yo, ys[5], out + (size_t)r * inner, inner);
+  }
+}
+
+enum UnaryKind { U_EXP = 20, U_SQRT = 21, U_RSQRT = 22, U_RECIPROCAL = 23, U_NEG = 24, U_ABS = 25,
+                 U_SQUARE = 26, U_FLOOR = 27, U_CEIL = 28, U_ROUND = 30, U_SIGN = 31 };
+
+INLINE float unary1(int kind, float v, float param) {
+  switch (kind) {
+    case U_EXP: return wt_expf(v);
+    case U_SQRT: return __builtin_sqrtf(v);
+    case U_RSQRT: return 1.0f / __builtin_sqrtf(v);
+    case U_RECIPROCAL: return 1.0f / v;
+    case U_NEG: return -v;
+    case U_ABS: return __builtin_fabsf(v);
+    case U_SQUARE: return v * v;
+    case U_FLOOR: return __builtin_floorf(v);
+    case U_CEIL: return __builtin_ceilf(v);
+    case U_ROUND: return __builtin_rintf(v);   // ties to even, as TF's Round
+    case U_SIGN: return (float)((v > 0) - (v < 0));
+    default: return activate(v, kind, param, 0.0f);   // kinds below 20 are activations
+  }
+}
+
+// args: x out n kind param
+void op_unary(const int32_t* a, int tid, int nthreads) {
+  const float* x = PTR(const float, a[0]);
+  float* out = PTR(float, a[1]);
+  const int n = a[2], kind = a[3];
+  const float param = bits_to_f32(a[4]);
+  int c0, c1;
+  split_range((n + 3) / 4, tid, nthreads, &c0, &c1);
+  int i = c0 * 4;
+  const int end = MIN(n, c1 * 4);
+#ifdef __wasm_simd128__
+  if (kind < 20 && kind != ACT_SIGMOID && kind != ACT_TANH && kind != ACT_ELU && kind != ACT_SELU) {
+    for (; i + 4 <= end; i += 4)
+      wasm_v128_store(out + i, activate4(wasm_v128_load(x + i), kind, param, wasm_f32x4_splat(0)));
+  } else if (kind == U_SQRT) {
+    for (; i + 4 <= end; i += 4) wasm_v128_store(out + i, wasm_f32x4_sqrt(wasm_v128_load(x + i)));
+  }
+#endif
+  for (; i < end; i++) out[i] = unary1(kind, x[i], param);
+}
+
+// args: src dst n kind   kind: 0 i32->f32, 1 f32->i32 (truncate), 2 f32->bool, 3 i32->bool; bool is int32 0/1
+void op_cast(const int32_t* a, int tid, int nthreads) {
+  const int32_t* si = PTR(const int32_t, a[0]);
+  const float* sf = PTR(const float, a[0]);
+  const int n = a[2], kind = a[3];
+  int i0, i1;
+  split_range(n, tid, nthreads, &i0, &i1);
+  for (int i = i0; i < i1; i++) {
+    switch (kind) {
+      case 0: PTR(float, a[1])[i] = (float)si[i]; break;
+      case 1: {
+        float v = sf[i];
+        PTR(int32_t, a[1])[i] = v != v ? 0 : v >= 2147483520.0f ? 2147483647 : v <= -2147483648.0f ? (-2147483647 - 1) : (int32_t)v;
+        break;
+      }
+      case 2: PTR(int32_t, a[1])[i] = sf[i] != 0.0f; break;
+      default: PTR(int32_t, a[1])[i] = si[i] != 0; break;
+    }
+  }
+}
+
+// args: dst n bits
+void op_fill(const int32_t* a, int tid, int nthreads) {
+  int32_t* dst = PTR(int32_t, a[0]);
+  int i0, i1;
+  split_range(a[1], tid, nthreads, &i0, &i1);
+  for (int i = i0; i < i1; i++) dst[i] = a[2];
+}

@@ -1,0 +1,84 @@
+// The plan runner: executes a whole program of ops in one call.  With a thread
+// pool, every thread runs the same program; each op splits its work by thread id
+// and a barrier separates consecutive ops (spin briefly, then wait).
+#include "common.h"
+
+enum { PROGRAM_MAGIC = 0x57544e31, HEADER_WORDS = 4 };  // [magic, n_ops, barrier_ptr, reserved]
+
+static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
+  switch (op) {
+    case OP_CONV: op_conv(args, tid, nthreads); break;
+    case OP_DWCONV: op_dwconv(args, tid, nthreads); break;
+    case OP_POOL: op_pool(args, tid, nthreads); break;
+    case OP_BINARY: op_binary(args, tid, nthreads); break;
+    case OP_UNARY: op_unary(args, tid, nthreads); break;
+    case OP_COPY: op_copy(args, tid, nthreads); break;
+    case OP_FILL: op_fill(args, tid, nthreads); break;
+    case OP_RESIZE: op_resize(args, tid, nthreads); break;
+    case OP_REDUCE: op_reduce(args, tid, nthreads); break;
+    case OP_SOFTMAX: op_softmax(args, tid, nthreads); break;
+    case OP_CAST: op_cast(args, tid, nthreads); break;
+    default: __builtin_trap();   // Python validated the program: an unknown opcode is a bug
+  }
+}
+
+#ifdef __wasm_atomics__
+// Sense-free generation barrier: b[0] = arrivals, b[1] = generation.
+static void barrier(int32_t* b, int nthreads) {
+  const int32_t gen = __atomic_load_n(&b[1], __ATOMIC_ACQUIRE);
+  if (__atomic_add_fetch(&b[0], 1, __ATOMIC_ACQ_REL) == nthreads) {
+    __atomic_store_n(&b[0], 0, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&b[1], 1, __ATOMIC_RELEASE);
+    __builtin_wasm_memory_atomic_notify(&b[1], (unsigned)-1);
+    return;
+  }
+  for (int spin = 0; spin < 20000; spin++)
+    if (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) != gen) return;
+  while (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) == gen)
+    __builtin_wasm_memory_atomic_wait32(&b[1], gen, -1);
+}
+#endif
+
+EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads) {
+  if (prog[0] != PROGRAM_MAGIC) return -1;
+  const int n = prog[1];
+  const int32_t* p = prog + HEADER_WORDS;
+  for (int i = 0; i < n; i++) {
+    dispatch(p[0], p + 2, tid, nthreads);
+#ifdef __wasm_atomics__
+    if (nthreads > 1) barrier(PTR(int32_t, prog[2]), nthreads);
+#endif
+    p += p[1];
+  }
+  return n;
+}
+
+// Runs op `index` of the program alone (the per-op path, for profiling and tests).
+EXPORT("run_op") int run_op(const int32_t* prog, int index, int tid, int nthreads) {
+  if (prog[0] != PROGRAM_MAGIC || index < 0 || index >= prog[1]) return -1;
+  const int32_t* p = prog + HEADER_WORDS;
+  for (int i = 0; i < index; i++) p += p[1];
+  dispatch(p[0], p + 2, tid, nthreads);
+#ifdef __wasm_atomics__
+  if (nthreads > 1) barrier(PTR(int32_t, prog[2]), nthreads);
+#endif
+  return 0;
+}
+
+// Stack-collision probe: each thread fills a large stack buffer with its own
+// pattern, waits until every thread has done so, then checks its buffer.  With a
+// shared stack region the threads overwrite each other and the check fails.
+EXPORT("stack_probe") int stack_probe(int32_t* barrier_words, int tid, int nthreads) {
+  volatile int32_t buf[16384];
+  for (int i = 0; i < 16384; i++) buf[i] = tid * 1000003 + i;
+#ifdef __wasm_atomics__
+  if (nthreads > 1) barrier(barrier_words, nthreads);
+  if (nthreads > 1) barrier(barrier_words, nthreads);
+#endif
+  int bad = 0;
+  for (int i = 0; i < 16384; i++) bad += buf[i] != tid * 1000003 + i;
+#ifdef __wasm_atomics__
+  if (nthreads > 1) barrier(barrier_words, nthreads);
+#endif
+  return bad;
+}

@@ -1,0 +1,800 @@
+"""The wasm backends (`wasm`, `wasm-simd`, `wasm-simd-threads`).
+
+Python plans, wasm executes: a Plan is lowered once into a program of kernel
+calls (int32 words, the format kernels_wasm/runtime.c reads), weights are packed
+and uploaded once, and activations get offsets in one arena planned from tensor
+lifetimes.  `run` is then a single call into JS (web/wasm_runtime.js) that copies
+inputs in, runs the whole program inside wasm (on every pool thread) and copies
+outputs out.  Ops the kernels lack run on numpy between program segments and are
+listed by `describe` (model.report()).
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._io import IN_BROWSER
+from ..errors import BackendError, ExecutionError, WebtensorError
+from ..graph.plan import Plan, Step
+from ..ops.array import pad_widths, strided_index
+from ..ops.nn import conv_geometry
+from ..ops.spec import norm_axis
+
+# --- the contract with kernels_wasm/common.h (tests/test_wasm_contract.py checks it)
+OPCODES = {"OP_CONV": 1, "OP_DWCONV": 2, "OP_POOL": 3, "OP_BINARY": 4, "OP_UNARY": 5, "OP_COPY": 6,
+           "OP_FILL": 7, "OP_RESIZE": 8, "OP_REDUCE": 9, "OP_SOFTMAX": 10, "OP_CAST": 11}
+ACTIVATIONS = {"Relu": 1, "Relu6": 2, "Sigmoid": 3, "Tanh": 4, "Elu": 5, "LeakyRelu": 6, "Prelu": 7, "Selu": 8}
+BINARY = {"Add": 0, "AddV2": 0, "BiasAdd": 0, "Sub": 1, "Mul": 2, "RealDiv": 3, "Div": 3, "Maximum": 4,
+          "Minimum": 5, "SquaredDifference": 6, "Prelu": 7, "FloorDiv": 8, "FloorMod": 9}
+UNARY = {**{k: v for k, v in ACTIVATIONS.items() if k != "Prelu"},
+         "Exp": 20, "Sqrt": 21, "Rsqrt": 22, "Reciprocal": 23, "Inv": 23, "Neg": 24, "Abs": 25, "Square": 26,
+         "Floor": 27, "Ceil": 28, "Round": 30, "Sign": 31}
+PROGRAM_MAGIC = 0x57544E31
+VIEW_OPS = {"Reshape", "Squeeze", "ExpandDims", "Identity", "StopGradient", "Snapshot"}
+MAX_RANK = 6
+F32, I32, BOOL = np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.bool_)
+
+
+class Fallback(Exception):
+    """This op (with these shapes/dtypes/constness) has no wasm kernel: run it on numpy."""
+
+
+def f32_bits(v: float) -> int:
+    return struct.unpack("<i", struct.pack("<f", float(v)))[0]
+
+
+def contiguous_strides(shape) -> list[int]:
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= d
+    return strides[::-1]
+
+
+def view_geometry(shape, index) -> tuple[int, tuple, list[int]]:
+    """(element offset, shape, element strides) of `base[index]` for a contiguous base."""
+    base = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape=tuple(shape),
+                                           strides=tuple(4 * s for s in contiguous_strides(shape)))
+    v = base[index] if not callable(index) else index(base)
+    offset = (v.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // 4
+    return offset, v.shape, [s // 4 for s in v.strides]
+
+
+def coalesce(shape, *stride_sets) -> tuple[list[int], list[list[int]]]:
+    """Drop size-1 axes and merge neighbours that are contiguous in every stride set,
+    so kernels see the longest possible inner runs.  Pads to MAX_RANK."""
+    dims = [(d, [s[i] for s in stride_sets]) for i, d in enumerate(shape) if d != 1]
+    merged: list[tuple[int, list[int]]] = []
+    for d, ss in dims:
+        if merged:
+            pd, pss = merged[-1]
+            if all(ps == s * d for ps, s in zip(pss, ss)):
+                merged[-1] = (pd * d, ss)
+                continue
+        merged.append((d, ss))
+    if len(merged) > MAX_RANK:
+        raise Fallback(f"rank {len(merged)} after merging axes exceeds {MAX_RANK}")
+    merged = [(1, [0] * len(stride_sets))] * (MAX_RANK - len(merged)) + merged
+    return [d for d, _ in merged], [[ss[k] for _, ss in merged] for k in range(len(stride_sets))]
+
+
+def broadcast_strides(in_shape, out_shape) -> list[int]:
+    contig = contiguous_strides(in_shape)
+    strides = [0] * len(out_shape)
+    for k, d in enumerate(in_shape):
+        od = len(out_shape) - len(in_shape) + k
+        strides[od] = 0 if (d == 1 and out_shape[od] != 1) else contig[k]
+    return strides
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A symbolic address, resolved after memory planning: a tensor (by key), a weight
+    (by index) or the shared zero row, plus a byte offset."""
+    kind: str
+    key: object
+    extra: int = 0
+
+
+@dataclass
+class Item:
+    """One unit of the lowered plan: a wasm kernel call or a numpy fallback step."""
+    words: list | None              # [opcode, nwords, args...] with Refs, for wasm
+    step: Step | None               # for numpy fallbacks
+    reads: list[str]
+    writes: list[str]
+    label: str
+
+
+@dataclass
+class Lowered:
+    items: list[Item]
+    weights: list[np.ndarray]
+    aliases: dict[str, str]             # view tensor -> base tensor (same bytes)
+    fused: dict[str, str] = field(default_factory=dict)   # fused node -> node it joined
+    fallbacks: list[str] = field(default_factory=list)
+    zero_floats: int = 4
+
+
+class Lowering:
+    """Plan -> Lowered: op-by-op lowering with peephole fusion."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.specs = plan.specs
+        self.weights: list[np.ndarray] = []
+        self._weight_ids: dict[int, int] = {}
+        self.aliases: dict[str, str] = {}
+        self.items: list[Item] = []
+        self.fused: dict[str, str] = {}
+        self.fallbacks: list[str] = []
+        self.zero_floats = 4
+        self.producer = {}
+        for i, s in enumerate(plan.steps):
+            for k in s.outputs:
+                self.producer[k] = i
+        self.uses: dict[str, list[int]] = {}
+        for i, s in enumerate(plan.steps):
+            for k in s.inputs:
+                self.uses.setdefault(k, []).append(i)
+        self.outputs = set(plan.output_keys)
+        self.skip: set[int] = set()
+
+    # -- helpers -------------------------------------------------------------------
+    def const(self, key) -> np.ndarray | None:
+        return self.plan.constants.get(key)
+
+    def shape(self, key) -> tuple[int, ...]:
+        return tuple(self.specs[key].shape)
+
+    def dtype(self, key) -> np.dtype:
+        return np.dtype(self.specs[key].dtype)
+
+    def weight(self, array: np.ndarray) -> Ref:
+        arr = np.ascontiguousarray(array)
+        if arr.dtype == BOOL:
+            arr = arr.astype(np.int32)
+        elif arr.dtype.kind == "f":
+            arr = arr.astype(np.float32, copy=False)
+        elif arr.dtype.kind in "iu":
+            arr = arr.astype(np.int32, copy=False)
+        idx = self._weight_ids.get(id(array))
+        if idx is None:
+            idx = len(self.weights)
+            self.weights.append(arr)
+            self._weight_ids[id(array)] = idx
+        return Ref("w", idx)
+
+    def ref(self, key, extra_elems: int = 0) -> Ref:
+        """Address of a tensor's data: uploaded once if it is a constant."""
+        c = self.const(key)
+        if c is not None:
+            r = self.weight(c)
+            return Ref("w", r.key, extra_elems * 4)
+        return Ref("t", key, extra_elems * 4)
+
+    def require_f32(self, *keys):
+        for k in keys:
+            if self.dtype(k) != F32:
+                raise Fallback(f"{k} is {self.dtype(k).name}, the kernel is float32-only")
+
+    def single_consumer(self, key, after: int):
+        """The step that alone consumes `key` (and `key` is no model output), or None."""
+        users = self.uses.get(key, [])
+        if key in self.outputs or len(users) != 1 or users[0] <= after:
+            return None
+        return users[0]
+
+    def emit(self, opcode: str, args: list, reads: list[str], writes: list[str], label: str):
+        words = [OPCODES[opcode], len(args) + 2, *args]
+        self.items.append(Item(words, None, [k for k in reads if self.const(k) is None], writes, label))
+
+    # -- driver --------------------------------------------------------------------
+    def run(self) -> Lowered:
+        for i, step in enumerate(self.plan.steps):
+            if i in self.skip:
+                continue
+            op = step.node.op
+            try:
+                if op in VIEW_OPS:
+                    self.view(step)
+                elif op in LOWERINGS:
+                    LOWERINGS[op](self, i, step)
+                else:
+                    raise Fallback(f"no wasm kernel for {op}")
+            except Fallback:
+                self.fallbacks.append(f"{op} ({step.node.name})")
+                self.items.append(Item(None, step, [k for k in step.inputs if self.const(k) is None],
+                                       list(step.outputs), f"numpy:{op}"))
+        return Lowered(self.items, self.weights, self.aliases, self.fused, self.fallbacks, self.zero_floats)
+
+    def view(self, step: Step):
+        src, out = step.inputs[0], step.outputs[0]
+        if self.const(src) is not None:
+            raise Fallback("view of a constant")
+        self.aliases[out] = self.aliases.get(src, src)
+
+    # -- fusion --------------------------------------------------------------------
+    def fuse_epilogue(self, i: int, out: str, act: int, allow_residual: bool):
+        """Follow `out` through BiasAdd / Add(residual) / activation consumers that can
+        join the producing kernel.  Returns (out, extra_bias, residual, act, param)."""
+        extra_bias, residual, param = None, None, 0.0
+        while True:
+            j = self.single_consumer(out, i)
+            if j is None:
+                break
+            nxt = self.plan.steps[j]
+            op = nxt.node.op
+            other = [k for k in nxt.inputs if k != out]
+            if act == 0 and op == "BiasAdd" and nxt.inputs[0] == out and self.const(nxt.inputs[1]) is not None:
+                b = self.const(nxt.inputs[1])
+                extra_bias = b if extra_bias is None else extra_bias + b
+            elif (act == 0 and allow_residual and residual is None and op in ("Add", "AddV2") and len(other) == 1
+                  and self.shape(other[0]) == self.shape(out) and self.dtype(other[0]) == F32
+                  and self.const(other[0]) is None and self.producer.get(other[0], -1) < i):
+                residual = other[0]
+            elif act == 0 and op in ACTIVATIONS and op != "Prelu" and nxt.inputs == [out]:
+                act = ACTIVATIONS[op]
+                param = float(nxt.node.attrs.get("alpha", 0.2)) if op == "LeakyRelu" else 0.0
+            else:
+                break
+            self.skip.add(j)
+            self.fused[nxt.node.name] = self.plan.steps[i].node.name
+            out = nxt.outputs[0]
+        return out, extra_bias, residual, act, param
+
+
+# ----------------------------------------------------------------------------- lowerings
+def _fused_epilogue_args(low: Lowering, step: Step, channels: int):
+    """bias, act, param, alpha and a weight scale from the node's own fused_ops."""
+    attrs = step.node.attrs
+    extra = list(step.inputs[2:])
+    bias = np.zeros(channels, np.float32)
+    scale = None
+    act, param, alpha = 0, 0.0, None
+    for f in attrs.get("fused_ops") or []:
+        if f == "BiasAdd":
+            b = low.const(extra.pop(0))
+            if b is None:
+                raise Fallback("runtime bias")
+            bias = bias + b
+        elif f == "FusedBatchNorm":
+            s, o, m, v = (low.const(extra.pop(0)) for _ in range(4))
+            if any(t is None for t in (s, o, m, v)):
+                raise Fallback("runtime batch-norm parameters")
+            scale = s / np.sqrt(v + np.float32(attrs.get("epsilon", 1e-3)))
+            bias = (bias - m) * scale + o
+        elif f == "Prelu":
+            a = low.const(extra.pop(0))
+            if a is None or a.size not in (1, channels) or (a.size == channels and a.shape[-1] != channels):
+                raise Fallback("PReLU alpha is not per-channel")
+            act, alpha = ACTIVATIONS["Prelu"], np.broadcast_to(a.reshape(-1), (channels,)).astype(np.float32)
+        elif f in ACTIVATIONS:
+            act = ACTIVATIONS[f]
+            param = float(attrs.get("leakyrelu_alpha", 0.2)) if f == "LeakyRelu" else 0.0
+        else:
+            raise Fallback(f"fused op {f}")
+    return bias.astype(np.float32), scale, act, param, alpha
+
+
+def _pad_to(v: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, np.float32)
+    out[:v.size] = v
+    return out
+
+
+def lower_conv(low: Lowering, i: int, step: Step):
+    op = step.node.op
+    x, wkey = step.inputs[:2]
+    w = low.const(wkey)
+    if w is None:
+        raise Fallback("runtime filter")
+    low.require_f32(x)
+    attrs = step.node.attrs
+    if op in ("MatMul", "_FusedMatMul"):
+        if attrs.get("transpose_a"):
+            raise Fallback("transpose_a")
+        w = w.T if attrs.get("transpose_b") else w
+        m, k = low.shape(x)
+        n_, h, wd, c = 1, m, 1, k
+        w4 = w.reshape(1, 1, *w.shape)
+        oh, ow, strides, dil, pads = m, 1, (1, 1), (1, 1), ((0, 0), (0, 0))
+    else:
+        n_, h, wd, c = low.shape(x)
+        w4 = w
+        (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), w.shape[0], w.shape[1], attrs)
+    kh, kw, _, co = w4.shape
+    bias, scale, act, param, alpha = _fused_epilogue_args(low, step, co)
+    if scale is not None:
+        w4 = w4 * scale
+    out, extra_bias, residual, act, fparam = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True)
+    param = param or fparam
+    if extra_bias is not None:
+        bias = bias + extra_bias
+    co8 = -(-co // 8)
+    packed = np.zeros((kh, kw, c, co8 * 8), np.float32)
+    packed[..., :co] = w4
+    packed = np.ascontiguousarray(packed.reshape(kh, kw, c, co8, 8).transpose(3, 0, 1, 2, 4))
+    low.zero_floats = max(low.zero_floats, c)
+    args = [low.ref(x), low.weight(packed), low.weight(_pad_to(bias, co8 * 8)), Ref("t", out),
+            Ref("t", residual) if residual else 0, low.weight(_pad_to(alpha, co8 * 8)) if alpha is not None else 0,
+            Ref("z", 0), n_, h, wd, c, oh, ow, co, kh, kw, strides[0], strides[1], dil[0], dil[1],
+            pads[0][0], pads[1][0], act, f32_bits(param)]
+    low.emit("OP_CONV", args, [x] + ([residual] if residual else []), [out], f"conv:{step.node.name}")
+
+
+def lower_dwconv(low: Lowering, i: int, step: Step):
+    x, wkey = step.inputs[:2]
+    w = low.const(wkey)
+    if w is None:
+        raise Fallback("runtime filter")
+    low.require_f32(x)
+    n_, h, wd, c = low.shape(x)
+    kh, kw, _, mult = w.shape
+    (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), kh, kw, step.node.attrs)
+    bias, scale, act, param, alpha = _fused_epilogue_args(low, step, c * mult)
+    if scale is not None:
+        w = w * scale.reshape(c, mult)
+    out, extra_bias, residual, act, fparam = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True)
+    param = param or fparam
+    if extra_bias is not None:
+        bias = bias + extra_bias
+    args = [low.ref(x), low.weight(np.ascontiguousarray(w, np.float32)), low.weight(bias), Ref("t", out),
+            Ref("t", residual) if residual else 0, low.weight(alpha) if alpha is not None else 0,
+            n_, h, wd, c, oh, ow, kh, kw, strides[0], strides[1], dil[0], dil[1], pads[0][0], pads[1][0],
+            act, f32_bits(param), mult]
+    low.emit("OP_DWCONV", args, [x] + ([residual] if residual else []), [out], f"dwconv:{step.node.name}")
+
+
+def lower_pool(low: Lowering, i: int, step: Step):
+    x = step.inputs[0]
+    low.require_f32(x)
+    attrs = step.node.attrs
+    n_, h, wd, c = low.shape(x)
+    k = attrs.get("ksize")
+    (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), k[1], k[2], attrs)
+    args = [low.ref(x), Ref("t", step.outputs[0]), n_, h, wd, c, oh, ow, k[1], k[2], strides[0], strides[1],
+            pads[0][0], pads[1][0], 0 if step.node.op == "MaxPool" else 1]
+    low.emit("OP_POOL", args, [x], list(step.outputs), f"pool:{step.node.name}")
+
+
+def lower_binary(low: Lowering, i: int, step: Step):
+    a, b = step.inputs[:2]
+    low.require_f32(a, b)
+    out = step.outputs[0]
+    oshape = low.shape(out)
+    shape, (sa, sb) = coalesce(oshape, broadcast_strides(low.shape(a), oshape), broadcast_strides(low.shape(b), oshape))
+    out, _, _, act, param = low.fuse_epilogue(i, out, 0, allow_residual=False)
+    args = [low.ref(a), low.ref(b), Ref("t", out), BINARY[step.node.op], act, f32_bits(param), *shape, *sa, *sb]
+    low.emit("OP_BINARY", args, [a, b], [out], f"binary:{step.node.name}")
+
+
+def lower_add_n(low: Lowering, i: int, step: Step):
+    """AddN as a chain of binary adds into the output (same shape: element-wise in place is safe)."""
+    ins, out = step.inputs, step.outputs[0]
+    low.require_f32(*ins)
+    if any(low.shape(k) != low.shape(out) for k in ins):
+        raise Fallback("AddN with broadcasting")
+    n = int(np.prod(low.shape(out), dtype=np.int64))
+    shape, (sa, sb) = coalesce((n,), [1], [1])
+    prev = ins[0]
+    for k in ins[1:]:
+        args = [low.ref(prev), low.ref(k), Ref("t", out), BINARY["Add"], 0, 0, *shape, *sa, *sb]
+        low.emit("OP_BINARY", args, [prev, k], [out], f"addn:{step.node.name}")
+        prev = out
+
+
+def lower_unary(low: Lowering, i: int, step: Step):
+    x = step.inputs[0]
+    low.require_f32(x)
+    op = step.node.op
+    param = float(step.node.attrs.get("alpha", 0.2)) if op == "LeakyRelu" else 0.0
+    n = int(np.prod(low.shape(x), dtype=np.int64))
+    args = [low.ref(x), Ref("t", step.outputs[0]), n, UNARY[op], f32_bits(param)]
+    low.emit("OP_UNARY", args, [x], list(step.outputs), f"unary:{step.node.name}")
+
+
+def _elem_size_ok(low: Lowering, *keys):
+    for k in keys:
+        if low.dtype(k) not in (F32, I32, BOOL):
+            raise Fallback(f"{k} is {low.dtype(k).name}")
+
+
+def emit_copy(low: Lowering, src: str, src_geom, dst: str, dst_geom, label: str, reads=None):
+    (so, shape, ss), (do, _, ds) = src_geom, dst_geom
+    if int(np.prod(shape, dtype=np.int64)) == 0:
+        return
+    cshape, (css, cds) = coalesce(shape, ss, ds)
+    args = [low.ref(src, so), Ref("t", dst, do * 4), *cshape, *css, *cds]
+    low.emit("OP_COPY", args, reads or [src], [dst], label)
+
+
+def contiguous_geom(shape):
+    return 0, tuple(shape), contiguous_strides(shape)
+
+
+def lower_transpose(low: Lowering, i: int, step: Step):
+    x, out = step.inputs[0], step.outputs[0]
+    _elem_size_ok(low, x)
+    perm = [norm_axis(int(p), len(low.shape(x))) for p in np.asarray(low.const(step.inputs[1])).reshape(-1)]
+    emit_copy(low, x, view_geometry(low.shape(x), lambda b: b.transpose(perm)), out,
+              contiguous_geom(low.shape(out)), f"transpose:{step.node.name}")
+
+
+def lower_slice(low: Lowering, i: int, step: Step):
+    x, out = step.inputs[0], step.outputs[0]
+    _elem_size_ok(low, x)
+    vals = [low.const(k) for k in step.inputs[1:]]
+    if any(v is None for v in vals):
+        raise Fallback("runtime slice bounds")
+    ints = [[int(t) for t in np.asarray(v).reshape(-1)] for v in vals]
+    shape = low.shape(x)
+    if step.node.op == "Slice":
+        begin, size = ints
+        index = tuple(slice(b, shape[d] if s == -1 else b + s) for d, (b, s) in enumerate(zip(begin, size)))
+    else:
+        index = strided_index(len(shape), *ints, step.node.attrs)
+    geom = view_geometry(shape, index)
+    if tuple(geom[1]) != low.shape(out):
+        raise Fallback("slice geometry mismatch")
+    emit_copy(low, x, geom, out, contiguous_geom(low.shape(out)), f"slice:{step.node.name}")
+
+
+def lower_concat(low: Lowering, i: int, step: Step):
+    op = step.node.op
+    values = step.inputs[:-1] if op == "ConcatV2" else step.inputs[1:]
+    axis_key = step.inputs[-1] if op == "ConcatV2" else step.inputs[0]
+    out = step.outputs[0]
+    oshape = low.shape(out)
+    _elem_size_ok(low, out)
+    ax = norm_axis(int(np.asarray(low.const(axis_key)).reshape(-1)[0]), len(oshape))
+    pos = 0
+    for v in values:
+        size = low.shape(v)[ax]
+        dst = view_geometry(oshape, (slice(None),) * ax + (slice(pos, pos + size),))
+        emit_copy(low, v, contiguous_geom(low.shape(v)), out, dst, f"concat:{step.node.name}")
+        pos += size
+
+
+def lower_pack(low: Lowering, i: int, step: Step):
+    out = step.outputs[0]
+    oshape = low.shape(out)
+    _elem_size_ok(low, out)
+    ax = norm_axis(step.node.attrs.get("axis", 0), len(oshape))
+    for j, v in enumerate(step.inputs):
+        emit_copy(low, v, contiguous_geom(low.shape(v)), out, view_geometry(oshape, (slice(None),) * ax + (j,)),
+                  f"pack:{step.node.name}")
+
+
+def lower_unpack_split(low: Lowering, i: int, step: Step):
+    op = step.node.op
+    if op == "Unpack":
+        x = step.inputs[0]
+        ax = norm_axis(step.node.attrs.get("axis", 0), len(low.shape(x)))
+        indices = [(slice(None),) * ax + (j,) for j in range(len(step.outputs))]
+    else:
+        x, axis_key = (step.inputs[1], step.inputs[0]) if op == "Split" else (step.inputs[0], step.inputs[2])
+        ax = norm_axis(int(np.asarray(low.const(axis_key)).reshape(-1)[0]), len(low.shape(x)))
+        sizes = [low.shape(o)[ax] for o in step.outputs]
+        starts = np.cumsum([0] + sizes[:-1])
+        indices = [(slice(None),) * ax + (slice(int(s), int(s) + n),) for s, n in zip(starts, sizes)]
+    _elem_size_ok(low, x)
+    for out, index in zip(step.outputs, indices):
+        emit_copy(low, x, view_geometry(low.shape(x), index), out, contiguous_geom(low.shape(out)),
+                  f"{op.lower()}:{step.node.name}")
+
+
+def lower_pad(low: Lowering, i: int, step: Step):
+    x, out = step.inputs[0], step.outputs[0]
+    _elem_size_ok(low, x)
+    widths = pad_widths(low.shape(x), low.const(step.inputs[1]))
+    value = 0
+    if len(step.inputs) > 2:
+        v = low.const(step.inputs[2])
+        if v is None:
+            raise Fallback("runtime pad value")
+        value = np.asarray(v).reshape(-1)[0]
+    bits = f32_bits(value) if low.dtype(x) == F32 else int(value)
+    n = int(np.prod(low.shape(out), dtype=np.int64))
+    low.emit("OP_FILL", [Ref("t", out), n, bits], [], [out], f"pad-fill:{step.node.name}")
+    interior = tuple(slice(a, a + d) for (a, _), d in zip(widths, low.shape(x)))
+    emit_copy(low, x, contiguous_geom(low.shape(x)), out, view_geometry(low.shape(out), interior),
+              f"pad:{step.node.name}", reads=[x, out])
+
+
+def lower_resize(low: Lowering, i: int, step: Step):
+    x, out = step.inputs[0], step.outputs[0]
+    low.require_f32(x)
+    n_, h, wd, c = low.shape(x)
+    _, oh, ow, _ = low.shape(out)
+    a = step.node.attrs
+    args = [low.ref(x), Ref("t", out), n_, h, wd, c, oh, ow, int(step.node.op == "ResizeNearestNeighbor"),
+            int(bool(a.get("align_corners"))), int(bool(a.get("half_pixel_centers")))]
+    low.emit("OP_RESIZE", args, [x], [out], f"resize:{step.node.name}")
+
+
+def lower_reduce(low: Lowering, i: int, step: Step):
+    x, out = step.inputs[0], step.outputs[0]
+    low.require_f32(x)
+    shape = low.shape(x)
+    axes = sorted({norm_axis(int(v), len(shape)) for v in np.asarray(low.const(step.inputs[1])).reshape(-1)})
+    if not axes:
+        raise Fallback("empty reduction")
+    lo, hi = axes[0], axes[-1]
+    if any(d not in axes and shape[d] != 1 for d in range(lo, hi + 1)):
+        raise Fallback("reduced axes are not adjacent")
+    outer = int(np.prod(shape[:lo], dtype=np.int64))
+    n = int(np.prod(shape[lo:hi + 1], dtype=np.int64))
+    inner = int(np.prod(shape[hi + 1:], dtype=np.int64))
+    kind = {"Mean": 0, "Sum": 1, "Max": 2, "Min": 3}[step.node.op]
+    low.emit("OP_REDUCE", [low.ref(x), Ref("t", out), outer, n, inner, kind], [x], [out], f"reduce:{step.node.name}")
+
+
+def lower_softmax(low: Lowering, i: int, step: Step):
+    x, out = step.inputs[0], step.outputs[0]
+    low.require_f32(x)
+    shape = low.shape(x)
+    cols = shape[-1]
+    rows = int(np.prod(shape[:-1], dtype=np.int64))
+    low.emit("OP_SOFTMAX", [low.ref(x), Ref("t", out), rows, cols], [x], [out], f"softmax:{step.node.name}")
+
+
+def lower_cast(low: Lowering, i: int, step: Step):
+    x, out = step.inputs[0], step.outputs[0]
+    src, dst = low.dtype(x), low.dtype(out)
+    if src == dst or (src == BOOL and dst == I32):
+        if low.const(x) is not None:
+            raise Fallback("cast of a constant")
+        low.aliases[out] = low.aliases.get(x, x)      # same 4-byte representation
+        return
+    kinds = {(I32, F32): 0, (BOOL, F32): 0, (F32, I32): 1, (F32, BOOL): 2, (I32, BOOL): 3}
+    if (src, dst) not in kinds:
+        raise Fallback(f"cast {src.name} -> {dst.name}")
+    n = int(np.prod(low.shape(x), dtype=np.int64))
+    low.emit("OP_CAST", [low.ref(x), Ref("t", out), n, kinds[(src, dst)]], [x], [out], f"cast:{step.node.name}")
+
+
+LOWERINGS = {
+    **{op: lower_conv for op in ("Conv2D", "_FusedConv2D", "MatMul", "_FusedMatMul")},
+    **{op: lower_dwconv for op in ("DepthwiseConv2dNative", "FusedDepthwiseConv2dNative")},
+    **{op: lower_pool for op in ("MaxPool", "AvgPool")},
+    **{op: lower_binary for op in BINARY},
+    **{op: lower_unary for op in UNARY},
+    "AddN": lower_add_n,
+    "Transpose": lower_transpose, "Slice": lower_slice, "StridedSlice": lower_slice,
+    "ConcatV2": lower_concat, "Concat": lower_concat, "Pack": lower_pack,
+    "Unpack": lower_unpack_split, "Split": lower_unpack_split, "SplitV": lower_unpack_split,
+    "Pad": lower_pad, "PadV2": lower_pad,
+    "ResizeBilinear": lower_resize, "ResizeNearestNeighbor": lower_resize,
+    **{op: lower_reduce for op in ("Mean", "Sum", "Max", "Min")},
+    "Softmax": lower_softmax, "Cast": lower_cast,
+}
+
+
+# ----------------------------------------------------------------------------- memory plan
+def plan_arena(lowered: Lowered, specs, input_keys, output_keys) -> tuple[dict[str, int], int, int]:
+    """Offsets for every non-constant tensor from lifetimes over the item sequence
+    (greedy by size, first fit in time-overlapping placements).  Returns
+    (offset per base tensor, arena bytes, naive bytes)."""
+    base = lambda k: lowered.aliases.get(k, k)
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    end = len(lowered.items)
+    for k in input_keys:
+        first[base(k)] = -1
+        last[base(k)] = end
+    for i, item in enumerate(lowered.items):
+        for k in item.writes:
+            first.setdefault(base(k), i)
+            last[base(k)] = max(last.get(base(k), i), i)
+        for k in item.reads:
+            last[base(k)] = max(last.get(base(k), i), i)
+    for k in output_keys:
+        if k in specs and base(k) in first:
+            last[base(k)] = end
+    sizes = {k: max(16, -(-int(np.prod(specs[k].shape, dtype=np.int64)) * 4 // 16) * 16) for k in first}
+    order = sorted(first, key=lambda k: (-sizes[k], first[k]))
+    placed: list[tuple[int, int, int, int]] = []   # (offset, size, first, last)
+    offsets: dict[str, int] = {}
+    for k in order:
+        lo, hi = first[k], last[k]
+        busy = sorted((o, o + s) for o, s, f, l in placed if not (l < lo or hi < f))
+        off = 0
+        for a, b in busy:
+            if off + sizes[k] <= a:
+                break
+            off = max(off, b)
+        offsets[k] = off
+        placed.append((off, sizes[k], lo, hi))
+    arena = max((o + s for o, s, _, _ in placed), default=0)
+    return offsets, arena, sum(sizes.values())
+
+
+# ----------------------------------------------------------------------------- compiled plan
+class CompiledPlan:
+    """A Plan lowered and laid out in one runtime's memory."""
+
+    def __init__(self, backend: "WasmBackend", plan: Plan):
+        self.backend = backend
+        self.rt = backend.runtime()
+        self.plan = plan
+        self.lowered = Lowering(plan).run()
+        low = self.lowered
+        self.offsets, self.arena_bytes, self.naive_bytes = plan_arena(low, plan.specs, plan.input_keys,
+                                                                       plan.output_keys)
+        self.blocks: list[int] = []
+        # weights: one blob, 16-byte aligned entries (+ the shared zero row)
+        weights = low.weights + [np.zeros(low.zero_floats, np.float32)]
+        w_offsets, total = [], 0
+        for w in weights:
+            w_offsets.append(total)
+            total += -(-w.nbytes // 16) * 16
+        self.weight_bytes = total
+        self.weights_base = self._alloc(max(total, 16))
+        blob = np.zeros(total, np.uint8)
+        for w, o in zip(weights, w_offsets):
+            blob[o:o + w.nbytes] = np.frombuffer(w.tobytes(), np.uint8)
+        self.rt.write(self.weights_base, blob)
+        self.w_addr = [self.weights_base + o for o in w_offsets]
+        self.zero_addr = self.w_addr[-1]
+        self.arena_base = self._alloc(max(self.arena_bytes, 16))
+        # segments: runs of wasm items become one program each
+        self.segments: list[tuple[str, object]] = []
+        current: list[list[int]] = []
+        for item in low.items:
+            if item.words is not None:
+                current.append([self.resolve(w) for w in item.words])
+            else:
+                if current:
+                    self.segments.append(("wasm", self._program(current)))
+                    current = []
+                self.segments.append(("numpy", item.step))
+        if current:
+            self.segments.append(("wasm", self._program(current)))
+        self.n_ops = sum(1 for it in low.items if it.words is not None)
+
+    def _alloc(self, nbytes: int) -> int:
+        addr = int(self.rt.alloc(nbytes))
+        self.blocks.append(addr)
+        return addr
+
+    def address(self, key: str) -> int:
+        base = self.lowered.aliases.get(key, key)
+        return self.arena_base + self.offsets[base]
+
+    def resolve(self, w) -> int:
+        if not isinstance(w, Ref):
+            return int(w)
+        if w.kind == "t":
+            return self.address(w.key) + w.extra
+        if w.kind == "w":
+            return self.w_addr[w.key] + w.extra
+        return self.zero_addr
+
+    def _program(self, ops: list[list[int]]) -> int:
+        words = [PROGRAM_MAGIC, len(ops), 0, 0]
+        for op in ops:
+            words.extend(op)
+        addr = self._alloc(len(words) * 4 + 16)
+        words[2] = addr + len(words) * 4          # barrier words follow the ops
+        arr = np.array(words + [0, 0, 0, 0], dtype=np.int32)
+        self.rt.write(addr, arr)
+        return addr
+
+    # -- running ---------------------------------------------------------------------
+    def _wasm_dtype(self, key) -> np.dtype:
+        dt = np.dtype(self.plan.specs[key].dtype)
+        return I32 if dt == BOOL else dt
+
+    def _read(self, key) -> np.ndarray:
+        spec = self.plan.specs[key]
+        c = self.plan.constants.get(key)
+        if c is not None:
+            return c
+        out = np.empty(spec.shape, self._wasm_dtype(key))
+        self.rt.read(self.address(key), out)
+        return out.astype(BOOL) if spec.dtype == BOOL else out
+
+    def _write(self, key, value: np.ndarray):
+        arr = np.ascontiguousarray(value, dtype=self._wasm_dtype(key))
+        self.rt.write(self.address(key), arr)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from pyodide.ffi import to_js
+        outs_wasm = [k for k in self.plan.output_keys if k not in self.plan.constants]
+        if len(self.segments) <= 1 and all(kind == "wasm" for kind, _ in self.segments):
+            # the fast path: one interop call per inference
+            prog = self.segments[0][1] if self.segments else 0
+            in_keys = list(feeds)
+            in_arrays = [np.ascontiguousarray(feeds[k], dtype=self._wasm_dtype(k)) for k in in_keys]
+            out_arrays = [np.empty(self.plan.specs[k].shape, self._wasm_dtype(k)) for k in outs_wasm]
+            self.rt.execute(prog, to_js([self.address(k) for k in in_keys]), in_arrays,
+                            to_js([self.address(k) for k in outs_wasm]), out_arrays)
+            result = dict(zip(outs_wasm, out_arrays))
+        else:
+            for k, v in feeds.items():
+                self._write(k, v)
+            for kind, what in self.segments:
+                if kind == "wasm":
+                    self.rt.run(what)
+                else:
+                    self._run_numpy(what)
+            result = {k: self._read(k) for k in outs_wasm}
+        for k in self.plan.output_keys:
+            if k in self.plan.constants:
+                result[k] = self.plan.constants[k]
+            elif self.plan.specs[k].dtype == BOOL:
+                result[k] = result[k].astype(BOOL)
+        return result
+
+    def _run_numpy(self, step: Step):
+        node = step.node
+        try:
+            outs = step.op.ref([self._read(k) for k in step.inputs], node.attrs)
+        except WebtensorError:
+            raise
+        except Exception as e:
+            raise ExecutionError(f"{self.plan.graph.source}: node {node.name!r} ({node.op}) failed: {e}") from None
+        for k, v in zip(step.outputs, outs):
+            self._write(k, v)
+
+    def dispose(self):
+        for addr in self.blocks:
+            self.rt.release(addr)
+        self.blocks = []
+
+    def describe(self) -> dict:
+        return {"backend": self.backend.name, "kernel_calls": self.n_ops, "segments": len(self.segments),
+                "fallbacks": list(self.lowered.fallbacks), "fused_nodes": len(self.lowered.fused),
+                "arena_bytes": self.arena_bytes, "naive_activation_bytes": self.naive_bytes,
+                "weight_bytes": self.weight_bytes,
+                "interop_calls_per_inference": 1 if len(self.segments) <= 1 else None}
+
+
+class WasmBackend:
+    """One of the three wasm variants; the kernels and memory live in the page's worker."""
+
+    variant = "wasm"
+
+    def __init__(self):
+        self.name = self.variant
+
+    @classmethod
+    def probe(cls) -> tuple[bool, str]:
+        if not IN_BROWSER:
+            return False, "needs a browser: the wasm kernels run in the page's worker under Pyodide"
+        import js
+        reg = getattr(js, "webtensorWasm", None)
+        if reg is None:
+            return False, "the page did not load wasm_runtime.js"
+        st = reg.statusOf(cls.variant)
+        return bool(st.available), str(st.reason)
+
+    def runtime(self):
+        import js
+        rt = js.webtensorWasm.get(self.variant)
+        if rt is None:
+            raise BackendError(f"backend {self.variant!r} is not initialised in this page")
+        return rt
+
+    def compiled(self, plan: Plan) -> CompiledPlan:
+        cp = plan.lowered.get(self.name)
+        if cp is None:
+            cp = plan.lowered[self.name] = CompiledPlan(self, plan)
+        return cp
+
+    def run(self, plan: Plan, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self.compiled(plan).run(feeds)
+
+    def describe(self, plan: Plan) -> dict:
+        return self.compiled(plan).describe()
+
+
+class WasmSimdBackend(WasmBackend):
+    variant = "wasm-simd"
+
+
+class WasmSimdThreadsBackend(WasmBackend):
+    variant = "wasm-simd-threads"

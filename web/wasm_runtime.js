@@ -1,0 +1,224 @@
+// webtensor's wasm runtime (loaded into the Pyodide worker with importScripts).
+// One WasmRuntime per variant owns a module instance, its memory (a first-fit
+// allocator over it) and, for the threaded variant, a pool of helper workers that
+// instantiate the same module on the same shared memory, each with its own stack.
+// Python (webtensor/backends/wasm.py) plans; this file only moves bytes and runs.
+'use strict';
+
+const WASM_PAGE = 65536;
+const MAX_PAGES = 16384;                 // 1 GiB, the --max-memory the modules are linked with
+const HELPER_STACK_BYTES = 1 << 20;      // per helper thread (thread 0 uses the module's own stack)
+const CTL_WORDS = 64;                    // control block: [go, prog, nthreads, kind, index, done, quit, ..., results]
+const CTL = { GO: 0, PROG: 1, NTHREADS: 2, KIND: 3, INDEX: 4, DONE: 5, QUIT: 6, BARRIER: 8, RESULTS: 16 };
+const VARIANTS = {
+  'wasm': { file: 'kernels/webtensor-wasm.wasm', simd: false, threads: false },
+  'wasm-simd': { file: 'kernels/webtensor-wasm-simd.wasm', simd: true, threads: false },
+  'wasm-simd-threads': { file: 'kernels/webtensor-wasm-simd-threads.wasm', simd: true, threads: true },
+};
+// The smallest module using a v128 op: validates only where wasm SIMD is supported.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8,
+  0, 65, 0, 253, 15, 253, 98, 11]);
+
+class WasmRuntime {
+  constructor(name, module, threaded) {
+    this.name = name;
+    this.module = module;
+    this.threaded = threaded;
+    this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: threaded });
+    this.instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    this.exports = this.instance.exports;
+    const base = this.exports.__heap_base.value;
+    this.free = [{ offset: align(base, 64), size: this.memory.buffer.byteLength - align(base, 64) }];
+    this.used = 0;
+    this.peakUsed = 0;
+    this.helpers = [];
+    this.threads = 1;
+    this.ctl = this.alloc(CTL_WORDS * 4);
+    this.i32().fill(0, this.ctl / 4, this.ctl / 4 + CTL_WORDS);
+    this.runs = 0;
+  }
+
+  i32() { return new Int32Array(this.memory.buffer); }
+  u8() { return new Uint8Array(this.memory.buffer); }
+
+  // ---- memory: first-fit free list over the module's memory, growing it on demand
+  alloc(bytes) {
+    const size = align(Math.max(bytes, 16), 16);
+    let i = this.free.findIndex((b) => b.size >= size);
+    if (i < 0) {
+      const last = this.free[this.free.length - 1];
+      const end = this.memory.buffer.byteLength;
+      const tailFree = last && last.offset + last.size === end ? last.size : 0;
+      const pages = Math.ceil((size - tailFree) / WASM_PAGE);
+      if (this.memory.buffer.byteLength / WASM_PAGE + pages > MAX_PAGES) {
+        throw new Error(`out of memory in ${this.name}: cannot grow to ${(end + pages * WASM_PAGE) >> 20} MiB ` +
+                        `(limit ${MAX_PAGES * WASM_PAGE >> 20} MiB)`);
+      }
+      this.memory.grow(pages);
+      if (tailFree) last.size += pages * WASM_PAGE;
+      else this.free.push({ offset: end, size: pages * WASM_PAGE });
+      i = this.free.findIndex((b) => b.size >= size);
+    }
+    const block = this.free[i];
+    const offset = block.offset;
+    block.offset += size;
+    block.size -= size;
+    if (block.size === 0) this.free.splice(i, 1);
+    (this.sizes ||= new Map()).set(offset, size);
+    this.used += size;
+    this.peakUsed = Math.max(this.peakUsed, this.used);
+    return offset;
+  }
+
+  release(offset) {
+    const size = this.sizes.get(offset);
+    if (size === undefined) throw new Error(`${this.name}: release of unknown block ${offset}`);
+    this.sizes.delete(offset);
+    this.used -= size;
+    this.free.push({ offset, size });
+    this.free.sort((a, b) => a.offset - b.offset);
+    const merged = [];
+    for (const b of this.free) {
+      const last = merged[merged.length - 1];
+      if (last && last.offset + last.size === b.offset) last.size += b.size;
+      else merged.push({ ...b });
+    }
+    this.free = merged;
+  }
+
+  // ---- data: Python passes numpy arrays (PyProxy); getBuffer gives views on Pyodide's heap
+  write(offset, array) {
+    const buf = array.getBuffer();
+    try {
+      const src = buf.data;
+      this.u8().set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength), offset);
+    } finally { buf.release(); }
+  }
+
+  read(offset, array) {
+    const buf = array.getBuffer();
+    try {
+      const dst = buf.data;
+      new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(this.u8().subarray(offset, offset + dst.byteLength));
+    } finally { buf.release(); }
+  }
+
+  // ---- running
+  run(prog, kind = 0, index = 0) {
+    const n = this.threaded ? this.threads : 1;
+    if (n > 1) {
+      const i32 = this.i32(), c = this.ctl / 4;
+      i32[c + CTL.PROG] = prog;
+      i32[c + CTL.NTHREADS] = n;
+      i32[c + CTL.KIND] = kind;
+      i32[c + CTL.INDEX] = index;
+      Atomics.store(i32, c + CTL.DONE, 0);
+      Atomics.add(i32, c + CTL.GO, 1);
+      Atomics.notify(i32, c + CTL.GO);
+    }
+    let r;
+    if (kind === 0) r = this.exports.run_plan(prog, 0, n);
+    else if (kind === 1) r = this.exports.run_op(prog, index, 0, n);
+    else r = this.exports.stack_probe(this.ctl + CTL.BARRIER * 4, 0, n);
+    if (n > 1) {  // helpers count themselves done after the final barrier
+      const i32 = this.i32(), c = this.ctl / 4;
+      while (Atomics.load(i32, c + CTL.DONE) < n - 1) Atomics.wait(i32, c + CTL.DONE, Atomics.load(i32, c + CTL.DONE), 50);
+    }
+    this.runs++;
+    if (r < 0) throw new Error(`${this.name}: the program at ${prog} is malformed`);
+    return r;
+  }
+
+  // One call per inference: copy inputs in, run the program, copy outputs out.
+  execute(prog, inOffsets, inArrays, outOffsets, outArrays) {
+    for (let i = 0; i < inOffsets.length; i++) { const a = inArrays.get(i); this.write(inOffsets[i], a); a.destroy(); }
+    if (prog) this.run(prog);
+    for (let i = 0; i < outOffsets.length; i++) { const a = outArrays.get(i); this.read(outOffsets[i], a); a.destroy(); }
+  }
+
+  runOp(prog, index) { return this.run(prog, 1, index); }
+
+  // Each thread fills a 64 KiB stack buffer with its own pattern and checks it after a
+  // barrier: the count of corrupted words (0 = no collision).  shareStacks=true points
+  // every helper at thread 0's stack first: the negative control that must collide.
+  async stackProbe(shareStacks = false) {
+    if (shareStacks) await this.tellHelpers((h) => ({ setStack: this.exports.__stack_pointer.value }));
+    try {
+      const n = this.threaded ? this.threads : 1;
+      let bad = this.run(0, 2);
+      const i32 = this.i32(), c = this.ctl / 4;
+      for (let t = 1; t < n; t++) bad += i32[c + CTL.RESULTS + t];
+      return bad;
+    } finally {
+      if (shareStacks) await this.tellHelpers((h) => ({ setStack: h.stackTop }));
+    }
+  }
+
+  // Send each helper a message and wait for its acknowledgement.
+  tellHelpers(makeMessage) {
+    return Promise.all(this.helpers.map((h) => new Promise((resolve) => {
+      h.worker.onmessage = (ev) => { if (ev.data === 'ack') resolve(); };
+      h.worker.postMessage(makeMessage(h));
+    })));
+  }
+
+  // ---- the pool
+  async setThreads(n) {
+    if (!this.threaded) throw new Error(`${this.name} has no threads`);
+    n = Math.max(1, Math.min(n | 0, 64));
+    while (this.helpers.length < n - 1) await this.spawnHelper(this.helpers.length + 1);
+    this.threads = n;
+    return n;
+  }
+
+  spawnHelper(tid) {
+    const stack = this.alloc(HELPER_STACK_BYTES);
+    const stackTop = stack + HELPER_STACK_BYTES;
+    const worker = new Worker(new URL('wasm_thread.js', self.location).href);
+    const helper = { worker, tid, stackTop, stack };
+    this.helpers.push(helper);
+    return new Promise((resolve, reject) => {
+      worker.onmessage = (ev) => ev.data === 'ready' ? resolve() : reject(new Error(`helper ${tid}: ${ev.data}`));
+      worker.onerror = (ev) => reject(new Error(`helper ${tid} failed: ${ev.message}`));
+      worker.postMessage({ module: this.module, memory: this.memory, tid, stackTop, ctl: this.ctl, layout: CTL });
+    });
+  }
+
+  stats() {
+    return { name: this.name, memoryBytes: this.memory.buffer.byteLength, usedBytes: this.used,
+             peakUsedBytes: this.peakUsed, threads: this.threaded ? this.threads : 1, runs: this.runs };
+  }
+}
+
+function align(n, a) { return Math.ceil(n / a) * a; }
+
+// The registry the Python side sees as js.webtensorWasm.
+const webtensorWasm = {
+  runtimes: {},
+  status: {},
+  async init(baseURL) {
+    const simd = WebAssembly.validate(SIMD_PROBE);
+    const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer !== 'undefined';
+    for (const [name, v] of Object.entries(VARIANTS)) {
+      if (v.simd && !simd) { this.status[name] = { available: false, reason: 'this browser has no WebAssembly SIMD' }; continue; }
+      if (v.threads && !isolated) {
+        this.status[name] = { available: false, reason: 'the page is not cross-origin isolated (COOP/COEP), so there is no SharedArrayBuffer' };
+        console.warn(`webtensor: ${name} unavailable: not cross-origin isolated; falling back to wasm-simd`);
+        continue;
+      }
+      try {
+        const module = await WebAssembly.compileStreaming(fetch(new URL(v.file, baseURL)));
+        const rt = new WasmRuntime(name, module, v.threads);
+        if (v.threads) await rt.setThreads(navigator.hardwareConcurrency || 1);
+        this.runtimes[name] = rt;
+        this.status[name] = { available: true, reason: v.threads ? `${rt.threads} threads` : 'ready' };
+      } catch (err) {
+        this.status[name] = { available: false, reason: `failed to load ${v.file}: ${err.message}` };
+      }
+    }
+    return this.status;
+  },
+  get(name) { return this.runtimes[name]; },
+  statusOf(name) { return this.status[name] || { available: false, reason: 'not initialised' }; },
+};
+self.webtensorWasm = webtensorWasm;

@@ -1,0 +1,37 @@
+// A helper thread of the wasm pool: instantiates the kernel module on the shared
+// memory with its own stack, then waits for work forever (Atomics.wait on the
+// control block), running its share of each program.
+'use strict';
+let exports_ = null;
+
+self.onmessage = (ev) => {
+  const msg = ev.data;
+  if (msg.setStack !== undefined) { exports_.__stack_pointer.value = msg.setStack; self.postMessage('ack'); return; }
+  const { module, memory, tid, stackTop, ctl, layout } = msg;
+  try {
+    exports_ = new WebAssembly.Instance(module, { env: { memory } }).exports;
+    exports_.__stack_pointer.value = stackTop;   // each thread its own stack region
+  } catch (err) { self.postMessage(String(err)); return; }
+  self.postMessage('ready');
+  // Leave this handler so `setStack` messages can still arrive between runs: the loop
+  // yields to the event loop with a zero-delay timeout when it has been idle.
+  const c = ctl / 4;
+  let seen = Atomics.load(new Int32Array(memory.buffer), c + layout.GO);
+  const loop = () => {
+    for (;;) {
+      const i32 = new Int32Array(memory.buffer);
+      if (Atomics.wait(i32, c + layout.GO, seen, 20) === 'timed-out') { setTimeout(loop, 0); return; }
+      seen = Atomics.load(i32, c + layout.GO);
+      if (i32[c + layout.QUIT]) { self.close(); return; }
+      const n = i32[c + layout.NTHREADS];
+      if (tid >= n) continue;
+      const kind = i32[c + layout.KIND], prog = i32[c + layout.PROG];
+      if (kind === 0) exports_.run_plan(prog, tid, n);
+      else if (kind === 1) exports_.run_op(prog, i32[c + layout.INDEX], tid, n);
+      else i32[c + layout.RESULTS + tid] = exports_.stack_probe(ctl + layout.BARRIER * 4, tid, n);
+      Atomics.add(i32, c + layout.DONE, 1);
+      Atomics.notify(i32, c + layout.DONE);
+    }
+  };
+  loop();
+};
