@@ -260,7 +260,7 @@ def _gather_shape(ins, attrs):
 
 @register("GatherV2", ["params", "indices", "axis"], _gather_shape)
 def gather_v2(ins, attrs):
-    params, idx = ins[0], ins[1].astype(np.int64)
+    params, idx = ins[0], ins[1].astype(np.intp)  # index type: int32 on wasm32 (Pyodide)
     ax = norm_axis(_ints(ins[2])[0], params.ndim)
     check(idx.size == 0 or (idx.min() >= 0 and idx.max() < params.shape[ax]),
           f"GatherV2 indices out of range [0, {params.shape[ax]})")
@@ -284,7 +284,7 @@ def _gathernd_shape(ins, attrs):
 
 @register("GatherNd", ["params", "indices"], _gathernd_shape)
 def gather_nd(ins, attrs):
-    params, idx = ins[0], ins[1].astype(np.int64)
+    params, idx = ins[0], ins[1].astype(np.intp)
     k = idx.shape[-1]
     for d in range(k):
         check(idx.size == 0 or (idx[..., d].min() >= 0 and idx[..., d].max() < params.shape[d]),

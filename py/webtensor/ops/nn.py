@@ -337,8 +337,8 @@ def _bilinear_axis(in_size, out_size, align_corners, half_pixel):
     dst = np.arange(out_size, dtype=np.float64)
     src = (dst + 0.5) * scale - 0.5 if half_pixel else dst * scale
     floor = np.floor(src)
-    lo = np.clip(floor, 0, in_size - 1).astype(np.int64)
-    hi = np.clip(np.ceil(src) if half_pixel else floor + 1, 0, in_size - 1).astype(np.int64)
+    lo = np.clip(floor, 0, in_size - 1).astype(np.intp)
+    hi = np.clip(np.ceil(src) if half_pixel else floor + 1, 0, in_size - 1).astype(np.intp)
     frac = (src - floor).astype(np.float32)
     return lo, hi, frac
 
@@ -367,7 +367,7 @@ def _nearest_axis(in_size, out_size, align_corners, half_pixel):
         src = np.floor((dst + 0.5) * scale)
     else:
         src = np.floor(dst * scale)
-    return np.clip(src, 0, in_size - 1).astype(np.int64)
+    return np.clip(src, 0, in_size - 1).astype(np.intp)
 
 
 def _nearest_shape(ins, attrs):

@@ -1,0 +1,205 @@
+"""The conformance suite: op cases every backend must pass against the numpy reference.
+
+Each case is a tiny graph (one op, or a short chain that exercises fusion) with
+shapes at, below and above the SIMD width (4) and the GEMM tile (4 x 8), odd
+spatial sizes, stride 2, SAME/VALID and broadcasting.  `run(backend)` compiles
+every case for that backend, runs it, and reports per case the max error against
+the tolerance, and which nodes the backend ran on numpy instead (reported, not hidden).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .backends import get_backend
+from .graph import Graph, Node, TensorInfo
+from .model import GraphModel
+
+F32 = np.dtype(np.float32)
+RNG_SEED = 20261128
+
+# tolerances (max |got - want| / (1 + |want|)): accumulation order differs in reductions
+TOL_EXACT = 1e-6
+TOL_ACCUM = 1e-4          # conv / matmul / mean over many terms
+TOL_TRANSCENDENTAL = 2e-6  # our own exp/sigmoid/tanh vs numpy's
+
+
+class Case:
+    def __init__(self, name, nodes, inputs, consts, outputs, tol=TOL_EXACT, kernel_ops=()):
+        self.name, self.nodes, self.inputs, self.consts = name, nodes, inputs, consts
+        self.outputs, self.tol = outputs, tol
+        self.kernel_ops = set(kernel_ops)   # ops that must not fall back to numpy
+
+    def model(self) -> GraphModel:
+        nodes = [Node(k, "Placeholder", [], {"dtype": v.dtype, "shape": list(v.shape)}) for k, v in self.inputs.items()]
+        nodes += [Node(k, "Const", [], {"dtype": v.dtype}) for k, v in self.consts.items()]
+        nodes += self.nodes
+        infos_in = [TensorInfo(k, f"{k}:0", list(v.shape), v.dtype) for k, v in self.inputs.items()]
+        infos_out = [TensorInfo(o, o if ":" in o else f"{o}:0", None, F32) for o in self.outputs]
+        return GraphModel(Graph(nodes, dict(self.consts), infos_in, infos_out, f"case {self.name}"))
+
+
+def _rand(rng, *shape, lo=-1.0, hi=1.0):
+    return rng.uniform(lo, hi, shape).astype(np.float32)
+
+
+def _i32(v):
+    return np.array(v, np.int32)
+
+
+def cases() -> list[Case]:
+    rng = np.random.default_rng(RNG_SEED)
+    out: list[Case] = []
+
+    def add(name, op, inputs, consts, attrs=None, n_out=1, tol=TOL_EXACT, order=None, kernel=True):
+        order = order or (list(inputs) + list(consts))
+        outs = [f"y:{i}" for i in range(n_out)]
+        out.append(Case(name, [Node("y", op, [f"{k}:0" for k in order], attrs or {})], inputs, consts, outs, tol,
+                        [op] if kernel else []))
+
+    conv = lambda s, pad, d=1: {"strides": [1, s, s, 1], "padding": pad, "dilations": [1, d, d, 1],
+                                "data_format": "NHWC"}
+    # -- convolutions: channels at/below/above 4 and 8, odd sizes, stride 2, SAME/VALID, dilation
+    for (h, w, c, co, k, s, pad, d) in [(7, 7, 3, 8, 3, 1, "SAME", 1), (9, 6, 5, 9, 3, 2, "SAME", 1),
+                                        (8, 8, 4, 16, 1, 1, "VALID", 1), (5, 5, 17, 7, 1, 1, "SAME", 1),
+                                        (10, 11, 1, 4, 5, 2, "VALID", 1), (12, 12, 8, 3, 3, 1, "SAME", 2),
+                                        (6, 6, 9, 17, 2, 2, "SAME", 1), (3, 3, 32, 33, 3, 1, "VALID", 1)]:
+        add(f"conv2d {h}x{w}x{c}->{co} k{k} s{s} {pad} d{d}", "Conv2D", {"x": _rand(rng, 1, h, w, c)},
+            {"w": _rand(rng, k, k, c, co)}, conv(s, pad, d), tol=TOL_ACCUM)
+    for fused, extra in [(["BiasAdd"], 1), (["BiasAdd", "Relu"], 1), (["BiasAdd", "Relu6"], 1),
+                         (["BiasAdd", "Prelu"], 2), (["BiasAdd", "Sigmoid"], 1), (["BiasAdd", "Elu"], 1),
+                         (["BiasAdd", "LeakyRelu"], 1), (["BiasAdd", "Tanh"], 1), (["FusedBatchNorm", "Relu"], 4)]:
+        co = 12
+        consts = {"w": _rand(rng, 3, 3, 5, co)}
+        for j in range(extra):
+            consts[f"a{j}"] = _rand(rng, co, lo=0.5 if "BatchNorm" in fused[0] else -1, hi=1.5)
+        attrs = {**conv(1, "SAME"), "fused_ops": fused, "epsilon": 1e-3, "leakyrelu_alpha": 0.15}
+        tol = TOL_TRANSCENDENTAL * 10 if fused[-1] in ("Sigmoid", "Elu", "Tanh") else TOL_ACCUM
+        add(f"_FusedConv2D {'+'.join(fused)}", "_FusedConv2D", {"x": _rand(rng, 1, 7, 6, 5, lo=-3, hi=3)}, consts,
+            attrs, tol=tol)
+    for (h, c, mult, k, s) in [(7, 3, 1, 3, 1), (9, 8, 1, 3, 2), (8, 5, 2, 3, 1), (6, 17, 1, 5, 2), (5, 4, 1, 3, 1)]:
+        add(f"depthwise {h}x{h}x{c} m{mult} k{k} s{s}", "DepthwiseConv2dNative", {"x": _rand(rng, 1, h, h, c)},
+            {"w": _rand(rng, k, k, c, mult)}, conv(s, "SAME"), tol=TOL_ACCUM)
+    add("FusedDepthwise BiasAdd+Relu6", "FusedDepthwiseConv2dNative", {"x": _rand(rng, 1, 9, 9, 6, lo=-4, hi=4)},
+        {"w": _rand(rng, 3, 3, 6, 1), "b": _rand(rng, 6)}, {**conv(2, "VALID"), "fused_ops": ["BiasAdd", "Relu6"]},
+        tol=TOL_ACCUM)
+    for (m, k, n, ta, tb) in [(1, 7, 9, False, False), (5, 16, 3, False, True), (4, 8, 8, False, False)]:
+        b = _rand(rng, *((n, k) if tb else (k, n)))
+        add(f"MatMul {m}x{k}x{n} tb={tb}", "MatMul", {"a": _rand(rng, m, k)}, {"b": b},
+            {"transpose_a": ta, "transpose_b": tb}, tol=TOL_ACCUM)
+    add("_FusedMatMul BiasAdd+Relu", "_FusedMatMul", {"a": _rand(rng, 3, 10)},
+        {"b": _rand(rng, 10, 6), "bias": _rand(rng, 6)}, {"fused_ops": ["BiasAdd", "Relu"]}, tol=TOL_ACCUM)
+    # -- pooling
+    for op in ("MaxPool", "AvgPool"):
+        for (h, c, k, s, pad) in [(7, 3, 3, 2, "SAME"), (8, 4, 2, 2, "VALID"), (5, 9, 3, 1, "SAME")]:
+            add(f"{op} {h}x{h}x{c} k{k} s{s} {pad}", op, {"x": _rand(rng, 1, h, h, c)}, {},
+                {"ksize": [1, k, k, 1], "strides": [1, s, s, 1], "padding": pad})
+    # -- element-wise binary with broadcasting
+    shapes = [((2, 3, 5), (2, 3, 5)), ((1, 4, 4, 7), (7,)), ((3, 1, 6), (1, 5, 1)), ((2, 9), ()), ((), (4, 3)),
+              ((1, 6, 6, 3), (1, 6, 6, 1))]
+    for op in ("AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "SquaredDifference"):
+        for sa, sb in shapes[:3] if op not in ("AddV2", "Mul") else shapes:
+            b = _rand(rng, *sb, lo=0.5, hi=2) if op == "RealDiv" else _rand(rng, *sb)
+            add(f"{op} {sa} {sb}", op, {"a": _rand(rng, *sa)}, {"b": b}, tol=TOL_EXACT)
+    add("AddV2 two runtime inputs", "AddV2", {"a": _rand(rng, 2, 8, 5), "b": _rand(rng, 8, 1)}, {})
+    add("Prelu", "Prelu", {"x": _rand(rng, 1, 5, 5, 6)}, {"alpha": _rand(rng, 6)})
+    add("AddN x3", "AddN", {"a": _rand(rng, 3, 7), "b": _rand(rng, 3, 7), "c": _rand(rng, 3, 7)}, {})
+    add("BiasAdd", "BiasAdd", {"x": _rand(rng, 2, 3, 9)}, {"b": _rand(rng, 9)})
+    # -- unary
+    for op, lo, hi, tol in [("Relu", -2, 2, TOL_EXACT), ("Relu6", -3, 9, TOL_EXACT), ("Sigmoid", -20, 20, TOL_TRANSCENDENTAL),
+                            ("Tanh", -5, 5, TOL_TRANSCENDENTAL), ("Exp", -20, 10, TOL_TRANSCENDENTAL * 5),
+                            ("Elu", -5, 3, TOL_TRANSCENDENTAL), ("Sqrt", 0, 9, TOL_EXACT), ("Rsqrt", 0.1, 9, TOL_EXACT),
+                            ("Reciprocal", 0.5, 4, TOL_EXACT), ("Neg", -1, 1, 0), ("Abs", -1, 1, 0),
+                            ("Square", -3, 3, TOL_EXACT), ("Floor", -3, 3, 0), ("Round", -3, 3, 0)]:
+        add(f"{op}", op, {"x": _rand(rng, 3, 37, lo=lo, hi=hi)}, {}, tol=tol)
+    add("LeakyRelu", "LeakyRelu", {"x": _rand(rng, 2, 11)}, {}, {"alpha": 0.3})
+    # -- data movement
+    add("Pad", "Pad", {"x": _rand(rng, 1, 5, 4, 3)}, {"p": _i32([[0, 0], [1, 2], [0, 1], [2, 3]])})
+    add("PadV2 value", "PadV2", {"x": _rand(rng, 2, 3)}, {"p": _i32([[1, 0], [2, 2]]), "v": np.float32(-7)})
+    add("ConcatV2 axis -1", "ConcatV2", {"a": _rand(rng, 1, 4, 4, 3), "b": _rand(rng, 1, 4, 4, 5)}, {"ax": _i32(-1)},
+        {"N": 2})
+    add("ConcatV2 axis 1", "ConcatV2", {"a": _rand(rng, 2, 3, 5), "b": _rand(rng, 2, 1, 5), "c": _rand(rng, 2, 2, 5)},
+        {"ax": _i32(1)}, {"N": 3})
+    add("Pack axis 1", "Pack", {"a": _rand(rng, 3, 4), "b": _rand(rng, 3, 4)}, {}, {"axis": 1})
+    add("Unpack axis 1", "Unpack", {"x": _rand(rng, 2, 3, 4)}, {}, {"axis": 1, "num": 3}, n_out=3)
+    add("Split", "Split", {"x": _rand(rng, 2, 6, 4)}, {"ax": _i32(1)}, {"num_split": 3}, n_out=3, order=["ax", "x"])
+    add("SplitV", "SplitV", {"x": _rand(rng, 2, 7)}, {"s": _i32([2, -1, 1]), "ax": _i32(-1)}, n_out=3)
+    add("Transpose", "Transpose", {"x": _rand(rng, 2, 3, 4, 5)}, {"p": _i32([0, 3, 1, 2])})
+    add("Slice", "Slice", {"x": _rand(rng, 3, 5, 6)}, {"b": _i32([1, 0, 2]), "s": _i32([2, -1, 3])})
+    for masks in [{}, {"shrink_axis_mask": 1}, {"begin_mask": 2, "end_mask": 2}, {"new_axis_mask": 2},
+                  {"ellipsis_mask": 1}]:
+        add(f"StridedSlice {masks}", "StridedSlice", {"x": _rand(rng, 5, 6, 3)},
+            {"b": _i32([1, 0, 1]), "e": _i32([4, 5, 3]), "st": _i32([2, 1, 1])}, masks)
+    add("StridedSlice reverse", "StridedSlice", {"x": _rand(rng, 5, 6)}, {"b": _i32([-1]), "e": _i32([0]),
+                                                                           "st": _i32([-1])}, {"end_mask": 1})
+    for op in ("ResizeBilinear", "ResizeNearestNeighbor"):
+        for size, ac, hp in [((9, 7), False, False), ((4, 3), False, True), ((11, 5), True, False)]:
+            add(f"{op} {size} ac={ac} hp={hp}", op, {"x": _rand(rng, 1, 6, 5, 3)}, {"size": _i32(size)},
+                {"align_corners": ac, "half_pixel_centers": hp}, tol=TOL_EXACT)
+    for op in ("Mean", "Sum", "Max"):
+        for axes, keep in [([1, 2], True), ([-1], False), ([0], False)]:
+            add(f"{op} axes={axes} keep={keep}", op, {"x": _rand(rng, 2, 5, 7, 6)}, {"ax": _i32(axes)},
+                {"keep_dims": keep}, tol=TOL_ACCUM)
+    for cols in (1, 3, 4, 7, 100):
+        add(f"Softmax cols={cols}", "Softmax", {"x": _rand(rng, 3, cols, lo=-5, hi=5)}, {}, tol=TOL_TRANSCENDENTAL)
+    add("Cast int32->float32", "Cast", {"x": rng.integers(-100, 100, (3, 5)).astype(np.int32)}, {},
+        {"DstT": np.dtype(np.float32)})
+    add("Cast float32->int32", "Cast", {"x": _rand(rng, 4, 6, lo=-9, hi=9)}, {}, {"DstT": np.dtype(np.int32)})
+    add("Reshape (view)", "Reshape", {"x": _rand(rng, 2, 3, 4)}, {"s": _i32([4, -1])})
+
+    # -- chains that exercise fusion: conv -> add(residual) -> relu, conv -> bias -> relu6
+    x = _rand(rng, 1, 8, 8, 8)
+    out.append(Case("fusion: dwconv -> conv+bias -> add residual -> relu", [
+        Node("dw", "DepthwiseConv2dNative", ["x:0", "wd:0"], conv(1, "SAME")),
+        Node("pw", "_FusedConv2D", ["dw:0", "wp:0", "bp:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
+        Node("sum", "AddV2", ["pw:0", "x:0"], {}), Node("y", "Relu", ["sum:0"], {})],
+        {"x": x}, {"wd": _rand(rng, 3, 3, 8, 1), "wp": _rand(rng, 1, 1, 8, 8), "bp": _rand(rng, 8)}, ["y:0"], TOL_ACCUM,
+        ["DepthwiseConv2dNative", "_FusedConv2D", "AddV2", "Relu"]))
+    out.append(Case("fusion: conv -> BiasAdd -> Relu6", [
+        Node("c", "Conv2D", ["x:0", "w:0"], conv(2, "SAME")), Node("b", "BiasAdd", ["c:0", "bias:0"], {}),
+        Node("y", "Relu6", ["b:0"], {})],
+        {"x": _rand(rng, 1, 9, 9, 3, lo=-4, hi=4)}, {"w": _rand(rng, 3, 3, 3, 10), "bias": _rand(rng, 10)}, ["y:0"],
+        TOL_ACCUM, ["Conv2D", "BiasAdd", "Relu6"]))
+    out.append(Case("fallback inside a plan: conv -> ArgMax -> Cast -> Mul", [
+        Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")),
+        Node("am", "ArgMax", ["c:0", "ax:0"], {"output_type": np.dtype(np.int32)}),
+        Node("f", "Cast", ["am:0"], {"DstT": np.dtype(np.float32)}), Node("y", "Mul", ["f:0", "two:0"], {})],
+        {"x": _rand(rng, 1, 5, 5, 4)}, {"w": _rand(rng, 3, 3, 4, 6), "ax": _i32(-1), "two": np.float32(2)}, ["y:0"],
+        TOL_EXACT, ["Conv2D", "Cast", "Mul"]))
+    return out
+
+
+def error(got: np.ndarray, want: np.ndarray) -> float:
+    if got.shape != want.shape:
+        return float("inf")
+    if want.size == 0:
+        return 0.0
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    return float(np.max(np.abs(g - w) / (1.0 + np.abs(w))))
+
+
+def run(backend: str, names: list[str] | None = None) -> list[dict]:
+    """Every case on `backend` vs numpy: [{case, ok, error, tol, fallbacks}]."""
+    results = []
+    target = get_backend(backend)
+    for case in cases():
+        if names and case.name not in names:
+            continue
+        model = case.model()
+        model.backend_name = "numpy"
+        want = model.execute(dict(case.inputs), list(case.outputs))
+        model.backend_name = backend
+        entry = {"case": case.name, "tol": case.tol}
+        try:
+            got = model.execute(dict(case.inputs), list(case.outputs))
+            err = max(error(g, w) for g, w in zip(got, want))
+            plan = model.plan_for({f"{k}:0": v.shape for k, v in case.inputs.items()},
+                                  [model._output_key(o) for o in case.outputs])
+            desc = target.describe(plan)
+            fallbacks = desc.get("fallbacks", [])
+            bad_fallbacks = [f for f in fallbacks if f.split(" ")[0] in case.kernel_ops]
+            entry.update(ok=err <= case.tol and not bad_fallbacks, error=err, fallbacks=fallbacks,
+                         kernel_calls=desc.get("kernel_calls"))
+        except Exception as e:  # report, never hide
+            entry.update(ok=False, error=None, exception=f"{type(e).__name__}: {e}")
+        results.append(entry)
+    return results
