@@ -40,8 +40,7 @@ def backends_json() -> str:
 
 def set_backend(name: str) -> str:
     try:
-        _set_backend(name)
-        return _ok(current=name)
+        return _ok(current=_set_backend(name))
     except Exception as e:
         return _fail(e)
 

@@ -36,11 +36,31 @@ def get_backend(name: str | None = None):
     return _instances[name]
 
 
-def set_backend(name: str) -> None:
-    """Select the default backend for predict/execute (raises if unavailable)."""
+# Where an unavailable backend's selection falls back to (and why it is said out loud).
+FALLBACK = {"wasm-simd-threads": "wasm-simd", "wasm-simd": "wasm", "wasm": "numpy", "webgl": "wasm-simd-threads"}
+
+
+def set_backend(name: str, strict: bool = False) -> str:
+    """Select the default backend for predict/execute and return the one selected.
+    An unavailable backend falls back along FALLBACK (threads -> SIMD -> scalar ->
+    numpy) with a printed line saying why; strict=True raises instead."""
     global _current
+    if name not in _REGISTRY:
+        raise BackendError(f"unknown backend {name!r}; webtensor has {sorted(_REGISTRY)}")
+    wanted = name
+    while True:
+        ok, reason = _REGISTRY[name].probe()
+        if ok:
+            break
+        if strict or name not in FALLBACK:
+            raise BackendError(f"backend {name!r} is unavailable here: {reason}")
+        print(f"webtensor: backend {name!r} is unavailable ({reason}); falling back to {FALLBACK[name]!r}")
+        name = FALLBACK[name]
     get_backend(name)
     _current = name
+    if name != wanted:
+        print(f"webtensor: using backend {name!r} instead of {wanted!r}")
+    return name
 
 
 def current_backend_name() -> str:

@@ -205,7 +205,8 @@ class Lowering:
                 else:
                     raise Fallback(f"no wasm kernel for {op}")
             except Fallback:
-                self.fallbacks.append(f"{op} ({step.node.name})")
+                dtypes = ",".join(sorted({self.dtype(k).name for k in step.outputs}))
+                self.fallbacks.append(f"{op} ({step.node.name}) -> {dtypes}")
                 self.items.append(Item(None, step, [k for k in step.inputs if self.const(k) is None],
                                        list(step.outputs), f"numpy:{op}"))
         return Lowered(self.items, self.weights, self.aliases, self.fused, self.fallbacks, self.zero_floats)

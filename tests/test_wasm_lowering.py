@@ -1,0 +1,63 @@
+"""The wasm backend's planning, checked in CPython: the C/Python contract, lowering
+of the 10 models, and the arena (no two tensors alive at once share bytes)."""
+import re
+
+import numpy as np
+import pytest
+
+import webtensor
+from webtensor.backends.wasm import OPCODES, Lowering, coalesce, plan_arena, view_geometry
+
+from .helpers import GRAPH_MODELS, HUMAN_MODELS, ROOT
+
+
+def test_opcodes_match_the_c_header():
+    header = (ROOT / "kernels_wasm" / "common.h").read_text()
+    enum = dict((m.group(1), int(m.group(2))) for m in re.finditer(r"\b(OP_[A-Z]+)\s*=\s*(\d+)", header))
+    assert enum == OPCODES
+
+
+@pytest.mark.parametrize("name", GRAPH_MODELS)
+def test_arena_never_overlaps_live_tensors(name):
+    model = webtensor.read_graph_model(HUMAN_MODELS / f"{name}.json")
+    plan = next(iter(model._plans.values()))
+    low = Lowering(plan).run()
+    offsets, arena, naive = plan_arena(low, plan.specs, plan.input_keys, plan.output_keys)
+    assert arena <= naive
+    base = lambda k: low.aliases.get(k, k)
+    end = len(low.items)
+    life = {}
+    for k in plan.input_keys:
+        life[base(k)] = [-1, end]
+    for i, it in enumerate(low.items):
+        for k in it.writes + it.reads:
+            lo, hi = life.get(base(k), [i, i])
+            life[base(k)] = [min(lo, i), max(hi, i)]
+    for k in plan.output_keys:
+        if base(k) in life:
+            life[base(k)][1] = end
+    size = lambda k: int(np.prod(plan.specs[k].shape)) * 4
+    keys = sorted(life)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            if life[a][1] < life[b][0] or life[b][1] < life[a][0]:
+                continue
+            ra, rb = (offsets[a], offsets[a] + size(a)), (offsets[b], offsets[b] + size(b))
+            assert ra[1] <= rb[0] or rb[1] <= ra[0], f"{a} and {b} overlap while both alive"
+
+
+def test_blazeface_lowers_to_fused_kernels_without_fallbacks():
+    model = webtensor.read_graph_model(HUMAN_MODELS / "blazeface.json")
+    low = Lowering(next(iter(model._plans.values()))).run()
+    assert low.fallbacks == []
+    assert len(low.fused) >= 60                   # bias/add/relu epilogues joined their convs
+    assert sum(1 for it in low.items if it.words and it.words[0] == OPCODES["OP_CONV"]) == 37
+
+
+def test_geometry_helpers():
+    off, shape, strides = view_geometry((4, 5, 6), (slice(1, 3), 2, slice(None, None, -2)))
+    assert (off, shape, strides) == (1 * 30 + 2 * 6 + 5, (2, 3), [30, -2])
+    shape, (a, b) = coalesce((2, 3, 4), [12, 4, 1], [12, 4, 1])
+    assert shape[-1] == 24 and a[-1] == 1 and b[-1] == 1
+    shape, (a, b) = coalesce((2, 3, 4), [12, 4, 1], [0, 0, 1])
+    assert shape[-2:] == [6, 4] and b[-2:] == [0, 1]
