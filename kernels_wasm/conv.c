@@ -12,6 +12,7 @@
 #define MR 4
 
 // args: x w bias out residual alpha zero  N H W C  OH OW CO  KH KW SH SW DH DW PT PL  act param
+// zero: a row of >= KW*C zero floats for taps in the padding.
 void op_conv(const int32_t* a, int tid, int nthreads) {
   const float* x = PTR(const float, a[0]);
   const float* w = PTR(const float, a[1]);
@@ -47,19 +48,30 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
         acc[r][1] = wasm_v128_load(bias + cb * 8 + 4);
       }
 #else
+      // scalar: the 8-wide panel as two 4-wide halves, so 16 accumulators + 4 weights
+      // stay in registers (a 4x8 tile spills)
       float acc[MR][8];
+      for (int half = 0; half < 2; half++) {
+      float t[MR][4];
       for (int r = 0; r < MR; r++)
-        for (int j = 0; j < 8; j++) acc[r][j] = bias[cb * 8 + j];
+        for (int j = 0; j < 4; j++) t[r][j] = bias[cb * 8 + half * 4 + j];
 #endif
       for (int kh = 0; kh < KH; kh++) {
-        for (int kw = 0; kw < KW; kw++) {
+        // With unit dilation the KW taps of one filter row read KW adjacent input pixels,
+        // i.e. KW*C contiguous floats: when every pixel of the block has the whole row in
+        // bounds, run them as a single tap of depth KW*C (the 5x5 stem on 3 channels
+        // becomes 5 taps of depth 15 instead of 25 of depth 3).
+        int whole_row = DW == 1 && KW > 1;
+        for (int r = 0; r < MR && whole_row; r++) whole_row = iw0[r] >= 0 && iw0[r] + KW <= W;
+        const int row_taps = whole_row ? 1 : KW, K = whole_row ? KW * C : C;
+        for (int kw = 0; kw < row_taps; kw++) {
           for (int r = 0; r < MR; r++) {
             int ih = ih0[r] + kh * DH, iw = iw0[r] + kw * DW;
             rows[r] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + nbase[r] + ((size_t)ih * W + iw) * C : zero;
           }
           const float* wt = wb + (size_t)(kh * KW + kw) * C * 8;
 #ifdef __wasm_simd128__
-          for (int c = 0; c < C; c++) {
+          for (int c = 0; c < K; c++) {
             const v128_t w0 = wasm_v128_load(wt + c * 8), w1 = wasm_v128_load(wt + c * 8 + 4);
             for (int r = 0; r < MR; r++) {
               const v128_t v = wasm_v128_load32_splat(rows[r] + c);
@@ -68,16 +80,28 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
             }
           }
 #else
-          for (int c = 0; c < C; c++) {
-            const float* wc = wt + c * 8;
-            for (int r = 0; r < MR; r++) {
-              const float v = rows[r][c];
-              for (int j = 0; j < 8; j++) acc[r][j] += v * wc[j];
+          for (int rp = 0; rp < MR; rp += 2) {   // 2x4 sub-tiles: 8 accumulators + 4 weights
+            const float *ra = rows[rp], *rb = rows[rp + 1];
+            float a0 = t[rp][0], a1 = t[rp][1], a2 = t[rp][2], a3 = t[rp][3];
+            float b0 = t[rp + 1][0], b1 = t[rp + 1][1], b2 = t[rp + 1][2], b3 = t[rp + 1][3];
+            for (int c = 0; c < K; c++) {
+              const float* wc = wt + c * 8 + half * 4;
+              const float w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3];
+              const float va = ra[c], vb = rb[c];
+              a0 += va * w0; a1 += va * w1; a2 += va * w2; a3 += va * w3;
+              b0 += vb * w0; b1 += vb * w1; b2 += vb * w2; b3 += vb * w3;
             }
+            t[rp][0] = a0; t[rp][1] = a1; t[rp][2] = a2; t[rp][3] = a3;
+            t[rp + 1][0] = b0; t[rp + 1][1] = b1; t[rp + 1][2] = b2; t[rp + 1][3] = b3;
           }
 #endif
         }
       }
+#ifndef __wasm_simd128__
+      for (int r = 0; r < MR; r++)
+        for (int j = 0; j < 4; j++) acc[r][half * 4 + j] = t[r][j];
+      }
+#endif
       // epilogue: residual, activation, store (partial panel at the channel tail)
       const int co0 = cb * 8, ncols = MIN(8, CO - co0);
       for (int r = 0; r < nrows; r++) {
@@ -111,8 +135,33 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
   }
 }
 
-// args: x w bias out residual alpha  N H W C  OH OW  KH KW SH SW DH DW PT PL  act param  mult
-// w is TF's [KH][KW][C][mult] (= [KH][KW][C*mult]); bias/alpha have C*mult entries.
+// Depthwise epilogue for 4 channels at c: residual, activation, store.
+#ifdef __wasm_simd128__
+INLINE void dw_store4(float* o, const float* res, const float* alpha, int c, v128_t acc, int act, float param) {
+  if (res) acc = wasm_f32x4_add(acc, wasm_v128_load(res + c));
+  wasm_v128_store(o + c, activate4(acc, act, param, alpha ? wasm_v128_load(alpha + c) : wasm_f32x4_splat(0)));
+}
+#endif
+
+// Indirection for one output pixel: a pointer per filter tap to its input pixel, or to
+// the zero row where the tap falls in the padding.
+INLINE void dw_pointers(const float** ptr, const float* xn, const float* zero, int ih0, int iw0,
+                        int H, int W, int C, int KH, int KW, int DH, int DW) {
+  for (int kh = 0; kh < KH; kh++) {
+    const int ih = ih0 + kh * DH;
+    for (int kw = 0; kw < KW; kw++) {
+      const int iw = iw0 + kw * DW;
+      ptr[kh * KW + kw] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xn + ((size_t)ih * W + iw) * C : zero;
+    }
+  }
+}
+
+#define DW_MAX_TAPS 64
+
+// args: x w bias out residual alpha zero  N H W C  OH OW  KH KW SH SW DH DW PT PL  act param  mult
+// w is TF's [KH][KW][C][mult] (= [KH][KW][C*mult]); bias/alpha have C*mult entries; zero >= C floats.
+// Like op_conv it works from an indirection buffer; the 3x3 case (most models) is
+// unrolled and computes two output pixels per pass so each weight load serves both.
 void op_dwconv(const int32_t* a, int tid, int nthreads) {
   const float* x = PTR(const float, a[0]);
   const float* w = PTR(const float, a[1]);
@@ -120,59 +169,92 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
   float* out = PTR(float, a[3]);
   const float* residual = PTR(const float, a[4]);
   const float* alpha = PTR(const float, a[5]);
-  const int N = a[6], H = a[7], W = a[8], C = a[9], OH = a[10], OW = a[11];
-  const int KH = a[12], KW = a[13], SH = a[14], SW = a[15], DH = a[16], DW = a[17], PT = a[18], PL = a[19];
-  const int act = a[20];
-  const float param = bits_to_f32(a[21]);
-  const int mult = a[22], CM = C * mult;
+  const float* zero = PTR(const float, a[6]);
+  const int N = a[7], H = a[8], W = a[9], C = a[10], OH = a[11], OW = a[12];
+  const int KH = a[13], KW = a[14], SH = a[15], SW = a[16], DH = a[17], DW = a[18], PT = a[19], PL = a[20];
+  const int act = a[21];
+  const float param = bits_to_f32(a[22]);
+  const int mult = a[23], CM = C * mult, taps = KH * KW;
   int r0, r1;
   split_range(N * OH, tid, nthreads, &r0, &r1);
+  const float* p0[DW_MAX_TAPS];
+  const float* p1[DW_MAX_TAPS];
   for (int row = r0; row < r1; row++) {
     const int n = row / OH, oh = row % OH;
-    const int ih0 = oh * SH - PT;
-    const int kh_lo = ih0 < 0 ? (-ih0 + DH - 1) / DH : 0;
-    const int kh_hi = H - ih0 > 0 ? MIN(KH, (H - ih0 + DH - 1) / DH) : 0;
     const float* xn = x + (size_t)n * H * W * C;
-    for (int ow = 0; ow < OW; ow++) {
-      const int iw0 = ow * SW - PL;
-      const int kw_lo = iw0 < 0 ? (-iw0 + DW - 1) / DW : 0;
-      const int kw_hi = W - iw0 > 0 ? MIN(KW, (W - iw0 + DW - 1) / DW) : 0;
-      float* o = out + ((size_t)row * OW + ow) * CM;
-      const float* res = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
-      int c = 0;
-      if (mult == 1) {
+    const int ih0 = oh * SH - PT;
+    int ow = 0;
+    if (mult == 1 && taps == 9) {
+      for (; ow < OW; ow += 2) {
+        const int two = ow + 1 < OW;
+        dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, 3, 3, DH, DW);
+        dw_pointers(p1, xn, zero, ih0, (ow + two) * SW - PL, H, W, C, 3, 3, DH, DW);
+        float* o0 = out + ((size_t)row * OW + ow) * CM;
+        float* o1 = o0 + (size_t)two * CM;
+        const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
+        const float* res1 = residual ? res0 + (size_t)two * CM : 0;
+        int c = 0;
 #ifdef __wasm_simd128__
         for (; c + 4 <= C; c += 4) {
-          v128_t acc = wasm_v128_load(bias + c);
-          for (int kh = kh_lo; kh < kh_hi; kh++) {
-            const float* xr = xn + ((size_t)(ih0 + kh * DH) * W) * C + c;
-            const float* wr = w + (size_t)kh * KW * C + c;
-            for (int kw = kw_lo; kw < kw_hi; kw++)
-              acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(xr + (size_t)(iw0 + kw * DW) * C),
-                                                       wasm_v128_load(wr + (size_t)kw * C)));
-          }
-          if (res) acc = wasm_f32x4_add(acc, wasm_v128_load(res + c));
-          wasm_v128_store(o + c, activate4(acc, act, param, alpha ? wasm_v128_load(alpha + c) : wasm_f32x4_splat(0)));
+          v128_t a0 = wasm_v128_load(bias + c), a1 = a0;
+#define DW_TAP(t) { const v128_t wv = wasm_v128_load(w + (t) * C + c); \
+                    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(p0[t] + c), wv)); \
+                    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(p1[t] + c), wv)); }
+          DW_TAP(0) DW_TAP(1) DW_TAP(2) DW_TAP(3) DW_TAP(4) DW_TAP(5) DW_TAP(6) DW_TAP(7) DW_TAP(8)
+#undef DW_TAP
+          dw_store4(o1, res1, alpha, c, a1, act, param);   // o1 == o0 at an odd tail: o0 wins
+          dw_store4(o0, res0, alpha, c, a0, act, param);
         }
 #endif
+        // scalar: two channels x two pixels = four independent add chains (one chain of
+        // 9 dependent adds per output would be latency-bound)
+        for (; c + 2 <= C; c += 2) {
+          float s0 = bias[c], s1 = bias[c], u0 = bias[c + 1], u1 = bias[c + 1];
+          for (int t = 0; t < 9; t++) {
+            const float wv = w[t * C + c], wu = w[t * C + c + 1];
+            s0 += p0[t][c] * wv;
+            s1 += p1[t][c] * wv;
+            u0 += p0[t][c + 1] * wu;
+            u1 += p1[t][c + 1] * wu;
+          }
+          o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+          o1[c + 1] = activate(u1 + (res1 ? res1[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
+          o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+          o0[c + 1] = activate(u0 + (res0 ? res0[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
+        }
         for (; c < C; c++) {
-          float acc = bias[c];
-          for (int kh = kh_lo; kh < kh_hi; kh++)
-            for (int kw = kw_lo; kw < kw_hi; kw++)
-              acc += xn[((size_t)(ih0 + kh * DH) * W + iw0 + kw * DW) * C + c] * w[(size_t)(kh * KW + kw) * C + c];
-          if (res) acc += res[c];
-          o[c] = activate(acc, act, param, alpha ? alpha[c] : 0.0f);
+          float s0 = bias[c], s1 = bias[c];
+          for (int t = 0; t < 9; t++) {
+            const float wv = w[t * C + c];
+            s0 += p0[t][c] * wv;
+            s1 += p1[t][c] * wv;
+          }
+          o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+          o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
         }
-      } else {
-        for (int oc = 0; oc < CM; oc++) {
-          const int ic = oc / mult;
-          float acc = bias[oc];
-          for (int kh = kh_lo; kh < kh_hi; kh++)
-            for (int kw = kw_lo; kw < kw_hi; kw++)
-              acc += xn[((size_t)(ih0 + kh * DH) * W + iw0 + kw * DW) * C + ic] * w[(size_t)(kh * KW + kw) * CM + oc];
-          if (res) acc += res[oc];
-          o[oc] = activate(acc, act, param, alpha ? alpha[oc] : 0.0f);
+      }
+      continue;
+    }
+    for (; ow < OW; ow++) {  // any kernel size, any channel multiplier
+      dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, KH, KW, DH, DW);
+      float* o = out + ((size_t)row * OW + ow) * CM;
+      const float* res = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
+      int oc = 0;
+#ifdef __wasm_simd128__
+      if (mult == 1) {
+        for (; oc + 4 <= C; oc += 4) {
+          v128_t acc = wasm_v128_load(bias + oc);
+          for (int t = 0; t < taps; t++)
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(p0[t] + oc), wasm_v128_load(w + (size_t)t * C + oc)));
+          dw_store4(o, res, alpha, oc, acc, act, param);
         }
+      }
+#endif
+      for (; oc < CM; oc++) {
+        const int ic = oc / mult;
+        float acc = bias[oc];
+        for (int t = 0; t < taps; t++) acc += p0[t][ic] * w[(size_t)t * CM + oc];
+        o[oc] = activate(acc + (res ? res[oc] : 0.0f), act, param, alpha ? alpha[oc] : 0.0f);
       }
     }
   }

@@ -318,7 +318,7 @@ def lower_conv(low: Lowering, i: int, step: Step):
     packed = np.zeros((kh, kw, c, co8 * 8), np.float32)
     packed[..., :co] = w4
     packed = np.ascontiguousarray(packed.reshape(kh, kw, c, co8, 8).transpose(3, 0, 1, 2, 4))
-    low.zero_floats = max(low.zero_floats, c)
+    low.zero_floats = max(low.zero_floats, kw * c)
     args = [low.ref(x), low.weight(packed), low.weight(_pad_to(bias, co8 * 8)), Ref("t", out),
             Ref("t", residual) if residual else 0, low.weight(_pad_to(alpha, co8 * 8)) if alpha is not None else 0,
             Ref("z", 0), n_, h, wd, c, oh, ow, co, kh, kw, strides[0], strides[1], dil[0], dil[1],
@@ -334,6 +334,8 @@ def lower_dwconv(low: Lowering, i: int, step: Step):
     low.require_f32(x)
     n_, h, wd, c = low.shape(x)
     kh, kw, _, mult = w.shape
+    if kh * kw > 64:
+        raise Fallback("depthwise filter larger than 64 taps")
     (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), kh, kw, step.node.attrs)
     bias, scale, act, param, alpha = _fused_epilogue_args(low, step, c * mult)
     if scale is not None:
@@ -342,8 +344,9 @@ def lower_dwconv(low: Lowering, i: int, step: Step):
     param = param or fparam
     if extra_bias is not None:
         bias = bias + extra_bias
+    low.zero_floats = max(low.zero_floats, c)
     args = [low.ref(x), low.weight(np.ascontiguousarray(w, np.float32)), low.weight(bias), Ref("t", out),
-            Ref("t", residual) if residual else 0, low.weight(alpha) if alpha is not None else 0,
+            Ref("t", residual) if residual else 0, low.weight(alpha) if alpha is not None else 0, Ref("z", 0),
             n_, h, wd, c, oh, ow, kh, kw, strides[0], strides[1], dil[0], dil[1], pads[0][0], pads[1][0],
             act, f32_bits(param), mult]
     low.emit("OP_DWCONV", args, [x] + ([residual] if residual else []), [out], f"dwconv:{step.node.name}")
