@@ -292,6 +292,14 @@ def build() -> Path:
         for ext in (".json", ".bin"):
             copy_if_changed(models / (m + ext), DIST / "models" / (m + ext))
     copy_if_changed(CACHE / "samples" / "astronaut.png", DIST / "samples" / "astronaut.png")
+    # the peer for benchmarks: TF.js 4.22 from npm, and the bench pages
+    tfjs = NODE_MODULES / "@tensorflow"
+    for f in (tfjs / "tfjs" / "dist" / "tf.min.js", tfjs / "tfjs-backend-wasm" / "dist" / "tf-backend-wasm.min.js",
+              *sorted((tfjs / "tfjs-backend-wasm" / "dist").glob("*.wasm"))):
+        copy_if_changed(f, DIST / "tfjs" / f.name)
+    for f in sorted((ROOT / "bench").iterdir()):
+        if f.suffix in (".html", ".js"):
+            copy_if_changed(f, DIST / "bench" / f.name)
     build_kernels(DIST / "kernels")
     wheel = build_wheel(DIST)
     (DIST / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name, "version": webtensor_version()}))
@@ -327,9 +335,15 @@ def main(argv: list[str]) -> int:
     p.add_argument("--backend", default="numpy")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--out", help="folder for annotated PNGs (default: beside each input)")
+    p = sub.add_parser("bench", help="webtensor vs TF.js 4.22 side by side (see bench/harness.py)")
+    p.add_argument("bench_args", nargs="*", help="--runs N --models a,b --backends x,y --quick ...")
     p = sub.add_parser("test", help="set up, build and run all tests")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra arguments for pytest")
-    args = ap.parse_args(argv)
+    p.add_argument("pytest_args", nargs="*", help="extra arguments for pytest")
+    # bench and test hand their options, untouched and in order, to the harness / pytest
+    if argv and argv[0] in ("bench", "test") and not {"-h", "--help"} & set(argv[1:2]):
+        args, extra = argparse.Namespace(cmd=argv[0]), [a for a in argv[1:] if a != "--"]
+    else:
+        args, extra = ap.parse_args(argv), []
 
     if os.environ.get("WEBTENSOR_SETUP_DONE") != "1":
         setup()
@@ -348,8 +362,10 @@ def main(argv: list[str]) -> int:
         from tools.detect import detect_main
         images = args.images or [str(CACHE / "samples" / "astronaut.png")]
         return detect_main(images, backend=args.backend, as_json=args.json, out_dir=args.out)
+    if args.cmd == "bench":
+        from bench.harness import main as bench_main
+        return bench_main(extra)
     if args.cmd == "test":
-        extra = [a for a in args.pytest_args if a != "--"]
         return subprocess.call([sys.executable, "-m", "pytest", "-q", *extra], cwd=ROOT)
     return 2
 

@@ -98,6 +98,19 @@ INLINE float activate(float v, int act, float param, float alpha) {
   }
 }
 
+// out[j] = act(v[j] + res[j]) for j < n, with the activation switch outside the loop.
+INLINE void store_activated(float* o, const float* v, const float* res, int n, int act, float param,
+                            const float* alpha) {
+  float t[8];
+  for (int j = 0; j < n; j++) t[j] = v[j] + (res ? res[j] : 0.0f);
+  switch (act) {
+    case ACT_NONE: for (int j = 0; j < n; j++) o[j] = t[j]; break;
+    case ACT_RELU: for (int j = 0; j < n; j++) o[j] = t[j] > 0 ? t[j] : 0.0f; break;
+    case ACT_RELU6: for (int j = 0; j < n; j++) o[j] = t[j] < 0 ? 0.0f : (t[j] > 6 ? 6.0f : t[j]); break;
+    default: for (int j = 0; j < n; j++) o[j] = activate(t[j], act, param, alpha ? alpha[j] : 0.0f);
+  }
+}
+
 #ifdef __wasm_simd128__
 // Vector forms of the cheap activations; others go lane by lane.
 INLINE v128_t activate4(v128_t v, int act, float param, v128_t alpha) {

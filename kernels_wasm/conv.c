@@ -11,9 +11,86 @@
 
 #define MR 4
 
+#ifndef __wasm_simd128__
+// One output pixel x one 8-channel panel over `ntaps` input rows of depth K: 8
+// accumulators and 8 weights fit V8's 16 float registers (4x4 and 2x4 tiles spill or
+// reload more; measured in Chromium: 1x8 is fastest for scalar wasm).
+INLINE void panel_1x8(float acc[8], const float* const* rows, int ntaps, const float* w, int K, int wstride) {
+  float c0 = acc[0], c1 = acc[1], c2 = acc[2], c3 = acc[3], c4 = acc[4], c5 = acc[5], c6 = acc[6], c7 = acc[7];
+  for (int t = 0; t < ntaps; t++) {
+    const float* a = rows[t];
+    const float* wp = w + (size_t)t * wstride;
+    for (int k = 0; k < K; k++, wp += 8) {
+      const float v = a[k];
+      c0 += v * wp[0]; c1 += v * wp[1]; c2 += v * wp[2]; c3 += v * wp[3];
+      c4 += v * wp[4]; c5 += v * wp[5]; c6 += v * wp[6]; c7 += v * wp[7];
+    }
+  }
+  acc[0] = c0; acc[1] = c1; acc[2] = c2; acc[3] = c3; acc[4] = c4; acc[5] = c5; acc[6] = c6; acc[7] = c7;
+}
+
+#define SCALAR_MAX_TAPS 64
+
+// The scalar build's op_conv: per output pixel, gather one input row per filter tap
+// (a whole filter row at once when it is in bounds, as in the SIMD path), then run
+// the 1x8 microkernel over each 8-channel weight panel.
+static void conv_scalar(const int32_t* a, int tid, int nthreads) {
+  const float* x = PTR(const float, a[0]);
+  const float* w = PTR(const float, a[1]);
+  const float* bias = PTR(const float, a[2]);
+  float* out = PTR(float, a[3]);
+  const float* residual = PTR(const float, a[4]);
+  const float* alpha = PTR(const float, a[5]);
+  const float* zero = PTR(const float, a[6]);
+  const int N = a[7], H = a[8], W = a[9], C = a[10], OH = a[11], OW = a[12], CO = a[13];
+  const int KH = a[14], KW = a[15], SH = a[16], SW = a[17], DH = a[18], DW = a[19], PT = a[20], PL = a[21];
+  const int act = a[22];
+  const float param = bits_to_f32(a[23]);
+  const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW;
+  int p0, p1;
+  split_range(M, tid, nthreads, &p0, &p1);
+  const float* rows[SCALAR_MAX_TAPS];
+  int wrow[SCALAR_MAX_TAPS];    // weight offset (in K units of 8 floats) of each gathered row
+  for (int p = p0; p < p1; p++) {
+    const int n = p / (OH * OW), rem = p % (OH * OW);
+    const int ih0 = (rem / OW) * SH - PT, iw0 = (rem % OW) * SW - PL;
+    const float* xn = x + (size_t)n * H * W * C;
+    const int whole = DW == 1 && iw0 >= 0 && iw0 + KW <= W;
+    int nrows = 0;
+    for (int kh = 0; kh < KH; kh++) {
+      const int ih = ih0 + kh * DH;
+      for (int kw = 0; kw < (whole ? 1 : KW); kw++) {
+        const int iw = iw0 + kw * DW;
+        rows[nrows] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xn + ((size_t)ih * W + iw) * C : zero;
+        wrow[nrows++] = (kh * KW + kw) * C;
+      }
+    }
+    const int K = whole ? KW * C : C;
+    float* o = out + (size_t)p * CO;
+    const float* res = residual ? residual + (size_t)p * CO : 0;
+    for (int cb = 0; cb < CO8; cb++) {
+      float acc[8];
+      for (int j = 0; j < 8; j++) acc[j] = bias[cb * 8 + j];
+      const float* wb = w + (size_t)cb * taps * C * 8;
+      if (nrows == 1 || whole) {  // rows are evenly spaced in the weights: one call
+        panel_1x8(acc, rows, nrows, wb + (size_t)wrow[0] * 8, K, (nrows > 1 ? wrow[1] - wrow[0] : 0) * 8);
+      } else {
+        for (int t = 0; t < nrows; t++) panel_1x8(acc, rows + t, 1, wb + (size_t)wrow[t] * 8, K, 0);
+      }
+      const int ncols = MIN(8, CO - cb * 8);
+      store_activated(o + cb * 8, acc, res ? res + cb * 8 : 0, ncols, act, param, alpha ? alpha + cb * 8 : 0);
+    }
+  }
+}
+#endif
+
 // args: x w bias out residual alpha zero  N H W C  OH OW CO  KH KW SH SW DH DW PT PL  act param
 // zero: a row of >= KW*C zero floats for taps in the padding.
 void op_conv(const int32_t* a, int tid, int nthreads) {
+#ifndef __wasm_simd128__
+  conv_scalar(a, tid, nthreads);
+  return;
+#else
   const float* x = PTR(const float, a[0]);
   const float* w = PTR(const float, a[1]);
   const float* bias = PTR(const float, a[2]);
@@ -47,14 +124,6 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
         acc[r][0] = wasm_v128_load(bias + cb * 8);
         acc[r][1] = wasm_v128_load(bias + cb * 8 + 4);
       }
-#else
-      // scalar: the 8-wide panel as two 4-wide halves, so 16 accumulators + 4 weights
-      // stay in registers (a 4x8 tile spills)
-      float acc[MR][8];
-      for (int half = 0; half < 2; half++) {
-      float t[MR][4];
-      for (int r = 0; r < MR; r++)
-        for (int j = 0; j < 4; j++) t[r][j] = bias[cb * 8 + half * 4 + j];
 #endif
       for (int kh = 0; kh < KH; kh++) {
         // With unit dilation the KW taps of one filter row read KW adjacent input pixels,
@@ -79,29 +148,9 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
               acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(v, w1));
             }
           }
-#else
-          for (int rp = 0; rp < MR; rp += 2) {   // 2x4 sub-tiles: 8 accumulators + 4 weights
-            const float *ra = rows[rp], *rb = rows[rp + 1];
-            float a0 = t[rp][0], a1 = t[rp][1], a2 = t[rp][2], a3 = t[rp][3];
-            float b0 = t[rp + 1][0], b1 = t[rp + 1][1], b2 = t[rp + 1][2], b3 = t[rp + 1][3];
-            for (int c = 0; c < K; c++) {
-              const float* wc = wt + c * 8 + half * 4;
-              const float w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3];
-              const float va = ra[c], vb = rb[c];
-              a0 += va * w0; a1 += va * w1; a2 += va * w2; a3 += va * w3;
-              b0 += vb * w0; b1 += vb * w1; b2 += vb * w2; b3 += vb * w3;
-            }
-            t[rp][0] = a0; t[rp][1] = a1; t[rp][2] = a2; t[rp][3] = a3;
-            t[rp + 1][0] = b0; t[rp + 1][1] = b1; t[rp + 1][2] = b2; t[rp + 1][3] = b3;
-          }
 #endif
         }
       }
-#ifndef __wasm_simd128__
-      for (int r = 0; r < MR; r++)
-        for (int j = 0; j < 4; j++) acc[r][half * 4 + j] = t[r][j];
-      }
-#endif
       // epilogue: residual, activation, store (partial panel at the channel tail)
       const int co0 = cb * 8, ncols = MIN(8, CO - co0);
       for (int r = 0; r < nrows; r++) {
@@ -123,8 +172,6 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
         float t[8];
         wasm_v128_store(t, acc[r][0]);
         wasm_v128_store(t + 4, acc[r][1]);
-#else
-        const float* t = acc[r];
 #endif
         for (int j = 0; j < ncols; j++) {
           float v = t[j] + (res ? res[j] : 0.0f);
@@ -133,6 +180,7 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
       }
     }
   }
+#endif
 }
 
 // Depthwise epilogue for 4 channels at c: residual, activation, store.

@@ -82,3 +82,26 @@ EXPORT("stack_probe") int stack_probe(int32_t* barrier_words, int tid, int nthre
 #endif
   return bad;
 }
+
+// Peak of a multiply-add loop (for the benchmark's GFLOP/s ratio): 12 independent
+// accumulators, `iters` iterations; returns a value so the loop is not optimised away.
+// FLOPs = iters * 12 * 2 * (4 lanes with SIMD, 1 without).
+EXPORT("peak_madd") float peak_madd(int iters, float seed) {
+#ifdef __wasm_simd128__
+  v128_t a[12], m = wasm_f32x4_splat(0.999f), d = wasm_f32x4_splat(seed);
+  for (int j = 0; j < 12; j++) a[j] = wasm_f32x4_splat(seed + j);
+  for (int i = 0; i < iters; i++)
+    for (int j = 0; j < 12; j++) a[j] = wasm_f32x4_add(wasm_f32x4_mul(a[j], m), d);
+  v128_t s = a[0];
+  for (int j = 1; j < 12; j++) s = wasm_f32x4_add(s, a[j]);
+  return wasm_f32x4_extract_lane(s, 0);
+#else
+  float a[12];
+  for (int j = 0; j < 12; j++) a[j] = seed + j;
+  for (int i = 0; i < iters; i++)
+    for (int j = 0; j < 12; j++) a[j] = a[j] * 0.999f + seed;
+  float s = 0;
+  for (int j = 0; j < 12; j++) s += a[j];
+  return s;
+#endif
+}

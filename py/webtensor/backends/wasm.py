@@ -116,6 +116,7 @@ class Lowered:
     fused: dict[str, str] = field(default_factory=dict)   # fused node -> node it joined
     fallbacks: list[str] = field(default_factory=list)
     zero_floats: int = 4
+    conv_flops: int = 0                 # multiply-adds x2 in conv/GEMM/depthwise kernels
 
 
 class Lowering:
@@ -131,6 +132,7 @@ class Lowering:
         self.fused: dict[str, str] = {}
         self.fallbacks: list[str] = []
         self.zero_floats = 4
+        self.conv_flops = 0
         self.producer = {}
         for i, s in enumerate(plan.steps):
             for k in s.outputs:
@@ -209,7 +211,8 @@ class Lowering:
                 self.fallbacks.append(f"{op} ({step.node.name}) -> {dtypes}")
                 self.items.append(Item(None, step, [k for k in step.inputs if self.const(k) is None],
                                        list(step.outputs), f"numpy:{op}"))
-        return Lowered(self.items, self.weights, self.aliases, self.fused, self.fallbacks, self.zero_floats)
+        return Lowered(self.items, self.weights, self.aliases, self.fused, self.fallbacks, self.zero_floats,
+                       self.conv_flops)
 
     def view(self, step: Step):
         src, out = step.inputs[0], step.outputs[0]
@@ -319,6 +322,7 @@ def lower_conv(low: Lowering, i: int, step: Step):
     packed[..., :co] = w4
     packed = np.ascontiguousarray(packed.reshape(kh, kw, c, co8, 8).transpose(3, 0, 1, 2, 4))
     low.zero_floats = max(low.zero_floats, kw * c)
+    low.conv_flops += 2 * n_ * oh * ow * co * kh * kw * c
     args = [low.ref(x), low.weight(packed), low.weight(_pad_to(bias, co8 * 8)), Ref("t", out),
             Ref("t", residual) if residual else 0, low.weight(_pad_to(alpha, co8 * 8)) if alpha is not None else 0,
             Ref("z", 0), n_, h, wd, c, oh, ow, co, kh, kw, strides[0], strides[1], dil[0], dil[1],
@@ -345,6 +349,7 @@ def lower_dwconv(low: Lowering, i: int, step: Step):
     if extra_bias is not None:
         bias = bias + extra_bias
     low.zero_floats = max(low.zero_floats, c)
+    low.conv_flops += 2 * n_ * oh * ow * c * mult * kh * kw
     args = [low.ref(x), low.weight(np.ascontiguousarray(w, np.float32)), low.weight(bias), Ref("t", out),
             Ref("t", residual) if residual else 0, low.weight(alpha) if alpha is not None else 0, Ref("z", 0),
             n_, h, wd, c, oh, ow, kh, kw, strides[0], strides[1], dil[0], dil[1], pads[0][0], pads[1][0],
@@ -753,7 +758,7 @@ class CompiledPlan:
         return {"backend": self.backend.name, "kernel_calls": self.n_ops, "segments": len(self.segments),
                 "fallbacks": list(self.lowered.fallbacks), "fused_nodes": len(self.lowered.fused),
                 "arena_bytes": self.arena_bytes, "naive_activation_bytes": self.naive_bytes,
-                "weight_bytes": self.weight_bytes,
+                "weight_bytes": self.weight_bytes, "conv_flops": self.lowered.conv_flops,
                 "interop_calls_per_inference": 1 if len(self.segments) <= 1 else None}
 
 

@@ -1,0 +1,294 @@
+"""`build.py bench`: webtensor vs TensorFlow.js 4.22, side by side in one headless Chromium.
+
+Per (model, backend) configuration, webtensor (in the app page's Pyodide worker) and
+each matching TF.js configuration (bench/tfjs.html, one page each) load the same
+model file and the same input, then run alternately in small batches so that a
+ratio measured on a noisy machine is meaningful.  Every timed inference reads its
+outputs back to the CPU.  Prints a table, writes JSON and a PNG chart.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "py"))
+import webtensor  # noqa: E402
+from webtensor.vision.image import to_model_input  # noqa: E402
+
+DIST = ROOT / "dist"
+RESULTS = ROOT / "bench" / "results"
+
+# model name -> file under dist/ (graph models from @vladmandic/human)
+MODELS = {"blazeface": "models/blazeface.json", "movenet-lightning": "models/movenet-lightning.json",
+          "mobilenetv2": "models/mobilenet_v2/model.json"}
+BACKENDS = ("numpy", "wasm", "wasm-simd", "wasm-simd-threads", "webgl")
+
+
+def tfjs_configs(backend: str, threads: int) -> list[tuple[str, dict]]:
+    """The TF.js pages measured against one webtensor backend: (engine label, query)."""
+    if backend == "numpy":
+        return [("tfjs", {"backend": "cpu"})]
+    if backend == "wasm":
+        return [("tfjs", {"backend": "wasm", "simd": 0, "threads": 1})]
+    if backend == "wasm-simd":
+        return [("tfjs", {"backend": "wasm", "simd": 1, "threads": 1})]
+    if backend == "wasm-simd-threads":
+        # TF.js 4.22 caps its pool at half of hardwareConcurrency: to really get `threads`
+        # threads the page must report twice the cores; the stock page is measured too.
+        return [("tfjs", {"backend": "wasm", "simd": 1, "threads": threads, "cores": 2 * threads}),
+                ("tfjs-stock", {"backend": "wasm", "simd": 1})]
+    if backend == "webgl":
+        return [("tfjs", {"backend": "webgl"})]
+    raise ValueError(backend)
+
+
+def bench_input(model: str, shape, dtype) -> np.ndarray:
+    """BlazeFace gets the sample photo as human feeds it; others a seeded random tensor."""
+    shape = [1 if d < 0 else d for d in shape]
+    if model == "blazeface":
+        from PIL import Image
+        img = np.asarray(Image.open(ROOT / ".cache" / "samples" / "astronaut.png").convert("RGB"))
+        return to_model_input(img, shape[1])
+    rng = np.random.default_rng(42)
+    if np.dtype(dtype).kind == "f":
+        return rng.uniform(-1, 1, shape).astype(np.float32)
+    return rng.integers(0, 256, shape).astype(np.int32)
+
+
+# --------------------------------------------------------------------------- webtensor side
+WT_SETUP = """
+import base64, json, js, numpy as np, webtensor
+now = js.performance.now
+_x = np.frombuffer(base64.b64decode({b64!r}), {dtype!r}).reshape({shape!r})
+t0 = now()
+_model = await webtensor.load_graph_model({url!r})
+load_ms = now() - t0
+_model.backend_name = {backend!r}
+if {backend!r} == 'wasm-simd-threads':
+    await js.webtensorWasm.get('wasm-simd-threads').setThreads({threads})
+_outs = {outs!r}
+t0 = now()
+_model.execute(_x, _outs)
+first_ms = now() - t0
+rep = _model.report()
+json.dumps({{"load_ms": load_ms, "first_ms": first_ms, "report": rep["plans"][-1] if rep["plans"] else {{}},
+            "fallbacks": rep["fallbacks"]}})
+"""
+WT_TIME = """
+ts = []
+for _ in range({n}):
+    t0 = now()
+    _model.execute(_x, _outs)
+    ts.append(now() - t0)
+json.dumps(ts)
+"""
+WT_OUTPUTS = "json.dumps([o.reshape(-1).tolist() for o in _model.execute(_x, _outs)])"
+WT_MEMORY = """
+_rt = js.webtensorWasm.get({backend!r}) if {backend!r}.startswith('wasm') else None
+json.dumps(_rt.stats().to_py() if _rt is not None else None)
+"""
+WT_PEAK = """
+_rt = js.webtensorWasm.get({backend!r})
+_n = 2_000_000
+_rt.exports.peak_madd(1000, 1.0)
+t0 = now(); _rt.exports.peak_madd(_n, 1.0); _ms = now() - t0
+json.dumps(_n * 12 * 2 * ({lanes}) / (_ms * 1e6))
+"""
+
+
+def wt(page, code: str):
+    return json.loads(page.evaluate("(c) => window.webtensorApp.python(c)", code))
+
+
+def measure(model: str, backend: str, args, browser, base: str, wt_page, log) -> list[dict]:
+    local = webtensor.read_graph_model(DIST / MODELS[model])
+    info = local.inputs[0]
+    x = bench_input(model, info.shape, info.dtype)
+    outs = [o.key for o in local.outputs]
+    b64 = base64.b64encode(x.tobytes()).decode()
+    url = MODELS[model]
+    threads = args.threads
+    rows: list[dict] = []
+
+    log(f"  webtensor {backend}: loading")
+    setup = wt(wt_page, WT_SETUP.format(b64=b64, dtype=x.dtype.name, shape=list(x.shape), url=url,
+                                        backend=backend, threads=threads, outs=outs))
+    engines = [{"engine": "webtensor", "page": None, "setup": setup, "ms": []}]
+    for label, query in tfjs_configs(backend, threads):
+        page = browser.new_page()
+        wasm_files: list[str] = []
+        page.on("request", lambda r, acc=wasm_files: acc.append(r.url.rsplit("/", 1)[-1]) if r.url.endswith(".wasm") else None)
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        page.goto(f"{base}/bench/tfjs.html?{qs}")
+        log(f"  {label} {qs}: loading")
+        s = page.evaluate("(a) => window.bench.setup(a)", {"modelUrl": f"{base}/{url}", "inputB64": b64,
+                                                           "shape": list(x.shape), "dtype": x.dtype.name,
+                                                           "outputs": outs})
+        s["wasm_files"] = sorted(set(wasm_files))
+        engines.append({"engine": label, "page": page, "setup": s, "ms": [], "query": query})
+
+    # warm-up, then alternate batches so that drift hits every engine alike
+    batch = 5
+    for e in engines:
+        _time(e, wt_page, 3)
+        e["ms"] = []
+    rounds = max(1, -(-args.runs // batch))
+    for _ in range(rounds):
+        for e in engines:
+            e["ms"] += _time(e, wt_page, batch)
+
+    wt_out = [np.asarray(o, np.float32) for o in wt(wt_page, WT_OUTPUTS)]
+    wt_mem = wt(wt_page, WT_MEMORY.format(backend=backend))
+    gflops_peak = None
+    if backend.startswith("wasm"):
+        gflops_peak = wt(wt_page, WT_PEAK.format(backend=backend, lanes=1 if backend == "wasm" else 4))
+    for e in engines:
+        ms = e["ms"]
+        row = {"model": model, "backend": backend, "engine": e["engine"],
+               "threads": (threads if backend == "wasm-simd-threads" else 1) if e["engine"] == "webtensor"
+               else e["setup"].get("threads"),
+               "load_ms": round(e["setup"]["load_ms"], 1), "first_ms": round(e["setup"]["first_ms"], 1),
+               "median_ms": round(statistics.median(ms), 2), "p90_ms": round(float(np.percentile(ms, 90)), 2),
+               "runs": len(ms), "peak_bytes": None, "max_abs_diff": None}
+        if e["engine"] == "webtensor":
+            row["peak_bytes"] = wt_mem.get("peakUsedBytes") if wt_mem else None
+            rep = e["setup"]["report"]
+            row["fallbacks"] = e["setup"]["fallbacks"]
+            row["kernel_calls"] = rep.get("kernel_calls")
+            row["arena_bytes"] = rep.get("arena_bytes")
+            if rep.get("conv_flops"):
+                row["conv_gflops_per_s"] = round(rep["conv_flops"] / (row["median_ms"] * 1e6), 2)
+                row["peak_gflops_per_s_per_core"] = round(gflops_peak, 2) if gflops_peak else None
+        else:
+            page = e["page"]
+            mem = page.evaluate("() => window.bench.memory()")
+            row["peak_bytes"] = mem.get("numBytes")
+            row["tfjs_backend"] = e["setup"]["backend"]
+            row["wasm_files"] = e["setup"].get("wasm_files")
+            row["reported_cores"] = e["setup"].get("hardwareConcurrency")
+            tf_out = [np.asarray(o, np.float32) for o in page.evaluate("() => window.bench.outputs()")]
+            row["max_abs_diff"] = float(max(np.max(np.abs(a - b)) for a, b in zip(wt_out, tf_out)))
+            page.close()
+        rows.append(row)
+    # webtensor's agreement is the one with its first peer
+    peers = [r for r in rows if r["engine"] != "webtensor"]
+    if peers:
+        rows[0]["max_abs_diff"] = peers[0]["max_abs_diff"]
+    return rows
+
+
+def _time(e, wt_page, n: int) -> list[float]:
+    if e["engine"] == "webtensor":
+        return wt(wt_page, WT_TIME.format(n=n))
+    return e["page"].evaluate(f"() => window.bench.time({n})")
+
+
+def machine_info(browser) -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+            "browser": f"Chromium {browser.version}", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "tfjs": "4.22.0", "webtensor": webtensor.__version__}
+
+
+def print_table(rows: list[dict]) -> None:
+    head = f"{'model':<18}{'backend':<19}{'engine':<11}{'thr':>4}{'load ms':>9}{'first ms':>10}" \
+           f"{'median':>9}{'p90':>9}{'ratio':>7}{'MB':>7}{'maxdiff':>10}"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        base = next((p for p in rows if p["model"] == r["model"] and p["backend"] == r["backend"]
+                     and p["engine"] == "tfjs"), None)
+        ratio = f"{r['median_ms'] / base['median_ms']:.2f}" if base and r["engine"] == "webtensor" else ""
+        mb = f"{r['peak_bytes'] / 1e6:.1f}" if r.get("peak_bytes") else "-"
+        diff = f"{r['max_abs_diff']:.1e}" if r.get("max_abs_diff") is not None else "-"
+        print(f"{r['model']:<18}{r['backend']:<19}{r['engine']:<11}{str(r['threads'] or '-'):>4}{r['load_ms']:>9.0f}"
+              f"{r['first_ms']:>10.1f}{r['median_ms']:>9.2f}{r['p90_ms']:>9.2f}{ratio:>7}{mb:>7}{diff:>10}")
+    for r in rows:
+        if r.get("wasm_files"):
+            print(f"  {r['model']} {r['backend']} {r['engine']}: TF.js loaded {', '.join(r['wasm_files'])}"
+                  f" (reported cores {r.get('reported_cores')}, threads {r['threads']})")
+        if r.get("conv_gflops_per_s"):
+            print(f"  {r['model']} {r['backend']} webtensor: {r['conv_gflops_per_s']} GFLOP/s in conv/GEMM/depthwise "
+                  f"over the whole inference; multiply-add loop peak {r['peak_gflops_per_s_per_core']} GFLOP/s per core")
+
+
+def chart(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    groups = sorted({(r["model"], r["backend"]) for r in rows}, key=lambda g: (g[0], BACKENDS.index(g[1])))
+    engines = ["webtensor", "tfjs", "tfjs-stock"]
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 4))
+    width = 0.27
+    for k, eng in enumerate(engines):
+        vals = [next((r["median_ms"] for r in rows if (r["model"], r["backend"]) == g and r["engine"] == eng), 0)
+                for g in groups]
+        ax.bar([i + (k - 1) * width for i in range(len(groups))], vals, width, label=eng)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([f"{m}\n{b}" for m, b in groups], fontsize=8)
+    ax.set_ylabel("median ms per inference (lower is better)")
+    ax.set_title("webtensor vs TensorFlow.js 4.22, same browser, same model and input")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="build.py bench", description=__doc__)
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--models", default="blazeface,mobilenetv2")
+    ap.add_argument("--backends", default="wasm,wasm-simd,wasm-simd-threads")
+    ap.add_argument("--threads", type=int, default=0, help="threads for wasm-simd-threads (0: the browser's cores)")
+    ap.add_argument("--out", default=str(RESULTS / "latest.json"))
+    ap.add_argument("--quick", action="store_true", help="a one-minute smoke run (5 runs, BlazeFace)")
+    ap.add_argument("--model", action="append", default=[], help="NAME=path/under/dist/model.json (repeatable)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.runs = 5
+    for spec in args.model:
+        name, _, path = spec.partition("=")
+        MODELS[name] = path
+    models = [m for m in args.models.split(",") if m]
+    backends = [b for b in args.backends.split(",") if b]
+    missing = [m for m in models if not (DIST / MODELS.get(m, "-")).exists()]
+    if missing:
+        print(f"bench: skipping models whose files are missing: {missing}")
+        models = [m for m in models if m not in missing]
+    from tools.session import chromium, open_app, served
+    rows: list[dict] = []
+    log = lambda msg: print(msg, flush=True)
+    with served(DIST) as base, chromium() as browser:
+        wt_page, _ = open_app(browser, base)
+        if args.threads == 0:
+            args.threads = wt_page.evaluate("navigator.hardwareConcurrency")
+        machine = machine_info(browser)
+        for model in models:
+            for backend in backends:
+                log(f"{model} / {backend}")
+                rows += measure(model, backend, args, browser, base, wt_page, log)
+    print()
+    print_table(rows)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+    chart(rows, out.with_suffix(".png"))
+    print(f"\nwrote {out} and {out.with_suffix('.png')}")
+    return 0

@@ -1,0 +1,82 @@
+// The peer: TensorFlow.js 4.22 running the same model file on the same input as
+// webtensor.  Query: backend=wasm|webgl|cpu, simd=0|1, threads=N (0 = TF.js's default),
+// cores=N (what navigator.hardwareConcurrency reports: TF.js 4.22 caps its pool at half).
+'use strict';
+const q = new URLSearchParams(location.search);
+const cores = Number(q.get('cores') || 0);
+if (cores > 0) Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => cores });
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new Error(`cannot load ${src}`));
+    document.head.appendChild(s);
+  });
+}
+
+function decode(b64, dtype) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return dtype === 'int32' ? new Int32Array(bytes.buffer) : new Float32Array(bytes.buffer);
+}
+
+let model = null, input = null, outputNames = null;
+
+window.bench = {
+  ready: (async () => {
+    await loadScript('../tfjs/tf.min.js');
+    await loadScript('../tfjs/tf-backend-wasm.min.js');
+    document.getElementById('status').textContent = `TF.js ${tf.version.tfjs} loaded`;
+  })(),
+
+  async setup({ modelUrl, inputB64, shape, dtype, outputs }) {
+    await this.ready;
+    const backend = q.get('backend') || 'wasm';
+    if (backend === 'wasm') {
+      tf.wasm.setWasmPaths(new URL('../tfjs/', location.href).href);
+      if (q.get('simd') === '0') tf.env().set('WASM_HAS_SIMD_SUPPORT', false);
+      const threads = Number(q.get('threads') || 0);
+      if (threads === 1) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      else if (threads > 1) tf.wasm.setThreadsCount(threads);
+    }
+    if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} failed to initialise`);
+    await tf.ready();
+    const t0 = performance.now();
+    model = await tf.loadGraphModel(modelUrl);
+    const loadMs = performance.now() - t0;
+    input = tf.tensor(decode(inputB64, dtype), shape, dtype);
+    outputNames = outputs;
+    const t1 = performance.now();
+    this.runOnce();
+    const firstMs = performance.now() - t1;
+    const info = { load_ms: loadMs, first_ms: firstMs, backend: tf.getBackend(), version: tf.version.tfjs,
+                   hardwareConcurrency: navigator.hardwareConcurrency };
+    if (backend === 'wasm') info.threads = tf.wasm.getThreadsCount ? tf.wasm.getThreadsCount() : null;
+    return info;
+  },
+
+  // One inference with outputs read back to the CPU (inside the timed region).
+  runOnce() {
+    const outs = model.execute(input, outputNames);
+    const list = Array.isArray(outs) ? outs : [outs];
+    const data = list.map((t) => t.dataSync());
+    list.forEach((t) => t.dispose());
+    return data;
+  },
+
+  time(n) {
+    const ms = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      this.runOnce();
+      ms.push(performance.now() - t);
+    }
+    return ms;
+  },
+
+  outputs() { return this.runOnce().map((d) => Array.from(d)); },
+  memory() { return tf.memory(); },
+};
