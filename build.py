@@ -185,10 +185,25 @@ def setup_chromium() -> bool:
                      "or point $WEBTENSOR_CHROMIUM at a Chromium/Chrome binary")
 
 
+def setup_mobilenet() -> bool:
+    """nsfwjs ships MobileNetV2 as UMD .min.js files: unpack to model.json + .bin."""
+    dest = CACHE / "models" / "mobilenet_v2"
+    if (dest / "model.json").exists() and (dest / "group1-shard1of1.bin").exists():
+        return False
+    from tools.unpack_nsfwjs import unpack
+    src = NODE_MODULES / "nsfwjs" / "dist" / "models" / "mobilenet_v2"
+    say("unpacking nsfwjs's MobileNetV2 (UMD .min.js) into a plain layers model")
+    try:
+        unpack(src, dest)
+    except Exception as e:
+        raise SetupError(f"cannot unpack {src}: {e}")
+    return True
+
+
 def setup() -> None:
     steps = [("python virtualenv", setup_venv), ("npm packages", setup_npm),
              ("pyodide packages", setup_pyodide_packages), ("sample photo", setup_sample),
-             ("chromium", setup_chromium)]
+             ("mobilenet", setup_mobilenet), ("chromium", setup_chromium)]
     changed = [name for name, step in steps if step()]
     if changed:
         say("set-up done: " + ", ".join(changed) + f"; chromium is {find_chromium()}")
@@ -292,6 +307,8 @@ def build() -> Path:
         for ext in (".json", ".bin"):
             copy_if_changed(models / (m + ext), DIST / "models" / (m + ext))
     copy_if_changed(CACHE / "samples" / "astronaut.png", DIST / "samples" / "astronaut.png")
+    for f in sorted((CACHE / "models" / "mobilenet_v2").iterdir()):
+        copy_if_changed(f, DIST / "models" / "mobilenet_v2" / f.name)
     # the peer for benchmarks: TF.js 4.22 from npm, and the bench pages
     tfjs = NODE_MODULES / "@tensorflow"
     for f in (tfjs / "tfjs" / "dist" / "tf.min.js", tfjs / "tfjs-backend-wasm" / "dist" / "tf-backend-wasm.min.js",

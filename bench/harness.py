@@ -31,6 +31,7 @@ RESULTS = ROOT / "bench" / "results"
 # model name -> file under dist/ (graph models from @vladmandic/human)
 MODELS = {"blazeface": "models/blazeface.json", "movenet-lightning": "models/movenet-lightning.json",
           "mobilenetv2": "models/mobilenet_v2/model.json"}
+LAYERS_MODELS = {"mobilenetv2"}         # Keras-converted: load_layers_model / tf.loadLayersModel
 BACKENDS = ("numpy", "wasm", "wasm-simd", "wasm-simd-threads", "webgl")
 
 
@@ -71,7 +72,7 @@ import base64, json, js, numpy as np, webtensor
 now = js.performance.now
 _x = np.frombuffer(base64.b64decode({b64!r}), {dtype!r}).reshape({shape!r})
 t0 = now()
-_model = await webtensor.load_graph_model({url!r})
+_model = await webtensor.{loader}({url!r})
 load_ms = now() - t0
 _model.backend_name = {backend!r}
 if {backend!r} == 'wasm-simd-threads':
@@ -111,7 +112,8 @@ def wt(page, code: str):
 
 
 def measure(model: str, backend: str, args, browser, base: str, wt_page, log) -> list[dict]:
-    local = webtensor.read_graph_model(DIST / MODELS[model])
+    layers = model in LAYERS_MODELS
+    local = (webtensor.read_layers_model if layers else webtensor.read_graph_model)(DIST / MODELS[model])
     info = local.inputs[0]
     x = bench_input(model, info.shape, info.dtype)
     outs = [o.key for o in local.outputs]
@@ -122,7 +124,8 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
 
     log(f"  webtensor {backend}: loading")
     setup = wt(wt_page, WT_SETUP.format(b64=b64, dtype=x.dtype.name, shape=list(x.shape), url=url,
-                                        backend=backend, threads=threads, outs=outs))
+                                        backend=backend, threads=threads, outs=outs,
+                                        loader="load_layers_model" if layers else "load_graph_model"))
     engines = [{"engine": "webtensor", "page": None, "setup": setup, "ms": []}]
     for label, query in tfjs_configs(backend, threads):
         page = browser.new_page()
@@ -133,7 +136,7 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
         log(f"  {label} {qs}: loading")
         s = page.evaluate("(a) => window.bench.setup(a)", {"modelUrl": f"{base}/{url}", "inputB64": b64,
                                                            "shape": list(x.shape), "dtype": x.dtype.name,
-                                                           "outputs": outs})
+                                                           "outputs": outs, "kind": "layers" if layers else "graph"})
         s["wasm_files"] = sorted(set(wasm_files))
         engines.append({"engine": label, "page": page, "setup": s, "ms": [], "query": query})
 

@@ -23,7 +23,7 @@ function decode(b64, dtype) {
   return dtype === 'int32' ? new Int32Array(bytes.buffer) : new Float32Array(bytes.buffer);
 }
 
-let model = null, input = null, outputNames = null;
+let model = null, input = null, outputNames = null, layers = false;
 
 window.bench = {
   ready: (async () => {
@@ -32,7 +32,7 @@ window.bench = {
     document.getElementById('status').textContent = `TF.js ${tf.version.tfjs} loaded`;
   })(),
 
-  async setup({ modelUrl, inputB64, shape, dtype, outputs }) {
+  async setup({ modelUrl, inputB64, shape, dtype, outputs, kind }) {
     await this.ready;
     const backend = q.get('backend') || 'wasm';
     if (backend === 'wasm') {
@@ -45,7 +45,8 @@ window.bench = {
     if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} failed to initialise`);
     await tf.ready();
     const t0 = performance.now();
-    model = await tf.loadGraphModel(modelUrl);
+    layers = kind === 'layers';
+    model = layers ? await tf.loadLayersModel(modelUrl) : await tf.loadGraphModel(modelUrl);
     const loadMs = performance.now() - t0;
     input = tf.tensor(decode(inputB64, dtype), shape, dtype);
     outputNames = outputs;
@@ -60,7 +61,7 @@ window.bench = {
 
   // One inference with outputs read back to the CPU (inside the timed region).
   runOnce() {
-    const outs = model.execute(input, outputNames);
+    const outs = layers ? model.predict(input) : model.execute(input, outputNames);
     const list = Array.isArray(outs) ? outs : [outs];
     const data = list.map((t) => t.dataSync());
     list.forEach((t) => t.dispose());

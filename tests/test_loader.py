@@ -192,3 +192,14 @@ def test_dynamic_batch_dimension(tmp_path):
     for n in (1, 3, 5):
         x = RNG.standard_normal((n, 4)).astype(np.float32)
         np.testing.assert_allclose(model.predict(x), x @ w + b, rtol=1e-5)
+
+
+def test_layers_model_errors(tmp_path):
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps({"format": "layers-model", "modelTopology": {"model_config": {
+        "class_name": "Model", "config": {"layers": [
+            {"name": "in", "class_name": "InputLayer", "config": {"batch_input_shape": [None, 4]}, "inbound_nodes": []},
+            {"name": "lstm", "class_name": "LSTM", "config": {}, "inbound_nodes": [[["in", 0, 0, {}]]]}],
+            "input_layers": [["in", 0, 0]], "output_layers": [["lstm", 0, 0]]}}}, "weightsManifest": []}))
+    with pytest.raises(webtensor.UnsupportedOpError, match="LSTM \\(layer 'lstm'\\)"):
+        webtensor.read_layers_model(p)

@@ -1,6 +1,8 @@
 """GraphModel: the user-facing model (TF.js's GraphModel API, Pythonic names)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from .backends import current_backend_name, get_backend
@@ -8,6 +10,7 @@ from ._io import fetch_bytes, join_url, read_file
 from .errors import InputError, ModelFormatError, WeightsError
 from .graph import Graph, GraphModelFiles, TensorInfo, parse_graph_model
 from .graph.ir import split_ref, tensor_key
+from .graph.layers import parse_layers_model
 from .graph.loader import manifest_entries, parse_model_json
 from .graph.plan import Plan, compile_plan
 from .ops import TensorSpec
@@ -148,40 +151,60 @@ def _shard_paths(doc: dict, url: str) -> list[str]:
     return seen
 
 
-def _model_json_error(url: str, e: OSError) -> ModelFormatError:
-    return ModelFormatError(f"{url}: cannot load model.json ({e})")
+async def _fetch_files(url: str, read) -> GraphModelFiles:
+    """model.json and every shard it names; `read` is an async or sync byte reader."""
+    import inspect
+
+    async def get(u):
+        data = read(u)
+        return await data if inspect.isawaitable(data) else data
+    try:
+        text = await get(url)
+    except OSError as e:
+        raise ModelFormatError(f"{url}: cannot load model.json ({e})") from None
+    try:
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ModelFormatError(f"{url}: not valid JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise ModelFormatError(f"{url}: top level is not a JSON object")
+    shards = {}
+    for p in _shard_paths(doc, url):
+        try:
+            shards[p] = await get(join_url(url, p))
+        except OSError as e:
+            raise WeightsError(f"{url}: weight shard {p!r} is missing or unreadable ({e})") from None
+    return GraphModelFiles(doc, shards, url)
 
 
-def _shard_error(url: str, p: str, e: OSError) -> WeightsError:
-    return WeightsError(f"{url}: weight shard {p!r} is missing or unreadable ({e})")
+def _run_sync(coro):
+    """Drive a coroutine that never really awaits (file reads) without an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("synchronous loading awaited something")
 
 
 async def load_graph_model(url: str, backend: str | None = None) -> GraphModel:
     """Load a TF.js graph model from a URL (browser) or a URL/path (CPython)."""
-    try:
-        doc = parse_model_json(await fetch_bytes(url), url)
-    except OSError as e:
-        raise _model_json_error(url, e) from None
-    shards = {}
-    for p in _shard_paths(doc, url):
-        try:
-            shards[p] = await fetch_bytes(join_url(url, p))
-        except OSError as e:
-            raise _shard_error(url, p, e) from None
-    return GraphModel(parse_graph_model(GraphModelFiles(doc, shards, url)), backend)
+    files = await _fetch_files(url, fetch_bytes)
+    parse_model_json(files.model_json, url)
+    return GraphModel(parse_graph_model(files), backend)
+
+
+async def load_layers_model(url: str, backend: str | None = None) -> GraphModel:
+    """Load a TF.js layers model (Keras-converted) into the same graph IR."""
+    return GraphModel(parse_layers_model(await _fetch_files(url, fetch_bytes)), backend)
 
 
 def read_graph_model(path, backend: str | None = None) -> GraphModel:
-    """Synchronous loading from a file path (CPython; no event loop involved)."""
-    path = str(path)
-    try:
-        doc = parse_model_json(read_file(path), path)
-    except OSError as e:
-        raise _model_json_error(path, e) from None
-    shards = {}
-    for p in _shard_paths(doc, path):
-        try:
-            shards[p] = read_file(join_url(path, p))
-        except OSError as e:
-            raise _shard_error(path, p, e) from None
-    return GraphModel(parse_graph_model(GraphModelFiles(doc, shards, path)), backend)
+    """Synchronous loading of a graph model from a file path (CPython)."""
+    files = _run_sync(_fetch_files(str(path), read_file))
+    parse_model_json(files.model_json, str(path))
+    return GraphModel(parse_graph_model(files), backend)
+
+
+def read_layers_model(path, backend: str | None = None) -> GraphModel:
+    """Synchronous loading of a layers model from a file path (CPython)."""
+    return GraphModel(parse_layers_model(_run_sync(_fetch_files(str(path), read_file))), backend)
