@@ -148,6 +148,9 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
     rounds = max(1, -(-args.runs // batch))
     for _ in range(rounds):
         for e in engines:
+            # let the previous engine's thread pool go idle (XNNPACK's workers spin after
+            # each task) so that neither engine runs against the other's spinning threads
+            time.sleep(0.1)
             e["ms"] += _time(e, wt_page, batch)
 
     wt_out = [np.asarray(o, np.float32) for o in wt(wt_page, WT_OUTPUTS)]

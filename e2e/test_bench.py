@@ -1,0 +1,33 @@
+"""`build.py bench --quick` keeps working: a well-formed result and output agreement
+(numpy backend vs TF.js's CPU backend on BlazeFace).  Never asserts a speed."""
+import json
+import os
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+ROW_KEYS = {"model", "backend", "engine", "threads", "load_ms", "first_ms", "median_ms", "p90_ms", "peak_bytes",
+            "max_abs_diff"}
+
+
+def test_bench_quick_blazeface_numpy_vs_tfjs(tmp_path, built):
+    out = tmp_path / "quick.json"
+    env = dict(os.environ, WEBTENSOR_SETUP_DONE="1")
+    res = subprocess.run([sys.executable, str(ROOT / "build.py"), "bench", "--quick", "--models", "blazeface",
+                          "--backends", "numpy", "--out", str(out)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert {"cpu", "cores", "browser"} <= set(data["machine"])
+    rows = data["rows"]
+    assert {r["engine"] for r in rows} == {"webtensor", "tfjs"}
+    for r in rows:
+        assert ROW_KEYS <= set(r), set(r) ^ ROW_KEYS
+        assert r["model"] == "blazeface" and r["backend"] == "numpy" and r["runs"] == 5
+        assert 0 < r["median_ms"] <= r["p90_ms"] and r["first_ms"] > 0 and r["load_ms"] > 0
+    tfjs = next(r for r in rows if r["engine"] == "tfjs")
+    assert tfjs["tfjs_backend"] == "cpu"
+    assert tfjs["max_abs_diff"] is not None and tfjs["max_abs_diff"] < 1e-3, tfjs["max_abs_diff"]
+    assert out.with_suffix(".png").stat().st_size > 1000
+    assert "ratio" in res.stdout and "webtensor" in res.stdout
