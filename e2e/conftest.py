@@ -24,10 +24,19 @@ def base_url(built):
 
 
 @pytest.fixture(scope="session")
-def browser(built):
-    from tools.session import chromium
-    with chromium() as b:
-        yield b
+def playwright():
+    """One Playwright per session (it allows no second one alongside)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(built, playwright):
+    from tools.browser import launch
+    b = launch(playwright)
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="session")

@@ -57,21 +57,104 @@ const ready = (async () => {
   const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));
   const be = await client.call('backends');
   fillBackends(be);
-  setStatus(`ready: webtensor ${info.version}, Pyodide in ${Math.round(info.ms)} ms, model in ` +
-            `${Math.round(loaded.load_ms)} ms` + (info.crossOriginIsolated ? '' : ' (not cross-origin isolated: no threads)'));
+  setStatus(`ready: webtensor ${info.version}, Pyodide in ${Math.round(info.ms)} ms, model ` +
+            `(${fmtBytes(loaded.weight_bytes)} of weights) in ${Math.round(loaded.load_ms)} ms` +
+            (info.crossOriginIsolated ? '' : ' (not cross-origin isolated: no threads)'));
+  setInterval(refreshMemory, 1000);
+  refreshMemory();
   return info;
 })();
 ready.catch((err) => { setStatus('failed'); showError(`Start-up failed: ${err.message}`); });
 
+function fmtBytes(n) {
+  if (n == null) return '–';
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(0)} KB` : `${n} B`;
+}
+
 function fillBackends(be) {
   const sel = $('backend');
   sel.innerHTML = '';
+  const notes = [];
   for (const [name, b] of Object.entries(be.backends)) {
-    const opt = new Option(b.available ? name : `${name} (unavailable: ${b.reason})`, name);
+    const opt = new Option(b.available ? name : `${name} (unavailable)`, name);
     opt.disabled = !b.available;
+    opt.title = b.reason;
     opt.selected = name === be.current;
     sel.add(opt);
+    if (!b.available) notes.push(`${name}: ${b.reason}`);
   }
+  $('backend-note').textContent = notes.join('; ');
+  $('threads').disabled = be.current !== 'wasm-simd-threads';
+}
+
+// ------------------------------------------------------------------ memory panel
+const memHistory = [];
+async function refreshMemory() {
+  let res;
+  try { res = unwrap(await client.call('memory')); } catch (err) { return; }
+  const m = res.memory;
+  const backend = $('backend').value;
+  const heap = m.backends[backend];
+  $('mem-tensors').textContent = String(m.num_tensors);
+  $('mem-bytes').textContent = fmtBytes(m.num_bytes);
+  $('mem-heap').textContent = heap && heap.kind === 'wasm'
+    ? `${fmtBytes(heap.heap_used_bytes)} / ${fmtBytes(heap.heap_reserved_bytes)}` : 'n/a on this backend';
+  const plans = m.models.flatMap((md) => md.plans).filter((p) => p.backend === backend);
+  $('mem-arena').textContent = plans.length ? plans.map((p) => fmtBytes(p.arena_bytes)).join(', ') : '–';
+  $('mem-note').textContent = m.unreliable ? `estimated: ${m.reasons.join('; ')}` : '';
+  memHistory.push({ bytes: m.num_bytes, heap: heap && heap.heap_used_bytes || 0, tensors: m.num_tensors });
+  if (memHistory.length > 120) memHistory.shift();
+  plotMemory();
+  window.webtensorApp.memory = m;
+  window.webtensorApp.memoryUpdates += 1;
+}
+
+function plotMemory() {
+  const c = $('mem-plot'), ctx = c.getContext('2d');
+  ctx.clearRect(0, 0, c.width, c.height);
+  const max = Math.max(1, ...memHistory.map((h) => Math.max(h.bytes, h.heap)));
+  const series = [['bytes', '#1565c0'], ['heap', '#ef6c00']];
+  for (const [key, color] of series) {
+    ctx.strokeStyle = color;
+    ctx.beginPath();
+    memHistory.forEach((h, i) => {
+      const x = (i / 119) * (c.width - 10) + 5, y = c.height - 15 - (h[key] / max) * (c.height - 25);
+      i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+    });
+    ctx.stroke();
+  }
+  ctx.fillStyle = '#333';
+  ctx.font = '11px sans-serif';
+  ctx.fillText(`max ${fmtBytes(max)}   blue: tensors+weights   orange: wasm heap used`, 5, 11);
+}
+
+// ------------------------------------------------------------------ profile panel
+async function runProfile() {
+  try {
+    const p = unwrap(await client.call('profile'));
+    $('profile-note').textContent = `${p.backend}: ${p.kernels.length} kernels, ${p.total_ms.toFixed(1)} ms in ` +
+      `kernels; ${p.timing}`;
+    drawProfile(p.kernels.slice(0, 15));
+    window.webtensorApp.lastProfile = p;
+    return p;
+  } catch (err) { showError(err.message); throw err; }
+}
+
+function drawProfile(kernels) {
+  const c = $('profile-chart'), ctx = c.getContext('2d');
+  ctx.clearRect(0, 0, c.width, c.height);
+  const max = Math.max(1e-6, ...kernels.map((k) => k.ms));
+  const rowH = (c.height - 10) / Math.max(kernels.length, 1);
+  ctx.font = '11px sans-serif';
+  kernels.forEach((k, i) => {
+    const y = 5 + i * rowH, w = (k.ms / max) * (c.width - 250);
+    ctx.fillStyle = '#1565c0';
+    ctx.fillRect(200, y, w, rowH * 0.7);
+    ctx.fillStyle = '#333';
+    const label = `${k.op} ${k.node.split('/').slice(-2).join('/')}`;
+    ctx.fillText(label.length > 32 ? label.slice(0, 31) + '…' : label, 2, y + rowH * 0.6);
+    ctx.fillText(`${k.ms.toFixed(2)} ms`, 205 + w, y + rowH * 0.6);
+  });
 }
 
 function median(xs) { const s = [...xs].sort((a, b) => a - b); return s.length ? s[s.length >> 1] : 0; }
@@ -177,9 +260,19 @@ $('stop-camera').onclick = () => stopCamera();
 $('sample').onclick = async () => showImageFile(await (await fetch('samples/astronaut.png')).blob(), 'astronaut.png');
 $('file').onchange = (ev) => { const f = ev.target.files[0]; if (f) showImageFile(f, f.name); };
 $('backend').onchange = async (ev) => {
-  try { unwrap(await client.call('setBackend', { name: ev.target.value })); showError(''); }
+  try {
+    const res = unwrap(await client.call('setBackend', { name: ev.target.value }));
+    $('backend').value = res.current;            // a fallback may have been chosen instead
+    $('threads').disabled = res.current !== 'wasm-simd-threads';
+    stats.times.length = 0;
+    showError('');
+  } catch (err) { showError(err.message); }
+};
+$('threads').onchange = async (ev) => {
+  try { await client.call('setThreads', { n: Number(ev.target.value) }); stats.times.length = 0; }
   catch (err) { showError(err.message); }
 };
+$('profile-btn').onclick = () => runProfile().catch(() => {});
 
 function base64ToBuffer(b64) {
   const bin = atob(b64);
@@ -192,6 +285,10 @@ window.webtensorApp = {
   ready,
   frames: 0,
   lastResult: null,
+  memory: null,
+  memoryUpdates: 0,
+  lastProfile: null,
+  runProfile,
   // -> {ok: true, faces, ...} or {ok: false, error: {type, message}}: never throws, never hangs
   async detectBase64(b64, name, backend) {
     try {

@@ -131,9 +131,13 @@ class WasmRuntime {
 
   // One call per inference: copy inputs in, run the program, copy outputs out.
   execute(prog, inOffsets, inArrays, outOffsets, outArrays) {
+    const t0 = performance.now();
     for (let i = 0; i < inOffsets.length; i++) { const a = inArrays.get(i); this.write(inOffsets[i], a); a.destroy(); }
+    const t1 = performance.now();
     if (prog) this.run(prog);
+    const t2 = performance.now();
     for (let i = 0; i < outOffsets.length; i++) { const a = outArrays.get(i); this.read(outOffsets[i], a); a.destroy(); }
+    this.lastTimings = { upload: t1 - t0, run: t2 - t1, download: performance.now() - t2 };
   }
 
   runOp(prog, index) { return this.run(prog, 1, index); }

@@ -44,6 +44,13 @@ const handlers = {
     return parse(app.detect_frame(rgba, width, height));
   },
   backends() { return parse(app.backends_json()); },
+  memory() { return parse(app.memory_json()); },
+  profile() { return parse(app.profile_json()); },
+  async setThreads({ n }) {
+    const rt = self.webtensorWasm.get('wasm-simd-threads');
+    if (!rt) throw new Error('the threaded backend is unavailable here');
+    return { threads: await rt.setThreads(n) };
+  },
   setBackend({ name }) { return parse(app.set_backend(name)); },
   // Test/diagnostic hook: run Python source, return what it evaluates to (JSON text expected).
   async python({ code }) { return await pyodide.runPythonAsync(code); },

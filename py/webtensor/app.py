@@ -11,11 +11,13 @@ import time
 import traceback
 
 from .backends import backends as list_backends, current_backend_name, set_backend as _set_backend
+from .engine import memory as _memory, profile as _profile
 from .errors import WebtensorError
 from .vision import BlazeFace, decode_image
 from .vision.image import rgba_to_rgb
 
 _detector: BlazeFace | None = None
+_last_image = None          # the last frame or image detected, for profile()
 
 
 def _ok(**fields) -> str:
@@ -50,14 +52,17 @@ async def load_detector(url: str, min_score: float = 0.5) -> str:
     try:
         t0 = time.perf_counter()
         _detector = await BlazeFace.load(url, min_score=min_score)
-        return _ok(load_ms=(time.perf_counter() - t0) * 1e3, report=_detector.model.report())
+        return _ok(load_ms=(time.perf_counter() - t0) * 1e3, report=_detector.model.report(),
+                   weight_bytes=_detector.model.weight_bytes())
     except Exception as e:
         return _fail(e)
 
 
 def _detect(image) -> str:
+    global _last_image
     if _detector is None:
         raise WebtensorError("no detector loaded: call load_detector first")
+    _last_image = image
     t0 = time.perf_counter()
     faces = _detector.detect(image)
     return _ok(faces=faces, width=int(image.shape[1]), height=int(image.shape[0]),
@@ -76,5 +81,32 @@ def detect_frame(rgba, width: int, height: int) -> str:
     """Raw RGBA pixels of a video frame -> faces."""
     try:
         return _detect(rgba_to_rgb(_bytes(rgba), int(width), int(height)))
+    except Exception as e:
+        return _fail(e)
+
+
+def memory_json() -> str:
+    """webtensor.memory() for the page's memory panel."""
+    try:
+        m = _memory()
+        return _ok(memory={"num_tensors": m.num_tensors, "num_bytes": m.num_bytes,
+                           "num_data_buffers": m.num_data_buffers, "tensor_bytes": m.tensor_bytes,
+                           "weight_bytes": m.weight_bytes, "backends": m.backends, "models": m.models,
+                           "unreliable": m.unreliable, "reasons": m.reasons})
+    except Exception as e:
+        return _fail(e)
+
+
+def profile_json() -> str:
+    """Profile one detection of the last frame: per-kernel times, sorted, for the profile panel."""
+    try:
+        if _detector is None or _last_image is None:
+            raise WebtensorError("nothing to profile yet: detect a frame or an image first")
+        p = _profile(_detector.detect, _last_image)
+        kernels = [{"op": k.op, "node": k.node, "ms": k.ms, "input_shapes": k.input_shapes,
+                    "output_shapes": k.output_shapes, "bytes_added": k.bytes_added} for k in p.sorted_kernels()]
+        return _ok(kernels=kernels, timing=p.timing, total_ms=sum(k.ms for k in p.kernels),
+                   new_bytes=p.new_bytes, peak_bytes=p.peak_bytes, new_tensors=p.new_tensors,
+                   backend=current_backend_name())
     except Exception as e:
         return _fail(e)

@@ -5,7 +5,8 @@ import json
 
 import numpy as np
 
-from .backends import current_backend_name, get_backend
+from .backends import backends as list_backends, current_backend_name, get_backend
+from .engine import Tensor, TensorDisposedError, _tensors_in, engine
 from ._io import fetch_bytes, join_url, read_file
 from .errors import InputError, ModelFormatError, WeightsError
 from .graph import Graph, GraphModelFiles, TensorInfo, parse_graph_model
@@ -23,6 +24,8 @@ class GraphModel:
         self.graph = graph
         self.backend_name = backend
         self._plans: dict[tuple, Plan] = {}
+        self.disposed = False
+        engine().models.add(self)
         # Compile once at load with any free (-1) dims set to 1: unknown ops and
         # shape errors surface now, naming the node, not at predict time.
         self.plan_for({i.key: self._default_shape(i) for i in self.inputs}, self.output_keys)
@@ -69,6 +72,33 @@ class GraphModel:
         return {"source": self.graph.source, "nodes": len(self.graph.nodes), "backend": backend.name,
                 "plans": plans, "fallbacks": sorted({f for p in plans for f in p.get("fallbacks", [])})}
 
+    # -- memory --------------------------------------------------------------------
+    def weight_bytes(self) -> int:
+        return int(sum(v.nbytes for v in self.graph.consts.values()))
+
+    def memory_plans(self) -> list[dict]:
+        """Per compiled plan and backend: arena and weight bytes as laid out there."""
+        out = []
+        for p in self._plans.values():
+            for name, cp in p.lowered.items():
+                d = cp.describe()
+                out.append({"backend": name, "arena_bytes": d["arena_bytes"],
+                            "naive_activation_bytes": d["naive_activation_bytes"], "weight_bytes": d["weight_bytes"]})
+        return out
+
+    def dispose(self) -> None:
+        """Free what the model holds on every backend (wasm memory, weights)."""
+        if self.disposed:
+            raise TensorDisposedError(f"{self.graph.source}: the model was already disposed")
+        for p in self._plans.values():
+            for cp in p.lowered.values():
+                cp.dispose()
+            p.lowered.clear()
+        self._plans.clear()
+        self.graph.consts.clear()
+        self.disposed = True
+        engine().models.discard(self)
+
     # -- inputs ------------------------------------------------------------------
     def _find_input(self, name: str) -> TensorInfo:
         for info in self.inputs:
@@ -79,7 +109,13 @@ class GraphModel:
 
     def _check_input(self, info: TensorInfo, value) -> np.ndarray:
         try:
-            arr = np.asarray(value)
+            arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        except TensorDisposedError:
+            raise
+        except Exception as e:
+            raise InputError(f"input {info.name!r}: cannot convert {type(value).__name__} to an array ({e})") from None
+        try:
+            arr = np.asarray(arr)
         except Exception as e:
             raise InputError(f"input {info.name!r}: cannot convert {type(value).__name__} to an array ({e})") from None
         want = np.dtype(info.dtype)
@@ -128,14 +164,19 @@ class GraphModel:
     def execute(self, inputs, outputs=None):
         """Run the graph; `outputs` are tensor or signature names (default: all outputs).
         Returns one array for a single name given as a string, else a list."""
+        if self.disposed:
+            raise TensorDisposedError(f"{self.graph.source}: the model was disposed")
         single = isinstance(outputs, str)
         names = [outputs] if single else (list(outputs) if outputs is not None else None)
         keys = self.output_keys if names is None else [self._output_key(n) for n in names]
+        as_tensors = bool(_tensors_in(inputs))      # Tensors in -> Tensors out, like TF.js
         feeds = self._feeds(inputs)
         plan = self.plan_for({k: v.shape for k, v in feeds.items()}, keys)
         backend = get_backend(self.backend_name)
         result = backend.run(plan, feeds)
         values = [result[k] for k in keys]
+        if as_tensors:
+            values = [Tensor(v, name=k) for k, v in zip(keys, values)]
         return values[0] if single or (names is None and len(values) == 1) else values
 
     def predict(self, x):
@@ -208,3 +249,29 @@ def read_graph_model(path, backend: str | None = None) -> GraphModel:
 def read_layers_model(path, backend: str | None = None) -> GraphModel:
     """Synchronous loading of a layers model from a file path (CPython)."""
     return GraphModel(parse_layers_model(_run_sync(_fetch_files(str(path), read_file))), backend)
+
+
+def select_backend(model: GraphModel, sample, runs: int = 5, warmup: int = 2) -> list[dict]:
+    """Measure `model` on every available backend (median of `runs` after `warmup`),
+    set the fastest as the model's backend, and return the table (fastest first)."""
+    import time as _t
+    table = []
+    for name, info in list_backends().items():
+        if not info["available"]:
+            table.append({"backend": name, "available": False, "reason": info["reason"]})
+            continue
+        model.backend_name = name
+        try:
+            for _ in range(warmup):
+                model.predict(sample)
+            ms = []
+            for _ in range(runs):
+                t0 = _t.perf_counter()
+                model.predict(sample)
+                ms.append((_t.perf_counter() - t0) * 1e3)
+            table.append({"backend": name, "available": True, "median_ms": sorted(ms)[len(ms) // 2]})
+        except Exception as e:  # a backend that fails is reported, not chosen
+            table.append({"backend": name, "available": True, "error": f"{type(e).__name__}: {e}"})
+    ok = sorted((r for r in table if "median_ms" in r), key=lambda r: r["median_ms"])
+    model.backend_name = ok[0]["backend"] if ok else None
+    return ok + [r for r in table if "median_ms" not in r]

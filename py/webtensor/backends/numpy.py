@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import time
+
+from ..engine import KernelRecord, engine
 from ..errors import ExecutionError, WebtensorError
 from ..graph.plan import Plan
 
@@ -18,11 +21,19 @@ class NumpyBackend:
         return {"backend": self.name, "kernel_calls": len(plan.steps), "fallbacks": [],
                 "interop_calls_per_inference": 0}
 
+    def memory_stats(self) -> dict:
+        return {"kind": "numpy", "note": "arrays live in the Python heap"}
+
     def run(self, plan: Plan, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        eng = engine()
+        recorder, timings = eng.recorder, eng.timings
+        if recorder is not None:
+            eng.timing_source = "numpy: wall clock around each reference kernel"
         env = dict(plan.constants)
         env.update(feeds)
         for step, dead in zip(plan.steps, plan.free_after):
             node = step.node
+            t0 = time.perf_counter()
             try:
                 outs = step.op.ref([env[k] for k in step.inputs], node.attrs)
             except WebtensorError:
@@ -35,6 +46,12 @@ class NumpyBackend:
                     raise ExecutionError(f"{plan.graph.source}: node {node.name!r} ({node.op}) produced shape "
                                          f"{list(value.shape)}, its shape rule says {list(want.shape)}")
                 env[key] = value
+            ms = (time.perf_counter() - t0) * 1e3
+            if recorder is not None:
+                recorder.append(KernelRecord(node.op, node.name, [list(np.shape(env[k])) for k in step.inputs],
+                                             [list(o.shape) for o in outs], ms, int(sum(o.nbytes for o in outs))))
+            if timings is not None:
+                timings["kernel_ms"] += ms
             for key in dead:
                 env.pop(key, None)
         return {k: env[k] for k in plan.output_keys}

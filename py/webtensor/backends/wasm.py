@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import time
+
 from .._io import IN_BROWSER
+from ..engine import KernelRecord, engine
 from ..errors import BackendError, ExecutionError, WebtensorError
 from ..graph.plan import Plan, Step
 from ..ops.array import pad_widths, strided_index
@@ -712,7 +715,10 @@ class CompiledPlan:
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from pyodide.ffi import to_js
+        eng = engine()
         outs_wasm = [k for k in self.plan.output_keys if k not in self.plan.constants]
+        if eng.recorder is not None:
+            return self._run_per_op(feeds, outs_wasm, eng)
         if len(self.segments) <= 1 and all(kind == "wasm" for kind, _ in self.segments):
             # the fast path: one interop call per inference
             prog = self.segments[0][1] if self.segments else 0
@@ -721,6 +727,11 @@ class CompiledPlan:
             out_arrays = [np.empty(self.plan.specs[k].shape, self._wasm_dtype(k)) for k in outs_wasm]
             self.rt.execute(prog, to_js([self.address(k) for k in in_keys]), in_arrays,
                             to_js([self.address(k) for k in outs_wasm]), out_arrays)
+            if eng.timings is not None:
+                t = self.rt.lastTimings
+                eng.timings["upload_ms"] += t.upload
+                eng.timings["kernel_ms"] += t.run
+                eng.timings["download_ms"] += t.download
             result = dict(zip(outs_wasm, out_arrays))
         else:
             for k, v in feeds.items():
@@ -737,6 +748,39 @@ class CompiledPlan:
             elif self.plan.specs[k].dtype == BOOL:
                 result[k] = result[k].astype(BOOL)
         return result
+
+    def _run_per_op(self, feeds, outs_wasm, eng) -> dict[str, np.ndarray]:
+        """The per-op path (profile()): each kernel runs alone and is timed."""
+        import js
+        now = js.performance.now
+        eng.timing_source = (f"{self.backend.name}: each kernel run alone (run_op) and timed with "
+                             f"performance.now around it, {self.rt.stats().threads} thread(s)")
+        for k, v in feeds.items():
+            self._write(k, v)
+        wasm_items = iter([it for it in self.lowered.items if it.words is not None])
+        for kind, what in self.segments:
+            if kind == "numpy":
+                t0 = now()
+                self._run_numpy(what)
+                ms = now() - t0
+                node = what.node
+                eng.recorder.append(KernelRecord(f"numpy:{node.op}", node.name,
+                                                 [list(self.plan.specs[k].shape) for k in what.inputs],
+                                                 [list(self.plan.specs[k].shape) for k in what.outputs], ms,
+                                                 sum(4 * int(np.prod(self.plan.specs[k].shape)) for k in what.outputs)))
+                continue
+            n_ops = int(self.rt.i32()[what // 4 + 1])
+            for i in range(n_ops):
+                item = next(wasm_items)
+                t0 = now()
+                self.rt.runOp(what, i)
+                ms = now() - t0
+                kind_, _, node_name = item.label.partition(":")
+                eng.recorder.append(KernelRecord(kind_, node_name, [list(self.plan.specs[k].shape) for k in item.reads],
+                                                 [list(self.plan.specs[k].shape) for k in item.writes], ms,
+                                                 sum(4 * int(np.prod(self.plan.specs[k].shape)) for k in item.writes)))
+        return {k: self._read(k) for k in outs_wasm} | {k: self.plan.constants[k] for k in self.plan.output_keys
+                                                       if k in self.plan.constants}
 
     def _run_numpy(self, step: Step):
         node = step.node
@@ -799,6 +843,11 @@ class WasmBackend:
 
     def describe(self, plan: Plan) -> dict:
         return self.compiled(plan).describe()
+
+    def memory_stats(self) -> dict:
+        st = self.runtime().stats()
+        return {"kind": "wasm", "heap_reserved_bytes": int(st.memoryBytes), "heap_used_bytes": int(st.usedBytes),
+                "heap_peak_used_bytes": int(st.peakUsedBytes), "threads": int(st.threads)}
 
 
 class WasmSimdBackend(WasmBackend):

@@ -1,0 +1,266 @@
+"""Tensors, scopes and accounting: memory(), tidy(), keep(), profile(), time().
+
+numpy in, numpy out stays the simple path.  A `Tensor` (webtensor.tensor(x)) is a
+tracked handle, as in TF.js: model calls given Tensors return Tensors, `tidy()`
+disposes what a scope created (except what it returns or `keep()`s), and
+`memory()` counts live tensors, loaded models' weights and planned arenas, and
+the wasm heaps.  Using a disposed tensor raises TensorDisposedError.
+"""
+from __future__ import annotations
+
+import functools
+import time as _time
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import WebtensorError
+
+
+class TensorDisposedError(WebtensorError):
+    """A Tensor was used (or disposed) after dispose()."""
+
+
+class Tensor:
+    """A tracked tensor.  `.numpy()` gives its data; `dispose()` releases it."""
+
+    __slots__ = ("_data", "_id", "name", "__weakref__")
+    _next_id = 1
+
+    def __init__(self, data, name: str | None = None):
+        self._data = np.ascontiguousarray(data)
+        self._id = Tensor._next_id
+        Tensor._next_id += 1
+        self.name = name
+        _ENGINE.track(self)
+
+    @property
+    def is_disposed(self) -> bool:
+        return self._data is None
+
+    def _check(self) -> np.ndarray:
+        if self._data is None:
+            raise TensorDisposedError(f"tensor #{self._id}{f' ({self.name})' if self.name else ''} was disposed")
+        return self._data
+
+    def numpy(self) -> np.ndarray:
+        return self._check()
+
+    def __array__(self, dtype=None, copy=None):
+        data = self._check()
+        return data if dtype is None else data.astype(dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._check().shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._check().dtype
+
+    @property
+    def nbytes(self) -> int:
+        return self._check().nbytes
+
+    def dispose(self) -> None:
+        self._check()
+        _ENGINE.untrack(self)
+        self._data = None
+
+    def __repr__(self) -> str:
+        if self._data is None:
+            return f"<webtensor.Tensor #{self._id} disposed>"
+        return f"<webtensor.Tensor #{self._id} shape={list(self._data.shape)} dtype={self._data.dtype}>"
+
+
+@dataclass
+class KernelRecord:
+    op: str
+    node: str
+    input_shapes: list
+    output_shapes: list
+    ms: float
+    bytes_added: int
+
+
+@dataclass
+class Profile:
+    new_bytes: int
+    peak_bytes: int
+    new_tensors: int
+    kernels: list[KernelRecord]
+    timing: str                       # how kernel times were measured
+    result: object = None
+
+    def sorted_kernels(self) -> list[KernelRecord]:
+        return sorted(self.kernels, key=lambda k: -k.ms)
+
+
+@dataclass
+class MemoryInfo:
+    num_tensors: int
+    num_bytes: int
+    num_data_buffers: int
+    tensor_bytes: int                 # bytes in live Tensors
+    weight_bytes: int                 # bytes in loaded models' weights
+    backends: dict = field(default_factory=dict)
+    models: list = field(default_factory=list)
+    unreliable: bool = False
+    reasons: list = field(default_factory=list)
+
+
+class _Engine:
+    def __init__(self):
+        self.tensors: dict[int, weakref.ref] = {}
+        self.scopes: list[list[Tensor]] = []
+        self.models: "weakref.WeakSet" = weakref.WeakSet()
+        self.recorder: list | None = None        # set while profile() runs: backends append KernelRecords
+        self.timing_source = ""                  # how the backend measured them
+        self.timings: dict | None = None         # set while time() runs: backends add their ms
+
+    def track(self, t: Tensor) -> None:
+        self.tensors[t._id] = weakref.ref(t)
+        if self.scopes:
+            self.scopes[-1].append(t)
+
+    def untrack(self, t: Tensor) -> None:
+        self.tensors.pop(t._id, None)
+
+    def live(self) -> list[Tensor]:
+        out = []
+        for ref in list(self.tensors.values()):
+            t = ref()
+            if t is not None and not t.is_disposed:
+                out.append(t)
+        return out
+
+
+_ENGINE = _Engine()
+
+
+def tensor(data, name: str | None = None) -> Tensor:
+    """A tracked Tensor holding `data` (copied to a contiguous array)."""
+    return Tensor(np.array(data, copy=True), name)
+
+
+def keep(t: Tensor) -> Tensor:
+    """Exempt `t` from the enclosing tidy() scopes."""
+    for scope in _ENGINE.scopes:
+        if t in scope:
+            scope.remove(t)
+    return t
+
+
+def _tensors_in(value) -> list[Tensor]:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors_in(v)]
+    return []
+
+
+class tidy:
+    """Dispose tensors created inside the scope, except those returned or kept.
+
+        with webtensor.tidy():            @webtensor.tidy
+            y = model.predict(t)          def step(t): return model.predict(t)
+    """
+
+    def __init__(self, fn=None):
+        self.fn = fn
+        if fn is not None:
+            functools.update_wrapper(self, fn)
+
+    def __enter__(self):
+        _ENGINE.scopes.append([])
+        return self
+
+    def __exit__(self, *exc):
+        self._close(keep_out=[])
+        return False
+
+    def _close(self, keep_out: list[Tensor]):
+        scope = _ENGINE.scopes.pop()
+        kept = {id(t) for t in keep_out}
+        for t in scope:
+            if id(t) in kept:
+                if _ENGINE.scopes:
+                    _ENGINE.scopes[-1].append(t)
+            elif not t.is_disposed:
+                t.dispose()
+
+    def __call__(self, *args, **kwargs):
+        if self.fn is None:                      # used as @tidy() with parentheses
+            return tidy(args[0])
+        _ENGINE.scopes.append([])
+        try:
+            result = self.fn(*args, **kwargs)
+        except BaseException:
+            self._close(keep_out=[])
+            raise
+        self._close(keep_out=_tensors_in(result))
+        return result
+
+
+def memory() -> MemoryInfo:
+    """What webtensor holds now: live Tensors, models' weights and arenas, wasm heaps."""
+    live = _ENGINE.live()
+    bases = {id(t.numpy().base if t.numpy().base is not None else t.numpy()) for t in live}
+    tensor_bytes = sum(t.nbytes for t in live)
+    weight_bytes, weight_count, models = 0, 0, []
+    for m in list(_ENGINE.models):
+        wb = m.weight_bytes()
+        weight_bytes += wb
+        weight_count += len(m.graph.consts)
+        models.append({"source": m.graph.source, "weight_bytes": wb, "plans": m.memory_plans()})
+    info = MemoryInfo(num_tensors=len(live) + weight_count, num_bytes=tensor_bytes + weight_bytes,
+                      num_data_buffers=len(bases) + weight_count, tensor_bytes=tensor_bytes,
+                      weight_bytes=weight_bytes, models=models)
+    from .backends import _instances
+    for name, backend in _instances.items():
+        stats = getattr(backend, "memory_stats", None)
+        if stats is not None:
+            info.backends[name] = stats()
+    info.reasons.append("numpy backend intermediates are freed as soon as their last reader has run; "
+                        "their peak is not tracked")
+    info.unreliable = True
+    return info
+
+
+def profile(fn, *args, **kwargs) -> Profile:
+    """Run fn(*args) recording every kernel: op, node, shapes, time, bytes added."""
+    before = memory()
+    records: list[KernelRecord] = []
+    _ENGINE.recorder = records
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        _ENGINE.recorder = None
+    after = memory()
+    added = after.num_bytes - before.num_bytes
+    running, peak = before.num_bytes, before.num_bytes
+    for k in records:
+        running += k.bytes_added
+        peak = max(peak, running)
+    return Profile(new_bytes=added, peak_bytes=max(peak, after.num_bytes),
+                   new_tensors=after.num_tensors - before.num_tensors, kernels=records,
+                   timing=_ENGINE.timing_source, result=result)
+
+
+def time(fn, *args, **kwargs) -> dict:
+    """Wall ms of fn(*args), and the part spent in kernels, uploads and downloads."""
+    _ENGINE.timings = {"kernel_ms": 0.0, "upload_ms": 0.0, "download_ms": 0.0}
+    t0 = _time.perf_counter()
+    try:
+        fn(*args, **kwargs)
+    finally:
+        timings, _ENGINE.timings = _ENGINE.timings, None
+    timings["wall_ms"] = (_time.perf_counter() - t0) * 1e3
+    return timings
+
+
+def engine() -> _Engine:
+    return _ENGINE
