@@ -228,8 +228,10 @@ def build_wheel(out_dir: Path) -> Path:
     files: list[tuple[str, bytes]] = []
     src = ROOT / "py"
     for path in sorted((src / "webtensor").rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".glsl", ".json") and "__pycache__" not in path.parts:
+        if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
             files.append((path.relative_to(src).as_posix(), path.read_bytes()))
+    for path in sorted((ROOT / "shaders").glob("*.glsl")):    # the WebGL backend's shaders
+        files.append((f"webtensor/shaders/{path.name}", path.read_bytes()))
     files.append((f"{info}/METADATA", (
         "Metadata-Version: 2.1\nName: webtensor\n"
         f"Version: {version}\nSummary: Fast ML inference for Python in the browser\n"

@@ -1,7 +1,7 @@
 // The Pyodide host: Python (webtensor) runs here, off the UI thread.
 // Protocol: the page posts {id, cmd, args}; we answer {id, ok, result | error};
 // progress lines go out as {progress: text}.  One Python call per request.
-importScripts('pyodide/pyodide.js', 'wasm_runtime.js');
+importScripts('pyodide/pyodide.js', 'wasm_runtime.js', 'webgl_runtime.js');
 
 let pyodide = null;
 let app = null;   // the webtensor.app module (PyProxy)
@@ -12,6 +12,8 @@ async function init() {
   const t0 = performance.now();
   progress('compiling the wasm kernels');
   const wasmStatus = await self.webtensorWasm.init(self.location.href);
+  progress('starting WebGL2');
+  self.webtensorGL.init();
   progress('loading Pyodide');
   pyodide = await loadPyodide({ indexURL: new URL('pyodide/', self.location).href });
   progress('loading numpy');

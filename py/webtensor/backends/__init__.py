@@ -8,9 +8,10 @@ from __future__ import annotations
 from ..errors import BackendError
 from .numpy import NumpyBackend
 from .wasm import WasmBackend, WasmSimdBackend, WasmSimdThreadsBackend
+from .webgl import WebGLBackend
 
 _REGISTRY = {"numpy": NumpyBackend, "wasm": WasmBackend, "wasm-simd": WasmSimdBackend,
-             "wasm-simd-threads": WasmSimdThreadsBackend}
+             "wasm-simd-threads": WasmSimdThreadsBackend, "webgl": WebGLBackend}
 _instances: dict[str, object] = {}
 _current = "numpy"
 

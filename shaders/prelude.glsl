@@ -1,0 +1,18 @@
+#version 300 es
+// webtensor's shader prelude.  Tensors are RGBA32F textures, flat-packed: element i
+// (row-major) sits in texel i/4, component i%4, texels laid out row by row in a
+// texture WIDTH texels wide.  For NHWC tensors whose channel count is a multiple of 4
+// each texel is 4 consecutive channels of one pixel, the layout convolutions want;
+// every other op reads elements through flat indices (stride arithmetic).
+precision highp float;
+precision highp int;
+precision highp sampler2D;
+out vec4 outColor;
+
+vec4 texel(sampler2D t, int i) {
+  int w = textureSize(t, 0).x;
+  return texelFetch(t, ivec2(i % w, i / w), 0);
+}
+float elem(sampler2D t, int i) { return texel(t, i >> 2)[i & 3]; }
+// flat index of this fragment's first output element
+int outTexel() { return int(gl_FragCoord.y) * OUT_WIDTH + int(gl_FragCoord.x); }

@@ -1,0 +1,235 @@
+// webtensor's WebGL2 runtime (loaded into the Pyodide worker with importScripts).
+// WebGL2 on an OffscreenCanvas: float32 RGBA textures, one fragment-shader program
+// per (op, static shape), compiled once and cached; a model's plan is a static list
+// of draws set up once, then `execute` uploads inputs, issues every draw and reads
+// back only the outputs.  Python (webtensor/backends/webgl.py) plans all of it.
+'use strict';
+
+const VERTEX_SHADER = `#version 300 es
+void main() {                       // one triangle covering the viewport, no buffers
+  vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
+  gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
+}`;
+
+class GLRuntime {
+  constructor() {
+    this.canvas = new OffscreenCanvas(1, 1);
+    this.lost = false;
+    this.generation = 0;
+    this.canvas.addEventListener('webglcontextlost', (ev) => { ev.preventDefault(); this.lost = true; this.generation++; });
+    this.canvas.addEventListener('webglcontextrestored', () => { this.setup(); });
+    this.setup();
+  }
+
+  setup() {
+    const gl = this.canvas.getContext('webgl2', { antialias: false, depth: false, stencil: false,
+                                                  premultipliedAlpha: false, powerPreference: 'high-performance' });
+    if (!gl) throw new Error('WebGL2 is not available in this browser');
+    if (!gl.getExtension('EXT_color_buffer_float')) throw new Error('EXT_color_buffer_float is missing: cannot render to float32 textures');
+    this.gl = gl;
+    this.parallel = gl.getExtension('KHR_parallel_shader_compile');
+    this.loseExt = gl.getExtension('WEBGL_lose_context');
+    this.maxTextureSize = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+    this.renderer = (() => { const d = gl.getExtension('WEBGL_debug_renderer_info');
+      return d ? gl.getParameter(d.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER); })();
+    this.vs = this.compile(gl.VERTEX_SHADER, VERTEX_SHADER);
+    this.vao = gl.createVertexArray();
+    this.fbo = gl.createFramebuffer();
+    this.programs = new Map();      // source -> {program, locations}
+    this.textures = new Map();      // id -> {tex, w, h}
+    this.plans = new Map();         // id -> draws
+    this.nextId = 1;
+    this.bytes = 0;
+    this.lost = false;
+    this.compileMs = 0;
+  }
+
+  check() {
+    if (this.lost || this.gl.isContextLost()) {
+      this.lost = true;
+      throw new Error('WebGL context lost: the GPU reset or the browser reclaimed it; webtensor rebuilds the plan once the context is restored');
+    }
+  }
+
+  compile(type, source) {
+    const gl = this.gl, sh = gl.createShader(type);
+    gl.shaderSource(sh, source);
+    gl.compileShader(sh);
+    if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS) && !gl.isContextLost()) {
+      const log = gl.getShaderInfoLog(sh);
+      throw new Error(`shader compile failed: ${log}\n${source.split('\n').slice(0, 8).join('\n')}`);
+    }
+    return sh;
+  }
+
+  program(source) {
+    let p = this.programs.get(source);
+    if (p) return p;
+    const t0 = performance.now();
+    const gl = this.gl, prog = gl.createProgram();
+    gl.attachShader(prog, this.vs);
+    gl.attachShader(prog, this.compile(gl.FRAGMENT_SHADER, source));
+    gl.linkProgram(prog);
+    p = { prog, locations: new Map(), source };
+    this.programs.set(source, p);
+    this.compileMs += performance.now() - t0;
+    return p;
+  }
+
+  linked(p) {
+    const gl = this.gl;
+    if (p.ok) return;
+    if (!gl.getProgramParameter(p.prog, gl.LINK_STATUS) && !gl.isContextLost()) {
+      throw new Error(`program link failed: ${gl.getProgramInfoLog(p.prog)}`);
+    }
+    p.ok = true;
+  }
+
+  location(p, name) {
+    if (!p.locations.has(name)) p.locations.set(name, this.gl.getUniformLocation(p.prog, name));
+    return p.locations.get(name);
+  }
+
+  createTexture(w, h) {
+    this.check();
+    const gl = this.gl, tex = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, tex);
+    gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, w, h);
+    for (const [k, v] of [[gl.TEXTURE_MIN_FILTER, gl.NEAREST], [gl.TEXTURE_MAG_FILTER, gl.NEAREST],
+                          [gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE], [gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE]]) {
+      gl.texParameteri(gl.TEXTURE_2D, k, v);
+    }
+    const id = this.nextId++;
+    this.textures.set(id, { tex, w, h });
+    this.bytes += w * h * 16;
+    return id;
+  }
+
+  releaseTexture(id) {
+    const t = this.textures.get(id);
+    if (!t) return;
+    if (!this.lost) this.gl.deleteTexture(t.tex);
+    this.bytes -= t.w * t.h * 16;
+    this.textures.delete(id);
+  }
+
+  // numpy array (PyProxy) -> texture; the array is float32, n elements, padded with zeros
+  upload(id, array) {
+    this.check();
+    const gl = this.gl, t = this.textures.get(id), buf = array.getBuffer('f32');
+    try {
+      const staging = new Float32Array(t.w * t.h * 4);
+      staging.set(buf.data);
+      gl.bindTexture(gl.TEXTURE_2D, t.tex);
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, t.w, t.h, gl.RGBA, gl.FLOAT, staging);
+    } finally { buf.release(); }
+  }
+
+  download(id, array) {
+    this.check();
+    const gl = this.gl, t = this.textures.get(id), buf = array.getBuffer('f32');
+    try {
+      gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo);
+      gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, t.tex, 0);
+      const staging = new Float32Array(t.w * t.h * 4);
+      gl.readPixels(0, 0, t.w, t.h, gl.RGBA, gl.FLOAT, staging);
+      buf.data.set(staging.subarray(0, buf.data.length));
+    } finally { buf.release(); }
+  }
+
+  // draws: JSON [{src, out, inputs: [[uniform, textureId]], ints: [[name, [..]]], floats: [[name, v]]}]
+  setPlan(drawsJson) {
+    this.check();
+    const draws = JSON.parse(drawsJson);
+    for (const d of draws) d.p = this.program(d.src);
+    const id = this.nextId++;
+    this.plans.set(id, draws);
+    return id;
+  }
+
+  async ready(planId) {   // wait for parallel compilation, then check links once
+    const draws = this.plans.get(planId);
+    if (this.parallel) {
+      const gl = this.gl;
+      while (!draws.every((d) => gl.getProgramParameter(d.p.prog, this.parallel.COMPLETION_STATUS_KHR))) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    for (const d of draws) this.linked(d.p);
+    return draws.length;
+  }
+
+  run(planId, first = 0, last = -1) {
+    this.check();
+    const gl = this.gl, draws = this.plans.get(planId);
+    const end = last < 0 ? draws.length : last;
+    gl.bindVertexArray(this.vao);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo);
+    gl.disable(gl.BLEND);
+    for (let i = first; i < end; i++) {
+      const d = draws[i], p = d.p, out = this.textures.get(d.out);
+      this.linked(p);
+      gl.useProgram(p.prog);
+      gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, out.tex, 0);
+      gl.viewport(0, 0, out.w, out.h);
+      d.inputs.forEach(([name, tid], unit) => {
+        gl.activeTexture(gl.TEXTURE0 + unit);
+        gl.bindTexture(gl.TEXTURE_2D, this.textures.get(tid).tex);
+        gl.uniform1i(this.location(p, name), unit);
+      });
+      for (const [name, v] of d.ints) gl.uniform1iv(this.location(p, name), v);
+      for (const [name, v] of d.floats) gl.uniform1f(this.location(p, name), v);
+      gl.drawArrays(gl.TRIANGLES, 0, 3);
+    }
+  }
+
+  // One call per inference: upload inputs, run every draw, read back the outputs.
+  execute(planId, inIds, inArrays, outIds, outArrays) {
+    const t0 = performance.now();
+    for (let i = 0; i < inIds.length; i++) { const a = inArrays.get(i); this.upload(inIds[i], a); a.destroy(); }
+    const t1 = performance.now();
+    if (planId) this.run(planId);          // 0: the outputs are views of the inputs
+    const t2 = performance.now();
+    for (let i = 0; i < outIds.length; i++) { const a = outArrays.get(i); this.download(outIds[i], a); a.destroy(); }
+    this.lastTimings = { upload: t1 - t0, run: t2 - t1, download: performance.now() - t2 };
+  }
+
+  // Time each draw alone (gl.finish after it: synchronising, as no timer query exists here).
+  profile(planId) {
+    const gl = this.gl, draws = this.plans.get(planId), ms = [];
+    for (let i = 0; i < draws.length; i++) {
+      const t = performance.now();
+      this.run(planId, i, i + 1);
+      gl.finish();
+      ms.push(performance.now() - t);
+    }
+    return ms;
+  }
+
+  releasePlan(planId) { this.plans.delete(planId); }
+
+  loseContext() { if (this.loseExt) this.loseExt.loseContext(); }
+  restoreContext() { if (this.loseExt) this.loseExt.restoreContext(); }
+
+  stats() {
+    return { textures: this.textures.size, textureBytes: this.bytes, programs: this.programs.size,
+             compileMs: this.compileMs, lost: this.lost, generation: this.generation,
+             maxTextureSize: this.maxTextureSize, renderer: this.renderer };
+  }
+}
+
+const webtensorGL = {
+  runtime: null,
+  status: { available: false, reason: 'not initialised' },
+  init() {
+    try {
+      this.runtime = new GLRuntime();
+      this.status = { available: true, reason: `WebGL2 on ${this.runtime.renderer}` };
+    } catch (err) {
+      this.status = { available: false, reason: err.message };
+      console.warn(`webtensor: webgl unavailable: ${err.message}`);
+    }
+    return this.status;
+  },
+};
+self.webtensorGL = webtensorGL;
