@@ -95,8 +95,14 @@ json.dumps(ts)
 """
 WT_OUTPUTS = "json.dumps([o.reshape(-1).tolist() for o in _model.execute(_x, _outs)])"
 WT_MEMORY = """
-_rt = js.webtensorWasm.get({backend!r}) if {backend!r}.startswith('wasm') else None
-json.dumps(_rt.stats().to_py() if _rt is not None else None)
+if {backend!r}.startswith('wasm'):
+    _st = js.webtensorWasm.get({backend!r}).stats().to_py()
+elif {backend!r} == 'webgl':
+    _st = js.webtensorGL.runtime.stats().to_py()
+    _st["peakUsedBytes"] = _st["textureBytes"]
+else:
+    _st = None
+json.dumps(_st)
 """
 WT_PEAK = """
 _rt = js.webtensorWasm.get({backend!r})

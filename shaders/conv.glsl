@@ -22,28 +22,59 @@ void main() {
   int base = t * 4;
   if (base >= N * OH * OW * CO) { outColor = vec4(0.0); return; }
 #ifdef VEC4
+#ifdef OUT_ROWS
+  // the output texture has one image row per texture row: no division by the width
+  ivec2 fc = ivec2(gl_FragCoord.xy);
+  int co = (fc.x % (CO / 4)) * 4, ow = fc.x / (CO / 4), n = fc.y / OH, oh = fc.y - n * OH;
+#else
   int pix = base / CO, co = base - pix * CO;
   int n = pix / (OH * OW), rem = pix - n * OH * OW;
   int oh = rem / OW, ow = rem - oh * OW;
-  vec4 acc = texel(Bias, co >> 2);
+#endif
+  vec4 acc = texelFetch(Bias, ivec2(co >> 2, 0), 0);
   for (int kh = 0; kh < KH; kh++) {
     int ih = oh * SH - PT + kh * DH;
     if (ih < 0 || ih >= H) continue;
     for (int kw = 0; kw < KW; kw++) {
       int iw = ow * SW - PL + kw * DW;
       if (iw < 0 || iw >= W) continue;
-      int xb = ((n * H + ih) * W + iw) * (C / 4);
-#ifdef DEPTHWISE
-      acc += texel(X, xb + (co >> 2)) * texel(Wt, (kh * KW + kw) * (C / 4) + (co >> 2));
+#ifdef X_ROWS
+#define XT(c4) texelFetch(X, ivec2(iw * (C / 4) + (c4), n * H + ih), 0)
+#define XE(c) texelFetch(X, ivec2((iw * C + (c)) >> 2, n * H + ih), 0)[(iw * C + (c)) & 3]
 #else
-      int wb = (kh * KW + kw) * C * (CO / 4) + (co >> 2);
+      int xb = ((n * H + ih) * W + iw) * (C / 4);
+#define XT(c4) texel(X, xb + (c4))
+#define XE(c) elem(X, ((n * H + ih) * W + iw) * C + (c))
+#endif
+#ifdef DEPTHWISE
+#ifdef W_ROWS
+      acc += XT(co >> 2) * texelFetch(Wt, ivec2(co >> 2, kh * KW + kw), 0);
+#else
+      acc += XT(co >> 2) * texel(Wt, (kh * KW + kw) * (C / 4) + (co >> 2));
+#endif
+#else
+      int wrow = (kh * KW + kw) * C;
+#ifndef C_VEC4
+      // input channels not a multiple of 4 (e.g. an RGB stem): one input element at a
+      // time, still 4 output channels per fragment
+      for (int c = 0; c < C; c++) acc += XE(c) * texelFetch(Wt, ivec2(co >> 2, wrow + c), 0);
+#else
       for (int c4 = 0; c4 < C / 4; c4++) {
-        vec4 xv = texel(X, xb + c4);
-        int wr = wb + c4 * 4 * (CO / 4);
+        vec4 xv = XT(c4);
+#ifdef W_ROWS
+        int r0 = wrow + c4 * 4;
+        acc += xv.x * texelFetch(Wt, ivec2(co >> 2, r0), 0) + xv.y * texelFetch(Wt, ivec2(co >> 2, r0 + 1), 0)
+             + xv.z * texelFetch(Wt, ivec2(co >> 2, r0 + 2), 0) + xv.w * texelFetch(Wt, ivec2(co >> 2, r0 + 3), 0);
+#else
+        int wr = wrow * (CO / 4) + (co >> 2) + c4 * 4 * (CO / 4);
         acc += xv.x * texel(Wt, wr) + xv.y * texel(Wt, wr + CO / 4) + xv.z * texel(Wt, wr + 2 * (CO / 4))
              + xv.w * texel(Wt, wr + 3 * (CO / 4));
+#endif
       }
 #endif
+#endif
+#undef XT
+#undef XE
     }
   }
 #ifdef RESIDUAL

@@ -194,13 +194,15 @@ class GLRuntime {
     this.lastTimings = { upload: t1 - t0, run: t2 - t1, download: performance.now() - t2 };
   }
 
-  // Time each draw alone (gl.finish after it: synchronising, as no timer query exists here).
+  // Time each draw alone.  No disjoint-timer query exists in WebGL2 here, and
+  // gl.finish() returns before the work is done on ANGLE/SwiftShader, so each draw is
+  // followed by a one-pixel readPixels of its output, which waits for it.
   profile(planId) {
-    const gl = this.gl, draws = this.plans.get(planId), ms = [];
+    const gl = this.gl, draws = this.plans.get(planId), ms = [], px = new Float32Array(4);
     for (let i = 0; i < draws.length; i++) {
       const t = performance.now();
       this.run(planId, i, i + 1);
-      gl.finish();
+      gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.FLOAT, px);
       ms.push(performance.now() - t);
     }
     return ms;

@@ -159,6 +159,16 @@ def cases() -> list[Case]:
         Node("y", "Relu6", ["b:0"], {})],
         {"x": _rand(rng, 1, 9, 9, 3, lo=-4, hi=4)}, {"w": _rand(rng, 3, 3, 3, 10), "bias": _rand(rng, 10)}, ["y:0"],
         TOL_ACCUM, ["Conv2D", "BiasAdd", "Relu6"]))
+    out.append(Case("fusion: Pad (zeros) -> depthwise VALID stride 2 (pad folded into the conv)", [
+        Node("p", "Pad", ["x:0", "pads:0"], {}),
+        Node("y", "DepthwiseConv2dNative", ["p:0", "w:0"], conv(2, "VALID"))],
+        {"x": _rand(rng, 1, 9, 8, 8)}, {"pads": _i32([[0, 0], [0, 1], [0, 1], [0, 0]]), "w": _rand(rng, 3, 3, 8, 1)},
+        ["y:0"], TOL_ACCUM, ["Pad", "DepthwiseConv2dNative"]))
+    out.append(Case("fusion: Pad (zeros, asymmetric) -> conv SAME", [
+        Node("p", "Pad", ["x:0", "pads:0"], {}),
+        Node("y", "Conv2D", ["p:0", "w:0"], conv(1, "SAME"))],
+        {"x": _rand(rng, 1, 6, 7, 3)}, {"pads": _i32([[0, 0], [2, 1], [1, 0], [0, 0]]), "w": _rand(rng, 3, 3, 3, 5)},
+        ["y:0"], TOL_ACCUM, ["Pad", "Conv2D"]))
     out.append(Case("fallback inside a plan: conv -> ArgMax -> Cast -> Mul", [
         Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")),
         Node("am", "ArgMax", ["c:0", "ax:0"], {"output_type": np.dtype(np.int32)}),

@@ -146,6 +146,7 @@ class Lowering:
                 self.uses.setdefault(k, []).append(i)
         self.outputs = set(plan.output_keys)
         self.skip: set[int] = set()
+        self.folded_pads: dict[str, tuple[str, int, int]] = {}   # padded tensor -> (source, pad top, pad left)
 
     # -- helpers -------------------------------------------------------------------
     def const(self, key) -> np.ndarray | None:
@@ -312,6 +313,7 @@ def lower_conv(low: Lowering, i: int, step: Step):
         n_, h, wd, c = low.shape(x)
         w4 = w
         (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), w.shape[0], w.shape[1], attrs)
+        x, h, wd, pads = _unfold_pad(low, x, h, wd, pads)
     kh, kw, _, co = w4.shape
     bias, scale, act, param, alpha = _fused_epilogue_args(low, step, co)
     if scale is not None:
@@ -333,6 +335,17 @@ def lower_conv(low: Lowering, i: int, step: Step):
     low.emit("OP_CONV", args, [x] + ([residual] if residual else []), [out], f"conv:{step.node.name}")
 
 
+def _unfold_pad(low: Lowering, x: str, h: int, wd: int, pads):
+    """If x is a zero Pad folded into this conv: read its source, with the pad added to
+    the conv's padding (output size unchanged: it was computed on the padded shape)."""
+    if x not in low.folded_pads:
+        return x, h, wd, pads
+    src, top, left = low.folded_pads[x]
+    _, h0, w0, _ = low.shape(src)
+    (pt, pb), (pl, pr) = pads
+    return src, h0, w0, ((pt + top, pb), (pl + left, pr))
+
+
 def lower_dwconv(low: Lowering, i: int, step: Step):
     x, wkey = step.inputs[:2]
     w = low.const(wkey)
@@ -344,6 +357,7 @@ def lower_dwconv(low: Lowering, i: int, step: Step):
     if kh * kw > 64:
         raise Fallback("depthwise filter larger than 64 taps")
     (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), kh, kw, step.node.attrs)
+    x, h, wd, pads = _unfold_pad(low, x, h, wd, pads)
     bias, scale, act, param, alpha = _fused_epilogue_args(low, step, c * mult)
     if scale is not None:
         w = w * scale.reshape(c, mult)
@@ -498,10 +512,23 @@ def lower_unpack_split(low: Lowering, i: int, step: Step):
                   f"{op.lower()}:{step.node.name}")
 
 
+CONV_OPS = ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative")
+
+
 def lower_pad(low: Lowering, i: int, step: Step):
     x, out = step.inputs[0], step.outputs[0]
     _elem_size_ok(low, x)
     widths = pad_widths(low.shape(x), low.const(step.inputs[1]))
+    value = low.const(step.inputs[2]) if len(step.inputs) > 2 else np.float32(0)
+    j = low.single_consumer(out, i)
+    # Zero padding of H and W only, read only by a convolution: the conv kernels treat
+    # taps outside the input as zeros, so the pad becomes the conv's own padding.
+    if (j is not None and low.plan.steps[j].node.op in CONV_OPS and low.plan.steps[j].inputs[0] == out
+            and len(widths) == 4 and widths[0] == (0, 0) and widths[3] == (0, 0) and value is not None
+            and float(np.asarray(value).reshape(-1)[0]) == 0.0 and low.const(x) is None):
+        low.folded_pads[out] = (x, widths[1][0], widths[2][0])
+        low.fused[step.node.name] = low.plan.steps[j].node.name
+        return
     value = 0
     if len(step.inputs) > 2:
         v = low.const(step.inputs[2])

@@ -45,8 +45,12 @@ def shader_source(name: str) -> str:
     raise BackendError(f"shader {name}.glsl is missing from the package")
 
 
-def tex_dims(n: int, max_size: int) -> tuple[int, int]:
+def tex_dims(n: int, max_size: int, row_texels: int | None = None) -> tuple[int, int]:
+    """Texture size for n elements; `row_texels` (e.g. W*C/4 of an NHWC tensor) makes
+    each texture row one image row, so shaders address texels without dividing."""
     texels = max(1, -(-n // 4))
+    if row_texels and texels % row_texels == 0 and row_texels <= max_size and texels // row_texels <= max_size:
+        return row_texels, texels // row_texels
     w = min(texels, max_size)
     h = -(-texels // w)
     if h > max_size:
@@ -73,6 +77,7 @@ class GLPlan:
         self.free: dict[tuple, list[int]] = {}
         self.weight_tex: dict[tuple, int] = {}
         self.labels: list[str] = []
+        self.dims: dict[int, tuple[int, int]] = {}
         self._build()
 
     # -- textures ------------------------------------------------------------------
@@ -82,24 +87,32 @@ class GLPlan:
     def size(self, key) -> int:
         return int(np.prod(self.plan.specs[key].shape, dtype=np.int64))
 
-    def new_texture(self, n: int) -> int:
-        dims = tex_dims(n, self.max_size)
+    def dims_of(self, key) -> tuple[int, int]:
+        shape = self.plan.specs[self.base(key)].shape
+        row = shape[2] * shape[3] // 4 if len(shape) == 4 and (shape[2] * shape[3]) % 4 == 0 else None
+        return tex_dims(self.size(key), self.max_size, row)
+
+    def new_texture(self, key) -> int:
+        dims = self.dims_of(key)
         pool = self.free.get(dims)
         if pool:
             return pool.pop()
         tid = int(self.rt.createTexture(*dims))
         self.owned.append(tid)
+        self.dims[tid] = dims
         return tid
 
-    def release(self, tid: int, n: int):
-        self.free.setdefault(tex_dims(n, self.max_size), []).append(tid)
+    def release(self, tid: int, key=None):
+        self.free.setdefault(self.dims[tid], []).append(tid)
 
-    def constant_texture(self, array: np.ndarray, tag) -> int:
+    def constant_texture(self, array: np.ndarray, tag, row_texels: int | None = None) -> int:
         key = (tag, id(array))
         if key not in self.weight_tex:
             data = np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
-            tid = int(self.rt.createTexture(*tex_dims(data.size, self.max_size)))
+            dims = tex_dims(data.size, self.max_size, row_texels)
+            tid = int(self.rt.createTexture(*dims))
             self.owned.append(tid)
+            self.dims[tid] = dims
             self.rt.upload(tid, data)
             self.weight_tex[key] = tid
         return self.weight_tex[key]
@@ -121,7 +134,7 @@ class GLPlan:
             last[self.base(k)] = len(low.items)
         self.inputs = {}
         for k in plan.input_keys:
-            tid = self.new_texture(self.size(k))
+            tid = self.new_texture(k)
             self.current[self.base(k)] = tid
             self.inputs[k] = tid
             last[self.base(k)] = max(last.get(self.base(k), -1), len(low.items))  # inputs are never overwritten
@@ -133,25 +146,25 @@ class GLPlan:
                     draws = []
                 for k in it.writes:
                     old = self.current.get(self.base(k))
-                    self.current[self.base(k)] = self.new_texture(self.size(k))
+                    self.current[self.base(k)] = self.new_texture(k)
                     if old is not None:
-                        self.release(old, self.size(k))
+                        self.release(old)
                 self.segments.append(("numpy", (it.step, {k: self.current[self.base(k)] for k in it.reads + it.writes})))
             else:
                 out_key = it.writes[0]
                 d = self.translate(it)
                 old = self.current.get(self.base(out_key))
-                out_tex = self.new_texture(self.size(out_key))
+                out_tex = self.new_texture(out_key)
                 d["out"] = out_tex
                 draws.append(d)
                 self.labels.append(it.label)
                 self.current[self.base(out_key)] = out_tex
                 if old is not None and old not in self.inputs.values():
-                    self.release(old, self.size(out_key))
+                    self.release(old)
             for k in set(it.reads + it.writes):
                 b = self.base(k)
                 if last.get(b) == i and b in self.current and self.current[b] not in self.inputs.values():
-                    self.release(self.current[b], self.size(k))
+                    self.release(self.current[b])
         if draws:
             self.segments.append(("gl", self._set_plan(draws)))
         self.outputs = {k: self.current[self.base(k)] for k in plan.output_keys if k not in plan.constants}
@@ -159,8 +172,8 @@ class GLPlan:
     def _set_plan(self, draws) -> int:
         return int(self.rt.setPlan(json.dumps(draws)))
 
-    def program(self, shader: str, defines: dict, out_width_of: int) -> str:
-        w, _ = tex_dims(out_width_of, self.max_size)
+    def program(self, shader: str, defines: dict, out_key) -> str:
+        w, _ = self.dims_of(out_key)
         lines = [f"#define OUT_WIDTH {w}"] + [f"#define {k} {v}" for k, v in defines.items()]
         prelude = shader_source("prelude")
         head, _, rest = prelude.partition("\n")
@@ -179,21 +192,33 @@ class GLPlan:
             if dw:
                 N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, PT, PL, act, param, mult = a[7:24]
                 CO = C * mult
-                wt = self.constant_texture(self.lowered.weights[wref.key], ("w", wref.key))
+                wt = self.constant_texture(self.lowered.weights[wref.key], ("w", wref.key),
+                                           C // 4 if C % 4 == 0 and mult == 1 else None)
             else:
                 N, H, W, C, OH, OW, CO, KH, KW, SH, SW, DH, DW, PT, PL, act, param = a[7:24]
                 mult = 1
                 packed = self.lowered.weights[wref.key]                  # [CO8][KH][KW][C][8]
                 co8 = packed.shape[0]
                 unpacked = packed.transpose(1, 2, 3, 0, 4).reshape(KH, KW, C, co8 * 8)[..., :CO]
-                wt = self.constant_texture(np.ascontiguousarray(unpacked), ("unpacked", wref.key))
+                wt = self.constant_texture(np.ascontiguousarray(unpacked), ("unpacked", wref.key),
+                                           CO // 4 if CO % 4 == 0 else None)
             bias = self.lowered.weights[bref.key][:CO]
             defs = dict(N=N, H=H, W=W, C=C, OH=OH, OW=OW, CO=CO, KH=KH, KW=KW, SH=SH, SW=SW, DH=DH, DW=DW,
                         PT=PT, PL=PL, MULT=mult, ACTIVATION=ACT_GLSL[act])
             if dw:
                 defs["DEPTHWISE"] = 1
-            if C % 4 == 0 and CO % 4 == 0 and mult == 1:
-                defs["VEC4"] = 1
+            w_rows = self.dims[wt][0] == (C // 4 if dw else CO // 4)
+            if CO % 4 == 0 and mult == 1 and (C % 4 == 0 or (not dw and w_rows)):
+                defs["VEC4"] = 1                     # 4 output channels per fragment
+                if C % 4 == 0:
+                    defs["C_VEC4"] = 1               # ... and 4 input channels per fetch
+                # direct texel addressing where the textures have image rows
+                if (W * C) % 4 == 0 and self.dims[self.tex_of(x)] == (W * C // 4, N * H):
+                    defs["X_ROWS"] = 1
+                if self.dims_of(out_key) == (OW * CO // 4, N * OH):
+                    defs["OUT_ROWS"] = 1
+                if w_rows:
+                    defs["W_ROWS"] = 1
             inputs = [["X", self.tex_of(x)], ["Wt", wt], ["Bias", self.constant_texture(bias, ("b", bref.key))]]
             if res:
                 defs["RESIDUAL"] = 1
@@ -202,11 +227,11 @@ class GLPlan:
                 defs["ALPHA"] = 1
                 inputs.append(["Alpha", self.constant_texture(self.lowered.weights[alpha.key][:CO], ("a", alpha.key))])
             floats = [["PARAM", f32_from_bits(param)]]
-            return {"src": self.program("conv", defs, n_out), "inputs": inputs, "ints": ints, "floats": floats}
+            return {"src": self.program("conv", defs, out_key), "inputs": inputs, "ints": ints, "floats": floats}
         if op == "OP_POOL":
             x, _, N, H, W, C, OH, OW, KH, KW, SH, SW, PT, PL, kind = a[:15]
             defs = dict(N=N, H=H, W=W, C=C, OH=OH, OW=OW, KH=KH, KW=KW, SH=SH, SW=SW, PT=PT, PL=PL, AVG=kind)
-            return {"src": self.program("window", defs, n_out), "inputs": [["X", self.tex_of(x)]], "ints": [],
+            return {"src": self.program("window", defs, out_key), "inputs": [["X", self.tex_of(x)]], "ints": [],
                     "floats": []}
         if op in ("OP_BINARY", "OP_UNARY"):
             if op == "OP_BINARY":
@@ -227,7 +252,7 @@ class GLPlan:
                 inputs = [["X", self.tex_of(x)]]
             ints = [["SHAPE", list(map(int, shape))], ["XS", list(map(int, xs))], ["YS", list(map(int, ys))],
                     ["SIZE", [n_out]]]
-            return {"src": self.program("elementwise", defs, n_out), "inputs": inputs, "ints": ints,
+            return {"src": self.program("elementwise", defs, out_key), "inputs": inputs, "ints": ints,
                     "floats": [["PARAM", f32_from_bits(param)]]}
         if op == "OP_COPY":
             src, dst = a[0], a[1]
@@ -245,32 +270,32 @@ class GLPlan:
                     base_tex = self.constant_texture(np.zeros(n_out, np.float32), ("zeros", n_out))
                 inputs.append(["B", base_tex])
                 ints += [["DS", ds], ["DOFFSET", [dst.extra // 4]], ["OUT_SIZE", [n_out]]]
-            return {"src": self.program("copy", defs, n_out), "inputs": inputs, "ints": ints, "floats": []}
+            return {"src": self.program("copy", defs, out_key), "inputs": inputs, "ints": ints, "floats": []}
         if op == "OP_FILL":
             _, n, bits = a[:3]
             value = f32_from_bits(bits) if np.dtype(self.plan.specs[out_key].dtype) == F32 else float(bits)
-            return {"src": self.program("reduce", {"FILL": 1}, n_out), "inputs": [],
+            return {"src": self.program("reduce", {"FILL": 1}, out_key), "inputs": [],
                     "ints": [["SIZE", [n_out]]], "floats": [["VALUE", value]]}
         if op == "OP_CAST":
             x, _, n, kind = a[:4]
             defs = {"CAST": {0: 0, 1: 1, 2: 2, 3: 2}[kind]}
-            return {"src": self.program("reduce", defs, n_out), "inputs": [["X", self.tex_of(x)]],
+            return {"src": self.program("reduce", defs, out_key), "inputs": [["X", self.tex_of(x)]],
                     "ints": [["SIZE", [n_out]]], "floats": []}
         if op == "OP_RESIZE":
             x, _, N, H, W, C, OH, OW, nearest, align, half = a[:11]
             sy = (H - 1) / (OH - 1) if align and OH > 1 else H / OH
             sx = (W - 1) / (OW - 1) if align and OW > 1 else W / OW
             defs = dict(N=N, H=H, W=W, C=C, OH=OH, OW=OW, NEAREST=nearest, ALIGN=align, HALF=half)
-            return {"src": self.program("resize", defs, n_out), "inputs": [["X", self.tex_of(x)]], "ints": [],
+            return {"src": self.program("resize", defs, out_key), "inputs": [["X", self.tex_of(x)]], "ints": [],
                     "floats": [["SCALE_Y", sy], ["SCALE_X", sx]]}
         if op == "OP_REDUCE":
             x, _, outer, n, inner, kind = a[:6]
             defs = dict(RN=n, INNER=inner, KIND=kind)
-            return {"src": self.program("reduce", defs, n_out), "inputs": [["X", self.tex_of(x)]],
+            return {"src": self.program("reduce", defs, out_key), "inputs": [["X", self.tex_of(x)]],
                     "ints": [["SIZE", [n_out]]], "floats": []}
         if op == "OP_SOFTMAX":
             x, _, rows, cols = a[:4]
-            return {"src": self.program("reduce", {"SOFTMAX": 1, "COLS": cols}, n_out),
+            return {"src": self.program("reduce", {"SOFTMAX": 1, "COLS": cols}, out_key),
                     "inputs": [["X", self.tex_of(x)]], "ints": [["SIZE", [n_out]]], "floats": []}
         raise BackendError(f"webgl: no shader for {op}")
 
@@ -306,8 +331,8 @@ class GLPlan:
             for kind, what in self.segments:
                 if kind == "gl":
                     if eng.recorder is not None:
-                        eng.timing_source = ("webgl: each draw alone followed by gl.finish() (synchronising; "
-                                             "no disjoint-timer query in this browser)")
+                        eng.timing_source = ("webgl: each draw alone, synchronised by a one-pixel readPixels "
+                                             "(no disjoint-timer query in WebGL2 here; gl.finish does not wait)")
                         for ms in self.rt.profile(what).to_py():
                             lab = next(labels)
                             kind_, _, node = lab.partition(":")
