@@ -61,3 +61,11 @@ def test_geometry_helpers():
     assert shape[-1] == 24 and a[-1] == 1 and b[-1] == 1
     shape, (a, b) = coalesce((2, 3, 4), [12, 4, 1], [0, 0, 1])
     assert shape[-2:] == [6, 4] and b[-2:] == [0, 1]
+
+
+def test_texture_size_limit_is_a_clear_error():
+    from webtensor.backends.webgl import tex_dims
+    assert tex_dims(16, 8192) == (4, 1)
+    assert tex_dims(128 * 128 * 24, 8192, 128 * 6) == (768, 128)          # NHWC image rows
+    with pytest.raises(webtensor.BackendError, match="MAX_TEXTURE_SIZE"):
+        tex_dims(4 * 8192 * 8192 + 4, 8192)

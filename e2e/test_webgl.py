@@ -1,0 +1,106 @@
+"""The WebGL2 backend in headless Chromium (SwiftShader): conformance, models, memory, context loss."""
+import json
+
+import numpy as np
+import pytest
+
+from tests.helpers import GRAPH_MODELS
+
+from .test_wasm import MODELS_CODE, assert_rows_match, py
+
+
+def test_conformance_suite_on_webgl(app):
+    page, _, _ = app
+    results = py(page, "import json, webtensor.conformance as c; json.dumps(c.run('webgl'))")
+    failed = [r for r in results if not r["ok"]]
+    assert not failed, json.dumps(failed, indent=1)
+    assert {r["case"] for r in results if r["fallbacks"]} == {"fallback inside a plan: conv -> ArgMax -> Cast -> Mul"}
+
+
+@pytest.mark.parametrize("names", [GRAPH_MODELS[:5], GRAPH_MODELS[5:]], ids=["models-1", "models-2"])
+def test_models_match_numpy_on_webgl(app, names):
+    page, _, _ = app
+    code = MODELS_CODE.replace("['wasm', 'wasm-simd', 'wasm-simd-threads']", "['webgl']")
+    res = py(page, code % json.dumps(list(names)))
+    for name, r in res.items():
+        for out_name in r["names"]:
+            excess, same_shape = r["webgl"][out_name]
+            assert same_shape
+            if name == "centernet" and out_name == "tower_0/detections":
+                assert_rows_match(r["webgl:detections"], np.asarray(r["numpy:detections"], np.float32), 4, 1e-3)
+            else:
+                assert excess <= 1e-3, f"{name}:{out_name} on webgl: off by {excess} beyond rtol 1e-3"
+        float_fallbacks = [f for f in r["webgl:fallbacks"] if f.endswith("float32")
+                           and f.split(" ")[0] not in ("TopKV2", "GatherV2", "GatherNd")]
+        assert not float_fallbacks, (name, float_fallbacks)
+
+
+def test_blazeface_detections_and_flat_gpu_memory(app):
+    page, _, _ = app
+    r = py(page, """
+import json, js, numpy as np, webtensor
+from webtensor.vision import BlazeFace, decode_image
+from pyodide.http import pyfetch
+img = await decode_image(await (await pyfetch('samples/astronaut.png')).bytes(), 'astronaut.png')
+det = await BlazeFace.load('models/blazeface.json')
+det.model.backend_name = 'numpy'
+ref = det.detect(img)
+det.model.backend_name = 'webgl'
+got = det.detect(img)
+st = js.webtensorGL.runtime.stats()
+before = (st.textures, st.textureBytes)
+for _ in range(200):
+    det.detect(img)
+st = js.webtensorGL.runtime.stats()
+json.dumps({"ref": ref, "got": got, "before": before, "after": (st.textures, st.textureBytes),
+            "programs": st.programs})
+""")
+    assert len(r["got"]) == len(r["ref"]) == 1
+    np.testing.assert_allclose(r["got"][0]["box"], r["ref"][0]["box"], atol=0.25)
+    np.testing.assert_allclose(r["got"][0]["keypoints"], r["ref"][0]["keypoints"], atol=0.25)
+    assert r["before"] == r["after"], "textures or GPU bytes grew over 200 predictions"
+
+
+def test_context_loss_then_restore(app):
+    page, _, _ = app
+    r = py(page, """
+import json, asyncio, js, numpy as np, webtensor
+m = await webtensor.load_graph_model('models/emotion.json', backend='webgl')
+x = np.random.default_rng(3).uniform(-1, 1, (1, 64, 64, 1)).astype(np.float32)
+ref = m.predict(x)
+rt = js.webtensorGL.runtime
+rt.loseContext()
+await asyncio.sleep(0.05)
+try:
+    m.predict(x)
+    lost_error = None
+except webtensor.WebtensorError as e:
+    lost_error = [type(e).__name__, str(e)]
+rt.restoreContext()
+for _ in range(100):
+    await asyncio.sleep(0.02)
+    if not rt.lost:
+        break
+again = m.predict(x)
+json.dumps({"lost_error": lost_error, "same": bool(np.allclose(ref, again, atol=1e-6)), "generation": rt.generation})
+""")
+    assert r["lost_error"][0] == "BackendError" and "context is lost" in r["lost_error"][1]
+    assert r["same"] and r["generation"] >= 1
+
+
+def test_webgl_unavailable_falls_back(playwright, base_url):
+    from tools.browser import launch
+    from tools.session import open_app
+    # --disable-webgl does not reach OffscreenCanvas in workers; --use-gl=disabled removes GL
+    browser = launch(playwright, ["--use-gl=disabled"])
+    try:
+        page, _ = open_app(browser, base_url)
+        r = py(page, """
+import json, webtensor
+b = webtensor.backends()['webgl']
+json.dumps({"webgl": b, "chosen": webtensor.set_backend('webgl')})
+""")
+    finally:
+        browser.close()
+    assert r["webgl"]["available"] is False and r["webgl"]["reason"]
+    assert r["chosen"] == "wasm-simd-threads"
