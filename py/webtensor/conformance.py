@@ -169,6 +169,18 @@ def cases() -> list[Case]:
         Node("y", "Conv2D", ["p:0", "w:0"], conv(1, "SAME"))],
         {"x": _rand(rng, 1, 6, 7, 3)}, {"pads": _i32([[0, 0], [2, 1], [1, 0], [0, 0]]), "w": _rand(rng, 3, 3, 3, 5)},
         ["y:0"], TOL_ACCUM, ["Pad", "Conv2D"]))
+    out.append(Case("fusion: conv -> Mul(per-channel) -> Add -> Relu6 (affine folded into the weights)", [
+        Node("c", "_FusedConv2D", ["x:0", "w:0", "b:0"], {**conv(1, "SAME"), "fused_ops": ["BiasAdd"]}),
+        Node("m", "Mul", ["c:0", "s:0"], {}), Node("a", "AddV2", ["m:0", "t:0"], {}),
+        Node("y", "Relu6", ["a:0"], {})],
+        {"x": _rand(rng, 1, 6, 6, 5, lo=-3, hi=3)},
+        {"w": _rand(rng, 3, 3, 5, 12), "b": _rand(rng, 12), "s": _rand(rng, 12, lo=-2, hi=2), "t": _rand(rng, 12)},
+        ["y:0"], TOL_ACCUM, ["_FusedConv2D", "Mul", "AddV2", "Relu6"]))
+    out.append(Case("fusion: depthwise -> Mul(scalar) -> Sub(per-channel)", [
+        Node("d", "DepthwiseConv2dNative", ["x:0", "w:0"], conv(1, "SAME")),
+        Node("m", "Mul", ["d:0", "s:0"], {}), Node("y", "Sub", ["m:0", "t:0"], {})],
+        {"x": _rand(rng, 1, 5, 5, 8)}, {"w": _rand(rng, 3, 3, 8, 1), "s": np.float32(1.7), "t": _rand(rng, 8)},
+        ["y:0"], TOL_ACCUM, ["DepthwiseConv2dNative", "Mul", "Sub"]))
     out.append(Case("fallback inside a plan: conv -> ArgMax -> Cast -> Mul", [
         Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")),
         Node("am", "ArgMax", ["c:0", "ax:0"], {"output_type": np.dtype(np.int32)}),

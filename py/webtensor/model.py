@@ -20,9 +20,10 @@ from .ops import TensorSpec
 class GraphModel:
     """A TF.js graph model: `predict(x)` or `execute({name: x}, [output names])`."""
 
-    def __init__(self, graph: Graph, backend: str | None = None):
+    def __init__(self, graph: Graph, backend: str | None = None, optimize: bool = True):
         self.graph = graph
         self.backend_name = backend
+        self.optimize = optimize      # False: no folding/fusion/memory reuse (to measure what they buy)
         self._plans: dict[tuple, Plan] = {}
         self.disposed = False
         engine().models.add(self)
@@ -56,7 +57,7 @@ class GraphModel:
         if plan is None:
             dtype = {i.key: np.dtype(i.dtype) for i in self.inputs}
             specs = {k: TensorSpec(tuple(s), dtype[k]) for k, s in shapes.items()}
-            plan = compile_plan(self.graph, specs, output_keys)
+            plan = compile_plan(self.graph, specs, output_keys, fold=self.optimize)
             self._plans[cache_key] = plan
         return plan
 
@@ -227,28 +228,29 @@ def _run_sync(coro):
     raise RuntimeError("synchronous loading awaited something")
 
 
-async def load_graph_model(url: str, backend: str | None = None) -> GraphModel:
-    """Load a TF.js graph model from a URL (browser) or a URL/path (CPython)."""
+async def load_graph_model(url: str, backend: str | None = None, optimize: bool = True) -> GraphModel:
+    """Load a TF.js graph model from a URL (browser) or a URL/path (CPython).
+    optimize=False turns the graph passes off (folding, fusion, memory reuse)."""
     files = await _fetch_files(url, fetch_bytes)
     parse_model_json(files.model_json, url)
-    return GraphModel(parse_graph_model(files), backend)
+    return GraphModel(parse_graph_model(files), backend, optimize)
 
 
-async def load_layers_model(url: str, backend: str | None = None) -> GraphModel:
+async def load_layers_model(url: str, backend: str | None = None, optimize: bool = True) -> GraphModel:
     """Load a TF.js layers model (Keras-converted) into the same graph IR."""
-    return GraphModel(parse_layers_model(await _fetch_files(url, fetch_bytes)), backend)
+    return GraphModel(parse_layers_model(await _fetch_files(url, fetch_bytes)), backend, optimize)
 
 
-def read_graph_model(path, backend: str | None = None) -> GraphModel:
+def read_graph_model(path, backend: str | None = None, optimize: bool = True) -> GraphModel:
     """Synchronous loading of a graph model from a file path (CPython)."""
     files = _run_sync(_fetch_files(str(path), read_file))
     parse_model_json(files.model_json, str(path))
-    return GraphModel(parse_graph_model(files), backend)
+    return GraphModel(parse_graph_model(files), backend, optimize)
 
 
-def read_layers_model(path, backend: str | None = None) -> GraphModel:
+def read_layers_model(path, backend: str | None = None, optimize: bool = True) -> GraphModel:
     """Synchronous loading of a layers model from a file path (CPython)."""
-    return GraphModel(parse_layers_model(_run_sync(_fetch_files(str(path), read_file))), backend)
+    return GraphModel(parse_layers_model(_run_sync(_fetch_files(str(path), read_file))), backend, optimize)
 
 
 def select_backend(model: GraphModel, sample, runs: int = 5, warmup: int = 2) -> list[dict]:

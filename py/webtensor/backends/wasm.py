@@ -125,8 +125,9 @@ class Lowered:
 class Lowering:
     """Plan -> Lowered: op-by-op lowering with peephole fusion."""
 
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, optimize: bool = True):
         self.plan = plan
+        self.optimize = optimize          # False: no fusion or folding (for optimize-report)
         self.specs = plan.specs
         self.weights: list[np.ndarray] = []
         self._weight_ids: dict[int, int] = {}
@@ -225,10 +226,14 @@ class Lowering:
         self.aliases[out] = self.aliases.get(src, src)
 
     # -- fusion --------------------------------------------------------------------
-    def fuse_epilogue(self, i: int, out: str, act: int, allow_residual: bool):
-        """Follow `out` through BiasAdd / Add(residual) / activation consumers that can
-        join the producing kernel.  Returns (out, extra_bias, residual, act, param)."""
-        extra_bias, residual, param = None, None, 0.0
+    def fuse_epilogue(self, i: int, out: str, act: int, allow_residual: bool, channels: int | None = None):
+        """Follow `out` through consumers that can join the producing kernel: per-channel
+        Mul/Add/Sub/BiasAdd by constants (an affine a*y + b folded into weights and bias,
+        while nothing else has joined), a residual Add, then an activation.
+        Returns (out, scale a or None, shift b or None, residual, act, param)."""
+        scale, shift, residual, param = None, None, None, 0.0
+        if not self.optimize:
+            return out, scale, shift, residual, act, param
         while True:
             j = self.single_consumer(out, i)
             if j is None:
@@ -236,9 +241,18 @@ class Lowering:
             nxt = self.plan.steps[j]
             op = nxt.node.op
             other = [k for k in nxt.inputs if k != out]
-            if act == 0 and op == "BiasAdd" and nxt.inputs[0] == out and self.const(nxt.inputs[1]) is not None:
-                b = self.const(nxt.inputs[1])
-                extra_bias = b if extra_bias is None else extra_bias + b
+            c = self.const(other[0]) if len(other) == 1 else None
+            per_channel = (c is not None and channels is not None and c.dtype == F32 and
+                           (c.size == 1 or (c.size == channels and c.shape[-1] == channels)))
+            affine_ok = act == 0 and residual is None and per_channel
+            if affine_ok and (op == "BiasAdd" and nxt.inputs[0] == out or op in ("Add", "AddV2")):
+                shift = (shift if shift is not None else 0) + np.broadcast_to(c.reshape(-1), (channels,))
+            elif affine_ok and op == "Sub" and nxt.inputs[0] == out:
+                shift = (shift if shift is not None else 0) - np.broadcast_to(c.reshape(-1), (channels,))
+            elif affine_ok and op == "Mul":
+                m = np.broadcast_to(c.reshape(-1), (channels,)).astype(np.float32)
+                scale = m if scale is None else scale * m
+                shift = None if shift is None else shift * m
             elif (act == 0 and allow_residual and residual is None and op in ("Add", "AddV2") and len(other) == 1
                   and self.shape(other[0]) == self.shape(out) and self.dtype(other[0]) == F32
                   and self.const(other[0]) is None and self.producer.get(other[0], -1) < i):
@@ -251,7 +265,7 @@ class Lowering:
             self.skip.add(j)
             self.fused[nxt.node.name] = self.plan.steps[i].node.name
             out = nxt.outputs[0]
-        return out, extra_bias, residual, act, param
+        return out, scale, shift, residual, act, param
 
 
 # ----------------------------------------------------------------------------- lowerings
@@ -318,10 +332,12 @@ def lower_conv(low: Lowering, i: int, step: Step):
     bias, scale, act, param, alpha = _fused_epilogue_args(low, step, co)
     if scale is not None:
         w4 = w4 * scale
-    out, extra_bias, residual, act, fparam = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True)
+    out, a, b, residual, act, fparam = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True, channels=co)
     param = param or fparam
-    if extra_bias is not None:
-        bias = bias + extra_bias
+    if a is not None:
+        w4, bias = w4 * a, bias * a
+    if b is not None:
+        bias = bias + b
     co8 = -(-co // 8)
     packed = np.zeros((kh, kw, c, co8 * 8), np.float32)
     packed[..., :co] = w4
@@ -361,10 +377,13 @@ def lower_dwconv(low: Lowering, i: int, step: Step):
     bias, scale, act, param, alpha = _fused_epilogue_args(low, step, c * mult)
     if scale is not None:
         w = w * scale.reshape(c, mult)
-    out, extra_bias, residual, act, fparam = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True)
+    out, a, b, residual, act, fparam = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True,
+                                                         channels=c * mult)
     param = param or fparam
-    if extra_bias is not None:
-        bias = bias + extra_bias
+    if a is not None:
+        w, bias = w * a.reshape(c, mult), bias * a
+    if b is not None:
+        bias = bias + b
     low.zero_floats = max(low.zero_floats, c)
     low.conv_flops += 2 * n_ * oh * ow * c * mult * kh * kw
     args = [low.ref(x), low.weight(np.ascontiguousarray(w, np.float32)), low.weight(bias), Ref("t", out),
@@ -392,7 +411,7 @@ def lower_binary(low: Lowering, i: int, step: Step):
     out = step.outputs[0]
     oshape = low.shape(out)
     shape, (sa, sb) = coalesce(oshape, broadcast_strides(low.shape(a), oshape), broadcast_strides(low.shape(b), oshape))
-    out, _, _, act, param = low.fuse_epilogue(i, out, 0, allow_residual=False)
+    out, _, _, _, act, param = low.fuse_epilogue(i, out, 0, allow_residual=False)
     args = [low.ref(a), low.ref(b), Ref("t", out), BINARY[step.node.op], act, f32_bits(param), *shape, *sa, *sb]
     low.emit("OP_BINARY", args, [a, b], [out], f"binary:{step.node.name}")
 
@@ -523,7 +542,7 @@ def lower_pad(low: Lowering, i: int, step: Step):
     j = low.single_consumer(out, i)
     # Zero padding of H and W only, read only by a convolution: the conv kernels treat
     # taps outside the input as zeros, so the pad becomes the conv's own padding.
-    if (j is not None and low.plan.steps[j].node.op in CONV_OPS and low.plan.steps[j].inputs[0] == out
+    if (low.optimize and j is not None and low.plan.steps[j].node.op in CONV_OPS and low.plan.steps[j].inputs[0] == out
             and len(widths) == 4 and widths[0] == (0, 0) and widths[3] == (0, 0) and value is not None
             and float(np.asarray(value).reshape(-1)[0]) == 0.0 and low.const(x) is None):
         low.folded_pads[out] = (x, widths[1][0], widths[2][0])
@@ -613,7 +632,7 @@ LOWERINGS = {
 
 
 # ----------------------------------------------------------------------------- memory plan
-def plan_arena(lowered: Lowered, specs, input_keys, output_keys) -> tuple[dict[str, int], int, int]:
+def plan_arena(lowered: Lowered, specs, input_keys, output_keys, reuse: bool = True) -> tuple[dict[str, int], int, int]:
     """Offsets for every non-constant tensor from lifetimes over the item sequence
     (greedy by size, first fit in time-overlapping placements).  Returns
     (offset per base tensor, arena bytes, naive bytes)."""
@@ -638,7 +657,7 @@ def plan_arena(lowered: Lowered, specs, input_keys, output_keys) -> tuple[dict[s
     placed: list[tuple[int, int, int, int]] = []   # (offset, size, first, last)
     offsets: dict[str, int] = {}
     for k in order:
-        lo, hi = first[k], last[k]
+        lo, hi = (first[k], last[k]) if reuse else (-1, end)   # without reuse: everything lives throughout
         busy = sorted((o, o + s) for o, s, f, l in placed if not (l < lo or hi < f))
         off = 0
         for a, b in busy:
@@ -659,10 +678,10 @@ class CompiledPlan:
         self.backend = backend
         self.rt = backend.runtime()
         self.plan = plan
-        self.lowered = Lowering(plan).run()
+        self.lowered = Lowering(plan, plan.optimize).run()
         low = self.lowered
         self.offsets, self.arena_bytes, self.naive_bytes = plan_arena(low, plan.specs, plan.input_keys,
-                                                                       plan.output_keys)
+                                                                       plan.output_keys, reuse=plan.optimize)
         self.blocks: list[int] = []
         # weights: one blob, 16-byte aligned entries (+ the shared zero row)
         weights = low.weights + [np.zeros(low.zero_floats, np.float32)]

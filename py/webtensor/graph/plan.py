@@ -39,6 +39,7 @@ class Plan:
     free_after: list[list[str]] = field(default_factory=list)  # per step: keys dead after it
     folded: list[str] = field(default_factory=list)           # names of nodes folded away
     lowered: dict = field(default_factory=dict, repr=False)   # backend name -> its compiled form
+    optimize: bool = True                                     # graph passes on (fold, fuse, reuse memory)
 
     def summary(self) -> dict:
         return {"steps": len(self.steps), "folded_nodes": len(self.folded),
@@ -144,4 +145,4 @@ def compile_plan(graph: Graph, input_specs: dict[str, TensorSpec], output_keys: 
         if k not in keep:
             free_after[i].append(k)
     input_keys = [k for k in input_specs]
-    return Plan(graph, input_keys, list(output_keys), steps, specs, constants, free_after, folded)
+    return Plan(graph, input_keys, list(output_keys), steps, specs, constants, free_after, folded, optimize=fold)
