@@ -111,6 +111,16 @@ INLINE void store_activated(float* o, const float* v, const float* res, int n, i
   }
 }
 
+// o[j] = act(o[j]) in place, the switch outside the loop.
+INLINE void store_activated_inplace(float* o, int n, int act, float param) {
+  switch (act) {
+    case ACT_NONE: break;
+    case ACT_RELU: for (int j = 0; j < n; j++) o[j] = o[j] > 0 ? o[j] : 0.0f; break;
+    case ACT_RELU6: for (int j = 0; j < n; j++) o[j] = o[j] < 0 ? 0.0f : (o[j] > 6 ? 6.0f : o[j]); break;
+    default: for (int j = 0; j < n; j++) o[j] = activate(o[j], act, param, 0.0f);
+  }
+}
+
 #ifdef __wasm_simd128__
 // Vector forms of the cheap activations; others go lane by lane.
 INLINE v128_t activate4(v128_t v, int act, float param, v128_t alpha) {

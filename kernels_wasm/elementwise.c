@@ -46,8 +46,8 @@ INLINE v128_t binary4(int kind, v128_t x, v128_t y) {
 // One contiguous output row: x advances by sx, y by sy (0 = broadcast).
 static void binary_row(int kind, int act, float param, const float* x, int sx, const float* y, int sy,
                        float* o, int n) {
-  int i = 0;
 #ifdef __wasm_simd128__
+  int i = 0;
   const v128_t zero = wasm_f32x4_splat(0);
   if (sx == 1 && sy == 1) {
     for (; i + 4 <= n; i += 4)
@@ -61,8 +61,23 @@ static void binary_row(int kind, int act, float param, const float* x, int sx, c
     for (; i + 4 <= n; i += 4)
       wasm_v128_store(o + i, activate4(binary4(kind, xv, wasm_v128_load(y + i)), act, param, zero));
   }
-#endif
   for (; i < n; i++) o[i] = activate(binary1(kind, x[(size_t)i * sx], y[(size_t)i * sy]), act, param, 0.0f);
+#else
+  // scalar: per L1-sized chunk, one loop for the operation and one for the activation,
+  // each with its switch outside the loop (a switch per element costs more than the math)
+  for (int c0 = 0; c0 < n; c0 += 1024) {
+    const int c1 = MIN(n, c0 + 1024);
+    const float *xp = x + (size_t)c0 * sx, *yp = y + (size_t)c0 * sy;
+    float* op = o + c0;
+    const int m = c1 - c0;
+    if (sx == 1 && sy == 1 && kind == B_ADD) for (int k = 0; k < m; k++) op[k] = xp[k] + yp[k];
+    else if (sx == 1 && sy == 1 && kind == B_MUL) for (int k = 0; k < m; k++) op[k] = xp[k] * yp[k];
+    else if (sx == 1 && sy == 0 && kind == B_ADD) { const float v = yp[0]; for (int k = 0; k < m; k++) op[k] = xp[k] + v; }
+    else if (sx == 1 && sy == 0 && kind == B_MUL) { const float v = yp[0]; for (int k = 0; k < m; k++) op[k] = xp[k] * v; }
+    else for (int k = 0; k < m; k++) op[k] = binary1(kind, xp[(size_t)k * sx], yp[(size_t)k * sy]);
+    store_activated_inplace(op, m, act, param);
+  }
+#endif
 }
 
 // args: x y out kind act param  shape[6]  xstrides[6]  ystrides[6]   (strides in elements)
