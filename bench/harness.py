@@ -53,6 +53,16 @@ def tfjs_configs(backend: str, threads: int) -> list[tuple[str, dict]]:
     raise ValueError(backend)
 
 
+def is_layers_model(path: Path) -> bool:
+    doc = json.loads(path.read_text())
+    return doc.get("format") == "layers-model" or "model_config" in doc.get("modelTopology", {})
+
+
+UA_MEMORY = """() => Promise.race([
+  performance.measureUserAgentSpecificMemory ? performance.measureUserAgentSpecificMemory().then((r) => r.bytes) : null,
+  new Promise((resolve) => setTimeout(() => resolve(null), 20000))])"""
+
+
 def bench_input(model: str, shape, dtype) -> np.ndarray:
     """BlazeFace gets the sample photo as human feeds it; others a seeded random tensor."""
     shape = [1 if d < 0 else d for d in shape]
@@ -118,7 +128,7 @@ def wt(page, code: str):
 
 
 def measure(model: str, backend: str, args, browser, base: str, wt_page, log) -> list[dict]:
-    layers = model in LAYERS_MODELS
+    layers = model in LAYERS_MODELS or is_layers_model(DIST / MODELS[model])
     local = (webtensor.read_layers_model if layers else webtensor.read_graph_model)(DIST / MODELS[model])
     info = local.inputs[0]
     x = bench_input(model, info.shape, info.dtype)
@@ -164,6 +174,9 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
     gflops_peak = None
     if backend.startswith("wasm"):
         gflops_peak = wt(wt_page, WT_PEAK.format(backend=backend, lanes=1 if backend == "wasm" else 4))
+    if args.ua_memory:   # whole-page memory as the browser counts it (waits for a GC)
+        for e in engines:
+            e["ua_memory"] = (wt_page if e["page"] is None else e["page"]).evaluate(UA_MEMORY)
     for e in engines:
         ms = e["ms"]
         row = {"model": model, "backend": backend, "engine": e["engine"],
@@ -171,7 +184,7 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
                else e["setup"].get("threads"),
                "load_ms": round(e["setup"]["load_ms"], 1), "first_ms": round(e["setup"]["first_ms"], 1),
                "median_ms": round(statistics.median(ms), 2), "p90_ms": round(float(np.percentile(ms, 90)), 2),
-               "runs": len(ms), "peak_bytes": None, "max_abs_diff": None}
+               "runs": len(ms), "peak_bytes": None, "max_abs_diff": None, "ua_memory_bytes": e.get("ua_memory")}
         if e["engine"] == "webtensor":
             row["peak_bytes"] = wt_mem.get("peakUsedBytes") if wt_mem else None
             rep = e["setup"]["report"]
@@ -271,6 +284,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="threads for wasm-simd-threads (0: the browser's cores)")
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument("--quick", action="store_true", help="a one-minute smoke run (5 runs, BlazeFace)")
+    ap.add_argument("--ua-memory", action="store_true",
+                    help="also record performance.measureUserAgentSpecificMemory() per page (slow: waits for a GC)")
     ap.add_argument("--model", action="append", default=[], help="NAME=path/under/dist/model.json (repeatable)")
     args = ap.parse_args(argv)
     if args.quick:

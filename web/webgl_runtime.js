@@ -27,6 +27,9 @@ class GLRuntime {
     if (!gl) throw new Error('WebGL2 is not available in this browser');
     if (!gl.getExtension('EXT_color_buffer_float')) throw new Error('EXT_color_buffer_float is missing: cannot render to float32 textures');
     this.gl = gl;
+    // Enabling KHR_parallel_shader_compile lets the driver compile in the background:
+    // setPlan() creates every program of a model first, and link status is only
+    // queried when a program is first drawn (linked()), so compiles overlap.
     this.parallel = gl.getExtension('KHR_parallel_shader_compile');
     this.loseExt = gl.getExtension('WEBGL_lose_context');
     this.maxTextureSize = gl.getParameter(gl.MAX_TEXTURE_SIZE);
@@ -145,18 +148,6 @@ class GLRuntime {
     const id = this.nextId++;
     this.plans.set(id, draws);
     return id;
-  }
-
-  async ready(planId) {   // wait for parallel compilation, then check links once
-    const draws = this.plans.get(planId);
-    if (this.parallel) {
-      const gl = this.gl;
-      while (!draws.every((d) => gl.getProgramParameter(d.p.prog, this.parallel.COMPLETION_STATUS_KHR))) {
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-    for (const d of draws) this.linked(d.p);
-    return draws.length;
   }
 
   run(planId, first = 0, last = -1) {
