@@ -23,19 +23,24 @@ static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
 }
 
 #ifdef __wasm_atomics__
-// Sense-free generation barrier: b[0] = arrivals, b[1] = generation.
-static void barrier(int32_t* b, int nthreads) {
+// Generation barrier: b[0] = arrivals, b[1] = generation.  Spins briefly, then waits.
+// Returns -1 if the other threads do not arrive within ~10 s (a stalled pool becomes an
+// error the caller reports, never a hang).
+static int barrier(int32_t* b, int nthreads) {
   const int32_t gen = __atomic_load_n(&b[1], __ATOMIC_ACQUIRE);
   if (__atomic_add_fetch(&b[0], 1, __ATOMIC_ACQ_REL) == nthreads) {
     __atomic_store_n(&b[0], 0, __ATOMIC_RELAXED);
     __atomic_add_fetch(&b[1], 1, __ATOMIC_RELEASE);
     __builtin_wasm_memory_atomic_notify(&b[1], (unsigned)-1);
-    return;
+    return 0;
   }
   for (int spin = 0; spin < 20000; spin++)
-    if (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) != gen) return;
-  while (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) == gen)
-    __builtin_wasm_memory_atomic_wait32(&b[1], gen, -1);
+    if (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) != gen) return 0;
+  for (int waits = 0; __atomic_load_n(&b[1], __ATOMIC_ACQUIRE) == gen; waits++) {
+    if (waits >= 10) return -1;
+    __builtin_wasm_memory_atomic_wait32(&b[1], gen, 1000000000LL);   // 1 s
+  }
+  return 0;
 }
 #endif
 
@@ -46,7 +51,7 @@ EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads) {
   for (int i = 0; i < n; i++) {
     dispatch(p[0], p + 2, tid, nthreads);
 #ifdef __wasm_atomics__
-    if (nthreads > 1) barrier(PTR(int32_t, prog[2]), nthreads);
+    if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), nthreads) < 0) return -2;
 #endif
     p += p[1];
   }
@@ -60,7 +65,7 @@ EXPORT("run_op") int run_op(const int32_t* prog, int index, int tid, int nthread
   for (int i = 0; i < index; i++) p += p[1];
   dispatch(p[0], p + 2, tid, nthreads);
 #ifdef __wasm_atomics__
-  if (nthreads > 1) barrier(PTR(int32_t, prog[2]), nthreads);
+  if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), nthreads) < 0) return -2;
 #endif
   return 0;
 }
@@ -72,13 +77,12 @@ EXPORT("stack_probe") int stack_probe(int32_t* barrier_words, int tid, int nthre
   volatile int32_t buf[16384];
   for (int i = 0; i < 16384; i++) buf[i] = tid * 1000003 + i;
 #ifdef __wasm_atomics__
-  if (nthreads > 1) barrier(barrier_words, nthreads);
-  if (nthreads > 1) barrier(barrier_words, nthreads);
+  if (nthreads > 1 && (barrier(barrier_words, nthreads) < 0 || barrier(barrier_words, nthreads) < 0)) return -2;
 #endif
   int bad = 0;
   for (int i = 0; i < 16384; i++) bad += buf[i] != tid * 1000003 + i;
 #ifdef __wasm_atomics__
-  if (nthreads > 1) barrier(barrier_words, nthreads);
+  if (nthreads > 1 && barrier(barrier_words, nthreads) < 0) return -2;
 #endif
   return bad;
 }

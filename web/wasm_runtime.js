@@ -120,11 +120,15 @@ class WasmRuntime {
     if (kind === 0) r = this.exports.run_plan(prog, 0, n);
     else if (kind === 1) r = this.exports.run_op(prog, index, 0, n);
     else r = this.exports.stack_probe(this.ctl + CTL.BARRIER * 4, 0, n);
-    if (n > 1) {  // helpers count themselves done after the final barrier
-      const i32 = this.i32(), c = this.ctl / 4;
-      while (Atomics.load(i32, c + CTL.DONE) < n - 1) Atomics.wait(i32, c + CTL.DONE, Atomics.load(i32, c + CTL.DONE), 50);
+    if (n > 1 && r !== -2) {  // helpers count themselves done after the final barrier
+      const i32 = this.i32(), c = this.ctl / 4, t0 = performance.now();
+      while (Atomics.load(i32, c + CTL.DONE) < n - 1) {
+        if (performance.now() - t0 > 10000) { r = -2; break; }
+        Atomics.wait(i32, c + CTL.DONE, Atomics.load(i32, c + CTL.DONE), 50);
+      }
     }
     this.runs++;
+    if (r === -2) throw new Error(`${this.name}: the thread pool stalled (a helper thread did not reach the barrier within 10 s)`);
     if (r < 0) throw new Error(`${this.name}: the program at ${prog} is malformed`);
     return r;
   }

@@ -12,11 +12,13 @@ self.onmessage = (ev) => {
     exports_ = new WebAssembly.Instance(module, { env: { memory } }).exports;
     exports_.__stack_pointer.value = stackTop;   // each thread its own stack region
   } catch (err) { self.postMessage(String(err)); return; }
+  // Read the run generation *before* saying ready: a run started right after 'ready'
+  // must find this thread waiting on the old generation, or the barrier waits forever.
+  const c = ctl / 4;
+  let seen = Atomics.load(new Int32Array(memory.buffer), c + layout.GO);
   self.postMessage('ready');
   // Leave this handler so `setStack` messages can still arrive between runs: the loop
   // yields to the event loop with a zero-delay timeout when it has been idle.
-  const c = ctl / 4;
-  let seen = Atomics.load(new Int32Array(memory.buffer), c + layout.GO);
   const loop = () => {
     for (;;) {
       const i32 = new Int32Array(memory.buffer);
