@@ -57,7 +57,8 @@ const ready = (async () => {
   const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));
   const be = await client.call('backends');
   fillBackends(be);
-  setStatus(`ready: webtensor ${info.version}, Pyodide in ${Math.round(info.ms)} ms, model ` +
+  setStatus(`ready: webtensor ${info.version}, Pyodide + numpy + webtensor (${fmtBytes(info.fetchedBytes)}) in ` +
+            `${Math.round(info.ms)} ms, model ` +
             `(${fmtBytes(loaded.weight_bytes)} of weights) in ${Math.round(loaded.load_ms)} ms` +
             (info.crossOriginIsolated ? '' : ' (not cross-origin isolated: no threads)'));
   setInterval(refreshMemory, 1000);

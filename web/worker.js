@@ -6,7 +6,13 @@ importScripts('pyodide/pyodide.js', 'wasm_runtime.js', 'webgl_runtime.js');
 let pyodide = null;
 let app = null;   // the webtensor.app module (PyProxy)
 
-function progress(text) { self.postMessage({ progress: text }); }
+// Bytes fetched so far by this worker (Resource Timing sees every fetch it made).
+function fetchedBytes() {
+  return performance.getEntriesByType('resource').reduce((n, e) => n + (e.encodedBodySize || e.transferSize || 0), 0);
+}
+function progress(text) {
+  self.postMessage({ progress: `${text} (${(fetchedBytes() / (1 << 20)).toFixed(1)} MB fetched)` });
+}
 
 async function init() {
   const t0 = performance.now();
@@ -24,7 +30,7 @@ async function init() {
   await micropip.install(new URL(build.wheel, self.location).href);
   micropip.destroy();
   app = pyodide.pyimport('webtensor.app');
-  return { version: build.version, ms: performance.now() - t0, wasm: wasmStatus,
+  return { version: build.version, ms: performance.now() - t0, wasm: wasmStatus, fetchedBytes: fetchedBytes(),
            crossOriginIsolated: self.crossOriginIsolated === true };
 }
 
@@ -33,7 +39,10 @@ const parse = (text) => JSON.parse(text);
 
 const handlers = {
   init,
-  async loadDetector({ url, minScore }) { return parse(await app.load_detector(url, minScore ?? 0.5)); },
+  async loadDetector({ url, minScore }) {
+    progress('loading the BlazeFace model');
+    return parse(await app.load_detector(url, minScore ?? 0.5));
+  },
   async detectImage({ bytes, name }) { return parse(await app.detect_image(new Uint8Array(bytes), name)); },
   async detectFrame({ bitmap }) {
     // ImageBitmap from the page's video: draw it here and hand raw RGBA to Python.

@@ -1,18 +1,17 @@
 """GraphModel: the user-facing model (TF.js's GraphModel API, Pythonic names)."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 
-from .backends import backends as list_backends, current_backend_name, get_backend
+from .backends import backends as list_backends, get_backend
 from .engine import Tensor, TensorDisposedError, _tensors_in, engine
 from ._io import fetch_bytes, join_url, read_file
 from .errors import InputError, ModelFormatError, WeightsError
 from .graph import Graph, GraphModelFiles, TensorInfo, parse_graph_model
 from .graph.ir import split_ref, tensor_key
 from .graph.layers import parse_layers_model
-from .graph.loader import manifest_entries, parse_model_json
+from .graph.loader import load_json, manifest_entries, parse_model_json
 from .graph.plan import Plan, compile_plan
 from .ops import TensorSpec
 
@@ -204,12 +203,7 @@ async def _fetch_files(url: str, read) -> GraphModelFiles:
         text = await get(url)
     except OSError as e:
         raise ModelFormatError(f"{url}: cannot load model.json ({e})") from None
-    try:
-        doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ModelFormatError(f"{url}: not valid JSON ({e})") from None
-    if not isinstance(doc, dict):
-        raise ModelFormatError(f"{url}: top level is not a JSON object")
+    doc = load_json(text, url)
     shards = {}
     for p in _shard_paths(doc, url):
         try:

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import time
-
 from .._io import IN_BROWSER
 from ..engine import KernelRecord, engine
 from ..errors import BackendError, ExecutionError, WebtensorError

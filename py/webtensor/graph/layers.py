@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ModelFormatError, UnsupportedOpError, WeightsError
 from .ir import Graph, Node, TensorInfo, topo_sort
-from .loader import GraphModelFiles, decode_weights
+from .loader import GraphModelFiles, decode_weights, load_json
 
 F32 = np.dtype(np.float32)
 ACTIVATION_OPS = {"relu": "Relu", "relu6": "Relu6", "sigmoid": "Sigmoid", "tanh": "Tanh", "elu": "Elu",
@@ -106,15 +106,9 @@ def _layers_and_io(topology: dict, source: str):
 
 
 def _parse(files: GraphModelFiles) -> Graph:
-    import json
     source = files.source
-    doc = files.model_json
-    if not isinstance(doc, dict):
-        try:
-            doc = json.loads(doc)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ModelFormatError(f"{source}: not valid JSON ({e})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("modelTopology"), dict):
+    doc = load_json(files.model_json, source)
+    if not isinstance(doc.get("modelTopology"), dict):
         raise ModelFormatError(f"{source}: no 'modelTopology' object: not a TF.js layers model")
     if doc.get("format") not in (None, "layers-model"):
         raise ModelFormatError(f"{source}: format is {doc.get('format')!r}, expected 'layers-model'")

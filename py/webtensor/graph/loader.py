@@ -40,16 +40,22 @@ def _require(obj, key, typ, where):
     return val
 
 
-def parse_model_json(text: bytes | str | dict, source: str) -> dict:
+def load_json(text: bytes | str | dict, source: str) -> dict:
+    """model.json text -> its top-level object (ModelFormatError naming the file otherwise)."""
     if isinstance(text, dict):
-        doc = text
-    else:
-        try:
-            doc = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ModelFormatError(f"{source}: not valid JSON ({e})") from None
+        return text
+    try:
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ModelFormatError(f"{source}: not valid JSON ({e})") from None
     if not isinstance(doc, dict):
         raise ModelFormatError(f"{source}: top level is not a JSON object")
+    return doc
+
+
+def parse_model_json(text: bytes | str | dict, source: str) -> dict:
+    """A graph model's model.json, checked to be one."""
+    doc = load_json(text, source)
     fmt = doc.get("format")
     topo = doc.get("modelTopology")
     if fmt not in (None, "graph-model"):
