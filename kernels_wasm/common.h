@@ -45,6 +45,20 @@ INLINE void split_range(int n, int tid, int nthreads, int* begin, int* end) {
   *end = *begin + per + (tid < extra);
 }
 
+// Element offsets of outer row r (axes 0..4 of a rank-6 iteration) in two strided tensors.
+INLINE void outer_offsets(int r, const int32_t* shape, const int32_t* s1, const int32_t* s2,
+                          ptrdiff_t* o1, ptrdiff_t* o2) {
+  ptrdiff_t a = 0, b = 0;
+  for (int d = 4; d >= 0; d--) {
+    const int i = r % shape[d];
+    r /= shape[d];
+    a += (ptrdiff_t)i * s1[d];
+    b += (ptrdiff_t)i * s2[d];
+  }
+  *o1 = a;
+  *o2 = b;
+}
+
 // exp(x) for float32: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial
 // (Taylor/Horner; error ~1e-7 relative). Own implementation: no libm here.
 INLINE float wt_expf(float x) {

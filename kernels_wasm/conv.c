@@ -11,6 +11,21 @@
 
 #define MR 4
 
+// The OP_CONV arguments as named locals (one definition for the scalar and SIMD paths).
+#define CONV_ARGS(a)                                                                                   \
+  const float* x = PTR(const float, a[0]);                                                             \
+  const float* w = PTR(const float, a[1]);                                                             \
+  const float* bias = PTR(const float, a[2]);                                                          \
+  float* out = PTR(float, a[3]);                                                                       \
+  const float* residual = PTR(const float, a[4]);                                                      \
+  const float* alpha = PTR(const float, a[5]);                                                         \
+  const float* zero = PTR(const float, a[6]);                                                          \
+  const int N = a[7], H = a[8], W = a[9], C = a[10], OH = a[11], OW = a[12], CO = a[13];                \
+  const int KH = a[14], KW = a[15], SH = a[16], SW = a[17], DH = a[18], DW = a[19], PT = a[20], PL = a[21]; \
+  const int act = a[22];                                                                               \
+  const float param = bits_to_f32(a[23]);
+
+
 #ifndef __wasm_simd128__
 // One output pixel x one 8-channel panel over `ntaps` input rows of depth K: 8
 // accumulators and 8 weights fit V8's 16 float registers (4x4 and 2x4 tiles spill or
@@ -35,17 +50,7 @@ INLINE void panel_1x8(float acc[8], const float* const* rows, int ntaps, const f
 // (a whole filter row at once when it is in bounds, as in the SIMD path), then run
 // the 1x8 microkernel over each 8-channel weight panel.
 static void conv_scalar(const int32_t* a, int tid, int nthreads) {
-  const float* x = PTR(const float, a[0]);
-  const float* w = PTR(const float, a[1]);
-  const float* bias = PTR(const float, a[2]);
-  float* out = PTR(float, a[3]);
-  const float* residual = PTR(const float, a[4]);
-  const float* alpha = PTR(const float, a[5]);
-  const float* zero = PTR(const float, a[6]);
-  const int N = a[7], H = a[8], W = a[9], C = a[10], OH = a[11], OW = a[12], CO = a[13];
-  const int KH = a[14], KW = a[15], SH = a[16], SW = a[17], DH = a[18], DW = a[19], PT = a[20], PL = a[21];
-  const int act = a[22];
-  const float param = bits_to_f32(a[23]);
+  CONV_ARGS(a)
   const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW;
   int p0, p1;
   split_range(M, tid, nthreads, &p0, &p1);
@@ -91,17 +96,7 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
   conv_scalar(a, tid, nthreads);
   return;
 #else
-  const float* x = PTR(const float, a[0]);
-  const float* w = PTR(const float, a[1]);
-  const float* bias = PTR(const float, a[2]);
-  float* out = PTR(float, a[3]);
-  const float* residual = PTR(const float, a[4]);
-  const float* alpha = PTR(const float, a[5]);
-  const float* zero = PTR(const float, a[6]);
-  const int N = a[7], H = a[8], W = a[9], C = a[10], OH = a[11], OW = a[12], CO = a[13];
-  const int KH = a[14], KW = a[15], SH = a[16], SW = a[17], DH = a[18], DW = a[19], PT = a[20], PL = a[21];
-  const int act = a[22];
-  const float param = bits_to_f32(a[23]);
+  CONV_ARGS(a)
   const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW;
   int b0, b1;
   split_range((M + MR - 1) / MR, tid, nthreads, &b0, &b1);

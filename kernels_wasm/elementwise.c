@@ -93,14 +93,8 @@ void op_binary(const int32_t* a, int tid, int nthreads) {
   int r0, r1;
   split_range(outer, tid, nthreads, &r0, &r1);
   for (int r = r0; r < r1; r++) {
-    int rem = r;
-    size_t xo = 0, yo = 0;
-    for (int d = 4; d >= 0; d--) {
-      int i = rem % shape[d];
-      rem /= shape[d];
-      xo += (size_t)i * xs[d];
-      yo += (size_t)i * ys[d];
-    }
+    ptrdiff_t xo, yo;
+    outer_offsets(r, shape, xs, ys, &xo, &yo);
     binary_row(kind, act, param, x + xo, xs[5], y + yo, ys[5], out + (size_t)r * inner, inner);
   }
 }

@@ -11,14 +11,8 @@ void op_copy(const int32_t* a, int tid, int nthreads) {
   int r0, r1;
   split_range(outer, tid, nthreads, &r0, &r1);
   for (int r = r0; r < r1; r++) {
-    int rem = r;
-    ptrdiff_t so = 0, dof = 0;
-    for (int d = 4; d >= 0; d--) {
-      int i = rem % shape[d];
-      rem /= shape[d];
-      so += (ptrdiff_t)i * ss[d];
-      dof += (ptrdiff_t)i * ds[d];
-    }
+    ptrdiff_t so, dof;
+    outer_offsets(r, shape, ss, ds, &so, &dof);
     const int32_t* s = src + so;
     int32_t* o = dst + dof;
     if (ss[5] == 1 && ds[5] == 1) {

@@ -27,9 +27,8 @@ void main() {
   ivec2 fc = ivec2(gl_FragCoord.xy);
   int co = (fc.x % (CO / 4)) * 4, ow = fc.x / (CO / 4), n = fc.y / OH, oh = fc.y - n * OH;
 #else
-  int pix = base / CO, co = base - pix * CO;
-  int n = pix / (OH * OW), rem = pix - n * OH * OW;
-  int oh = rem / OW, ow = rem - oh * OW;
+  ivec4 q = nhwc(base, OH, OW, CO);
+  int n = q.x, oh = q.y, ow = q.z, co = q.w;
 #endif
   vec4 acc = texelFetch(Bias, ivec2(co >> 2, 0), 0);
   for (int kh = 0; kh < KH; kh++) {
@@ -94,9 +93,8 @@ void main() {
   for (int j = 0; j < 4; j++) {
     int fi = base + j;
     if (fi >= N * OH * OW * CO) break;
-    int pix = fi / CO, co = fi - pix * CO;
-    int n = pix / (OH * OW), rem = pix - n * OH * OW;
-    int oh = rem / OW, ow = rem - oh * OW;
+    ivec4 q = nhwc(fi, OH, OW, CO);
+    int n = q.x, oh = q.y, ow = q.z, co = q.w;
     float acc = elem(Bias, co);
     for (int kh = 0; kh < KH; kh++) {
       int ih = oh * SH - PT + kh * DH;

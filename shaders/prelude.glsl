@@ -16,3 +16,10 @@ vec4 texel(sampler2D t, int i) {
 float elem(sampler2D t, int i) { return texel(t, i >> 2)[i & 3]; }
 // flat index of this fragment's first output element
 int outTexel() { return int(gl_FragCoord.y) * OUT_WIDTH + int(gl_FragCoord.x); }
+// (n, y, x, channel) of flat index i in an [n][h][w][c] tensor
+ivec4 nhwc(int i, int h, int w, int c) {
+  int pix = i / c, ch = i - pix * c;
+  int n = pix / (h * w), rem = pix - n * h * w;
+  int y = rem / w;
+  return ivec4(n, y, rem - y * w, ch);
+}

@@ -10,9 +10,8 @@ void main() {
   for (int j = 0; j < 4; j++) {
     int fi = base + j;
     if (fi >= N * OH * OW * C) break;
-    int pix = fi / C, c = fi - pix * C;
-    int n = pix / (OH * OW), rem = pix - n * OH * OW;
-    int oh = rem / OW, ow = rem - oh * OW;
+    ivec4 q = nhwc(fi, OH, OW, C);
+    int n = q.x, oh = q.y, ow = q.z, c = q.w;
 #if NEAREST == 1
     float fy = ALIGN == 1 ? floor(float(oh) * SCALE_Y + 0.5) : HALF == 1 ? floor((float(oh) + 0.5) * SCALE_Y) : floor(float(oh) * SCALE_Y);
     float fx = ALIGN == 1 ? floor(float(ow) * SCALE_X + 0.5) : HALF == 1 ? floor((float(ow) + 0.5) * SCALE_X) : floor(float(ow) * SCALE_X);

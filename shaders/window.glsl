@@ -7,9 +7,8 @@ void main() {
   for (int j = 0; j < 4; j++) {
     int fi = base + j;
     if (fi >= N * OH * OW * C) break;
-    int pix = fi / C, c = fi - pix * C;
-    int n = pix / (OH * OW), rem = pix - n * OH * OW;
-    int oh = rem / OW, ow = rem - oh * OW;
+    ivec4 q = nhwc(fi, OH, OW, C);
+    int n = q.x, oh = q.y, ow = q.z, c = q.w;
     float acc = AVG == 1 ? 0.0 : -3.402823e38;
     float count = 0.0;
     for (int kh = 0; kh < KH; kh++) {
