@@ -710,6 +710,7 @@ class CompiledPlan:
         if current:
             self.segments.append(("wasm", self._program(current)))
         self.n_ops = sum(1 for it in low.items if it.words is not None)
+        self._js_addresses = None
 
     def _alloc(self, nbytes: int) -> int:
         addr = int(self.rt.alloc(nbytes))
@@ -766,11 +767,12 @@ class CompiledPlan:
         if len(self.segments) <= 1 and all(kind == "wasm" for kind, _ in self.segments):
             # the fast path: one interop call per inference
             prog = self.segments[0][1] if self.segments else 0
-            in_keys = list(feeds)
-            in_arrays = [np.ascontiguousarray(feeds[k], dtype=self._wasm_dtype(k)) for k in in_keys]
+            if self._js_addresses is None:     # static after compiling: converted to JS once
+                self._js_addresses = (to_js([self.address(k) for k in self.plan.input_keys]),
+                                      to_js([self.address(k) for k in outs_wasm]))
+            in_arrays = [np.ascontiguousarray(feeds[k], dtype=self._wasm_dtype(k)) for k in self.plan.input_keys]
             out_arrays = [np.empty(self.plan.specs[k].shape, self._wasm_dtype(k)) for k in outs_wasm]
-            self.rt.execute(prog, to_js([self.address(k) for k in in_keys]), in_arrays,
-                            to_js([self.address(k) for k in outs_wasm]), out_arrays)
+            self.rt.execute(prog, self._js_addresses[0], in_arrays, self._js_addresses[1], out_arrays)
             if eng.timings is not None:
                 t = self.rt.lastTimings
                 eng.timings["upload_ms"] += t.upload

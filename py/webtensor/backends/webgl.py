@@ -79,6 +79,7 @@ class GLPlan:
         self.labels: list[str] = []
         self.dims: dict[int, tuple[int, int]] = {}
         self._build()
+        self._js_textures = None
 
     # -- textures ------------------------------------------------------------------
     def base(self, key):
@@ -310,13 +311,15 @@ class GLPlan:
         from pyodide.ffi import to_js
         eng = engine()
         out_keys = list(self.outputs)
-        in_keys = list(feeds)
+        in_keys = self.plan.input_keys
         in_arrays = [np.ascontiguousarray(feeds[k], dtype=np.float32).reshape(-1) for k in in_keys]
         if eng.recorder is None and len(self.segments) <= 1:
             out_arrays = [np.empty(self.size(k), np.float32) for k in out_keys]
             plan_id = self.segments[0][1] if self.segments else 0
-            self.rt.execute(plan_id, to_js([self.inputs[k] for k in in_keys]), in_arrays,
-                            to_js([self.outputs[k] for k in out_keys]), out_arrays)
+            if self._js_textures is None:      # static after compiling: converted to JS once
+                self._js_textures = (to_js([self.inputs[k] for k in in_keys]),
+                                     to_js([self.outputs[k] for k in out_keys]))
+            self.rt.execute(plan_id, self._js_textures[0], in_arrays, self._js_textures[1], out_arrays)
             if eng.timings is not None:
                 t = self.rt.lastTimings
                 eng.timings["upload_ms"] += t.upload
