@@ -26,6 +26,12 @@ enum Opcode {
   OP_REDUCE = 9,      // mean/sum/max/min over a middle axis
   OP_SOFTMAX = 10,    // softmax over the last axis
   OP_CAST = 11,       // int32 <-> float32, -> bool
+  OP_QCONV = 12,      // int8 conv / GEMM (quant.c), fused requantisation epilogue
+  OP_QDWCONV = 13,    // int8 depthwise conv
+  OP_QUANTIZE = 14,   // float32 -> int8
+  OP_DEQUANTIZE = 15, // int8 -> float32
+  OP_QMAXPOOL = 16,   // int8 max pool
+  OP_COPY8 = 17,      // strided copy of 1-byte elements
 };
 
 enum Activation {
@@ -167,3 +173,9 @@ void op_resize(const int32_t* a, int tid, int nthreads);
 void op_reduce(const int32_t* a, int tid, int nthreads);
 void op_softmax(const int32_t* a, int tid, int nthreads);
 void op_cast(const int32_t* a, int tid, int nthreads);
+void op_qconv(const int32_t* a, int tid, int nthreads);
+void op_qdwconv(const int32_t* a, int tid, int nthreads);
+void op_quantize(const int32_t* a, int tid, int nthreads);
+void op_dequantize(const int32_t* a, int tid, int nthreads);
+void op_qmaxpool(const int32_t* a, int tid, int nthreads);
+void op_copy8(const int32_t* a, int tid, int nthreads);

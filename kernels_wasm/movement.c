@@ -1,10 +1,11 @@
 // Data movement: strided copy (transpose, slice, concat, pack, split, pad interior...) and resize.
 #include "common.h"
 
-// args: src dst  shape[6]  src_strides[6]  dst_strides[6]   (elements of 4 bytes; strides may be negative)
-void op_copy(const int32_t* a, int tid, int nthreads) {
-  const int32_t* src = PTR(const int32_t, a[0]);
-  int32_t* dst = PTR(int32_t, a[1]);
+// Strided copy of `esize`-byte elements.
+// args: src dst  shape[6]  src_strides[6]  dst_strides[6]   (in elements; strides may be negative)
+INLINE void copy_strided(const int32_t* a, int tid, int nthreads, const int esize) {
+  const char* src = PTR(const char, a[0]);
+  char* dst = PTR(char, a[1]);
   const int32_t *shape = a + 2, *ss = a + 8, *ds = a + 14;
   const int inner = shape[5];
   const int outer = shape[0] * shape[1] * shape[2] * shape[3] * shape[4];
@@ -13,15 +14,20 @@ void op_copy(const int32_t* a, int tid, int nthreads) {
   for (int r = r0; r < r1; r++) {
     ptrdiff_t so, dof;
     outer_offsets(r, shape, ss, ds, &so, &dof);
-    const int32_t* s = src + so;
-    int32_t* o = dst + dof;
+    const char* s = src + so * esize;
+    char* o = dst + dof * esize;
     if (ss[5] == 1 && ds[5] == 1) {
-      __builtin_memcpy(o, s, (size_t)inner * 4);
+      __builtin_memcpy(o, s, (size_t)inner * esize);
+    } else if (esize == 4) {
+      for (int i = 0; i < inner; i++) ((int32_t*)o)[(ptrdiff_t)i * ds[5]] = ((const int32_t*)s)[(ptrdiff_t)i * ss[5]];
     } else {
       for (int i = 0; i < inner; i++) o[(ptrdiff_t)i * ds[5]] = s[(ptrdiff_t)i * ss[5]];
     }
   }
 }
+
+void op_copy(const int32_t* a, int tid, int nthreads) { copy_strided(a, tid, nthreads, 4); }
+void op_copy8(const int32_t* a, int tid, int nthreads) { copy_strided(a, tid, nthreads, 1); }
 
 // Source coordinate of output index `d` along one axis, as TF computes it (in double,
 // like the numpy reference).

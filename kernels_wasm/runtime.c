@@ -18,6 +18,12 @@ static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
     case OP_REDUCE: op_reduce(args, tid, nthreads); break;
     case OP_SOFTMAX: op_softmax(args, tid, nthreads); break;
     case OP_CAST: op_cast(args, tid, nthreads); break;
+    case OP_QCONV: op_qconv(args, tid, nthreads); break;
+    case OP_QDWCONV: op_qdwconv(args, tid, nthreads); break;
+    case OP_QUANTIZE: op_quantize(args, tid, nthreads); break;
+    case OP_DEQUANTIZE: op_dequantize(args, tid, nthreads); break;
+    case OP_QMAXPOOL: op_qmaxpool(args, tid, nthreads); break;
+    case OP_COPY8: op_copy8(args, tid, nthreads); break;
     default: __builtin_trap();   // Python validated the program: an unknown opcode is a bug
   }
 }

@@ -23,11 +23,17 @@ TOL_ACCUM = 1e-4          # conv / matmul / mean over many terms
 TOL_TRANSCENDENTAL = 2e-6  # our own exp/sigmoid/tanh vs numpy's
 
 
+# backends without int8 kernels run int8 cases on numpy inside the plan (reported) and
+# must still give the exact integers
+NO_INT8_KERNELS = {"webgl"}
+
+
 class Case:
-    def __init__(self, name, nodes, inputs, consts, outputs, tol=TOL_EXACT, kernel_ops=()):
+    def __init__(self, name, nodes, inputs, consts, outputs, tol=TOL_EXACT, kernel_ops=(), int8=False):
         self.name, self.nodes, self.inputs, self.consts = name, nodes, inputs, consts
         self.outputs, self.tol = outputs, tol
         self.kernel_ops = set(kernel_ops)   # ops that must not fall back to numpy
+        self.int8 = int8
 
     def model(self) -> GraphModel:
         nodes = [Node(k, "Placeholder", [], {"dtype": v.dtype, "shape": list(v.shape)}) for k, v in self.inputs.items()]
@@ -187,7 +193,84 @@ def cases() -> list[Case]:
         Node("f", "Cast", ["am:0"], {"DstT": np.dtype(np.float32)}), Node("y", "Mul", ["f:0", "two:0"], {})],
         {"x": _rand(rng, 1, 5, 5, 4)}, {"w": _rand(rng, 3, 3, 4, 6), "ax": _i32(-1), "two": np.float32(2)}, ["y:0"],
         TOL_EXACT, ["Conv2D", "Cast", "Mul"]))
+    out.extend(int8_cases(rng))
     return out
+
+
+def _i8(rng, *shape):
+    return rng.integers(-128, 128, shape).astype(np.int8)
+
+
+def int8_cases(rng) -> list[Case]:
+    """The int8 ops of quantised models (ops/quant.py): results must equal the numpy
+    reference exactly (tolerance 0).  Channel counts below/at/above 8 and 16 (the
+    kernels' lanes), odd K, padding, stride 2, dilation, residuals, float outputs."""
+    out: list[Case] = []
+
+    def qconv(name, op, x, w, attrs, residual=False, out_float=False, act="", qrange=(-128, 127)):
+        co = w.shape[1] if op == "WtQMatMul" else (w.shape[2] if op == "WtQDepthwiseConv2D" else w.shape[3])
+        k = w.size // co
+        consts = {"w": w, "b": rng.integers(-3000, 3000, co).astype(np.int32),
+                  # multipliers that spread the accumulators over the int8 range (some clamp)
+                  "m": (rng.uniform(0.5, 2.0, co) / (40.0 * np.sqrt(k)) / (10 if out_float else 1)).astype(np.float32)}
+        a = {**attrs, "x_zero_point": int(rng.integers(-20, 20)), "out_zero_point": int(rng.integers(-10, 10)),
+             "qmin": qrange[0], "qmax": qrange[1], "out_dtype": "float32" if out_float else "int8", "activation": act}
+        inputs = {"x": x}
+        ins = ["x:0", "w:0", "b:0", "m:0"]
+        if residual:
+            oshape = _qconv_out_shape(op, x, w, attrs)
+            inputs["r"] = _i8(rng, *oshape)
+            a.update(residual_zero_point=int(rng.integers(-30, 30)), residual_scale=float(rng.uniform(0.5, 1.5)))
+            ins.append("r:0")
+        out.append(Case(f"int8 {name}", [Node("y", op, ins, a)], inputs, consts, ["y:0"], 0.0, [op], int8=True))
+
+    conv = lambda s, pad, d=1: {"strides": [1, s, s, 1], "padding": pad, "dilations": [1, d, d, 1]}
+    for (h, w, c, co, k, s, pad, d, res, fl) in [
+            (5, 7, 13, 11, 1, 1, "VALID", 1, False, False), (8, 8, 16, 24, 1, 1, "SAME", 1, True, False),
+            (9, 9, 4, 16, 3, 1, "SAME", 1, True, False), (11, 10, 3, 24, 5, 2, "SAME", 1, False, True),
+            (12, 12, 6, 9, 3, 1, "VALID", 2, False, False), (7, 6, 9, 17, 3, 2, "SAME", 1, False, False),
+            (4, 4, 40, 8, 3, 1, "SAME", 1, True, True)]:
+        qconv(f"WtQConv2D {h}x{w}x{c}->{co} k{k} s{s} {pad} d{d}{' +residual' if res else ''}"
+              f"{' float out' if fl else ''}", "WtQConv2D", _i8(rng, 1, h, w, c), _i8(rng, k, k, c, co),
+              conv(s, pad, d), residual=res, out_float=fl, act="Relu6" if fl else "",
+              qrange=(-128, 127) if fl or res else (-5, 100))
+    qconv("WtQConv2D EXPLICIT padding", "WtQConv2D", _i8(rng, 2, 6, 5, 8), _i8(rng, 3, 3, 8, 8),
+          {"strides": [1, 1, 1, 1], "padding": "EXPLICIT", "explicit_paddings": [0, 0, 2, 1, 0, 2, 0, 0]})
+    for (m, k, n, fl) in [(3, 20, 10, False), (1, 64, 5, True), (6, 7, 33, False)]:
+        qconv(f"WtQMatMul {m}x{k}x{n}{' float out' if fl else ''}", "WtQMatMul", _i8(rng, m, k), _i8(rng, k, n), {},
+              out_float=fl, act="Relu" if fl else "")
+    for (h, c, k, s, pad, res, fl) in [(7, 20, 3, 1, "SAME", True, False), (9, 8, 3, 2, "SAME", False, True),
+                                       (8, 3, 5, 1, "VALID", False, False), (6, 33, 3, 2, "VALID", False, False),
+                                       (5, 16, 3, 1, "SAME", True, True)]:
+        qconv(f"WtQDepthwiseConv2D {h}x{h}x{c} k{k} s{s} {pad}{' +residual' if res else ''}"
+              f"{' float out' if fl else ''}", "WtQDepthwiseConv2D", _i8(rng, 1, h, h, c), _i8(rng, k, k, c, 1),
+              conv(s, pad), residual=res, out_float=fl, act="Relu" if fl else "")
+    # quantize: values on the rounding ties (k/4 with scale 0.5) to check half-to-even
+    ties = (rng.integers(-300, 300, (2, 3, 5, 7)) / 4).astype(np.float32)
+    out.append(Case("int8 WtQuantize (ties, clamping)", [Node("y", "WtQuantize", ["x:0"], {"scale": 0.5, "zero_point": 3})],
+                    {"x": ties}, {}, ["y:0"], 0.0, ["WtQuantize"], int8=True))
+    out.append(Case("int8 WtDequantize", [Node("y", "WtDequantize", ["x:0"], {"scale": 0.037, "zero_point": -7})],
+                    {"x": _i8(rng, 3, 37)}, {}, ["y:0"], TOL_EXACT, ["WtDequantize"], int8=True))
+    for (h, c, k, s, pad) in [(7, 20, 3, 2, "SAME"), (8, 16, 2, 2, "VALID"), (5, 5, 3, 1, "SAME")]:
+        out.append(Case(f"int8 MaxPool {h}x{h}x{c} k{k} s{s} {pad}", [Node("y", "MaxPool", ["x:0"], {
+            "ksize": [1, k, k, 1], "strides": [1, s, s, 1], "padding": pad})], {"x": _i8(rng, 1, h, h, c)}, {},
+            ["y:0"], 0.0, ["MaxPool"], int8=True))
+    out.append(Case("int8 PadV2 (zero point) -> Reshape -> ConcatV2", [
+        Node("p", "PadV2", ["x:0", "pads:0", "v:0"], {}), Node("r", "Reshape", ["p:0", "shape:0"], {}),
+        Node("y", "ConcatV2", ["r:0", "z:0", "ax:0"], {})],
+        {"x": _i8(rng, 1, 4, 4, 6), "z": _i8(rng, 1, 4, 4, 3)},
+        {"pads": _i32([[0, 0], [0, 0], [0, 0], [0, 3]]), "v": _i32(-9), "shape": _i32([1, 4, 4, 9]), "ax": _i32(3)},
+        ["y:0"], 0.0, ["PadV2", "ConcatV2"], int8=True))
+    return out
+
+
+def _qconv_out_shape(op, x, w, attrs):
+    """Output shape of an int8 conv case (for its residual input)."""
+    from .ops import OPS, TensorSpec
+    ins = [TensorSpec(x.shape, x.dtype), TensorSpec(w.shape, w.dtype)]
+    co = w.shape[1] if op == "WtQMatMul" else (w.shape[2] if op == "WtQDepthwiseConv2D" else w.shape[3])
+    ins += [TensorSpec((co,), np.dtype(np.int32)), TensorSpec((co,), F32)]
+    return OPS[op].shape(ins, attrs)[0].shape
 
 
 def error(got: np.ndarray, want: np.ndarray) -> float:
@@ -218,7 +301,8 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
                                   [model._output_key(o) for o in case.outputs])
             desc = target.describe(plan)
             fallbacks = desc.get("fallbacks", [])
-            bad_fallbacks = [f for f in fallbacks if f.split(" ")[0] in case.kernel_ops]
+            bad_fallbacks = [f for f in fallbacks if f.split(" ")[0] in case.kernel_ops
+                             and not (case.int8 and backend in NO_INT8_KERNELS)]
             entry.update(ok=err <= case.tol and not bad_fallbacks, error=err, fallbacks=fallbacks,
                          kernel_calls=desc.get("kernel_calls"))
         except Exception as e:  # report, never hide

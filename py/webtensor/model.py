@@ -25,6 +25,7 @@ class GraphModel:
         self.optimize = optimize      # False: no folding/fusion/memory reuse (to measure what they buy)
         self._plans: dict[tuple, Plan] = {}
         self.disposed = False
+        self.quantization: dict | None = None   # set by webtensor.quantize on int8 models
         engine().models.add(self)
         # Compile once at load with any free (-1) dims set to 1: unknown ops and
         # shape errors surface now, naming the node, not at predict time.
@@ -70,7 +71,7 @@ class GraphModel:
             entry.update(backend.describe(p))
             plans.append(entry)
         return {"source": self.graph.source, "nodes": len(self.graph.nodes), "backend": backend.name,
-                "plans": plans, "fallbacks": sorted({f for p in plans for f in p.get("fallbacks", [])})}
+                "plans": plans, "quantization": self.quantization, "fallbacks": sorted({f for p in plans for f in p.get("fallbacks", [])})}
 
     # -- memory --------------------------------------------------------------------
     def weight_bytes(self) -> int:

@@ -25,7 +25,9 @@ from ..ops.spec import norm_axis
 
 # --- the contract with kernels_wasm/common.h (tests/test_wasm_contract.py checks it)
 OPCODES = {"OP_CONV": 1, "OP_DWCONV": 2, "OP_POOL": 3, "OP_BINARY": 4, "OP_UNARY": 5, "OP_COPY": 6,
-           "OP_FILL": 7, "OP_RESIZE": 8, "OP_REDUCE": 9, "OP_SOFTMAX": 10, "OP_CAST": 11}
+           "OP_FILL": 7, "OP_RESIZE": 8, "OP_REDUCE": 9, "OP_SOFTMAX": 10, "OP_CAST": 11,
+           "OP_QCONV": 12, "OP_QDWCONV": 13, "OP_QUANTIZE": 14, "OP_DEQUANTIZE": 15, "OP_QMAXPOOL": 16,
+           "OP_COPY8": 17}
 ACTIVATIONS = {"Relu": 1, "Relu6": 2, "Sigmoid": 3, "Tanh": 4, "Elu": 5, "LeakyRelu": 6, "Prelu": 7, "Selu": 8}
 BINARY = {"Add": 0, "AddV2": 0, "BiasAdd": 0, "Sub": 1, "Mul": 2, "RealDiv": 3, "Div": 3, "Maximum": 4,
           "Minimum": 5, "SquaredDifference": 6, "Prelu": 7, "FloorDiv": 8, "FloorMod": 9}
@@ -35,7 +37,8 @@ UNARY = {**{k: v for k, v in ACTIVATIONS.items() if k != "Prelu"},
 PROGRAM_MAGIC = 0x57544E31
 VIEW_OPS = {"Reshape", "Squeeze", "ExpandDims", "Identity", "StopGradient", "Snapshot"}
 MAX_RANK = 6
-F32, I32, BOOL = np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.bool_)
+F32, I32, BOOL, I8 = np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.bool_), np.dtype(np.int8)
+QSCRATCH, QMR = 16384, 4          # kernels_wasm/quant.c: gathered-row scratch bytes per tile, rows per tile
 
 
 class Fallback(Exception):
@@ -123,9 +126,10 @@ class Lowered:
 class Lowering:
     """Plan -> Lowered: op-by-op lowering with peephole fusion."""
 
-    def __init__(self, plan: Plan, optimize: bool = True):
+    def __init__(self, plan: Plan, optimize: bool = True, int8: bool = True):
         self.plan = plan
         self.optimize = optimize          # False: no fusion or folding (for optimize-report)
+        self.int8 = int8                  # False: int8 tensors and ops go to numpy (WebGL has no int8 kernels)
         self.specs = plan.specs
         self.weights: list[np.ndarray] = []
         self._weight_ids: dict[int, int] = {}
@@ -163,7 +167,7 @@ class Lowering:
             arr = arr.astype(np.int32)
         elif arr.dtype.kind == "f":
             arr = arr.astype(np.float32, copy=False)
-        elif arr.dtype.kind in "iu":
+        elif arr.dtype.kind in "iu" and arr.dtype != I8:
             arr = arr.astype(np.int32, copy=False)
         idx = self._weight_ids.get(id(array))
         if idx is None:
@@ -172,13 +176,13 @@ class Lowering:
             self._weight_ids[id(array)] = idx
         return Ref("w", idx)
 
-    def ref(self, key, extra_elems: int = 0) -> Ref:
+    def ref(self, key, extra_elems: int = 0, esize: int = 4) -> Ref:
         """Address of a tensor's data: uploaded once if it is a constant."""
         c = self.const(key)
         if c is not None:
             r = self.weight(c)
-            return Ref("w", r.key, extra_elems * 4)
-        return Ref("t", key, extra_elems * 4)
+            return Ref("w", r.key, extra_elems * esize)
+        return Ref("t", key, extra_elems * esize)
 
     def require_f32(self, *keys):
         for k in keys:
@@ -203,6 +207,8 @@ class Lowering:
                 continue
             op = step.node.op
             try:
+                if not self.int8 and any(self.dtype(k) == I8 for k in list(step.inputs) + list(step.outputs)):
+                    raise Fallback("int8 tensors have no kernels on this backend")
                 if op in VIEW_OPS:
                     self.view(step)
                 elif op in LOWERINGS:
@@ -393,11 +399,16 @@ def lower_dwconv(low: Lowering, i: int, step: Step):
 
 def lower_pool(low: Lowering, i: int, step: Step):
     x = step.inputs[0]
-    low.require_f32(x)
     attrs = step.node.attrs
     n_, h, wd, c = low.shape(x)
     k = attrs.get("ksize")
     (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), k[1], k[2], attrs)
+    if low.dtype(x) == I8 and step.node.op == "MaxPool":
+        args = [low.ref(x), Ref("t", step.outputs[0]), n_, h, wd, c, oh, ow, k[1], k[2], strides[0], strides[1],
+                pads[0][0], pads[1][0]]
+        low.emit("OP_QMAXPOOL", args, [x], list(step.outputs), f"qmaxpool:{step.node.name}")
+        return
+    low.require_f32(x)
     args = [low.ref(x), Ref("t", step.outputs[0]), n_, h, wd, c, oh, ow, k[1], k[2], strides[0], strides[1],
             pads[0][0], pads[1][0], 0 if step.node.op == "MaxPool" else 1]
     low.emit("OP_POOL", args, [x], list(step.outputs), f"pool:{step.node.name}")
@@ -441,7 +452,7 @@ def lower_unary(low: Lowering, i: int, step: Step):
 
 def _elem_size_ok(low: Lowering, *keys):
     for k in keys:
-        if low.dtype(k) not in (F32, I32, BOOL):
+        if low.dtype(k) not in (F32, I32, BOOL, I8):
             raise Fallback(f"{k} is {low.dtype(k).name}")
 
 
@@ -449,9 +460,10 @@ def emit_copy(low: Lowering, src: str, src_geom, dst: str, dst_geom, label: str,
     (so, shape, ss), (do, _, ds) = src_geom, dst_geom
     if int(np.prod(shape, dtype=np.int64)) == 0:
         return
+    esize = 1 if low.dtype(dst) == I8 else 4
     cshape, (css, cds) = coalesce(shape, ss, ds)
-    args = [low.ref(src, so), Ref("t", dst, do * 4), *cshape, *css, *cds]
-    low.emit("OP_COPY", args, reads or [src], [dst], label)
+    args = [low.ref(src, so, esize), Ref("t", dst, do * esize), *cshape, *css, *cds]
+    low.emit("OP_COPY8" if esize == 1 else "OP_COPY", args, reads or [src], [dst], label)
 
 
 def contiguous_geom(shape):
@@ -554,6 +566,8 @@ def lower_pad(low: Lowering, i: int, step: Step):
         value = np.asarray(v).reshape(-1)[0]
     bits = f32_bits(value) if low.dtype(x) == F32 else int(value)
     n = int(np.prod(low.shape(out), dtype=np.int64))
+    if low.dtype(x) == I8:        # fill whole 32-bit words with the byte (the arena rounds sizes up to 16)
+        bits, n = int(np.array([int(value) & 0xFF] * 4, np.uint8).view(np.int32)[0]), -(-n // 4)
     low.emit("OP_FILL", [Ref("t", out), n, bits], [], [out], f"pad-fill:{step.node.name}")
     interior = tuple(slice(a, a + d) for (a, _), d in zip(widths, low.shape(x)))
     emit_copy(low, x, contiguous_geom(low.shape(x)), out, view_geometry(low.shape(out), interior),
@@ -612,6 +626,95 @@ def lower_cast(low: Lowering, i: int, step: Step):
     low.emit("OP_CAST", [low.ref(x), Ref("t", out), n, kinds[(src, dst)]], [x], [out], f"cast:{step.node.name}")
 
 
+def _q_epilogue_args(low: Lowering, step: Step) -> list[int]:
+    """xz oz qmin qmax rz rscale out_float act: the requantisation words of OP_QCONV/OP_QDWCONV."""
+    a = step.node.attrs
+    out_float = a.get("out_dtype", "int8") == "float32"
+    act = {"": 0, "Relu": 1, "Relu6": 2}[a.get("activation", "")]
+    return [int(a.get("x_zero_point", 0)), int(a.get("out_zero_point", 0)), int(a.get("qmin", -128)),
+            int(a.get("qmax", 127)), int(a.get("residual_zero_point", 0)), f32_bits(a.get("residual_scale", 1.0)),
+            int(out_float), act]
+
+
+def _q_consts(low: Lowering, step: Step):
+    vals = [low.const(k) for k in step.inputs[1:4]]
+    if any(v is None for v in vals):
+        raise Fallback("runtime int8 filter, bias or multiplier")
+    if low.dtype(step.inputs[0]) != I8:
+        raise Fallback("int8 kernel on a non-int8 input")
+    return vals
+
+
+def lower_qconv(low: Lowering, i: int, step: Step):
+    """WtQConv2D / WtQMatMul -> OP_QCONV.  Filter rows (KW*C bytes, zero-padded to KR, a
+    multiple of 8) packed per 8 output channels as the dot_i16x8 microkernel reads them."""
+    x, out = step.inputs[0], step.outputs[0]
+    w, bias, mult = _q_consts(low, step)
+    residual = step.inputs[4] if len(step.inputs) > 4 else None
+    attrs = step.node.attrs
+    if step.node.op == "WtQMatMul":
+        m, k = low.shape(x)
+        n_, h, wd, c = 1, m, 1, k
+        w4 = w.reshape(1, 1, *w.shape)
+        oh, ow, strides, dil, pads = m, 1, (1, 1), (1, 1), ((0, 0), (0, 0))
+    else:
+        n_, h, wd, c = low.shape(x)
+        w4 = w
+        (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), w.shape[0], w.shape[1], attrs)
+    kh, kw, _, co = w4.shape
+    kr = -(-kw * c // 8) * 8
+    if kh > 16 or kh * QMR * kr > QSCRATCH:
+        raise Fallback(f"int8 filter rows of {kh} x {kw * c} bytes exceed the kernel's scratch")
+    co8 = -(-co // 8)
+    rows = np.zeros((kh, kr, co8 * 8), np.int8)
+    rows[:, :kw * c, :co] = w4.reshape(kh, kw * c, co)
+    # [kh][kb][pair j][elem e][cb][half][lane] -> [cb][kh][kb][j][half][lane][e]
+    packed = np.ascontiguousarray(rows.reshape(kh, kr // 8, 4, 2, co8, 2, 4).transpose(4, 0, 1, 2, 5, 6, 3))
+    padrow = np.full(kr + 16, int(attrs.get("x_zero_point", 0)), np.int8)
+    low.conv_flops += 2 * n_ * oh * ow * co * kh * kw * c
+    args = [low.ref(x), low.weight(packed), low.weight(np.pad(bias.astype(np.int32), (0, co8 * 8 - co))),
+            low.weight(_pad_to(mult, co8 * 8)), Ref("t", out), Ref("t", residual) if residual else 0,
+            low.weight(padrow), n_, h, wd, c, oh, ow, co, kh, kw, strides[0], strides[1], dil[0], dil[1],
+            pads[0][0], pads[1][0], *_q_epilogue_args(low, step), kr]
+    low.emit("OP_QCONV", args, [x] + ([residual] if residual else []), [out], f"qconv:{step.node.name}")
+
+
+def lower_qdwconv(low: Lowering, i: int, step: Step):
+    x, out = step.inputs[0], step.outputs[0]
+    w, bias, mult = _q_consts(low, step)
+    residual = step.inputs[4] if len(step.inputs) > 4 else None
+    n_, h, wd, c = low.shape(x)
+    kh, kw = w.shape[:2]
+    if kh * kw > 64:
+        raise Fallback("depthwise filter larger than 64 taps")
+    (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), kh, kw, step.node.attrs)
+    cp = -(-c // 8) * 8
+    wp = np.zeros((kh * kw, cp), np.int8)
+    wp[:, :c] = w.reshape(kh * kw, c)
+    padrow = np.full(cp + 16, int(step.node.attrs.get("x_zero_point", 0)), np.int8)
+    low.conv_flops += 2 * n_ * oh * ow * c * kh * kw
+    args = [low.ref(x), low.weight(wp), low.weight(np.pad(bias.astype(np.int32), (0, cp - c))),
+            low.weight(_pad_to(mult, cp)), Ref("t", out), Ref("t", residual) if residual else 0, low.weight(padrow),
+            n_, h, wd, c, oh, ow, kh, kw, strides[0], strides[1], dil[0], dil[1], pads[0][0], pads[1][0],
+            *_q_epilogue_args(low, step), cp]
+    low.emit("OP_QDWCONV", args, [x] + ([residual] if residual else []), [out], f"qdwconv:{step.node.name}")
+
+
+def lower_quantize(low: Lowering, i: int, step: Step):
+    x, out = step.inputs[0], step.outputs[0]
+    a = step.node.attrs
+    n = int(np.prod(low.shape(x), dtype=np.int64))
+    if step.node.op == "WtQuantize":
+        low.require_f32(x)
+        args = [low.ref(x), Ref("t", out), n, f32_bits(np.float32(1.0 / a["scale"])), int(a["zero_point"])]
+        low.emit("OP_QUANTIZE", args, [x], [out], f"quantize:{step.node.name}")
+    else:
+        if low.dtype(x) != I8:
+            raise Fallback("dequantize of a non-int8 tensor")
+        args = [low.ref(x), Ref("t", out), n, f32_bits(a["scale"]), int(a["zero_point"])]
+        low.emit("OP_DEQUANTIZE", args, [x], [out], f"dequantize:{step.node.name}")
+
+
 LOWERINGS = {
     **{op: lower_conv for op in ("Conv2D", "_FusedConv2D", "MatMul", "_FusedMatMul")},
     **{op: lower_dwconv for op in ("DepthwiseConv2dNative", "FusedDepthwiseConv2dNative")},
@@ -626,6 +729,8 @@ LOWERINGS = {
     "ResizeBilinear": lower_resize, "ResizeNearestNeighbor": lower_resize,
     **{op: lower_reduce for op in ("Mean", "Sum", "Max", "Min")},
     "Softmax": lower_softmax, "Cast": lower_cast,
+    "WtQConv2D": lower_qconv, "WtQMatMul": lower_qconv, "WtQDepthwiseConv2D": lower_qdwconv,
+    "WtQuantize": lower_quantize, "WtDequantize": lower_quantize,
 }
 
 
@@ -650,7 +755,11 @@ def plan_arena(lowered: Lowered, specs, input_keys, output_keys, reuse: bool = T
     for k in output_keys:
         if k in specs and base(k) in first:
             last[base(k)] = end
-    sizes = {k: max(16, -(-int(np.prod(specs[k].shape, dtype=np.int64)) * 4 // 16) * 16) for k in first}
+    def nbytes(k):   # bool is stored as int32; int8 kernels may read up to 8 bytes past a tensor's end
+        dt = np.dtype(specs[k].dtype)
+        n = int(np.prod(specs[k].shape, dtype=np.int64))
+        return n * 4 if dt == BOOL else n * dt.itemsize + (16 if dt == I8 else 0)
+    sizes = {k: max(16, -(-nbytes(k) // 16) * 16) for k in first}
     order = sorted(first, key=lambda k: (-sizes[k], first[k]))
     placed: list[tuple[int, int, int, int]] = []   # (offset, size, first, last)
     offsets: dict[str, int] = {}

@@ -69,7 +69,7 @@ class GLPlan:
         self.backend, self.plan = backend, plan
         self.rt = backend.runtime()
         self.generation = int(self.rt.generation)
-        self.lowered = Lowering(plan, plan.optimize).run()
+        self.lowered = Lowering(plan, plan.optimize, int8=False).run()
         self.max_size = int(self.rt.maxTextureSize)
         self.owned: list[int] = []
         self.segments: list[tuple[str, object]] = []
