@@ -14,7 +14,10 @@ def test_conformance_suite_on_webgl(app):
     results = py(page, "import json, webtensor.conformance as c; json.dumps(c.run('webgl'))")
     failed = [r for r in results if not r["ok"]]
     assert not failed, json.dumps(failed, indent=1)
-    assert {r["case"] for r in results if r["fallbacks"]} == {"fallback inside a plan: conv -> ArgMax -> Cast -> Mul"}
+    # WebGL has no int8 kernels: int8 cases run on numpy inside the plan (and are exact)
+    int8 = {r["case"] for r in results if r["case"].startswith("int8 ")}
+    assert len(int8) > 20
+    assert {r["case"] for r in results if r["fallbacks"]} == {"fallback inside a plan: conv -> ArgMax -> Cast -> Mul"} | int8
 
 
 @pytest.mark.parametrize("names", [GRAPH_MODELS[:5], GRAPH_MODELS[5:]], ids=["models-1", "models-2"])

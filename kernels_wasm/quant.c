@@ -77,10 +77,17 @@ INLINE void q_store8(void* out, int idx, v128_t a0, v128_t a1, const float* mult
     }
     return;
   }
-  const v128_t oz = wasm_f32x4_splat(e->oz), lo = wasm_f32x4_splat(e->qmin), hi = wasm_f32x4_splat(e->qmax);
-  y0 = wasm_f32x4_min(wasm_f32x4_max(wasm_f32x4_add(wasm_f32x4_nearest(y0), oz), lo), hi);
-  y1 = wasm_f32x4_min(wasm_f32x4_max(wasm_f32x4_add(wasm_f32x4_nearest(y1), oz), lo), hi);
-  const v128_t i16 = wasm_i16x8_narrow_i32x4(wasm_i32x4_trunc_sat_f32x4(y0), wasm_i32x4_trunc_sat_f32x4(y1));
+  // clamp, then round half to even by adding 1.5 * 2^23 (the float addition rounds; the
+  // integer then sits in the low mantissa bits), subtracting the bias's bits plus the
+  // zero point back out.  Same result as clamp(rint(y) + oz), in fewer x64 instructions
+  // than nearest + trunc_sat (the "magic bias" trick XNNPACK's fp32 requantisation uses).
+  // pmin/pmax are plain minps/maxps; no NaN can reach here.
+  const v128_t lo = wasm_f32x4_splat(e->qmin - e->oz), hi = wasm_f32x4_splat(e->qmax - e->oz);
+  const v128_t magic = wasm_f32x4_splat(12582912.0f);
+  const v128_t unbias = wasm_i32x4_splat(0x4B400000 - (int32_t)e->oz);
+  y0 = wasm_f32x4_add(wasm_f32x4_pmin(wasm_f32x4_pmax(y0, lo), hi), magic);
+  y1 = wasm_f32x4_add(wasm_f32x4_pmin(wasm_f32x4_pmax(y1, lo), hi), magic);
+  const v128_t i16 = wasm_i16x8_narrow_i32x4(wasm_i32x4_sub(y0, unbias), wasm_i32x4_sub(y1, unbias));
   const v128_t i8 = wasm_i8x16_narrow_i16x8(i16, i16);
   int8_t* o = (int8_t*)out + idx;
   if (n == 8) {
@@ -131,7 +138,9 @@ void op_qconv(const int32_t* a, int tid, int nthreads) {
   split_range((M + QMR - 1) / QMR, tid, nthreads, &b0, &b1);
   for (int blk = b0; blk < b1; blk++) {
     const int p0 = blk * QMR, nrows = MIN(QMR, M - p0);
-    for (int kh = 0; kh < KH; kh++)
+    if (KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W) {
+      for (int r = 0; r < QMR; r++) rows[r] = x + (size_t)(p0 + MIN(r, nrows - 1)) * C;   // a plain GEMM
+    } else for (int kh = 0; kh < KH; kh++)
       for (int r = 0; r < QMR; r++)
         rows[kh * QMR + r] = q_row(x, padrow, scratch + (kh * QMR + r) * KR, p0 + MIN(r, nrows - 1), kh,
                                    H, W, C, OH, OW, KW, SH, SW, DH, DW, PT, PL, xz);
@@ -176,18 +185,22 @@ void op_qconv(const int32_t* a, int tid, int nthreads) {
       }
 #else
       for (int r = 0; r < nrows; r++) {
-        int32_t acc[8];
-        for (int j = 0; j < 8; j++) acc[j] = bias[co0 + j];
+        // one pixel x 8 channels in eight local accumulators (the scalar float kernel's shape)
+        int32_t c0 = bias[co0], c1 = bias[co0 + 1], c2 = bias[co0 + 2], c3 = bias[co0 + 3];
+        int32_t c4 = bias[co0 + 4], c5 = bias[co0 + 5], c6 = bias[co0 + 6], c7 = bias[co0 + 7];
         for (int kh = 0; kh < KH; kh++) {
           const int8_t* xr = rows[kh * QMR + r];
           const int8_t* wk = wb + (size_t)kh * KR * 8;
-          for (int k = 0; k < KR; k++) {
-            const int32_t v = xr[k];
-            // packed index of (k, n): block k/8, pair (k%8)/2, half n/4, lane n%4, element k%2
-            const int8_t* wp = wk + (k >> 3) * 64 + ((k & 7) >> 1) * 16 + (k & 1);
-            for (int n = 0; n < 8; n++) acc[n] += v * wp[(n >> 2) * 8 + (n & 3) * 2];
+          for (int k = 0; k < KR; k += 2, wk += 16) {
+            // packed pair (k, k+1): [half][lane][element] at wk; 16 bytes per pair
+            const int32_t v0 = xr[k], v1 = xr[k + 1];
+            c0 += v0 * wk[0] + v1 * wk[1];   c1 += v0 * wk[2] + v1 * wk[3];
+            c2 += v0 * wk[4] + v1 * wk[5];   c3 += v0 * wk[6] + v1 * wk[7];
+            c4 += v0 * wk[8] + v1 * wk[9];   c5 += v0 * wk[10] + v1 * wk[11];
+            c6 += v0 * wk[12] + v1 * wk[13]; c7 += v0 * wk[14] + v1 * wk[15];
           }
         }
+        const int32_t acc[8] = { c0, c1, c2, c3, c4, c5, c6, c7 };
         const size_t o = (size_t)(p0 + r) * CO + co0;
         for (int j = 0; j < ncols; j++)
           q_store1(out, (int)(o + j), acc[j], mult[co0 + j], residual ? residual + o + j : 0, &e);
@@ -198,8 +211,12 @@ void op_qconv(const int32_t* a, int tid, int nthreads) {
 }
 
 // args of OP_QDWCONV:
-//  0 x  1 w ([taps][CP] int8)  2 bias  3 mult  4 out  5 residual  6 padrow
+//  0 x  1 w  2 bias  3 mult  4 out  5 residual  6 padrow
 //  7 N H W C OH OW  13 KH KW SH SW DH DW PT PL  21 xz oz qmin qmax rz rscale  27 out_float act CP
+// Taps are taken in pairs so that i32x4.dot_i16x8_s does two multiply-adds per lane:
+// the two taps' inputs are interleaved (one shuffle each half) and the filter is packed
+// as w[pair][CP/8][half][lane][tap of pair]; an odd last tap pairs with the zero-point
+// row and a zero weight.
 void op_qdwconv(const int32_t* a, int tid, int nthreads) {
   const int8_t* x = PTR(const int8_t, a[0]);
   const int8_t* w = PTR(const int8_t, a[1]);
@@ -211,8 +228,8 @@ void op_qdwconv(const int32_t* a, int tid, int nthreads) {
   const int N = a[7], H = a[8], W = a[9], C = a[10], OH = a[11], OW = a[12];
   const int KH = a[13], KW = a[14], SH = a[15], SW = a[16], DH = a[17], DW = a[18], PT = a[19], PL = a[20];
   const QEpilogue e = q_epilogue(a + 21);
-  const int CP = a[29], taps = KH * KW;
-  const int8_t* ptr[64];
+  const int CP = a[29], taps = KH * KW, pairs = (taps + 1) / 2;
+  const int8_t* ptr[66];
   int r0, r1;
   split_range(N * OH, tid, nthreads, &r0, &r1);
   for (int row = r0; row < r1; row++) {
@@ -227,21 +244,26 @@ void op_qdwconv(const int32_t* a, int tid, int nthreads) {
           ptr[kh * KW + kw] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xn + ((size_t)ih * W + iw) * C : padrow;
         }
       }
+      ptr[taps] = padrow;
       const size_t o = ((size_t)row * OW + ow) * C;
 #ifdef __wasm_simd128__
       for (int c = 0; c < C; c += 8) {
         v128_t a0 = wasm_v128_load(bias + c), a1 = wasm_v128_load(bias + c + 4);
-        for (int t = 0; t < taps; t++) {
-          const v128_t xv = wasm_i16x8_load8x8(ptr[t] + c), wv = wasm_i16x8_load8x8(w + (size_t)t * CP + c);
-          a0 = wasm_i32x4_add(a0, wasm_i32x4_extmul_low_i16x8(xv, wv));
-          a1 = wasm_i32x4_add(a1, wasm_i32x4_extmul_high_i16x8(xv, wv));
+        const int8_t* wp = w + (size_t)c * 2;
+        for (int p = 0; p < pairs; p++, wp += (size_t)CP * 2) {
+          const v128_t xa = wasm_i16x8_load8x8(ptr[2 * p] + c), xb = wasm_i16x8_load8x8(ptr[2 * p + 1] + c);
+          const v128_t lo = wasm_i16x8_shuffle(xa, xb, 0, 8, 1, 9, 2, 10, 3, 11);
+          const v128_t hi = wasm_i16x8_shuffle(xa, xb, 4, 12, 5, 13, 6, 14, 7, 15);
+          a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(lo, wasm_i16x8_load8x8(wp)));
+          a1 = wasm_i32x4_add(a1, wasm_i32x4_dot_i16x8(hi, wasm_i16x8_load8x8(wp + 8)));
         }
         q_store8(out, (int)(o + c), a0, a1, mult + c, residual ? residual + o + c : 0, &e, MIN(8, C - c));
       }
 #else
       for (int c = 0; c < C; c++) {
         int32_t acc = bias[c];
-        for (int t = 0; t < taps; t++) acc += (int32_t)ptr[t][c] * w[(size_t)t * CP + c];
+        const int8_t* wc = w + (size_t)(c >> 3) * 16 + ((c & 7) >> 2) * 8 + (c & 3) * 2;
+        for (int t = 0; t < taps; t++) acc += (int32_t)ptr[t][c] * wc[(size_t)(t >> 1) * CP * 2 + (t & 1)];
         q_store1(out, (int)(o + c), acc, mult[c], residual ? residual + o + c : 0, &e);
       }
 #endif

@@ -13,7 +13,7 @@ from .helpers import GRAPH_MODELS, HUMAN_MODELS, ROOT
 
 def test_opcodes_match_the_c_header():
     header = (ROOT / "kernels_wasm" / "common.h").read_text()
-    enum = dict((m.group(1), int(m.group(2))) for m in re.finditer(r"\b(OP_[A-Z]+)\s*=\s*(\d+)", header))
+    enum = dict((m.group(1), int(m.group(2))) for m in re.finditer(r"\b(OP_[A-Z0-9]+)\s*=\s*(\d+)", header))
     assert enum == OPCODES
 
 

@@ -7,9 +7,10 @@ from .model import (GraphModel, load_graph_model, load_layers_model, read_graph_
                     select_backend)
 from .backends import set_backend, get_backend, backends
 from .quantization import quantize
+from .graph.writer import save_graph_model
 from .engine import Tensor, TensorDisposedError, keep, memory, profile, tensor, tidy, time
 
 __all__ = ["Tensor", "TensorDisposedError", "keep", "memory", "profile", "tensor", "tidy", "time",
-           "select_backend", "quantize", "GraphModel", "load_graph_model", "load_layers_model", "read_graph_model", "read_layers_model", "set_backend", "get_backend",
+           "select_backend", "quantize", "save_graph_model", "GraphModel", "load_graph_model", "load_layers_model", "read_graph_model", "read_layers_model", "set_backend", "get_backend",
            "backends", "WebtensorError", "ModelFormatError", "WeightsError", "UnsupportedOpError",
            "InputError", "ExecutionError", "ImageDecodeError", "BackendError"]

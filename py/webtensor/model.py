@@ -223,12 +223,19 @@ def _run_sync(coro):
     raise RuntimeError("synchronous loading awaited something")
 
 
+def _graph_model(files: GraphModelFiles, source: str, backend, optimize) -> GraphModel:
+    doc = parse_model_json(files.model_json, source)
+    model = GraphModel(parse_graph_model(files), backend, optimize)
+    meta = doc.get("userDefinedMetadata")
+    if isinstance(meta, dict) and isinstance(meta.get("webtensor_quantization"), dict):
+        model.quantization = dict(meta["webtensor_quantization"])      # saved by save_graph_model
+    return model
+
+
 async def load_graph_model(url: str, backend: str | None = None, optimize: bool = True) -> GraphModel:
     """Load a TF.js graph model from a URL (browser) or a URL/path (CPython).
     optimize=False turns the graph passes off (folding, fusion, memory reuse)."""
-    files = await _fetch_files(url, fetch_bytes)
-    parse_model_json(files.model_json, url)
-    return GraphModel(parse_graph_model(files), backend, optimize)
+    return _graph_model(await _fetch_files(url, fetch_bytes), url, backend, optimize)
 
 
 async def load_layers_model(url: str, backend: str | None = None, optimize: bool = True) -> GraphModel:
@@ -238,9 +245,7 @@ async def load_layers_model(url: str, backend: str | None = None, optimize: bool
 
 def read_graph_model(path, backend: str | None = None, optimize: bool = True) -> GraphModel:
     """Synchronous loading of a graph model from a file path (CPython)."""
-    files = _run_sync(_fetch_files(str(path), read_file))
-    parse_model_json(files.model_json, str(path))
-    return GraphModel(parse_graph_model(files), backend, optimize)
+    return _graph_model(_run_sync(_fetch_files(str(path), read_file)), str(path), backend, optimize)
 
 
 def read_layers_model(path, backend: str | None = None, optimize: bool = True) -> GraphModel:

@@ -60,6 +60,7 @@ class Group:
     residual: str | None
     act: int               # 0 none, 1 relu, 2 relu6
     out: str
+    members: set           # the plan steps it absorbed (epilogue ops)
 
 
 def calibrate(plan: Plan, feeds_list: list[dict]) -> dict[str, np.ndarray]:
@@ -126,6 +127,7 @@ def find_groups(plan: Plan, keep_float=()) -> tuple[dict[int, Group], set[int]]:
         if scale is not None:
             w = w * chan(scale)
         saved = (set(low.skip), dict(low.fused))
+        before = set(low.skip)
         out, a, b, residual, act2, _ = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True, channels=co)
         if act2 not in ACT_NAMES:          # e.g. a Sigmoid joined: keep the conv alone
             low.skip, low.fused = saved
@@ -134,7 +136,7 @@ def find_groups(plan: Plan, keep_float=()) -> tuple[dict[int, Group], set[int]]:
             w, bias = w * chan(a), bias * a
         if b is not None:
             bias = bias + b
-        groups[i] = Group(i, kind, x, w, np.asarray(bias, np.float32), residual, act2, out)
+        groups[i] = Group(i, kind, x, w, np.asarray(bias, np.float32), residual, act2, out, set(low.skip) - before)
     return groups, set(low.skip)
 
 
@@ -170,6 +172,15 @@ def equalize(plan: Plan, groups: dict[int, Group], absorbed: set[int], ranges: d
         ranges[g.out] = ranges[g.out] * s
         done += 1
     return done
+
+
+def int32_safe(g: Group, px: QParams) -> bool:
+    """Can the int32 accumulator hold bias + every product sum?  (A bias large against
+    the tiny scale of a near-constant input can overflow it: such a conv stays float.)"""
+    wq, sw = quantize_filter(g.w, g.kind)
+    k = wq.size // sw.size
+    bias_q = np.abs(g.bias.astype(np.float64) / (px.scale * sw)) + abs(px.zero_point) * 127 * k
+    return bool(np.all(bias_q + 128 * 127 * k < 2 ** 31 - 1))
 
 
 def quantize_filter(w: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -373,6 +384,10 @@ def quantize(model, calibration_inputs, backend: str | None = None, equalization
     plan = model.plan_for(shapes, model.output_keys)
     ranges = calibrate(plan, feeds_list)
     groups, absorbed = find_groups(plan, set(keep_float))
+    for i, g in list(groups.items()):
+        if g.x not in ranges or not int32_safe(g, choose_params(ranges[g.x][0].min(), ranges[g.x][1].max())):
+            absorbed -= g.members
+            del groups[i]
     equalized = equalize(plan, groups, absorbed, ranges, equalization) if equalization else 0
     b = _Builder(model, plan, ranges, groups, absorbed)
     graph = b.build(model.graph)

@@ -689,8 +689,11 @@ def lower_qdwconv(low: Lowering, i: int, step: Step):
         raise Fallback("depthwise filter larger than 64 taps")
     (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), kh, kw, step.node.attrs)
     cp = -(-c // 8) * 8
-    wp = np.zeros((kh * kw, cp), np.int8)
-    wp[:, :c] = w.reshape(kh * kw, c)
+    pairs = -(-kh * kw // 2)
+    taps = np.zeros((pairs * 2, cp), np.int8)
+    taps[:kh * kw, :c] = w.reshape(kh * kw, c)
+    # [pair][tap of pair][cb][half][lane] -> [pair][cb][half][lane][tap of pair] (quant.c op_qdwconv)
+    wp = np.ascontiguousarray(taps.reshape(pairs, 2, cp // 8, 2, 4).transpose(0, 2, 3, 4, 1))
     padrow = np.full(cp + 16, int(step.node.attrs.get("x_zero_point", 0)), np.int8)
     low.conv_flops += 2 * n_ * oh * ow * c * kh * kw
     args = [low.ref(x), low.weight(wp), low.weight(np.pad(bias.astype(np.int32), (0, cp - c))),

@@ -313,7 +313,7 @@ class GLPlan:
         out_keys = list(self.outputs)
         in_keys = self.plan.input_keys
         in_arrays = [np.ascontiguousarray(feeds[k], dtype=np.float32).reshape(-1) for k in in_keys]
-        if eng.recorder is None and len(self.segments) <= 1:
+        if eng.recorder is None and len(self.segments) <= 1 and all(kind == "gl" for kind, _ in self.segments):
             out_arrays = [np.empty(self.size(k), np.float32) for k in out_keys]
             plan_id = self.segments[0][1] if self.segments else 0
             if self._js_textures is None:      # static after compiling: converted to JS once

@@ -4,7 +4,8 @@ The format: model.json holds `modelTopology` (a GraphDef in JSON form: nodes wit
 op, inputs and AttrValue attributes) and `weightsManifest` (groups of shard
 paths; each group's shards are concatenated and its weights laid out in order).
 Quantised weights carry `quantization: {dtype: uint8|uint16|float16, min, scale}`
-and are dequantised here, at load.
+and are dequantised here, at load; webtensor's int8 filters (`{dtype: int8, scale:
+[per channel], axis}`, written by writer.py) stay int8 for the int8 ops that read them.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from .. import dtypes
 from ..errors import ModelFormatError, WeightsError
 from .ir import Graph, Node, TensorInfo, split_ref, tensor_key, topo_sort
 
-BYTES_PER = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "uint16": 2, "float16": 2}
+BYTES_PER = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "uint16": 2, "float16": 2, "int8": 1}
 
 
 @dataclass
@@ -90,7 +91,7 @@ def weight_nbytes(w: dict, where: str) -> tuple[int, tuple[int, ...]]:
         raise ModelFormatError(f"{where}: bad dtype {dtype!r}")
     if q is not None:
         if not isinstance(q, dict) or not isinstance(q.get("dtype"), str) or \
-                q["dtype"] not in ("uint8", "uint16", "float16"):
+                q["dtype"] not in ("uint8", "uint16", "float16", "int8"):
             raise ModelFormatError(f"{where}: unsupported quantization {q!r}")
         stored = q["dtype"]
     else:
@@ -106,6 +107,14 @@ def decode_weight(w: dict, raw: bytes, shape: tuple[int, ...], where: str) -> np
     q = w.get("quantization")
     if q is None:
         return np.frombuffer(raw, dtype=dtypes.MANIFEST_DTYPES[dtype]).reshape(shape).copy()
+    if q["dtype"] == "int8":
+        scale, axis = q.get("scale"), q.get("axis")
+        if (dtype != "float32" or not isinstance(axis, int) or not -len(shape) <= axis < len(shape)
+                or not isinstance(scale, list) or len(scale) != shape[axis]
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale)):
+            raise ModelFormatError(f"{where}: int8 quantization needs a float32 tensor, an 'axis' and one "
+                                   f"'scale' per channel on it, got {q!r}")
+        return np.frombuffer(raw, dtype=np.int8).reshape(shape).copy()
     if q["dtype"] == "float16":
         if dtype != "float32":
             raise ModelFormatError(f"{where}: float16 quantization of a {dtype} tensor")
