@@ -337,7 +337,7 @@ void op_pool(const int32_t* a, int tid, int nthreads) {
         for (int kh = kh_lo; kh < kh_hi; kh++)
           for (int kw = kw_lo; kw < kw_hi; kw++) {
             float v = xn[((size_t)(ih0 + kh) * W + iw0 + kw) * C + c];
-            acc = kind ? acc + v : (v > acc ? v : acc);
+            acc = kind ? acc + v : max_f(acc, v);
           }
         o[c] = kind ? acc / count : acc;
       }

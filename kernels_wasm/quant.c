@@ -34,14 +34,14 @@ INLINE void q_store1(void* out, int idx, int32_t acc, float mult, const int8_t* 
   float y = (float)acc * mult;
   if (res) y = y + (float)((int32_t)res[0] - e->rz) * e->rscale;
   if (e->out_float) {
-    if (e->act) y = y > 0 ? y : 0.0f;
-    if (e->act == 2) y = y < 6 ? y : 6.0f;
+    if (e->act) y = e->act == 2 ? relu6_f(y) : relu_f(y);
     ((float*)out)[idx] = y;
     return;
   }
-  y = __builtin_rintf(y) + e->oz;
-  y = y < e->qmin ? e->qmin : (y > e->qmax ? e->qmax : y);
-  ((int8_t*)out)[idx] = (int8_t)(int32_t)y;
+  // clamp to +-256 first so the int conversion cannot trap (same result: beyond that
+  // the final clamp decides anyway), without branches
+  y = __builtin_rintf(clamp_f(y, -256.0f, 256.0f));
+  ((int8_t*)out)[idx] = (int8_t)imin(imax((int32_t)y + (int32_t)e->oz, (int32_t)e->qmin), (int32_t)e->qmax);
 }
 
 #ifdef __wasm_simd128__
@@ -341,7 +341,7 @@ void op_qmaxpool(const int32_t* a, int tid, int nthreads) {
         for (int kh = kh_lo; kh < kh_hi; kh++)
           for (int kw = kw_lo; kw < kw_hi; kw++) {
             const int8_t v = xn[((size_t)(ih0 + kh) * W + iw0 + kw) * C + c];
-            m = v > m ? v : m;
+            m = (int8_t)imax(m, v);
           }
         o[c] = m;
       }
