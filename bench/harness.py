@@ -2,8 +2,8 @@
 
 Per (model, backend) configuration, webtensor (in the app page's Pyodide worker) and
 each matching TF.js configuration (bench/tfjs.html, one page each) load the same
-model file and the same input, then run alternately in small batches so that a
-ratio measured on a noisy machine is meaningful.  Every timed inference reads its
+model file and the same input, then run alternately in small batches (each after two
+unmeasured runs) so that a ratio measured on a noisy machine is meaningful.  Every timed inference reads its
 outputs back to the CPU.  Prints a table, writes JSON and a PNG chart.
 """
 from __future__ import annotations
@@ -167,6 +167,11 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
             # let the previous engine's thread pool go idle (XNNPACK's workers spin after
             # each task) so that neither engine runs against the other's spinning threads
             time.sleep(0.1)
+            # after the gap (and the other engine's batch) the first inferences run cold on
+            # this 2-vCPU VM (measured: the first one or two of a batch 1.5-2x slower, for
+            # both engines); each batch re-warms, unmeasured, so medians compare steady
+            # state.  First-inference latency is reported separately (first ms).
+            _time(e, wt_page, args.batch_warmup)
             e["ms"] += _time(e, wt_page, batch)
 
     wt_out = [np.asarray(o, np.float32) for o in wt(wt_page, WT_OUTPUTS)]
@@ -283,6 +288,7 @@ def main(argv=None) -> int:
     ap.add_argument("--backends", default="wasm,wasm-simd,wasm-simd-threads")
     ap.add_argument("--threads", type=int, default=0, help="threads for wasm-simd-threads (0: the browser's cores)")
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
+    ap.add_argument("--batch-warmup", type=int, default=2, help="unmeasured runs before each batch of 5")
     ap.add_argument("--quick", action="store_true", help="a one-minute smoke run (5 runs, BlazeFace)")
     ap.add_argument("--ua-memory", action="store_true",
                     help="also record performance.measureUserAgentSpecificMemory() per page (slow: waits for a GC)")

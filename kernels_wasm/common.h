@@ -55,6 +55,7 @@ INLINE int32_t imax(int32_t a, int32_t b) { const int64_t d = (int64_t)a - b; re
 INLINE int32_t f32_key(float v) { const int32_t b = f32_to_bits(v); return b ^ ((b >> 31) & 0x7fffffff); }
 INLINE float key_f32(int32_t k) { return bits_to_f32(k ^ ((k >> 31) & 0x7fffffff)); }
 INLINE float max_f(float a, float b) { return key_f32(imax(f32_key(a), f32_key(b))); }
+INLINE float min_f(float a, float b) { return key_f32(imin(f32_key(a), f32_key(b))); }
 INLINE float clamp_f(float v, float lo, float hi) { return key_f32(imin(imax(f32_key(v), f32_key(lo)), f32_key(hi))); }
 INLINE float relu_f(float v) { const int32_t b = f32_to_bits(v); return bits_to_f32(b & ~(b >> 31)); }
 INLINE float relu6_f(float v) {   // non-negative floats order like their bit patterns
@@ -65,12 +66,40 @@ INLINE float neg_select(float v, float if_negative) {   // v < 0 (sign bit set) 
   return bits_to_f32((b & ~m) | (f32_to_bits(if_negative) & m));
 }
 
-// Split [0, n) into nthreads contiguous chunks; this thread's chunk.
-INLINE void split_range(int n, int tid, int nthreads, int* begin, int* end) {
-  int per = n / nthreads, extra = n % nthreads;
-  *begin = tid * per + MIN(tid, extra);
-  *end = *begin + per + (tid < extra);
+// Work inside an op: [0, n) in chunks that threads claim from a counter shared for the
+// op (reset by the barrier before the next op).  A thread that runs slower (a vCPU
+// shared with a busy sibling hyperthread or preempted by the host) then simply claims
+// fewer chunks instead of holding every other thread at the barrier, which a fixed
+// split by thread id does (pthreadpool's work stealing has the same aim; this is a
+// simpler shared-counter version).  Four chunks per thread balance well and keep
+// each chunk's rows contiguous.  The partition never changes a result: every output
+// element is computed by the same code whichever thread claims it.
+extern int32_t* wt_work_counter;        // the running program's counter (runtime.c)
+typedef struct { int n, chunk, nthreads, done; } Work;
+
+INLINE Work work_begin(int n, int tid, int nthreads) {
+  (void)tid;
+  Work w = { n, MAX(1, (n + 4 * nthreads - 1) / (4 * nthreads)), nthreads, 0 };
+  return w;
 }
+
+INLINE int work_next(Work* w, int* begin, int* end) {
+  int first;
+  if (w->nthreads == 1) {       // one thread: the whole range at once, no atomics
+    if (w->done) return 0;
+    w->done = 1;
+    first = 0;
+  } else {
+    first = __atomic_fetch_add(wt_work_counter, 1, __ATOMIC_RELAXED) * w->chunk;
+  }
+  if (first >= w->n) return 0;
+  *begin = first;
+  *end = MIN(w->n, first + (w->nthreads == 1 ? w->n : w->chunk));
+  return 1;
+}
+
+// for (each claimed chunk [lo, hi) of [0, n)) { ... }   (needs `tid` and `nthreads` in scope)
+#define FOR_WORK(n, lo, hi) for (Work work_ = work_begin((n), tid, nthreads); work_next(&work_, &(lo), &(hi));)
 
 // Element offsets of outer row r (axes 0..4 of a rank-6 iteration) in two strided tensors.
 INLINE void outer_offsets(int r, const int32_t* shape, const int32_t* s1, const int32_t* s2,

@@ -53,37 +53,38 @@ static void conv_scalar(const int32_t* a, int tid, int nthreads) {
   CONV_ARGS(a)
   const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW;
   int p0, p1;
-  split_range(M, tid, nthreads, &p0, &p1);
-  const float* rows[SCALAR_MAX_TAPS];
-  int wrow[SCALAR_MAX_TAPS];    // weight offset (in K units of 8 floats) of each gathered row
-  for (int p = p0; p < p1; p++) {
-    const int n = p / (OH * OW), rem = p % (OH * OW);
-    const int ih0 = (rem / OW) * SH - PT, iw0 = (rem % OW) * SW - PL;
-    const float* xn = x + (size_t)n * H * W * C;
-    const int whole = DW == 1 && iw0 >= 0 && iw0 + KW <= W;
-    int nrows = 0;
-    for (int kh = 0; kh < KH; kh++) {
-      const int ih = ih0 + kh * DH;
-      for (int kw = 0; kw < (whole ? 1 : KW); kw++) {
-        const int iw = iw0 + kw * DW;
-        rows[nrows] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xn + ((size_t)ih * W + iw) * C : zero;
-        wrow[nrows++] = (kh * KW + kw) * C;
+  FOR_WORK(M, p0, p1) {
+    const float* rows[SCALAR_MAX_TAPS];
+    int wrow[SCALAR_MAX_TAPS];    // weight offset (in K units of 8 floats) of each gathered row
+    for (int p = p0; p < p1; p++) {
+      const int n = p / (OH * OW), rem = p % (OH * OW);
+      const int ih0 = (rem / OW) * SH - PT, iw0 = (rem % OW) * SW - PL;
+      const float* xn = x + (size_t)n * H * W * C;
+      const int whole = DW == 1 && iw0 >= 0 && iw0 + KW <= W;
+      int nrows = 0;
+      for (int kh = 0; kh < KH; kh++) {
+        const int ih = ih0 + kh * DH;
+        for (int kw = 0; kw < (whole ? 1 : KW); kw++) {
+          const int iw = iw0 + kw * DW;
+          rows[nrows] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xn + ((size_t)ih * W + iw) * C : zero;
+          wrow[nrows++] = (kh * KW + kw) * C;
+        }
       }
-    }
-    const int K = whole ? KW * C : C;
-    float* o = out + (size_t)p * CO;
-    const float* res = residual ? residual + (size_t)p * CO : 0;
-    for (int cb = 0; cb < CO8; cb++) {
-      float acc[8];
-      for (int j = 0; j < 8; j++) acc[j] = bias[cb * 8 + j];
-      const float* wb = w + (size_t)cb * taps * C * 8;
-      if (nrows == 1 || whole) {  // rows are evenly spaced in the weights: one call
-        panel_1x8(acc, rows, nrows, wb + (size_t)wrow[0] * 8, K, (nrows > 1 ? wrow[1] - wrow[0] : 0) * 8);
-      } else {
-        for (int t = 0; t < nrows; t++) panel_1x8(acc, rows + t, 1, wb + (size_t)wrow[t] * 8, K, 0);
+      const int K = whole ? KW * C : C;
+      float* o = out + (size_t)p * CO;
+      const float* res = residual ? residual + (size_t)p * CO : 0;
+      for (int cb = 0; cb < CO8; cb++) {
+        float acc[8];
+        for (int j = 0; j < 8; j++) acc[j] = bias[cb * 8 + j];
+        const float* wb = w + (size_t)cb * taps * C * 8;
+        if (nrows == 1 || whole) {  // rows are evenly spaced in the weights: one call
+          panel_1x8(acc, rows, nrows, wb + (size_t)wrow[0] * 8, K, (nrows > 1 ? wrow[1] - wrow[0] : 0) * 8);
+        } else {
+          for (int t = 0; t < nrows; t++) panel_1x8(acc, rows + t, 1, wb + (size_t)wrow[t] * 8, K, 0);
+        }
+        const int ncols = MIN(8, CO - cb * 8);
+        store_activated(o + cb * 8, acc, res ? res + cb * 8 : 0, ncols, act, param, alpha ? alpha + cb * 8 : 0);
       }
-      const int ncols = MIN(8, CO - cb * 8);
-      store_activated(o + cb * 8, acc, res ? res + cb * 8 : 0, ncols, act, param, alpha ? alpha + cb * 8 : 0);
     }
   }
 }
@@ -99,78 +100,79 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
   CONV_ARGS(a)
   const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW;
   int b0, b1;
-  split_range((M + MR - 1) / MR, tid, nthreads, &b0, &b1);
-  const float* rows[MR];
-  int ih0[MR], iw0[MR], nbase[MR];
-  for (int blk = b0; blk < b1; blk++) {
-    const int p0 = blk * MR, nrows = MIN(MR, M - p0);
-    for (int r = 0; r < MR; r++) {
-      int p = p0 + MIN(r, nrows - 1);
-      int n = p / (OH * OW), rem = p % (OH * OW);
-      ih0[r] = (rem / OW) * SH - PT;
-      iw0[r] = (rem % OW) * SW - PL;
-      nbase[r] = n * H * W * C;
-    }
-    for (int cb = 0; cb < CO8; cb++) {
-      const float* wb = w + (size_t)cb * taps * C * 8;
-#ifdef __wasm_simd128__
-      v128_t acc[MR][2];
+  FOR_WORK((M + MR - 1) / MR, b0, b1) {
+    const float* rows[MR];
+    int ih0[MR], iw0[MR], nbase[MR];
+    for (int blk = b0; blk < b1; blk++) {
+      const int p0 = blk * MR, nrows = MIN(MR, M - p0);
       for (int r = 0; r < MR; r++) {
-        acc[r][0] = wasm_v128_load(bias + cb * 8);
-        acc[r][1] = wasm_v128_load(bias + cb * 8 + 4);
+        int p = p0 + MIN(r, nrows - 1);
+        int n = p / (OH * OW), rem = p % (OH * OW);
+        ih0[r] = (rem / OW) * SH - PT;
+        iw0[r] = (rem % OW) * SW - PL;
+        nbase[r] = n * H * W * C;
       }
-#endif
-      for (int kh = 0; kh < KH; kh++) {
-        // With unit dilation the KW taps of one filter row read KW adjacent input pixels,
-        // i.e. KW*C contiguous floats: when every pixel of the block has the whole row in
-        // bounds, run them as a single tap of depth KW*C (the 5x5 stem on 3 channels
-        // becomes 5 taps of depth 15 instead of 25 of depth 3).
-        int whole_row = DW == 1 && KW > 1;
-        for (int r = 0; r < MR && whole_row; r++) whole_row = iw0[r] >= 0 && iw0[r] + KW <= W;
-        const int row_taps = whole_row ? 1 : KW, K = whole_row ? KW * C : C;
-        for (int kw = 0; kw < row_taps; kw++) {
-          for (int r = 0; r < MR; r++) {
-            int ih = ih0[r] + kh * DH, iw = iw0[r] + kw * DW;
-            rows[r] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + nbase[r] + ((size_t)ih * W + iw) * C : zero;
-          }
-          const float* wt = wb + (size_t)(kh * KW + kw) * C * 8;
+      for (int cb = 0; cb < CO8; cb++) {
+        const float* wb = w + (size_t)cb * taps * C * 8;
 #ifdef __wasm_simd128__
-          for (int c = 0; c < K; c++) {
-            const v128_t w0 = wasm_v128_load(wt + c * 8), w1 = wasm_v128_load(wt + c * 8 + 4);
+        v128_t acc[MR][2];
+        for (int r = 0; r < MR; r++) {
+          acc[r][0] = wasm_v128_load(bias + cb * 8);
+          acc[r][1] = wasm_v128_load(bias + cb * 8 + 4);
+        }
+#endif
+        for (int kh = 0; kh < KH; kh++) {
+          // With unit dilation the KW taps of one filter row read KW adjacent input pixels,
+          // i.e. KW*C contiguous floats: when every pixel of the block has the whole row in
+          // bounds, run them as a single tap of depth KW*C (the 5x5 stem on 3 channels
+          // becomes 5 taps of depth 15 instead of 25 of depth 3).
+          int whole_row = DW == 1 && KW > 1;
+          for (int r = 0; r < MR && whole_row; r++) whole_row = iw0[r] >= 0 && iw0[r] + KW <= W;
+          const int row_taps = whole_row ? 1 : KW, K = whole_row ? KW * C : C;
+          for (int kw = 0; kw < row_taps; kw++) {
             for (int r = 0; r < MR; r++) {
-              const v128_t v = wasm_v128_load32_splat(rows[r] + c);
-              acc[r][0] = wasm_f32x4_add(acc[r][0], wasm_f32x4_mul(v, w0));
-              acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(v, w1));
+              int ih = ih0[r] + kh * DH, iw = iw0[r] + kw * DW;
+              rows[r] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + nbase[r] + ((size_t)ih * W + iw) * C : zero;
             }
-          }
-#endif
-        }
-      }
-      // epilogue: residual, activation, store (partial panel at the channel tail)
-      const int co0 = cb * 8, ncols = MIN(8, CO - co0);
-      for (int r = 0; r < nrows; r++) {
-        float* o = out + (size_t)(p0 + r) * CO + co0;
-        const float* res = residual ? residual + (size_t)(p0 + r) * CO + co0 : 0;
+            const float* wt = wb + (size_t)(kh * KW + kw) * C * 8;
 #ifdef __wasm_simd128__
-        if (ncols == 8) {
-          v128_t v0 = acc[r][0], v1 = acc[r][1];
-          if (res) {
-            v0 = wasm_f32x4_add(v0, wasm_v128_load(res));
-            v1 = wasm_f32x4_add(v1, wasm_v128_load(res + 4));
-          }
-          const v128_t a0 = alpha ? wasm_v128_load(alpha + co0) : wasm_f32x4_splat(0);
-          const v128_t a1 = alpha ? wasm_v128_load(alpha + co0 + 4) : wasm_f32x4_splat(0);
-          wasm_v128_store(o, activate4(v0, act, param, a0));
-          wasm_v128_store(o + 4, activate4(v1, act, param, a1));
-          continue;
-        }
-        float t[8];
-        wasm_v128_store(t, acc[r][0]);
-        wasm_v128_store(t + 4, acc[r][1]);
+            for (int c = 0; c < K; c++) {
+              const v128_t w0 = wasm_v128_load(wt + c * 8), w1 = wasm_v128_load(wt + c * 8 + 4);
+              for (int r = 0; r < MR; r++) {
+                const v128_t v = wasm_v128_load32_splat(rows[r] + c);
+                acc[r][0] = wasm_f32x4_add(acc[r][0], wasm_f32x4_mul(v, w0));
+                acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(v, w1));
+              }
+            }
 #endif
-        for (int j = 0; j < ncols; j++) {
-          float v = t[j] + (res ? res[j] : 0.0f);
-          o[j] = activate(v, act, param, alpha ? alpha[co0 + j] : 0.0f);
+          }
+        }
+        // epilogue: residual, activation, store (partial panel at the channel tail)
+        const int co0 = cb * 8, ncols = MIN(8, CO - co0);
+        for (int r = 0; r < nrows; r++) {
+          float* o = out + (size_t)(p0 + r) * CO + co0;
+          const float* res = residual ? residual + (size_t)(p0 + r) * CO + co0 : 0;
+#ifdef __wasm_simd128__
+          if (ncols == 8) {
+            v128_t v0 = acc[r][0], v1 = acc[r][1];
+            if (res) {
+              v0 = wasm_f32x4_add(v0, wasm_v128_load(res));
+              v1 = wasm_f32x4_add(v1, wasm_v128_load(res + 4));
+            }
+            const v128_t a0 = alpha ? wasm_v128_load(alpha + co0) : wasm_f32x4_splat(0);
+            const v128_t a1 = alpha ? wasm_v128_load(alpha + co0 + 4) : wasm_f32x4_splat(0);
+            wasm_v128_store(o, activate4(v0, act, param, a0));
+            wasm_v128_store(o + 4, activate4(v1, act, param, a1));
+            continue;
+          }
+          float t[8];
+          wasm_v128_store(t, acc[r][0]);
+          wasm_v128_store(t + 4, acc[r][1]);
+#endif
+          for (int j = 0; j < ncols; j++) {
+            float v = t[j] + (res ? res[j] : 0.0f);
+            o[j] = activate(v, act, param, alpha ? alpha[co0 + j] : 0.0f);
+          }
         }
       }
     }
@@ -219,85 +221,86 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
   const float param = bits_to_f32(a[22]);
   const int mult = a[23], CM = C * mult, taps = KH * KW;
   int r0, r1;
-  split_range(N * OH, tid, nthreads, &r0, &r1);
-  const float* p0[DW_MAX_TAPS];
-  const float* p1[DW_MAX_TAPS];
-  for (int row = r0; row < r1; row++) {
-    const int n = row / OH, oh = row % OH;
-    const float* xn = x + (size_t)n * H * W * C;
-    const int ih0 = oh * SH - PT;
-    int ow = 0;
-    if (mult == 1 && taps == 9) {
-      for (; ow < OW; ow += 2) {
-        const int two = ow + 1 < OW;
-        dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, 3, 3, DH, DW);
-        dw_pointers(p1, xn, zero, ih0, (ow + two) * SW - PL, H, W, C, 3, 3, DH, DW);
-        float* o0 = out + ((size_t)row * OW + ow) * CM;
-        float* o1 = o0 + (size_t)two * CM;
-        const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
-        const float* res1 = residual ? res0 + (size_t)two * CM : 0;
-        int c = 0;
+  FOR_WORK(N * OH, r0, r1) {
+    const float* p0[DW_MAX_TAPS];
+    const float* p1[DW_MAX_TAPS];
+    for (int row = r0; row < r1; row++) {
+      const int n = row / OH, oh = row % OH;
+      const float* xn = x + (size_t)n * H * W * C;
+      const int ih0 = oh * SH - PT;
+      int ow = 0;
+      if (mult == 1 && taps == 9) {
+        for (; ow < OW; ow += 2) {
+          const int two = ow + 1 < OW;
+          dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, 3, 3, DH, DW);
+          dw_pointers(p1, xn, zero, ih0, (ow + two) * SW - PL, H, W, C, 3, 3, DH, DW);
+          float* o0 = out + ((size_t)row * OW + ow) * CM;
+          float* o1 = o0 + (size_t)two * CM;
+          const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
+          const float* res1 = residual ? res0 + (size_t)two * CM : 0;
+          int c = 0;
 #ifdef __wasm_simd128__
-        for (; c + 4 <= C; c += 4) {
-          v128_t a0 = wasm_v128_load(bias + c), a1 = a0;
+          for (; c + 4 <= C; c += 4) {
+            v128_t a0 = wasm_v128_load(bias + c), a1 = a0;
 #define DW_TAP(t) { const v128_t wv = wasm_v128_load(w + (t) * C + c); \
-                    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(p0[t] + c), wv)); \
-                    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(p1[t] + c), wv)); }
-          DW_TAP(0) DW_TAP(1) DW_TAP(2) DW_TAP(3) DW_TAP(4) DW_TAP(5) DW_TAP(6) DW_TAP(7) DW_TAP(8)
+                      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(p0[t] + c), wv)); \
+                      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(p1[t] + c), wv)); }
+            DW_TAP(0) DW_TAP(1) DW_TAP(2) DW_TAP(3) DW_TAP(4) DW_TAP(5) DW_TAP(6) DW_TAP(7) DW_TAP(8)
 #undef DW_TAP
-          dw_store4(o1, res1, alpha, c, a1, act, param);   // o1 == o0 at an odd tail: o0 wins
-          dw_store4(o0, res0, alpha, c, a0, act, param);
-        }
+            dw_store4(o1, res1, alpha, c, a1, act, param);   // o1 == o0 at an odd tail: o0 wins
+            dw_store4(o0, res0, alpha, c, a0, act, param);
+          }
 #endif
-        // scalar: two channels x two pixels = four independent add chains (one chain of
-        // 9 dependent adds per output would be latency-bound)
-        for (; c + 2 <= C; c += 2) {
-          float s0 = bias[c], s1 = bias[c], u0 = bias[c + 1], u1 = bias[c + 1];
-          for (int t = 0; t < 9; t++) {
-            const float wv = w[t * C + c], wu = w[t * C + c + 1];
-            s0 += p0[t][c] * wv;
-            s1 += p1[t][c] * wv;
-            u0 += p0[t][c + 1] * wu;
-            u1 += p1[t][c + 1] * wu;
+          // scalar: two channels x two pixels = four independent add chains (one chain of
+          // 9 dependent adds per output would be latency-bound)
+          for (; c + 2 <= C; c += 2) {
+            float s0 = bias[c], s1 = bias[c], u0 = bias[c + 1], u1 = bias[c + 1];
+            for (int t = 0; t < 9; t++) {
+              const float wv = w[t * C + c], wu = w[t * C + c + 1];
+              s0 += p0[t][c] * wv;
+              s1 += p1[t][c] * wv;
+              u0 += p0[t][c + 1] * wu;
+              u1 += p1[t][c + 1] * wu;
+            }
+            o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+            o1[c + 1] = activate(u1 + (res1 ? res1[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
+            o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+            o0[c + 1] = activate(u0 + (res0 ? res0[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
           }
-          o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
-          o1[c + 1] = activate(u1 + (res1 ? res1[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
-          o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
-          o0[c + 1] = activate(u0 + (res0 ? res0[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
-        }
-        for (; c < C; c++) {
-          float s0 = bias[c], s1 = bias[c];
-          for (int t = 0; t < 9; t++) {
-            const float wv = w[t * C + c];
-            s0 += p0[t][c] * wv;
-            s1 += p1[t][c] * wv;
+          for (; c < C; c++) {
+            float s0 = bias[c], s1 = bias[c];
+            for (int t = 0; t < 9; t++) {
+              const float wv = w[t * C + c];
+              s0 += p0[t][c] * wv;
+              s1 += p1[t][c] * wv;
+            }
+            o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+            o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
           }
-          o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
-          o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
         }
+        continue;
       }
-      continue;
-    }
-    for (; ow < OW; ow++) {  // any kernel size, any channel multiplier
-      dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, KH, KW, DH, DW);
-      float* o = out + ((size_t)row * OW + ow) * CM;
-      const float* res = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
-      int oc = 0;
+      for (; ow < OW; ow++) {  // any kernel size, any channel multiplier
+        dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, KH, KW, DH, DW);
+        float* o = out + ((size_t)row * OW + ow) * CM;
+        const float* res = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
+        int oc = 0;
 #ifdef __wasm_simd128__
-      if (mult == 1) {
-        for (; oc + 4 <= C; oc += 4) {
-          v128_t acc = wasm_v128_load(bias + oc);
-          for (int t = 0; t < taps; t++)
-            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(p0[t] + oc), wasm_v128_load(w + (size_t)t * C + oc)));
-          dw_store4(o, res, alpha, oc, acc, act, param);
+        if (mult == 1) {
+          for (; oc + 4 <= C; oc += 4) {
+            v128_t acc = wasm_v128_load(bias + oc);
+            for (int t = 0; t < taps; t++)
+              acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(p0[t] + oc), wasm_v128_load(w + (size_t)t * C + oc)));
+            dw_store4(o, res, alpha, oc, acc, act, param);
+          }
         }
-      }
 #endif
-      for (; oc < CM; oc++) {
-        const int ic = oc / mult;
-        float acc = bias[oc];
-        for (int t = 0; t < taps; t++) acc += p0[t][ic] * w[(size_t)t * CM + oc];
-        o[oc] = activate(acc + (res ? res[oc] : 0.0f), act, param, alpha ? alpha[oc] : 0.0f);
+        for (; oc < CM; oc++) {
+          const int ic = oc / mult;
+          float acc = bias[oc];
+          for (int t = 0; t < taps; t++) acc += p0[t][ic] * w[(size_t)t * CM + oc];
+          o[oc] = activate(acc + (res ? res[oc] : 0.0f), act, param, alpha ? alpha[oc] : 0.0f);
+        }
       }
     }
   }
@@ -311,35 +314,36 @@ void op_pool(const int32_t* a, int tid, int nthreads) {
   const int N = a[2], H = a[3], W = a[4], C = a[5], OH = a[6], OW = a[7];
   const int KH = a[8], KW = a[9], SH = a[10], SW = a[11], PT = a[12], PL = a[13], kind = a[14];
   int r0, r1;
-  split_range(N * OH, tid, nthreads, &r0, &r1);
-  for (int row = r0; row < r1; row++) {
-    const int n = row / OH, oh = row % OH, ih0 = oh * SH - PT;
-    const int kh_lo = MAX(0, -ih0), kh_hi = MIN(KH, H - ih0);
-    const float* xn = x + (size_t)n * H * W * C;
-    for (int ow = 0; ow < OW; ow++) {
-      const int iw0 = ow * SW - PL, kw_lo = MAX(0, -iw0), kw_hi = MIN(KW, W - iw0);
-      const float count = (float)((kh_hi - kh_lo) * (kw_hi - kw_lo));
-      float* o = out + ((size_t)row * OW + ow) * C;
-      int c = 0;
+  FOR_WORK(N * OH, r0, r1) {
+    for (int row = r0; row < r1; row++) {
+      const int n = row / OH, oh = row % OH, ih0 = oh * SH - PT;
+      const int kh_lo = MAX(0, -ih0), kh_hi = MIN(KH, H - ih0);
+      const float* xn = x + (size_t)n * H * W * C;
+      for (int ow = 0; ow < OW; ow++) {
+        const int iw0 = ow * SW - PL, kw_lo = MAX(0, -iw0), kw_hi = MIN(KW, W - iw0);
+        const float count = (float)((kh_hi - kh_lo) * (kw_hi - kw_lo));
+        float* o = out + ((size_t)row * OW + ow) * C;
+        int c = 0;
 #ifdef __wasm_simd128__
-      for (; c + 4 <= C; c += 4) {
-        v128_t acc = kind ? wasm_f32x4_splat(0) : wasm_f32x4_splat(-__builtin_inff());
-        for (int kh = kh_lo; kh < kh_hi; kh++)
-          for (int kw = kw_lo; kw < kw_hi; kw++) {
-            v128_t v = wasm_v128_load(xn + ((size_t)(ih0 + kh) * W + iw0 + kw) * C + c);
-            acc = kind ? wasm_f32x4_add(acc, v) : wasm_f32x4_pmax(acc, v);
-          }
-        wasm_v128_store(o + c, kind ? wasm_f32x4_div(acc, wasm_f32x4_splat(count)) : acc);
-      }
+        for (; c + 4 <= C; c += 4) {
+          v128_t acc = kind ? wasm_f32x4_splat(0) : wasm_f32x4_splat(-__builtin_inff());
+          for (int kh = kh_lo; kh < kh_hi; kh++)
+            for (int kw = kw_lo; kw < kw_hi; kw++) {
+              v128_t v = wasm_v128_load(xn + ((size_t)(ih0 + kh) * W + iw0 + kw) * C + c);
+              acc = kind ? wasm_f32x4_add(acc, v) : wasm_f32x4_pmax(acc, v);
+            }
+          wasm_v128_store(o + c, kind ? wasm_f32x4_div(acc, wasm_f32x4_splat(count)) : acc);
+        }
 #endif
-      for (; c < C; c++) {
-        float acc = kind ? 0.0f : -__builtin_inff();
-        for (int kh = kh_lo; kh < kh_hi; kh++)
-          for (int kw = kw_lo; kw < kw_hi; kw++) {
-            float v = xn[((size_t)(ih0 + kh) * W + iw0 + kw) * C + c];
-            acc = kind ? acc + v : max_f(acc, v);
-          }
-        o[c] = kind ? acc / count : acc;
+        for (; c < C; c++) {
+          float acc = kind ? 0.0f : -__builtin_inff();
+          for (int kh = kh_lo; kh < kh_hi; kh++)
+            for (int kw = kw_lo; kw < kw_hi; kw++) {
+              float v = xn[((size_t)(ih0 + kh) * W + iw0 + kw) * C + c];
+              acc = kind ? acc + v : max_f(acc, v);
+            }
+          o[c] = kind ? acc / count : acc;
+        }
       }
     }
   }

@@ -91,11 +91,12 @@ void op_binary(const int32_t* a, int tid, int nthreads) {
   const int inner = shape[5];
   const int outer = shape[0] * shape[1] * shape[2] * shape[3] * shape[4];
   int r0, r1;
-  split_range(outer, tid, nthreads, &r0, &r1);
-  for (int r = r0; r < r1; r++) {
-    ptrdiff_t xo, yo;
-    outer_offsets(r, shape, xs, ys, &xo, &yo);
-    binary_row(kind, act, param, x + xo, xs[5], y + yo, ys[5], out + (size_t)r * inner, inner);
+  FOR_WORK(outer, r0, r1) {
+    for (int r = r0; r < r1; r++) {
+      ptrdiff_t xo, yo;
+      outer_offsets(r, shape, xs, ys, &xo, &yo);
+      binary_row(kind, act, param, x + xo, xs[5], y + yo, ys[5], out + (size_t)r * inner, inner);
+    }
   }
 }
 
@@ -126,18 +127,19 @@ void op_unary(const int32_t* a, int tid, int nthreads) {
   const int n = a[2], kind = a[3];
   const float param = bits_to_f32(a[4]);
   int c0, c1;
-  split_range((n + 3) / 4, tid, nthreads, &c0, &c1);
-  int i = c0 * 4;
-  const int end = MIN(n, c1 * 4);
+  FOR_WORK((n + 3) / 4, c0, c1) {
+    int i = c0 * 4;
+    const int end = MIN(n, c1 * 4);
 #ifdef __wasm_simd128__
-  if (kind < 20 && kind != ACT_SIGMOID && kind != ACT_TANH && kind != ACT_ELU && kind != ACT_SELU) {
-    for (; i + 4 <= end; i += 4)
-      wasm_v128_store(out + i, activate4(wasm_v128_load(x + i), kind, param, wasm_f32x4_splat(0)));
-  } else if (kind == U_SQRT) {
-    for (; i + 4 <= end; i += 4) wasm_v128_store(out + i, wasm_f32x4_sqrt(wasm_v128_load(x + i)));
-  }
+    if (kind < 20 && kind != ACT_SIGMOID && kind != ACT_TANH && kind != ACT_ELU && kind != ACT_SELU) {
+      for (; i + 4 <= end; i += 4)
+        wasm_v128_store(out + i, activate4(wasm_v128_load(x + i), kind, param, wasm_f32x4_splat(0)));
+    } else if (kind == U_SQRT) {
+      for (; i + 4 <= end; i += 4) wasm_v128_store(out + i, wasm_f32x4_sqrt(wasm_v128_load(x + i)));
+    }
 #endif
-  for (; i < end; i++) out[i] = unary1(kind, x[i], param);
+    for (; i < end; i++) out[i] = unary1(kind, x[i], param);
+  }
 }
 
 // args: src dst n kind   kind: 0 i32->f32, 1 f32->i32 (truncate), 2 f32->bool, 3 i32->bool; bool is int32 0/1
@@ -146,17 +148,18 @@ void op_cast(const int32_t* a, int tid, int nthreads) {
   const float* sf = PTR(const float, a[0]);
   const int n = a[2], kind = a[3];
   int i0, i1;
-  split_range(n, tid, nthreads, &i0, &i1);
-  for (int i = i0; i < i1; i++) {
-    switch (kind) {
-      case 0: PTR(float, a[1])[i] = (float)si[i]; break;
-      case 1: {
-        float v = sf[i];
-        PTR(int32_t, a[1])[i] = v != v ? 0 : v >= 2147483520.0f ? 2147483647 : v <= -2147483648.0f ? (-2147483647 - 1) : (int32_t)v;
-        break;
+  FOR_WORK(n, i0, i1) {
+    for (int i = i0; i < i1; i++) {
+      switch (kind) {
+        case 0: PTR(float, a[1])[i] = (float)si[i]; break;
+        case 1: {
+          float v = sf[i];
+          PTR(int32_t, a[1])[i] = v != v ? 0 : v >= 2147483520.0f ? 2147483647 : v <= -2147483648.0f ? (-2147483647 - 1) : (int32_t)v;
+          break;
+        }
+        case 2: PTR(int32_t, a[1])[i] = sf[i] != 0.0f; break;
+        default: PTR(int32_t, a[1])[i] = si[i] != 0; break;
       }
-      case 2: PTR(int32_t, a[1])[i] = sf[i] != 0.0f; break;
-      default: PTR(int32_t, a[1])[i] = si[i] != 0; break;
     }
   }
 }
@@ -165,6 +168,7 @@ void op_cast(const int32_t* a, int tid, int nthreads) {
 void op_fill(const int32_t* a, int tid, int nthreads) {
   int32_t* dst = PTR(int32_t, a[0]);
   int i0, i1;
-  split_range(a[1], tid, nthreads, &i0, &i1);
-  for (int i = i0; i < i1; i++) dst[i] = a[2];
+  FOR_WORK(a[1], i0, i1) {
+    for (int i = i0; i < i1; i++) dst[i] = a[2];
+  }
 }

@@ -135,77 +135,78 @@ void op_qconv(const int32_t* a, int tid, int nthreads) {
   int8_t scratch[QSCRATCH];
   const int8_t* rows[QMR * 16];
   int b0, b1;
-  split_range((M + QMR - 1) / QMR, tid, nthreads, &b0, &b1);
-  for (int blk = b0; blk < b1; blk++) {
-    const int p0 = blk * QMR, nrows = MIN(QMR, M - p0);
-    if (KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W) {
-      for (int r = 0; r < QMR; r++) rows[r] = x + (size_t)(p0 + MIN(r, nrows - 1)) * C;   // a plain GEMM
-    } else for (int kh = 0; kh < KH; kh++)
-      for (int r = 0; r < QMR; r++)
-        rows[kh * QMR + r] = q_row(x, padrow, scratch + (kh * QMR + r) * KR, p0 + MIN(r, nrows - 1), kh,
-                                   H, W, C, OH, OW, KW, SH, SW, DH, DW, PT, PL, xz);
-    for (int cb = 0; cb < CO8; cb++) {
-      const int8_t* wb = w + (size_t)cb * KH * KR * 8;
-      const int co0 = cb * 8, ncols = MIN(8, CO - co0);
+  FOR_WORK((M + QMR - 1) / QMR, b0, b1) {
+    for (int blk = b0; blk < b1; blk++) {
+      const int p0 = blk * QMR, nrows = MIN(QMR, M - p0);
+      if (KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W) {
+        for (int r = 0; r < QMR; r++) rows[r] = x + (size_t)(p0 + MIN(r, nrows - 1)) * C;   // a plain GEMM
+      } else for (int kh = 0; kh < KH; kh++)
+        for (int r = 0; r < QMR; r++)
+          rows[kh * QMR + r] = q_row(x, padrow, scratch + (kh * QMR + r) * KR, p0 + MIN(r, nrows - 1), kh,
+                                     H, W, C, OH, OW, KW, SH, SW, DH, DW, PT, PL, xz);
+      for (int cb = 0; cb < CO8; cb++) {
+        const int8_t* wb = w + (size_t)cb * KH * KR * 8;
+        const int co0 = cb * 8, ncols = MIN(8, CO - co0);
 #ifdef __wasm_simd128__
-      v128_t acc[QMR][2];
-      for (int r = 0; r < QMR; r++) {
-        acc[r][0] = wasm_v128_load(bias + co0);
-        acc[r][1] = wasm_v128_load(bias + co0 + 4);
-      }
-      for (int kh = 0; kh < KH; kh++) {
-        const int8_t* const* rr = rows + kh * QMR;
-        const int8_t* wk = wb + (size_t)kh * KR * 8;
-        for (int kb = 0; kb < KB; kb++, wk += 64) {
-          const v128_t x0 = wasm_i16x8_load8x8(rr[0] + kb * 8), x1 = wasm_i16x8_load8x8(rr[1] + kb * 8);
-          const v128_t x2 = wasm_i16x8_load8x8(rr[2] + kb * 8), x3 = wasm_i16x8_load8x8(rr[3] + kb * 8);
-#define QPAIR(j)                                                                                       \
-          {                                                                                            \
-            const v128_t w0 = wasm_i16x8_load8x8(wk + (j) * 16), w1 = wasm_i16x8_load8x8(wk + (j) * 16 + 8); \
-            v128_t s = wasm_i32x4_shuffle(x0, x0, j, j, j, j);                                         \
-            acc[0][0] = wasm_i32x4_add(acc[0][0], wasm_i32x4_dot_i16x8(s, w0));                        \
-            acc[0][1] = wasm_i32x4_add(acc[0][1], wasm_i32x4_dot_i16x8(s, w1));                        \
-            s = wasm_i32x4_shuffle(x1, x1, j, j, j, j);                                                \
-            acc[1][0] = wasm_i32x4_add(acc[1][0], wasm_i32x4_dot_i16x8(s, w0));                        \
-            acc[1][1] = wasm_i32x4_add(acc[1][1], wasm_i32x4_dot_i16x8(s, w1));                        \
-            s = wasm_i32x4_shuffle(x2, x2, j, j, j, j);                                                \
-            acc[2][0] = wasm_i32x4_add(acc[2][0], wasm_i32x4_dot_i16x8(s, w0));                        \
-            acc[2][1] = wasm_i32x4_add(acc[2][1], wasm_i32x4_dot_i16x8(s, w1));                        \
-            s = wasm_i32x4_shuffle(x3, x3, j, j, j, j);                                                \
-            acc[3][0] = wasm_i32x4_add(acc[3][0], wasm_i32x4_dot_i16x8(s, w0));                        \
-            acc[3][1] = wasm_i32x4_add(acc[3][1], wasm_i32x4_dot_i16x8(s, w1));                        \
-          }
-          QPAIR(0) QPAIR(1) QPAIR(2) QPAIR(3)
-#undef QPAIR
+        v128_t acc[QMR][2];
+        for (int r = 0; r < QMR; r++) {
+          acc[r][0] = wasm_v128_load(bias + co0);
+          acc[r][1] = wasm_v128_load(bias + co0 + 4);
         }
-      }
-      for (int r = 0; r < nrows; r++) {
-        const size_t o = (size_t)(p0 + r) * CO + co0;
-        q_store8(out, (int)o, acc[r][0], acc[r][1], mult + co0, residual ? residual + o : 0, &e, ncols);
-      }
-#else
-      for (int r = 0; r < nrows; r++) {
-        // one pixel x 8 channels in eight local accumulators (the scalar float kernel's shape)
-        int32_t c0 = bias[co0], c1 = bias[co0 + 1], c2 = bias[co0 + 2], c3 = bias[co0 + 3];
-        int32_t c4 = bias[co0 + 4], c5 = bias[co0 + 5], c6 = bias[co0 + 6], c7 = bias[co0 + 7];
         for (int kh = 0; kh < KH; kh++) {
-          const int8_t* xr = rows[kh * QMR + r];
+          const int8_t* const* rr = rows + kh * QMR;
           const int8_t* wk = wb + (size_t)kh * KR * 8;
-          for (int k = 0; k < KR; k += 2, wk += 16) {
-            // packed pair (k, k+1): [half][lane][element] at wk; 16 bytes per pair
-            const int32_t v0 = xr[k], v1 = xr[k + 1];
-            c0 += v0 * wk[0] + v1 * wk[1];   c1 += v0 * wk[2] + v1 * wk[3];
-            c2 += v0 * wk[4] + v1 * wk[5];   c3 += v0 * wk[6] + v1 * wk[7];
-            c4 += v0 * wk[8] + v1 * wk[9];   c5 += v0 * wk[10] + v1 * wk[11];
-            c6 += v0 * wk[12] + v1 * wk[13]; c7 += v0 * wk[14] + v1 * wk[15];
+          for (int kb = 0; kb < KB; kb++, wk += 64) {
+            const v128_t x0 = wasm_i16x8_load8x8(rr[0] + kb * 8), x1 = wasm_i16x8_load8x8(rr[1] + kb * 8);
+            const v128_t x2 = wasm_i16x8_load8x8(rr[2] + kb * 8), x3 = wasm_i16x8_load8x8(rr[3] + kb * 8);
+#define QPAIR(j)                                                                                       \
+            {                                                                                            \
+              const v128_t w0 = wasm_i16x8_load8x8(wk + (j) * 16), w1 = wasm_i16x8_load8x8(wk + (j) * 16 + 8); \
+              v128_t s = wasm_i32x4_shuffle(x0, x0, j, j, j, j);                                         \
+              acc[0][0] = wasm_i32x4_add(acc[0][0], wasm_i32x4_dot_i16x8(s, w0));                        \
+              acc[0][1] = wasm_i32x4_add(acc[0][1], wasm_i32x4_dot_i16x8(s, w1));                        \
+              s = wasm_i32x4_shuffle(x1, x1, j, j, j, j);                                                \
+              acc[1][0] = wasm_i32x4_add(acc[1][0], wasm_i32x4_dot_i16x8(s, w0));                        \
+              acc[1][1] = wasm_i32x4_add(acc[1][1], wasm_i32x4_dot_i16x8(s, w1));                        \
+              s = wasm_i32x4_shuffle(x2, x2, j, j, j, j);                                                \
+              acc[2][0] = wasm_i32x4_add(acc[2][0], wasm_i32x4_dot_i16x8(s, w0));                        \
+              acc[2][1] = wasm_i32x4_add(acc[2][1], wasm_i32x4_dot_i16x8(s, w1));                        \
+              s = wasm_i32x4_shuffle(x3, x3, j, j, j, j);                                                \
+              acc[3][0] = wasm_i32x4_add(acc[3][0], wasm_i32x4_dot_i16x8(s, w0));                        \
+              acc[3][1] = wasm_i32x4_add(acc[3][1], wasm_i32x4_dot_i16x8(s, w1));                        \
+            }
+            QPAIR(0) QPAIR(1) QPAIR(2) QPAIR(3)
+#undef QPAIR
           }
         }
-        const int32_t acc[8] = { c0, c1, c2, c3, c4, c5, c6, c7 };
-        const size_t o = (size_t)(p0 + r) * CO + co0;
-        for (int j = 0; j < ncols; j++)
-          q_store1(out, (int)(o + j), acc[j], mult[co0 + j], residual ? residual + o + j : 0, &e);
-      }
+        for (int r = 0; r < nrows; r++) {
+          const size_t o = (size_t)(p0 + r) * CO + co0;
+          q_store8(out, (int)o, acc[r][0], acc[r][1], mult + co0, residual ? residual + o : 0, &e, ncols);
+        }
+#else
+        for (int r = 0; r < nrows; r++) {
+          // one pixel x 8 channels in eight local accumulators (the scalar float kernel's shape)
+          int32_t c0 = bias[co0], c1 = bias[co0 + 1], c2 = bias[co0 + 2], c3 = bias[co0 + 3];
+          int32_t c4 = bias[co0 + 4], c5 = bias[co0 + 5], c6 = bias[co0 + 6], c7 = bias[co0 + 7];
+          for (int kh = 0; kh < KH; kh++) {
+            const int8_t* xr = rows[kh * QMR + r];
+            const int8_t* wk = wb + (size_t)kh * KR * 8;
+            for (int k = 0; k < KR; k += 2, wk += 16) {
+              // packed pair (k, k+1): [half][lane][element] at wk; 16 bytes per pair
+              const int32_t v0 = xr[k], v1 = xr[k + 1];
+              c0 += v0 * wk[0] + v1 * wk[1];   c1 += v0 * wk[2] + v1 * wk[3];
+              c2 += v0 * wk[4] + v1 * wk[5];   c3 += v0 * wk[6] + v1 * wk[7];
+              c4 += v0 * wk[8] + v1 * wk[9];   c5 += v0 * wk[10] + v1 * wk[11];
+              c6 += v0 * wk[12] + v1 * wk[13]; c7 += v0 * wk[14] + v1 * wk[15];
+            }
+          }
+          const int32_t acc[8] = { c0, c1, c2, c3, c4, c5, c6, c7 };
+          const size_t o = (size_t)(p0 + r) * CO + co0;
+          for (int j = 0; j < ncols; j++)
+            q_store1(out, (int)(o + j), acc[j], mult[co0 + j], residual ? residual + o + j : 0, &e);
+        }
 #endif
+      }
     }
   }
 }
@@ -231,42 +232,43 @@ void op_qdwconv(const int32_t* a, int tid, int nthreads) {
   const int CP = a[29], taps = KH * KW, pairs = (taps + 1) / 2;
   const int8_t* ptr[66];
   int r0, r1;
-  split_range(N * OH, tid, nthreads, &r0, &r1);
-  for (int row = r0; row < r1; row++) {
-    const int n = row / OH, ih0 = (row % OH) * SH - PT;
-    const int8_t* xn = x + (size_t)n * H * W * C;
-    for (int ow = 0; ow < OW; ow++) {
-      const int iw0 = ow * SW - PL;
-      for (int kh = 0; kh < KH; kh++) {
-        const int ih = ih0 + kh * DH;
-        for (int kw = 0; kw < KW; kw++) {
-          const int iw = iw0 + kw * DW;
-          ptr[kh * KW + kw] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xn + ((size_t)ih * W + iw) * C : padrow;
+  FOR_WORK(N * OH, r0, r1) {
+    for (int row = r0; row < r1; row++) {
+      const int n = row / OH, ih0 = (row % OH) * SH - PT;
+      const int8_t* xn = x + (size_t)n * H * W * C;
+      for (int ow = 0; ow < OW; ow++) {
+        const int iw0 = ow * SW - PL;
+        for (int kh = 0; kh < KH; kh++) {
+          const int ih = ih0 + kh * DH;
+          for (int kw = 0; kw < KW; kw++) {
+            const int iw = iw0 + kw * DW;
+            ptr[kh * KW + kw] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xn + ((size_t)ih * W + iw) * C : padrow;
+          }
         }
-      }
-      ptr[taps] = padrow;
-      const size_t o = ((size_t)row * OW + ow) * C;
+        ptr[taps] = padrow;
+        const size_t o = ((size_t)row * OW + ow) * C;
 #ifdef __wasm_simd128__
-      for (int c = 0; c < C; c += 8) {
-        v128_t a0 = wasm_v128_load(bias + c), a1 = wasm_v128_load(bias + c + 4);
-        const int8_t* wp = w + (size_t)c * 2;
-        for (int p = 0; p < pairs; p++, wp += (size_t)CP * 2) {
-          const v128_t xa = wasm_i16x8_load8x8(ptr[2 * p] + c), xb = wasm_i16x8_load8x8(ptr[2 * p + 1] + c);
-          const v128_t lo = wasm_i16x8_shuffle(xa, xb, 0, 8, 1, 9, 2, 10, 3, 11);
-          const v128_t hi = wasm_i16x8_shuffle(xa, xb, 4, 12, 5, 13, 6, 14, 7, 15);
-          a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(lo, wasm_i16x8_load8x8(wp)));
-          a1 = wasm_i32x4_add(a1, wasm_i32x4_dot_i16x8(hi, wasm_i16x8_load8x8(wp + 8)));
+        for (int c = 0; c < C; c += 8) {
+          v128_t a0 = wasm_v128_load(bias + c), a1 = wasm_v128_load(bias + c + 4);
+          const int8_t* wp = w + (size_t)c * 2;
+          for (int p = 0; p < pairs; p++, wp += (size_t)CP * 2) {
+            const v128_t xa = wasm_i16x8_load8x8(ptr[2 * p] + c), xb = wasm_i16x8_load8x8(ptr[2 * p + 1] + c);
+            const v128_t lo = wasm_i16x8_shuffle(xa, xb, 0, 8, 1, 9, 2, 10, 3, 11);
+            const v128_t hi = wasm_i16x8_shuffle(xa, xb, 4, 12, 5, 13, 6, 14, 7, 15);
+            a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(lo, wasm_i16x8_load8x8(wp)));
+            a1 = wasm_i32x4_add(a1, wasm_i32x4_dot_i16x8(hi, wasm_i16x8_load8x8(wp + 8)));
+          }
+          q_store8(out, (int)(o + c), a0, a1, mult + c, residual ? residual + o + c : 0, &e, MIN(8, C - c));
         }
-        q_store8(out, (int)(o + c), a0, a1, mult + c, residual ? residual + o + c : 0, &e, MIN(8, C - c));
-      }
 #else
-      for (int c = 0; c < C; c++) {
-        int32_t acc = bias[c];
-        const int8_t* wc = w + (size_t)(c >> 3) * 16 + ((c & 7) >> 2) * 8 + (c & 3) * 2;
-        for (int t = 0; t < taps; t++) acc += (int32_t)ptr[t][c] * wc[(size_t)(t >> 1) * CP * 2 + (t & 1)];
-        q_store1(out, (int)(o + c), acc, mult[c], residual ? residual + o + c : 0, &e);
-      }
+        for (int c = 0; c < C; c++) {
+          int32_t acc = bias[c];
+          const int8_t* wc = w + (size_t)(c >> 3) * 16 + ((c & 7) >> 2) * 8 + (c & 3) * 2;
+          for (int t = 0; t < taps; t++) acc += (int32_t)ptr[t][c] * wc[(size_t)(t >> 1) * CP * 2 + (t & 1)];
+          q_store1(out, (int)(o + c), acc, mult[c], residual ? residual + o + c : 0, &e);
+        }
 #endif
+      }
     }
   }
 }
@@ -277,26 +279,27 @@ void op_quantize(const int32_t* a, int tid, int nthreads) {
   int8_t* out = PTR(int8_t, a[1]);
   const float inv = bits_to_f32(a[3]), zp = (float)a[4];
   int i0, i1;
-  split_range((a[2] + 15) / 16, tid, nthreads, &i0, &i1);
-  i0 *= 16;
-  i1 = MIN(i1 * 16, a[2]);
-  int i = i0;
+  FOR_WORK((a[2] + 15) / 16, i0, i1) {
+    i0 *= 16;
+    i1 = MIN(i1 * 16, a[2]);
+    int i = i0;
 #ifdef __wasm_simd128__
-  const v128_t vinv = wasm_f32x4_splat(inv), vz = wasm_f32x4_splat(zp);
-  const v128_t lo = wasm_f32x4_splat(-128), hi = wasm_f32x4_splat(127);
-  for (; i + 8 <= i1; i += 8) {
-    v128_t y0 = wasm_f32x4_add(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + i), vinv)), vz);
-    v128_t y1 = wasm_f32x4_add(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + i + 4), vinv)), vz);
-    y0 = wasm_f32x4_min(wasm_f32x4_max(y0, lo), hi);
-    y1 = wasm_f32x4_min(wasm_f32x4_max(y1, lo), hi);
-    const v128_t i16 = wasm_i16x8_narrow_i32x4(wasm_i32x4_trunc_sat_f32x4(y0), wasm_i32x4_trunc_sat_f32x4(y1));
-    wasm_v128_store64_lane(out + i, wasm_i8x16_narrow_i16x8(i16, i16), 0);
-  }
+    const v128_t vinv = wasm_f32x4_splat(inv), vz = wasm_f32x4_splat(zp);
+    const v128_t lo = wasm_f32x4_splat(-128), hi = wasm_f32x4_splat(127);
+    for (; i + 8 <= i1; i += 8) {
+      v128_t y0 = wasm_f32x4_add(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + i), vinv)), vz);
+      v128_t y1 = wasm_f32x4_add(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + i + 4), vinv)), vz);
+      y0 = wasm_f32x4_min(wasm_f32x4_max(y0, lo), hi);
+      y1 = wasm_f32x4_min(wasm_f32x4_max(y1, lo), hi);
+      const v128_t i16 = wasm_i16x8_narrow_i32x4(wasm_i32x4_trunc_sat_f32x4(y0), wasm_i32x4_trunc_sat_f32x4(y1));
+      wasm_v128_store64_lane(out + i, wasm_i8x16_narrow_i16x8(i16, i16), 0);
+    }
 #endif
-  for (; i < i1; i++) {
-    float y = __builtin_rintf(x[i] * inv) + zp;
-    y = y < -128 ? -128 : (y > 127 ? 127 : y);
-    out[i] = (int8_t)(int32_t)y;
+    for (; i < i1; i++) {
+      float y = __builtin_rintf(x[i] * inv) + zp;
+      y = y < -128 ? -128 : (y > 127 ? 127 : y);
+      out[i] = (int8_t)(int32_t)y;
+    }
   }
 }
 
@@ -307,8 +310,9 @@ void op_dequantize(const int32_t* a, int tid, int nthreads) {
   const float s = bits_to_f32(a[3]);
   const int32_t zp = a[4];
   int i0, i1;
-  split_range(a[2], tid, nthreads, &i0, &i1);
-  for (int i = i0; i < i1; i++) out[i] = (float)((int32_t)x[i] - zp) * s;
+  FOR_WORK(a[2], i0, i1) {
+    for (int i = i0; i < i1; i++) out[i] = (float)((int32_t)x[i] - zp) * s;
+  }
 }
 
 // args: x out  N H W C  OH OW  KH KW SH SW PT PL   (int8 max pool; padding never wins)
@@ -318,32 +322,33 @@ void op_qmaxpool(const int32_t* a, int tid, int nthreads) {
   const int N = a[2], H = a[3], W = a[4], C = a[5], OH = a[6], OW = a[7];
   const int KH = a[8], KW = a[9], SH = a[10], SW = a[11], PT = a[12], PL = a[13];
   int r0, r1;
-  split_range(N * OH, tid, nthreads, &r0, &r1);
-  for (int row = r0; row < r1; row++) {
-    const int n = row / OH, ih0 = (row % OH) * SH - PT;
-    const int kh_lo = MAX(0, -ih0), kh_hi = MIN(KH, H - ih0);
-    const int8_t* xn = x + (size_t)n * H * W * C;
-    for (int ow = 0; ow < OW; ow++) {
-      const int iw0 = ow * SW - PL, kw_lo = MAX(0, -iw0), kw_hi = MIN(KW, W - iw0);
-      int8_t* o = out + ((size_t)row * OW + ow) * C;
-      int c = 0;
+  FOR_WORK(N * OH, r0, r1) {
+    for (int row = r0; row < r1; row++) {
+      const int n = row / OH, ih0 = (row % OH) * SH - PT;
+      const int kh_lo = MAX(0, -ih0), kh_hi = MIN(KH, H - ih0);
+      const int8_t* xn = x + (size_t)n * H * W * C;
+      for (int ow = 0; ow < OW; ow++) {
+        const int iw0 = ow * SW - PL, kw_lo = MAX(0, -iw0), kw_hi = MIN(KW, W - iw0);
+        int8_t* o = out + ((size_t)row * OW + ow) * C;
+        int c = 0;
 #ifdef __wasm_simd128__
-      for (; c + 16 <= C; c += 16) {
-        v128_t m = wasm_i8x16_splat(-128);
-        for (int kh = kh_lo; kh < kh_hi; kh++)
-          for (int kw = kw_lo; kw < kw_hi; kw++)
-            m = wasm_i8x16_max(m, wasm_v128_load(xn + ((size_t)(ih0 + kh) * W + iw0 + kw) * C + c));
-        wasm_v128_store(o + c, m);
-      }
+        for (; c + 16 <= C; c += 16) {
+          v128_t m = wasm_i8x16_splat(-128);
+          for (int kh = kh_lo; kh < kh_hi; kh++)
+            for (int kw = kw_lo; kw < kw_hi; kw++)
+              m = wasm_i8x16_max(m, wasm_v128_load(xn + ((size_t)(ih0 + kh) * W + iw0 + kw) * C + c));
+          wasm_v128_store(o + c, m);
+        }
 #endif
-      for (; c < C; c++) {
-        int8_t m = -128;
-        for (int kh = kh_lo; kh < kh_hi; kh++)
-          for (int kw = kw_lo; kw < kw_hi; kw++) {
-            const int8_t v = xn[((size_t)(ih0 + kh) * W + iw0 + kw) * C + c];
-            m = (int8_t)imax(m, v);
-          }
-        o[c] = m;
+        for (; c < C; c++) {
+          int8_t m = -128;
+          for (int kh = kh_lo; kh < kh_hi; kh++)
+            for (int kw = kw_lo; kw < kw_hi; kw++) {
+              const int8_t v = xn[((size_t)(ih0 + kh) * W + iw0 + kw) * C + c];
+              m = (int8_t)imax(m, v);
+            }
+          o[c] = m;
+        }
       }
     }
   }

@@ -5,6 +5,10 @@
 
 enum { PROGRAM_MAGIC = 0x57544e31, HEADER_WORDS = 4 };  // [magic, n_ops, barrier_ptr, reserved]
 
+// Barrier words of a program: [arrivals, generation, work counter of the current op, -].
+// Every thread stores the same pointer here before running (a benign same-value write).
+int32_t* wt_work_counter;
+
 static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
   switch (op) {
     case OP_CONV: op_conv(args, tid, nthreads); break;
@@ -36,6 +40,7 @@ static int barrier(int32_t* b, int nthreads) {
   const int32_t gen = __atomic_load_n(&b[1], __ATOMIC_ACQUIRE);
   if (__atomic_add_fetch(&b[0], 1, __ATOMIC_ACQ_REL) == nthreads) {
     __atomic_store_n(&b[0], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&b[2], 0, __ATOMIC_RELAXED);   // the next op's chunks start at 0 (published by the release below)
     __atomic_add_fetch(&b[1], 1, __ATOMIC_RELEASE);
     __builtin_wasm_memory_atomic_notify(&b[1], (unsigned)-1);
     return 0;
@@ -52,6 +57,7 @@ static int barrier(int32_t* b, int nthreads) {
 
 EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads) {
   if (prog[0] != PROGRAM_MAGIC) return -1;
+  wt_work_counter = PTR(int32_t, prog[2]) + 2;    // zeroed by the caller before the run
   const int n = prog[1];
   const int32_t* p = prog + HEADER_WORDS;
   for (int i = 0; i < n; i++) {
@@ -67,6 +73,7 @@ EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads) {
 // Runs op `index` of the program alone (the per-op path, for profiling and tests).
 EXPORT("run_op") int run_op(const int32_t* prog, int index, int tid, int nthreads) {
   if (prog[0] != PROGRAM_MAGIC || index < 0 || index >= prog[1]) return -1;
+  wt_work_counter = PTR(int32_t, prog[2]) + 2;
   const int32_t* p = prog + HEADER_WORDS;
   for (int i = 0; i < index; i++) p += p[1];
   dispatch(p[0], p + 2, tid, nthreads);

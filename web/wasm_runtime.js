@@ -108,6 +108,7 @@ class WasmRuntime {
     const n = this.threaded ? this.threads : 1;
     if (n > 1) {
       const i32 = this.i32(), c = this.ctl / 4;
+      if (kind !== 2) Atomics.store(i32, i32[prog / 4 + 2] / 4 + 2, 0);   // the first op's work counter
       i32[c + CTL.PROG] = prog;
       i32[c + CTL.NTHREADS] = n;
       i32[c + CTL.KIND] = kind;
