@@ -45,7 +45,7 @@ static int barrier(int32_t* b, int nthreads) {
     __builtin_wasm_memory_atomic_notify(&b[1], (unsigned)-1);
     return 0;
   }
-  for (int spin = 0; spin < 20000; spin++)
+  for (int spin = 0; spin < 1000000; spin++)
     if (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) != gen) return 0;
   for (int waits = 0; __atomic_load_n(&b[1], __ATOMIC_ACQUIRE) == gen; waits++) {
     if (waits >= 10) return -1;
