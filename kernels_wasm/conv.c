@@ -99,13 +99,15 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
 #else
   CONV_ARGS(a)
   const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW;
+  // 1x1, stride 1, no padding: pixel p reads input row p (no index arithmetic per block)
+  const int plain = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W;
   int b0, b1;
   FOR_WORK((M + MR - 1) / MR, b0, b1) {
     const float* rows[MR];
     int ih0[MR], iw0[MR], nbase[MR];
     for (int blk = b0; blk < b1; blk++) {
       const int p0 = blk * MR, nrows = MIN(MR, M - p0);
-      for (int r = 0; r < MR; r++) {
+      for (int r = 0; r < MR && !plain; r++) {
         int p = p0 + MIN(r, nrows - 1);
         int n = p / (OH * OW), rem = p % (OH * OW);
         ih0[r] = (rem / OW) * SH - PT;
@@ -130,9 +132,13 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
           for (int r = 0; r < MR && whole_row; r++) whole_row = iw0[r] >= 0 && iw0[r] + KW <= W;
           const int row_taps = whole_row ? 1 : KW, K = whole_row ? KW * C : C;
           for (int kw = 0; kw < row_taps; kw++) {
-            for (int r = 0; r < MR; r++) {
-              int ih = ih0[r] + kh * DH, iw = iw0[r] + kw * DW;
-              rows[r] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + nbase[r] + ((size_t)ih * W + iw) * C : zero;
+            if (plain) {            // a plain GEMM: rows of the input in order
+              for (int r = 0; r < MR; r++) rows[r] = x + (size_t)(p0 + MIN(r, nrows - 1)) * C;
+            } else {
+              for (int r = 0; r < MR; r++) {
+                int ih = ih0[r] + kh * DH, iw = iw0[r] + kw * DW;
+                rows[r] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + nbase[r] + ((size_t)ih * W + iw) * C : zero;
+              }
             }
             const float* wt = wb + (size_t)(kh * KW + kw) * C * 8;
 #ifdef __wasm_simd128__
@@ -230,10 +236,20 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
       const int ih0 = oh * SH - PT;
       int ow = 0;
       if (mult == 1 && taps == 9) {
+        const int rows_in = ih0 >= 0 && ih0 + 2 * DH < H;
         for (; ow < OW; ow += 2) {
           const int two = ow + 1 < OW;
-          dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, 3, 3, DH, DW);
-          dw_pointers(p1, xn, zero, ih0, (ow + two) * SW - PL, H, W, C, 3, 3, DH, DW);
+          const int iwa = ow * SW - PL, iwb = (ow + two) * SW - PL;
+          if (rows_in && iwa >= 0 && iwb + 2 * DW < W) {   // interior: no bounds checks
+            for (int kh = 0; kh < 3; kh++)
+              for (int kw = 0; kw < 3; kw++) {
+                p0[kh * 3 + kw] = xn + ((size_t)(ih0 + kh * DH) * W + iwa + kw * DW) * C;
+                p1[kh * 3 + kw] = p0[kh * 3 + kw] + (size_t)(iwb - iwa) * C;
+              }
+          } else {
+            dw_pointers(p0, xn, zero, ih0, iwa, H, W, C, 3, 3, DH, DW);
+            dw_pointers(p1, xn, zero, ih0, iwb, H, W, C, 3, 3, DH, DW);
+          }
           float* o0 = out + ((size_t)row * OW + ow) * CM;
           float* o1 = o0 + (size_t)two * CM;
           const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
