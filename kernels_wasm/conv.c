@@ -99,15 +99,13 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
 #else
   CONV_ARGS(a)
   const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW;
-  // 1x1, stride 1, no padding: pixel p reads input row p (no index arithmetic per block)
-  const int plain = KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W;
   int b0, b1;
   FOR_WORK((M + MR - 1) / MR, b0, b1) {
     const float* rows[MR];
     int ih0[MR], iw0[MR], nbase[MR];
     for (int blk = b0; blk < b1; blk++) {
       const int p0 = blk * MR, nrows = MIN(MR, M - p0);
-      for (int r = 0; r < MR && !plain; r++) {
+      for (int r = 0; r < MR; r++) {
         int p = p0 + MIN(r, nrows - 1);
         int n = p / (OH * OW), rem = p % (OH * OW);
         ih0[r] = (rem / OW) * SH - PT;
@@ -132,13 +130,9 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
           for (int r = 0; r < MR && whole_row; r++) whole_row = iw0[r] >= 0 && iw0[r] + KW <= W;
           const int row_taps = whole_row ? 1 : KW, K = whole_row ? KW * C : C;
           for (int kw = 0; kw < row_taps; kw++) {
-            if (plain) {            // a plain GEMM: rows of the input in order
-              for (int r = 0; r < MR; r++) rows[r] = x + (size_t)(p0 + MIN(r, nrows - 1)) * C;
-            } else {
-              for (int r = 0; r < MR; r++) {
-                int ih = ih0[r] + kh * DH, iw = iw0[r] + kw * DW;
-                rows[r] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + nbase[r] + ((size_t)ih * W + iw) * C : zero;
-              }
+            for (int r = 0; r < MR; r++) {
+              int ih = ih0[r] + kh * DH, iw = iw0[r] + kw * DW;
+              rows[r] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + nbase[r] + ((size_t)ih * W + iw) * C : zero;
             }
             const float* wt = wb + (size_t)(kh * KW + kw) * C * 8;
 #ifdef __wasm_simd128__
