@@ -305,14 +305,17 @@ def main(argv=None) -> int:
     if missing:
         print(f"bench: skipping models whose files are missing: {missing}")
         models = [m for m in models if m not in missing]
+    from tools.quiet import check_quiet
     from tools.session import chromium, open_app, served
     rows: list[dict] = []
     log = lambda msg: print(msg, flush=True)
+    busy_before = check_quiet(log)
     with served(DIST) as base, chromium() as browser:
         wt_page, _ = open_app(browser, base)
         if args.threads == 0:
             args.threads = wt_page.evaluate("navigator.hardwareConcurrency")
         machine = machine_info(browser)
+        machine["busy_before_percent"] = busy_before
         for model in models:
             for backend in backends:
                 log(f"{model} / {backend}")

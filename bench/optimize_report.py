@@ -65,7 +65,9 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "optimize.json"))
     args = ap.parse_args(argv)
+    from tools.quiet import check_quiet
     from tools.session import app_page
+    check_quiet()
     report = []
     with app_page() as (page, _, _):
         status = json.loads(page.evaluate("(c) => window.webtensorApp.python(c)",

@@ -92,7 +92,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "quantize.json"))
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    from tools.quiet import check_quiet
     from tools.session import app_page
+    check_quiet()
     backends = [b for b in args.backends.split(",") if b]
     report = {}
     with app_page() as (page, _, _):
