@@ -208,7 +208,7 @@ def int8_cases(rng) -> list[Case]:
     out: list[Case] = []
 
     def qconv(name, op, x, w, attrs, residual=False, out_float=False, act="", qrange=(-128, 127)):
-        co = w.shape[1] if op == "WtQMatMul" else (w.shape[2] if op == "WtQDepthwiseConv2D" else w.shape[3])
+        co = _q_channels(op, w)
         k = w.size // co
         consts = {"w": w, "b": rng.integers(-3000, 3000, co).astype(np.int32),
                   # multipliers that spread the accumulators over the int8 range (some clamp)
@@ -264,12 +264,19 @@ def int8_cases(rng) -> list[Case]:
     return out
 
 
+def _q_channels(op, w) -> int:
+    """Output channels of an int8 conv case's filter."""
+    from .quantization import CHANNEL_AXIS, Q_OPS
+    kind = next(k for k, v in Q_OPS.items() if v == op)
+    return w.shape[CHANNEL_AXIS[kind]]
+
+
 def _qconv_out_shape(op, x, w, attrs):
     """Output shape of an int8 conv case (for its residual input)."""
     from .ops import OPS, TensorSpec
-    ins = [TensorSpec(x.shape, x.dtype), TensorSpec(w.shape, w.dtype)]
-    co = w.shape[1] if op == "WtQMatMul" else (w.shape[2] if op == "WtQDepthwiseConv2D" else w.shape[3])
-    ins += [TensorSpec((co,), np.dtype(np.int32)), TensorSpec((co,), F32)]
+    co = _q_channels(op, w)
+    ins = [TensorSpec(x.shape, x.dtype), TensorSpec(w.shape, w.dtype),
+           TensorSpec((co,), np.dtype(np.int32)), TensorSpec((co,), F32)]
     return OPS[op].shape(ins, attrs)[0].shape
 
 

@@ -28,6 +28,9 @@ from .ops.quant import I8, F32, quantize_values
 CONV_KINDS = {"Conv2D": "conv", "_FusedConv2D": "conv", "DepthwiseConv2dNative": "dw",
               "FusedDepthwiseConv2dNative": "dw", "MatMul": "mm", "_FusedMatMul": "mm"}
 Q_OPS = {"conv": "WtQConv2D", "dw": "WtQDepthwiseConv2D", "mm": "WtQMatMul"}
+# filter layouts: conv [kh,kw,ci,co], depthwise [kh,kw,c,1], MatMul [k,n]
+CHANNEL_AXIS = {"conv": 3, "dw": 2, "mm": 1}
+REDUCE_AXES = {"conv": (0, 1, 2), "dw": (0, 1, 3), "mm": (0,)}     # all but the channel axis
 ACT_NAMES = {0: "", 1: "Relu", 2: "Relu6"}        # backends/wasm.py ACTIVATIONS codes
 GEOMETRY_ATTRS = ("strides", "padding", "explicit_paddings", "dilations", "data_format")
 
@@ -185,11 +188,10 @@ def int32_safe(g: Group, px: QParams) -> bool:
 
 def quantize_filter(w: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-output-channel symmetric int8: (w_q, scale per channel)."""
-    axes = {"conv": (0, 1, 2), "dw": (0, 1, 3), "mm": (0,)}[kind]
-    amax = np.abs(w).max(axis=axes)
+    amax = np.abs(w).max(axis=REDUCE_AXES[kind])
     scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float64)
     shape = [1] * w.ndim
-    shape[{"conv": 3, "dw": 2, "mm": 1}[kind]] = -1
+    shape[CHANNEL_AXIS[kind]] = -1
     wq = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(I8)
     return wq, scale
 
@@ -295,7 +297,7 @@ class _Builder:
         px = self.qp[g.x]
         rq = self.int8_of(g.residual) if g.residual else None
         wq, sw = quantize_filter(g.w, g.kind)
-        sumw = wq.astype(np.int64).sum(axis={"conv": (0, 1, 2), "dw": (0, 1, 3), "mm": (0,)}[g.kind])
+        sumw = wq.astype(np.int64).sum(axis=REDUCE_AXES[g.kind])
         acc_scale = px.scale * sw
         bias_q = np.rint(g.bias.astype(np.float64) / acc_scale) - px.zero_point * sumw
         bias_q = np.clip(bias_q, -2 ** 31, 2 ** 31 - 1).astype(np.int32)

@@ -62,11 +62,12 @@ def encode_attr(value, where: str, name: str = "") -> dict:
 
 def _filter_scales(graph: Graph) -> dict[str, tuple[list[float], int]]:
     """int8 Const name -> (per-channel scales, channel axis), from the int8 op that reads it."""
+    from ..quantization import CHANNEL_AXIS, Q_OPS
+    axis_of = {Q_OPS[kind]: axis for kind, axis in CHANNEL_AXIS.items()}
     out = {}
     for n in graph.nodes:
-        if "filter_scales" in n.attrs and len(n.inputs) > 1:
-            axis = {"WtQDepthwiseConv2D": 2, "WtQMatMul": 1}.get(n.op, 3)
-            out[split_ref(n.inputs[1])[0]] = (list(n.attrs["filter_scales"]), axis)
+        if n.op in axis_of and "filter_scales" in n.attrs:
+            out[split_ref(n.inputs[1])[0]] = (list(n.attrs["filter_scales"]), axis_of[n.op])
     return out
 
 
