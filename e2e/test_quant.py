@@ -57,3 +57,31 @@ def test_quantized_blazeface_in_the_browser(app):
     assert r["webgl"]["exact"] and r["webgl"]["fallbacks"]
     assert r["heap_growth"] <= 0
     assert r["reloaded_exact"] and r["reloaded_quantization"]["int8_kernels"] == 69
+
+
+def test_page_precision_switch(app):
+    """The page's Precision control: int8 quantised in the page on first use, detections
+    close to float32, and back; a bad value is refused with a clear error."""
+    import base64
+
+    import numpy as np
+
+    from tests.helpers import SAMPLE
+    from webtensor.vision.blazeface import iou
+    page, _, _ = app
+    b64 = base64.b64encode(SAMPLE.read_bytes()).decode()
+    detect = "([b, n]) => window.webtensorApp.detectBase64(b, n)"
+    try:
+        res = page.evaluate("() => window.webtensorApp.setPrecision('int8')")
+        assert res["precision"] == "int8" and res["int8_kernels"] == 69
+        assert res["weight_bytes"] < 0.35 * res["float_weight_bytes"]
+        assert "int8: 69 int8 kernels" in page.text_content("#status")
+        faces8 = page.evaluate(detect, [b64, "astronaut.png"])["faces"]
+    finally:
+        page.evaluate("() => window.webtensorApp.setPrecision('float32')")
+    faces32 = page.evaluate(detect, [b64, "astronaut.png"])["faces"]
+    assert len(faces8) == len(faces32) == 1
+    assert iou(np.array(faces32[0]["box"]), np.array([faces8[0]["box"]]))[0] >= 0.9
+    err = page.evaluate("() => window.webtensorApp.setPrecision('int4').then(() => null, (e) => e.message)")
+    assert "precision must be 'float32' or 'int8'" in err
+    assert page.input_value("#precision") == "float32"

@@ -273,7 +273,27 @@ $('threads').onchange = async (ev) => {
   try { await client.call('setThreads', { n: Number(ev.target.value) }); stats.times.length = 0; }
   catch (err) { showError(err.message); }
 };
+$('precision').onchange = (ev) => setPrecision(ev.target.value).catch(() => {});
 $('profile-btn').onclick = () => runProfile().catch(() => {});
+
+async function setPrecision(precision) {
+  const sel = $('precision');
+  sel.disabled = true;
+  try {
+    const res = unwrap(await client.call('setPrecision', { precision }));
+    stats.times.length = 0;
+    showError('');
+    setStatus(precision === 'int8'
+      ? `int8: ${res.int8_kernels} int8 kernels, weights ${fmtBytes(res.float_weight_bytes)} -> ` +
+        `${fmtBytes(res.weight_bytes)}` + (res.quantize_ms ? `, quantised in ${(res.quantize_ms / 1000).toFixed(1)} s` : '')
+      : `float32: weights ${fmtBytes(res.weight_bytes)}`);
+    return res;
+  } catch (err) {
+    sel.value = 'float32';
+    showError(err.message);
+    throw err;
+  } finally { sel.disabled = false; }
+}
 
 function base64ToBuffer(b64) {
   const bin = atob(b64);
@@ -290,6 +310,7 @@ window.webtensorApp = {
   memoryUpdates: 0,
   lastProfile: null,
   runProfile,
+  setPrecision,
   // -> {ok: true, faces, ...} or {ok: false, error: {type, message}}: never throws, never hangs
   async detectBase64(b64, name, backend) {
     try {

@@ -63,6 +63,10 @@ const handlers = {
     return { threads: await rt.setThreads(n) };
   },
   setBackend({ name }) { return parse(app.set_backend(name)); },
+  async setPrecision({ precision }) {
+    if (precision === 'int8') progress('quantising the model to int8');
+    return parse(await app.set_precision(precision, new URL('samples/astronaut.png', self.location).href));
+  },
   // Test/diagnostic hook: run Python source, return what it evaluates to (JSON text expected).
   async python({ code }) { return await pyodide.runPythonAsync(code); },
 };

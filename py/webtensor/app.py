@@ -18,6 +18,7 @@ from .vision.image import rgba_to_rgb
 
 _detector: BlazeFace | None = None
 _last_image = None          # the last frame or image detected, for profile()
+_models: dict = {}          # precision -> the detector's model in it ("float32" as loaded, "int8" quantised)
 
 
 def _ok(**fields) -> str:
@@ -52,8 +53,37 @@ async def load_detector(url: str, min_score: float = 0.5) -> str:
     try:
         t0 = time.perf_counter()
         _detector = await BlazeFace.load(url, min_score=min_score)
+        _models.clear()
+        _models["float32"] = _detector.model
         return _ok(load_ms=(time.perf_counter() - t0) * 1e3, report=_detector.model.report(),
                    weight_bytes=_detector.model.weight_bytes())
+    except Exception as e:
+        return _fail(e)
+
+
+async def set_precision(precision: str, calibration_url: str) -> str:
+    """Switch the detector between its float32 model and an int8 copy, quantised on first
+    use with calibration images made from the photo at `calibration_url` (as is, mirrored
+    and a narrower cut, letterboxed as detect() feeds them)."""
+    from .quantization import quantize
+    from ._io import fetch_bytes
+    from .vision.image import letterbox, to_model_input
+    try:
+        if _detector is None:
+            raise WebtensorError("no detector loaded: call load_detector first")
+        if precision not in ("float32", "int8"):
+            raise WebtensorError(f"precision must be 'float32' or 'int8', got {precision!r}")
+        quantize_ms = 0.0
+        if precision not in _models:
+            photo = await decode_image(await fetch_bytes(calibration_url), calibration_url)
+            views = [photo, photo[:, ::-1], photo[:, photo.shape[1] // 8: photo.shape[1] * 7 // 8]]
+            t0 = time.perf_counter()
+            _models["int8"] = quantize(_models["float32"], [to_model_input(letterbox(v)[0], 256) for v in views])
+            quantize_ms = (time.perf_counter() - t0) * 1e3
+        _detector.model = _models[precision]
+        q = _detector.model.quantization or {}
+        return _ok(precision=precision, weight_bytes=_detector.model.weight_bytes(), quantize_ms=quantize_ms,
+                   float_weight_bytes=_models["float32"].weight_bytes(), int8_kernels=q.get("int8_kernels", 0))
     except Exception as e:
         return _fail(e)
 
