@@ -33,7 +33,7 @@ static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
 }
 
 #ifdef __wasm_atomics__
-// Generation barrier: b[0] = arrivals, b[1] = generation.  Spins briefly, then waits.
+// Generation barrier: b[0] = arrivals, b[1] = generation.  Spins, then waits.
 // Returns -1 if the other threads do not arrive within ~10 s (a stalled pool becomes an
 // error the caller reports, never a hang).
 static int barrier(int32_t* b, int nthreads) {
@@ -45,6 +45,9 @@ static int barrier(int32_t* b, int nthreads) {
     __builtin_wasm_memory_atomic_notify(&b[1], (unsigned)-1);
     return 0;
   }
+  // Spin long (up to ~1 ms) before sleeping: a thread that sleeps wakes late on a VM, and
+  // one late wake-up made the threads take turns sleeping at every later barrier.  The
+  // pool only spins inside a run, so this costs nothing between inferences.
   for (int spin = 0; spin < 1000000; spin++)
     if (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) != gen) return 0;
   for (int waits = 0; __atomic_load_n(&b[1], __ATOMIC_ACQUIRE) == gen; waits++) {
