@@ -45,6 +45,8 @@ def test_live_camera_detection_backend_switch_and_flat_memory(camera, base_url):
         page.evaluate("window.webtensorApp.ready.then(() => true)")
         wait_frames(page, 3)
         res = page.evaluate("window.webtensorApp.lastResult")
+        # the page starts on the fastest backend it has (cross-origin isolated: threads)
+        assert res["backend"] == "wasm-simd-threads" and page.input_value("#backend") == "wasm-simd-threads"
         assert (res["width"], res["height"]) == (640, 480)
         assert len(res["faces"]) == 1 and iou(res["faces"][0]["box"], expected) > 0.6, (res, expected)
         assert float(page.text_content("#fps")) > 0

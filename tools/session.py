@@ -33,9 +33,11 @@ def chromium(browser_args: list[str] | None = None):
             browser.close()
 
 
-def open_app(browser, base: str, query: str = "camera=0", ready_timeout_ms: int = 180_000, context=None):
+def open_app(browser, base: str, query: str = "camera=0&backend=numpy", ready_timeout_ms: int = 180_000, context=None):
     """Open index.html; return (page, console lines) once the worker and model are ready.
-    If start-up fails, the page's own error is raised here."""
+    The default query starts the page on numpy (the page alone picks the fastest backend):
+    tests and tools choose backends explicitly.  If start-up fails, the page's own error
+    is raised here."""
     page = (context or browser).new_page()
     console: list[str] = []
     page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
@@ -49,7 +51,7 @@ def open_app(browser, base: str, query: str = "camera=0", ready_timeout_ms: int 
 
 
 @contextlib.contextmanager
-def app_page(query: str = "camera=0", browser_args: list[str] | None = None, isolated: bool = True):
+def app_page(query: str = "camera=0&backend=numpy", browser_args: list[str] | None = None, isolated: bool = True):
     """Standalone: server + browser + ready page -> (page, base_url, console)."""
     with served(DIST, isolated) as base, chromium(browser_args) as browser:
         page, console = open_app(browser, base, query)

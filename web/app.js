@@ -55,7 +55,15 @@ const ready = (async () => {
   const info = await client.call('init');
   setStatus('loading the BlazeFace model…');
   const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));
-  const be = await client.call('backends');
+  let be = await client.call('backends');
+  // the fastest backend this browser has, unless ?backend= names one (WebGL on a real GPU
+  // can beat wasm on big models; for BlazeFace the threaded SIMD kernels win)
+  const wanted = params.get('backend') ||
+    ['wasm-simd-threads', 'wasm-simd', 'wasm', 'numpy'].find((n) => be.backends[n] && be.backends[n].available);
+  if (wanted && wanted !== be.current) {
+    unwrap(await client.call('setBackend', { name: wanted }));
+    be = await client.call('backends');
+  }
   fillBackends(be);
   setStatus(`ready: webtensor ${info.version}, Pyodide + numpy + webtensor (${fmtBytes(info.fetchedBytes)}) in ` +
             `${Math.round(info.ms)} ms, model ` +
@@ -281,6 +289,7 @@ async function setPrecision(precision) {
   sel.disabled = true;
   try {
     const res = unwrap(await client.call('setPrecision', { precision }));
+    sel.value = res.precision;
     stats.times.length = 0;
     showError('');
     setStatus(precision === 'int8'
