@@ -77,8 +77,7 @@ INLINE float neg_select(float v, float if_negative) {   // v < 0 (sign bit set) 
 extern int32_t* wt_work_counter;        // the running program's counter (runtime.c)
 typedef struct { int n, chunk, nthreads, done; } Work;
 
-INLINE Work work_begin(int n, int tid, int nthreads) {
-  (void)tid;
+INLINE Work work_begin(int n, int nthreads) {
   Work w = { n, MAX(1, (n + 4 * nthreads - 1) / (4 * nthreads)), nthreads, 0 };
   return w;
 }
@@ -98,8 +97,8 @@ INLINE int work_next(Work* w, int* begin, int* end) {
   return 1;
 }
 
-// for (each claimed chunk [lo, hi) of [0, n)) { ... }   (needs `tid` and `nthreads` in scope)
-#define FOR_WORK(n, lo, hi) for (Work work_ = work_begin((n), tid, nthreads); work_next(&work_, &(lo), &(hi));)
+// for (each claimed chunk [lo, hi) of [0, n)) { ... }   (needs `nthreads` in scope)
+#define FOR_WORK(n, lo, hi) for (Work work_ = work_begin((n), nthreads); work_next(&work_, &(lo), &(hi));)
 
 // Element offsets of outer row r (axes 0..4 of a rank-6 iteration) in two strided tensors.
 INLINE void outer_offsets(int r, const int32_t* shape, const int32_t* s1, const int32_t* s2,

@@ -19,6 +19,16 @@
 //  0 x  1 w  2 bias  3 mult  4 out  5 residual  6 padrow
 //  7 N H W C OH OW CO  14 KH KW SH SW DH DW PT PL
 //  22 xz oz qmin qmax rz rscale  28 out_float act KR
+// The first seven OP_QCONV / OP_QDWCONV arguments as named locals.
+#define Q_IO_ARGS(a)                                                                                   \
+  const int8_t* x = PTR(const int8_t, a[0]);                                                           \
+  const int8_t* w = PTR(const int8_t, a[1]);                                                           \
+  const int32_t* bias = PTR(const int32_t, a[2]);                                                      \
+  const float* mult = PTR(const float, a[3]);                                                          \
+  void* out = PTR(void, a[4]);                                                                         \
+  const int8_t* residual = PTR(const int8_t, a[5]);                                                    \
+  const int8_t* padrow = PTR(const int8_t, a[6]);
+
 typedef struct {
   float oz, qmin, qmax, rscale;
   int32_t rz, out_float, act;
@@ -120,13 +130,7 @@ INLINE const int8_t* q_row(const int8_t* x, const int8_t* padrow, int8_t* scratc
 }
 
 void op_qconv(const int32_t* a, int tid, int nthreads) {
-  const int8_t* x = PTR(const int8_t, a[0]);
-  const int8_t* w = PTR(const int8_t, a[1]);
-  const int32_t* bias = PTR(const int32_t, a[2]);
-  const float* mult = PTR(const float, a[3]);
-  void* out = PTR(void, a[4]);
-  const int8_t* residual = PTR(const int8_t, a[5]);
-  const int8_t* padrow = PTR(const int8_t, a[6]);
+  Q_IO_ARGS(a)
   const int N = a[7], H = a[8], W = a[9], C = a[10], OH = a[11], OW = a[12], CO = a[13];
   const int KH = a[14], KW = a[15], SH = a[16], SW = a[17], DH = a[18], DW = a[19], PT = a[20], PL = a[21];
   const int8_t xz = (int8_t)a[22];
@@ -219,13 +223,7 @@ void op_qconv(const int32_t* a, int tid, int nthreads) {
 // as w[pair][CP/8][half][lane][tap of pair]; an odd last tap pairs with the zero-point
 // row and a zero weight.
 void op_qdwconv(const int32_t* a, int tid, int nthreads) {
-  const int8_t* x = PTR(const int8_t, a[0]);
-  const int8_t* w = PTR(const int8_t, a[1]);
-  const int32_t* bias = PTR(const int32_t, a[2]);
-  const float* mult = PTR(const float, a[3]);
-  void* out = PTR(void, a[4]);
-  const int8_t* residual = PTR(const int8_t, a[5]);
-  const int8_t* padrow = PTR(const int8_t, a[6]);
+  Q_IO_ARGS(a)
   const int N = a[7], H = a[8], W = a[9], C = a[10], OH = a[11], OW = a[12];
   const int KH = a[13], KW = a[14], SH = a[15], SW = a[16], DH = a[17], DW = a[18], PT = a[19], PL = a[20];
   const QEpilogue e = q_epilogue(a + 21);

@@ -56,11 +56,11 @@ const ready = (async () => {
   setStatus('loading the BlazeFace model…');
   const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));
   let be = await client.call('backends');
-  // the fastest backend this browser has, unless ?backend= names one (WebGL on a real GPU
-  // can beat wasm on big models; for BlazeFace the threaded SIMD kernels win)
-  const wanted = params.get('backend') ||
-    ['wasm-simd-threads', 'wasm-simd', 'wasm', 'numpy'].find((n) => be.backends[n] && be.backends[n].available);
-  if (wanted && wanted !== be.current) {
+  // the fastest backend, unless ?backend= names one: asking for threads is enough, Python's
+  // set_backend falls back (SIMD, scalar, numpy) and says why.  (WebGL on a real GPU can beat
+  // wasm on big models; for BlazeFace the threaded SIMD kernels win.)
+  const wanted = params.get('backend') || 'wasm-simd-threads';
+  if (wanted !== be.current) {
     unwrap(await client.call('setBackend', { name: wanted }));
     be = await client.call('backends');
   }

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backends.wasm import VIEW_OPS, Fallback, Lowering, _fused_epilogue_args
+from .backends.wasm import ACTIVATIONS, VIEW_OPS, Fallback, Lowering, _fused_epilogue_args
 from .errors import InputError
 from .graph.ir import Graph, Node, TensorInfo, split_ref
 from .graph.plan import Plan
-from .ops.quant import I8, F32, quantize_values
+from .ops.quant import F32, I8, QACTS, quantize_values
 
 CONV_KINDS = {"Conv2D": "conv", "_FusedConv2D": "conv", "DepthwiseConv2dNative": "dw",
               "FusedDepthwiseConv2dNative": "dw", "MatMul": "mm", "_FusedMatMul": "mm"}
@@ -31,7 +31,8 @@ Q_OPS = {"conv": "WtQConv2D", "dw": "WtQDepthwiseConv2D", "mm": "WtQMatMul"}
 # filter layouts: conv [kh,kw,ci,co], depthwise [kh,kw,c,1], MatMul [k,n]
 CHANNEL_AXIS = {"conv": 3, "dw": 2, "mm": 1}
 REDUCE_AXES = {"conv": (0, 1, 2), "dw": (0, 1, 3), "mm": (0,)}     # all but the channel axis
-ACT_NAMES = {0: "", 1: "Relu", 2: "Relu6"}        # backends/wasm.py ACTIVATIONS codes
+ACT_NAMES = {ACTIVATIONS.get(n, 0): n for n in QACTS}   # the activations an int8 op folds: code -> name
+RELU, RELU6 = ACTIVATIONS["Relu"], ACTIVATIONS["Relu6"]
 GEOMETRY_ATTRS = ("strides", "padding", "explicit_paddings", "dilations", "data_format")
 
 
@@ -61,7 +62,7 @@ class Group:
     w: np.ndarray          # conv [kh,kw,ci,co]; dw [kh,kw,c,1]; mm [k,n]  (affine folded in)
     bias: np.ndarray       # float32 [co]
     residual: str | None
-    act: int               # 0 none, 1 relu, 2 relu6
+    act: int               # 0 none, RELU or RELU6 (backends/wasm.py ACTIVATIONS codes)
     out: str
     members: set           # the plan steps it absorbed (epilogue ops)
 
@@ -130,7 +131,6 @@ def find_groups(plan: Plan, keep_float=()) -> tuple[dict[int, Group], set[int]]:
         if scale is not None:
             w = w * chan(scale)
         saved = (set(low.skip), dict(low.fused))
-        before = set(low.skip)
         out, a, b, residual, act2, _ = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True, channels=co)
         if act2 not in ACT_NAMES:          # e.g. a Sigmoid joined: keep the conv alone
             low.skip, low.fused = saved
@@ -139,7 +139,7 @@ def find_groups(plan: Plan, keep_float=()) -> tuple[dict[int, Group], set[int]]:
             w, bias = w * chan(a), bias * a
         if b is not None:
             bias = bias + b
-        groups[i] = Group(i, kind, x, w, np.asarray(bias, np.float32), residual, act2, out, set(low.skip) - before)
+        groups[i] = Group(i, kind, x, w, np.asarray(bias, np.float32), residual, act2, out, low.skip - saved[0])
     return groups, set(low.skip)
 
 
@@ -162,7 +162,7 @@ def equalize(plan: Plan, groups: dict[int, Group], absorbed: set[int], ranges: d
     done = 0
     for g in groups.values():
         nxt = readers.get(g.out, [])
-        if (g.kind == "mm" or g.act not in (0, 1) or g.residual or g.out in plan.output_keys or g.out in other_reads
+        if (g.kind == "mm" or g.act not in (0, RELU) or g.residual or g.out in plan.output_keys or g.out in other_reads
                 or g.out not in ranges or not nxt or any(role != "x" or c.kind != "conv" for c, role in nxt)):
             continue
         r = np.maximum(np.abs(ranges[g.out]).max(axis=0), 1e-6)
@@ -308,9 +308,9 @@ class _Builder:
             po = self.params(g.out)
             mult = acc_scale / po.scale
             qmin, qmax = -128, 127
-            if g.act in (1, 2):
+            if g.act in (RELU, RELU6):
                 qmin = max(qmin, po.zero_point)
-            if g.act == 2:
+            if g.act == RELU6:
                 qmax = min(qmax, po.zero_point + int(np.rint(6.0 / po.scale)))
             attrs.update({"out_dtype": "int8", "out_zero_point": po.zero_point, "qmin": qmin, "qmax": qmax})
             if rq:

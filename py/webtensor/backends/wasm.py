@@ -319,18 +319,13 @@ def lower_conv(low: Lowering, i: int, step: Step):
         raise Fallback("runtime filter")
     low.require_f32(x)
     attrs = step.node.attrs
-    if op in ("MatMul", "_FusedMatMul"):
+    matmul = op in ("MatMul", "_FusedMatMul")
+    if matmul:
         if attrs.get("transpose_a"):
             raise Fallback("transpose_a")
         w = w.T if attrs.get("transpose_b") else w
-        m, k = low.shape(x)
-        n_, h, wd, c = 1, m, 1, k
-        w4 = w.reshape(1, 1, *w.shape)
-        oh, ow, strides, dil, pads = m, 1, (1, 1), (1, 1), ((0, 0), (0, 0))
-    else:
-        n_, h, wd, c = low.shape(x)
-        w4 = w
-        (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), w.shape[0], w.shape[1], attrs)
+    n_, h, wd, c, w4, oh, ow, strides, dil, pads = _gemm_geometry(low, x, w, attrs, matmul)
+    if not matmul:
         x, h, wd, pads = _unfold_pad(low, x, h, wd, pads)
     kh, kw, _, co = w4.shape
     bias, scale, act, param, alpha = _fused_epilogue_args(low, step, co)
@@ -353,6 +348,17 @@ def lower_conv(low: Lowering, i: int, step: Step):
             Ref("z", 0), n_, h, wd, c, oh, ow, co, kh, kw, strides[0], strides[1], dil[0], dil[1],
             pads[0][0], pads[1][0], act, f32_bits(param)]
     low.emit("OP_CONV", args, [x] + ([residual] if residual else []), [out], f"conv:{step.node.name}")
+
+
+def _gemm_geometry(low: Lowering, x: str, w: np.ndarray, attrs: dict, matmul: bool):
+    """A conv or a MatMul as the conv kernels see it: (N, H, W, C, filter [KH,KW,C,CO], OH, OW,
+    strides, dilations, pads).  A MatMul [M,K] x [K,N] is a 1x1 conv over M pixels."""
+    if matmul:
+        m, k = low.shape(x)
+        return 1, m, 1, k, w.reshape(1, 1, *w.shape), m, 1, (1, 1), (1, 1), ((0, 0), (0, 0))
+    n_, h, wd, c = low.shape(x)
+    (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), w.shape[0], w.shape[1], attrs)
+    return n_, h, wd, c, w, oh, ow, strides, dil, pads
 
 
 def _unfold_pad(low: Lowering, x: str, h: int, wd: int, pads):
@@ -630,7 +636,7 @@ def _q_epilogue_args(low: Lowering, step: Step) -> list[int]:
     """xz oz qmin qmax rz rscale out_float act: the requantisation words of OP_QCONV/OP_QDWCONV."""
     a = step.node.attrs
     out_float = a.get("out_dtype", "int8") == "float32"
-    act = {"": 0, "Relu": 1, "Relu6": 2}[a.get("activation", "")]
+    act = ACTIVATIONS.get(a.get("activation", ""), 0)
     return [int(a.get("x_zero_point", 0)), int(a.get("out_zero_point", 0)), int(a.get("qmin", -128)),
             int(a.get("qmax", 127)), int(a.get("residual_zero_point", 0)), f32_bits(a.get("residual_scale", 1.0)),
             int(out_float), act]
@@ -652,15 +658,7 @@ def lower_qconv(low: Lowering, i: int, step: Step):
     w, bias, mult = _q_consts(low, step)
     residual = step.inputs[4] if len(step.inputs) > 4 else None
     attrs = step.node.attrs
-    if step.node.op == "WtQMatMul":
-        m, k = low.shape(x)
-        n_, h, wd, c = 1, m, 1, k
-        w4 = w.reshape(1, 1, *w.shape)
-        oh, ow, strides, dil, pads = m, 1, (1, 1), (1, 1), ((0, 0), (0, 0))
-    else:
-        n_, h, wd, c = low.shape(x)
-        w4 = w
-        (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), w.shape[0], w.shape[1], attrs)
+    n_, h, wd, c, w4, oh, ow, strides, dil, pads = _gemm_geometry(low, x, w, attrs, step.node.op == "WtQMatMul")
     kh, kw, _, co = w4.shape
     kr = -(-kw * c // 8) * 8
     if kh > 16 or kh * QMR * kr > QSCRATCH:

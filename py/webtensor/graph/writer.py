@@ -101,7 +101,7 @@ def graph_model_json(graph: Graph, shard: str) -> tuple[dict, bytes]:
         else:
             raise ModelFormatError(f"{where}: cannot store a {v.dtype} constant")
         manifest.append(entry)
-        blobs.append(v.astype("<" + v.dtype.str[1:] if v.dtype.itemsize > 1 else v.dtype).tobytes())
+        blobs.append(v.astype(v.dtype.newbyteorder("<")).tobytes())     # shards are little-endian
     signature = {
         "inputs": {i.name: {"name": i.key, "dtype": _TF_NAMES[np.dtype(i.dtype)],
                             **({"tensorShape": {"dim": [{"size": str(d)} for d in i.shape]}} if i.shape else {})}
