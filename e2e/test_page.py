@@ -37,3 +37,16 @@ def test_page_shows_a_missing_shard(browser, base_url, scratch):
     shutil.copy(DIST / "models" / "blazeface.json", scratch / "noshard.json")
     text = startup_error(browser, base_url, "camera=0&model=_test/noshard.json")
     assert "WeightsError" in text and "blazeface.bin" in text
+
+
+def test_page_refuses_a_model_from_another_origin_and_has_no_python_hook(browser, base_url):
+    page = browser.new_page()
+    try:
+        page.goto(f"{base_url}/index.html?camera=0&backend=numpy&model=http://127.0.0.2:9/evil.json")
+        page.wait_for_selector("#error:not([hidden])", timeout=60_000)
+        text = page.text_content("#error")
+        assert "refused" in text and "models/blazeface.json" in text
+        page.evaluate("window.webtensorApp.ready.then(() => true)")      # the default model loaded instead
+        assert page.evaluate("typeof window.webtensorApp.python") == "undefined"   # no ?test=1: no hook
+    finally:
+        page.close()

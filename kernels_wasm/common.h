@@ -54,12 +54,23 @@ INLINE int32_t imax(int32_t a, int32_t b) { const int64_t d = (int64_t)a - b; re
 // A float's bit pattern made monotonic as a signed integer (and back: the map is its own inverse).
 INLINE int32_t f32_key(float v) { const int32_t b = f32_to_bits(v); return b ^ ((b >> 31) & 0x7fffffff); }
 INLINE float key_f32(int32_t k) { return bits_to_f32(k ^ ((k >> 31) & 0x7fffffff)); }
-INLINE float max_f(float a, float b) { return key_f32(imax(f32_key(a), f32_key(b))); }
-INLINE float min_f(float a, float b) { return key_f32(imin(f32_key(a), f32_key(b))); }
+// NaN rule (the numpy reference and TensorFlow agree): a NaN input gives a NaN output in
+// every element-wise op, activation, max/min, pooling and reduction.  All ones (a NaN)
+// where the bit pattern is a NaN, else 0; an integer compare, so still no branch.
+INLINE int32_t nan_mask(int32_t b) { return -(int32_t)((uint32_t)(b & 0x7fffffff) > 0x7f800000u); }
+INLINE float max_f(float a, float b) {
+  const int32_t m = nan_mask(f32_to_bits(a)) | nan_mask(f32_to_bits(b));
+  return bits_to_f32(f32_to_bits(key_f32(imax(f32_key(a), f32_key(b)))) | m);
+}
+INLINE float min_f(float a, float b) {
+  const int32_t m = nan_mask(f32_to_bits(a)) | nan_mask(f32_to_bits(b));
+  return bits_to_f32(f32_to_bits(key_f32(imin(f32_key(a), f32_key(b)))) | m);
+}
 INLINE float clamp_f(float v, float lo, float hi) { return key_f32(imin(imax(f32_key(v), f32_key(lo)), f32_key(hi))); }
-INLINE float relu_f(float v) { const int32_t b = f32_to_bits(v); return bits_to_f32(b & ~(b >> 31)); }
+INLINE float relu_f(float v) { const int32_t b = f32_to_bits(v); return bits_to_f32(b & (~(b >> 31) | nan_mask(b))); }
 INLINE float relu6_f(float v) {   // non-negative floats order like their bit patterns
-  return bits_to_f32(imin(f32_to_bits(relu_f(v)), 0x40C00000 /* 6.0f */));
+  const int32_t b = f32_to_bits(v), m = nan_mask(b);
+  return bits_to_f32((imin(f32_to_bits(relu_f(v)), 0x40C00000 /* 6.0f */) & ~m) | (b & m));
 }
 INLINE float neg_select(float v, float if_negative) {   // v < 0 (sign bit set) ? if_negative : v
   const int32_t b = f32_to_bits(v), m = b >> 31;
@@ -117,6 +128,7 @@ INLINE void outer_offsets(int r, const int32_t* shape, const int32_t* s1, const 
 // exp(x) for float32: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial
 // (Taylor/Horner; error ~1e-7 relative). Own implementation: no libm here.
 INLINE float wt_expf(float x) {
+  if (x != x) return x;     // NaN (a branch never taken on real data: predicted)
   if (x > 88.3762626647949f) return __builtin_inff();
   if (x < -103.972084045410f) return 0.0f;
   float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);

@@ -340,7 +340,7 @@ void op_pool(const int32_t* a, int tid, int nthreads) {
           for (int kh = kh_lo; kh < kh_hi; kh++)
             for (int kw = kw_lo; kw < kw_hi; kw++) {
               v128_t v = wasm_v128_load(xn + ((size_t)(ih0 + kh) * W + iw0 + kw) * C + c);
-              acc = kind ? wasm_f32x4_add(acc, v) : wasm_f32x4_pmax(acc, v);
+              acc = kind ? wasm_f32x4_add(acc, v) : wasm_f32x4_max(acc, v);   // max: NaN propagates
             }
           wasm_v128_store(o + c, kind ? wasm_f32x4_div(acc, wasm_f32x4_splat(count)) : acc);
         }

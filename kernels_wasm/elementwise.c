@@ -10,8 +10,8 @@ INLINE float binary1(int kind, float x, float y) {
     case B_SUB: return x - y;
     case B_MUL: return x * y;
     case B_DIV: return x / y;
-    case B_MAX: return x > y ? x : y;
-    case B_MIN: return x < y ? x : y;
+    case B_MAX: return max_f(x, y);      // NaN-propagating (common.h)
+    case B_MIN: return min_f(x, y);
     case B_SQDIFF: return (x - y) * (x - y);
     case B_PRELU: return x > 0 ? x : x * y;
     case B_FLOORDIV: return __builtin_floorf(x / y);
@@ -27,8 +27,8 @@ INLINE v128_t binary4(int kind, v128_t x, v128_t y) {
     case B_SUB: return wasm_f32x4_sub(x, y);
     case B_MUL: return wasm_f32x4_mul(x, y);
     case B_DIV: return wasm_f32x4_div(x, y);
-    case B_MAX: return wasm_f32x4_pmax(y, x);
-    case B_MIN: return wasm_f32x4_pmin(y, x);
+    case B_MAX: return wasm_f32x4_max(x, y);   // max/min propagate NaN (pmax/pmin do not)
+    case B_MIN: return wasm_f32x4_min(x, y);
     case B_SQDIFF: { v128_t d = wasm_f32x4_sub(x, y); return wasm_f32x4_mul(d, d); }
     case B_PRELU: return wasm_v128_bitselect(x, wasm_f32x4_mul(x, y), wasm_f32x4_gt(x, wasm_f32x4_splat(0)));
     case B_FLOORDIV: return wasm_f32x4_floor(wasm_f32x4_div(x, y));
@@ -115,7 +115,7 @@ INLINE float unary1(int kind, float v, float param) {
     case U_FLOOR: return __builtin_floorf(v);
     case U_CEIL: return __builtin_ceilf(v);
     case U_ROUND: return __builtin_rintf(v);   // ties to even, as TF's Round
-    case U_SIGN: return (float)((v > 0) - (v < 0));
+    case U_SIGN: return v != v ? v : (float)((v > 0) - (v < 0));
     default: return activate(v, kind, param, 0.0f);   // kinds below 20 are activations
   }
 }

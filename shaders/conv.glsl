@@ -14,6 +14,7 @@ uniform sampler2D Alpha;  // [CO]
 uniform float PARAM;
 
 float act(float v, float alpha) {
+  if (wt_isnan(v)) return v;      // the NaN rule: NaN in, NaN out
   ACTIVATION
 }
 

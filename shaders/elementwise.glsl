@@ -11,6 +11,7 @@ uniform float PARAM;
 uniform int SIZE;
 
 float act(float v) {
+  if (wt_isnan(v)) return v;      // the NaN rule: NaN in, NaN out (GLSL leaves max/clamp of NaN undefined)
   ACTIVATION
 }
 

@@ -9,6 +9,12 @@ precision highp int;
 precision highp sampler2D;
 out vec4 outColor;
 
+// NaN by its bit pattern: compilers may fold isnan(v) or v != v away, the bits stay.
+bool wt_isnan(float v) { return (floatBitsToUint(v) & 0x7fffffffu) > 0x7f800000u; }
+// max/min that propagate NaN, like the numpy reference (x + y is a NaN when either is)
+float wt_max(float x, float y) { return wt_isnan(x) || wt_isnan(y) ? x + y : max(x, y); }
+float wt_min(float x, float y) { return wt_isnan(x) || wt_isnan(y) ? x + y : min(x, y); }
+
 vec4 texel(sampler2D t, int i) {
   int w = textureSize(t, 0).x;
   return texelFetch(t, ivec2(i % w, i / w), 0);

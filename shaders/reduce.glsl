@@ -18,7 +18,7 @@ void main() {
 #elif defined(SOFTMAX)
     int row = fi / COLS;
     float m = -3.402823e38;
-    for (int k = 0; k < COLS; k++) m = max(m, elem(X, row * COLS + k));
+    for (int k = 0; k < COLS; k++) m = wt_max(m, elem(X, row * COLS + k));
     float s = 0.0;
     for (int k = 0; k < COLS; k++) s += exp(elem(X, row * COLS + k) - m);
     r[j] = exp(elem(X, fi) - m) / s;
@@ -27,7 +27,7 @@ void main() {
     float acc = KIND >= 2 ? elem(X, o * RN * INNER + i) : 0.0;
     for (int k = 0; k < RN; k++) {
       float v = elem(X, (o * RN + k) * INNER + i);
-      acc = KIND == 2 ? max(acc, v) : KIND == 3 ? min(acc, v) : acc + v;
+      acc = KIND == 2 ? wt_max(acc, v) : KIND == 3 ? wt_min(acc, v) : acc + v;
     }
     r[j] = KIND == 0 ? acc / float(RN) : acc;
 #endif

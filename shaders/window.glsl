@@ -18,7 +18,7 @@ void main() {
         int iw = ow * SW - PL + kw;
         if (iw < 0 || iw >= W) continue;
         float v = elem(X, ((n * H + ih) * W + iw) * C + c);
-        acc = AVG == 1 ? acc + v : max(acc, v);
+        acc = AVG == 1 ? acc + v : wt_max(acc, v);
         count += 1.0;
       }
     }

@@ -42,5 +42,15 @@ def test_path_traversal_is_refused(server, path):
     assert b"do not serve" not in body and b"root:" not in body
 
 
-def test_no_directory_listing(server):
-    assert get(server, "/")[0] in (200, 404)  # index.html or nothing, never a listing
+def test_no_directory_listing(server, tmp_path):
+    (tmp_path / "www" / "models").mkdir()
+    (tmp_path / "www" / "models" / "a.json").write_text("{}")
+    status, _, body = get(server, "/models/")          # a folder without index.html
+    assert status in (403, 404) and b"a.json" not in body
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line(server, tmp_path):
+    from tools.server import serve_forever
+    with pytest.raises(SystemExit) as e:
+        serve_forever(tmp_path / "www", "127.0.0.1", server)
+    assert "cannot serve on 127.0.0.1" in str(e.value) and "--port" in str(e.value)

@@ -69,7 +69,11 @@ def start_background(root: Path, isolated: bool = True):
 
 
 def serve_forever(root: Path, host: str, port: int) -> None:
-    server = make_server(root, host, port)
+    try:
+        server = make_server(root, host, port)
+    except OSError as e:          # port in use, address not local: one line, not a traceback
+        raise SystemExit(f"[webtensor] cannot serve on {host}:{port}: {e.strerror or e} "
+                         f"(choose another with --port or --host)") from None
     print(f"[webtensor] serving {root} on http://{host}:{server.server_address[1]}/ "
           f"(cross-origin isolated; Ctrl-C stops)", flush=True)
     try:

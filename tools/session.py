@@ -34,7 +34,8 @@ def chromium(browser_args: list[str] | None = None):
 
 
 def open_app(browser, base: str, query: str = "camera=0&backend=numpy", ready_timeout_ms: int = 180_000, context=None):
-    """Open index.html; return (page, console lines) once the worker and model are ready.
+    """Open index.html with its test hook (?test=1); return (page, console lines) once the
+    worker and model are ready.
     The default query starts the page on numpy (the page alone picks the fastest backend):
     tests and tools choose backends explicitly.  If start-up fails, the page's own error
     is raised here."""
@@ -42,7 +43,7 @@ def open_app(browser, base: str, query: str = "camera=0&backend=numpy", ready_ti
     console: list[str] = []
     page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
     page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
-    page.goto(f"{base}/index.html?{query}")
+    page.goto(f"{base}/index.html?{query}&test=1")      # test=1: the run-Python hook tools and tests use
     page.wait_for_function("window.webtensorApp !== undefined", timeout=30_000)
     page.evaluate(f"Promise.race([window.webtensorApp.ready, new Promise((_, rej) => "
                   f"setTimeout(() => rej(new Error('start-up took over {ready_timeout_ms} ms')), "

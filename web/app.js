@@ -1,7 +1,18 @@
 // The page (UI thread): starts the Pyodide worker, feeds it camera frames or
 // images, draws the faces it returns.  Frames cross as ImageBitmaps (transferred).
 const params = new URLSearchParams(location.search);
-const MODEL_URL = new URL(params.get('model') || 'models/blazeface.json', location.href).href;
+const DEFAULT_MODEL = 'models/blazeface.json';
+// ?model= loads only from this page's own origin: a link must not make the page fetch
+// and run a model file from anywhere else.
+const MODEL_URL = (() => {
+  const url = new URL(params.get('model') || DEFAULT_MODEL, location.href);
+  if (url.origin === location.origin) return url.href;
+  queueMicrotask(() => showError(`?model=${params.get('model')} refused: only models on this site ` +
+                                 `(${location.origin}) load; using ${DEFAULT_MODEL}`));
+  return new URL(DEFAULT_MODEL, location.href).href;
+})();
+// ?test=1 enables the run-Python hook the browser tests use; a normal visit has none.
+const TEST_HOOKS = params.get('test') === '1';
 const $ = (id) => document.getElementById(id);
 
 class WorkerClient {
@@ -45,14 +56,15 @@ function showError(text) { const e = $('error'); e.textContent = text; e.hidden 
 function unwrap(res) {
   if (res.ok) return res;
   if (res.error.traceback) console.error(res.error.traceback);
-  throw Object.assign(new Error(`${res.error.type}: ${res.error.message}`), { type: res.error.type });
+  throw Object.assign(new Error(`${res.error.type}: ${res.error.message}`),
+                     { type: res.error.type, detail: res.error.message });
 }
 
 const client = new WorkerClient('worker.js', (p) => setStatus(`${p}…`));
 const stats = { times: [], frames: [], running: false };
 
 const ready = (async () => {
-  const info = await client.call('init');
+  const info = await client.call('init', { testHooks: TEST_HOOKS });
   setStatus('loading the BlazeFace model…');
   const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));
   let be = await client.call('backends');
@@ -326,9 +338,9 @@ window.webtensorApp = {
       await ready;
       if (backend) unwrap(await client.call('setBackend', { name: backend }));
       return await detectBytes(base64ToBuffer(b64), name);
-    } catch (err) { return { ok: false, error: { type: err.type || 'Error', message: err.message } }; }
+    } catch (err) { return { ok: false, error: { type: err.type || 'Error', message: err.detail ?? err.message } }; }
   },
-  async python(code) { await ready; return client.call('python', { code }); },
+  ...(TEST_HOOKS ? { async python(code) { await ready; return client.call('python', { code }); } } : {}),
   startCamera, stopCamera,
 };
 

@@ -8,6 +8,7 @@
 const WASM_PAGE = 65536;
 const MAX_PAGES = 16384;                 // 1 GiB, the --max-memory the modules are linked with
 const HELPER_STACK_BYTES = 1 << 20;      // per helper thread (thread 0 uses the module's own stack)
+const GUARD_BYTE = 0xA5;                 // sentinel value of the debug guards
 const CTL_WORDS = 64;                    // control block: [go, prog, nthreads, kind, index, done, quit, ..., results]
 const CTL = { GO: 0, PROG: 1, NTHREADS: 2, KIND: 3, INDEX: 4, DONE: 5, QUIT: 6, BARRIER: 8, RESULTS: 16 };
 const VARIANTS = {
@@ -43,6 +44,9 @@ class WasmRuntime {
 
   // ---- memory: first-fit free list over the module's memory, growing it on demand
   alloc(bytes) {
+    if (!(bytes >= 0) || bytes > MAX_PAGES * WASM_PAGE) {
+      throw new Error(`webtensor-oom: ${this.name} cannot allocate ${bytes} bytes (limit ${MAX_PAGES * WASM_PAGE / 2 ** 20} MiB)`);
+    }
     const size = align(Math.max(bytes, 16), 16);
     let i = this.free.findIndex((b) => b.size >= size);
     if (i < 0) {
@@ -51,8 +55,9 @@ class WasmRuntime {
       const tailFree = last && last.offset + last.size === end ? last.size : 0;
       const pages = Math.ceil((size - tailFree) / WASM_PAGE);
       if (this.memory.buffer.byteLength / WASM_PAGE + pages > MAX_PAGES) {
-        throw new Error(`out of memory in ${this.name}: cannot grow to ${(end + pages * WASM_PAGE) >> 20} MiB ` +
-                        `(limit ${MAX_PAGES * WASM_PAGE >> 20} MiB)`);
+        // (division, not >>: sizes past 2 GiB overflow 32-bit shifts)
+        throw new Error(`webtensor-oom: ${this.name} needs ${Math.ceil(size / 2 ** 20)} MiB more, beyond its ` +
+                        `${MAX_PAGES * WASM_PAGE / 2 ** 20} MiB limit (${Math.round(this.used / 2 ** 20)} MiB in use)`);
       }
       this.memory.grow(pages);
       if (tailFree) last.size += pages * WASM_PAGE;
@@ -86,11 +91,21 @@ class WasmRuntime {
     this.free = merged;
   }
 
+  // Every byte range Python moves must lie inside one block it allocated: a plan can
+  // then never write into memory another plan (or model) owns, whatever its shapes say.
+  checkRange(offset, bytes, what) {
+    for (const [start, size] of this.sizes || []) {
+      if (offset >= start && offset + bytes <= start + size) return;
+    }
+    throw new RangeError(`${this.name}: ${what} of ${bytes} bytes at ${offset} is outside every allocated block`);
+  }
+
   // ---- data: Python passes numpy arrays (PyProxy); getBuffer gives views on Pyodide's heap
   write(offset, array) {
     const buf = array.getBuffer();
     try {
       const src = buf.data;
+      this.checkRange(offset, src.byteLength, 'write');
       this.u8().set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength), offset);
     } finally { buf.release(); }
   }
@@ -99,8 +114,27 @@ class WasmRuntime {
     const buf = array.getBuffer();
     try {
       const dst = buf.data;
+      this.checkRange(offset, dst.byteLength, 'read');
       new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(this.u8().subarray(offset, offset + dst.byteLength));
     } finally { buf.release(); }
+  }
+
+  // ---- debug sentinels (webtensor.debug_memory_guards): ranges as [start, length, ...]
+  fillGuards(ranges) {
+    const u8 = this.u8();
+    for (let i = 0; i < ranges.length; i += 2) {
+      this.checkRange(ranges[i], ranges[i + 1], 'guard');
+      u8.fill(GUARD_BYTE, ranges[i], ranges[i] + ranges[i + 1]);
+    }
+  }
+
+  // The index of the first range whose sentinel bytes changed, or -1.
+  checkGuards(ranges) {
+    const u8 = this.u8();
+    for (let i = 0; i < ranges.length; i += 2) {
+      for (let a = ranges[i], end = a + ranges[i + 1]; a < end; a++) if (u8[a] !== GUARD_BYTE) return i / 2;
+    }
+    return -1;
   }
 
   // ---- running

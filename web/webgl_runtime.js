@@ -108,6 +108,12 @@ class GLRuntime {
     return id;
   }
 
+  texture(id) {
+    const t = this.textures.get(id);
+    if (!t) throw new Error(`webgl: texture ${id} does not exist (released, or its plan was disposed)`);
+    return t;
+  }
+
   releaseTexture(id) {
     const t = this.textures.get(id);
     if (!t) return;
@@ -119,9 +125,12 @@ class GLRuntime {
   // numpy array (PyProxy) -> texture; the array is float32, n elements, padded with zeros
   upload(id, array) {
     this.check();
-    const gl = this.gl, t = this.textures.get(id), buf = array.getBuffer('f32');
+    const gl = this.gl, t = this.texture(id), buf = array.getBuffer('f32');
     try {
       const staging = new Float32Array(t.w * t.h * 4);
+      if (buf.data.length > staging.length) {   // never past the texture planned for this tensor
+        throw new RangeError(`webgl: upload of ${buf.data.length} floats into a ${t.w}x${t.h} texture (${staging.length} floats)`);
+      }
       staging.set(buf.data);
       gl.bindTexture(gl.TEXTURE_2D, t.tex);
       gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, t.w, t.h, gl.RGBA, gl.FLOAT, staging);
@@ -130,8 +139,9 @@ class GLRuntime {
 
   download(id, array) {
     this.check();
-    const gl = this.gl, t = this.textures.get(id), buf = array.getBuffer('f32');
+    const gl = this.gl, t = this.texture(id), buf = array.getBuffer('f32');
     try {
+      if (buf.data.length > t.w * t.h * 4) throw new RangeError(`webgl: download of ${buf.data.length} floats from a ${t.w}x${t.h} texture`);
       gl.bindFramebuffer(gl.FRAMEBUFFER, this.fbo);
       gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, t.tex, 0);
       const staging = new Float32Array(t.w * t.h * 4);

@@ -5,6 +5,7 @@ importScripts('pyodide/pyodide.js', 'wasm_runtime.js', 'webgl_runtime.js');
 
 let pyodide = null;
 let app = null;   // the webtensor.app module (PyProxy)
+let testHooks = false;   // the run-Python hook: only for a page opened with ?test=1
 
 // Bytes fetched so far by this worker (Resource Timing sees every fetch it made).
 function fetchedBytes() {
@@ -14,7 +15,8 @@ function progress(text) {
   self.postMessage({ progress: `${text} (${(fetchedBytes() / (1 << 20)).toFixed(1)} MB fetched)` });
 }
 
-async function init() {
+async function init({ testHooks: hooks } = {}) {
+  testHooks = hooks === true;
   const t0 = performance.now();
   progress('compiling the wasm kernels');
   const wasmStatus = await self.webtensorWasm.init(self.location.href);
@@ -68,7 +70,10 @@ const handlers = {
     return parse(await app.set_precision(precision, new URL('samples/astronaut.png', self.location).href));
   },
   // Test/diagnostic hook: run Python source, return what it evaluates to (JSON text expected).
-  async python({ code }) { return await pyodide.runPythonAsync(code); },
+  async python({ code }) {
+    if (!testHooks) throw new Error('the run-Python hook is off (open the page with ?test=1)');
+    return await pyodide.runPythonAsync(code);
+  },
 };
 
 self.onmessage = async (ev) => {

@@ -67,7 +67,7 @@ async def set_precision(precision: str, calibration_url: str) -> str:
     and a narrower cut, letterboxed as detect() feeds them)."""
     from .quantization import quantize
     from ._io import fetch_bytes
-    from .vision.image import letterbox, to_model_input
+    from .vision.image import letterbox_input
     try:
         if _detector is None:
             raise WebtensorError("no detector loaded: call load_detector first")
@@ -78,7 +78,7 @@ async def set_precision(precision: str, calibration_url: str) -> str:
             photo = await decode_image(await fetch_bytes(calibration_url), calibration_url)
             views = [photo, photo[:, ::-1], photo[:, photo.shape[1] // 8: photo.shape[1] * 7 // 8]]
             t0 = time.perf_counter()
-            _models["int8"] = quantize(_models["float32"], [to_model_input(letterbox(v)[0], 256) for v in views])
+            _models["int8"] = quantize(_models["float32"], [letterbox_input(v, 256)[0] for v in views])
             quantize_ms = (time.perf_counter() - t0) * 1e3
         _detector.model = _models[precision]
         q = _detector.model.quantization or {}

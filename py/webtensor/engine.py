@@ -118,6 +118,8 @@ class _Engine:
         self.recorder: list | None = None        # set while profile() runs: backends append KernelRecords
         self.timing_source = ""                  # how the backend measured them
         self.timings: dict | None = None         # set while time() runs: backends add their ms
+        self.guard_bytes = 0                     # > 0: sentinels after every arena slot (debug_memory_guards)
+        self.plan_cache_size = 4                 # compiled plans a model keeps per input shape (LRU)
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)
@@ -260,6 +262,22 @@ def time(fn, *args, **kwargs) -> dict:
         timings, _ENGINE.timings = _ENGINE.timings, None
     timings["wall_ms"] = (_time.perf_counter() - t0) * 1e3
     return timings
+
+
+def debug_memory_guards(on: bool = True, nbytes: int = 64) -> None:
+    """Debug mode (as ggml's backend tests do): plans compiled from now on put `nbytes` of
+    sentinel bytes after every activation slot, run kernel by kernel, and check every
+    sentinel after each kernel, raising an ExecutionError that names the kernel that
+    wrote outside its slot.  Slow; meant for tests and for hunting a kernel bug."""
+    _ENGINE.guard_bytes = max(16, -(-int(nbytes) // 16) * 16) if on else 0
+
+
+def set_plan_cache_size(n: int) -> None:
+    """How many compiled plans (one per distinct input shape) a model keeps; the least
+    recently used one beyond that is disposed with its backend memory.  Default 4."""
+    if int(n) < 1:
+        raise ValueError("the plan cache holds at least one plan")
+    _ENGINE.plan_cache_size = int(n)
 
 
 def engine() -> _Engine:

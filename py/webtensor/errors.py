@@ -31,3 +31,18 @@ class ImageDecodeError(WebtensorError):
 
 class BackendError(WebtensorError):
     """A backend is unknown or unavailable in this environment."""
+
+
+class ResourceError(WebtensorError):
+    """A model needs more memory (or another resource) than the backend can give it."""
+
+
+def wrap_backend_error(e: BaseException, where: str) -> WebtensorError:
+    """A raw exception from a backend's runtime (a JsException from JS, a MemoryError)
+    as the webtensor error a user can act on, naming `where` (model, node)."""
+    if isinstance(e, WebtensorError):
+        return e
+    msg = str(e).replace("Error: ", "", 1) if type(e).__name__ == "JsException" else str(e)
+    if isinstance(e, MemoryError) or "webtensor-oom" in msg or "out of memory" in msg.lower():
+        return ResourceError(f"{where}: out of memory: {msg.replace('webtensor-oom: ', '')}")
+    return ExecutionError(f"{where}: {type(e).__name__}: {msg}")

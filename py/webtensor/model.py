@@ -52,13 +52,17 @@ class GraphModel:
 
     # -- planning ----------------------------------------------------------------
     def plan_for(self, shapes: dict[str, tuple[int, ...]], output_keys: list[str]) -> Plan:
+        """The compiled plan for these input shapes: plans are cached per shape in a bounded
+        LRU (webtensor.set_plan_cache_size); an evicted plan frees its backend memory."""
         cache_key = (tuple(sorted(shapes.items())), tuple(output_keys))
-        plan = self._plans.get(cache_key)
+        plan = self._plans.pop(cache_key, None)
         if plan is None:
             dtype = {i.key: np.dtype(i.dtype) for i in self.inputs}
             specs = {k: TensorSpec(tuple(s), dtype[k]) for k, s in shapes.items()}
             plan = compile_plan(self.graph, specs, output_keys, fold=self.optimize)
-            self._plans[cache_key] = plan
+        self._plans[cache_key] = plan              # (re)inserted last: the most recently used
+        while len(self._plans) > engine().plan_cache_size:
+            _release_plan(self._plans.pop(next(iter(self._plans))))
         return plan
 
     def report(self) -> dict:
@@ -92,9 +96,7 @@ class GraphModel:
         if self.disposed:
             raise TensorDisposedError(f"{self.graph.source}: the model was already disposed")
         for p in self._plans.values():
-            for cp in p.lowered.values():
-                cp.dispose()
-            p.lowered.clear()
+            _release_plan(p)
         self._plans.clear()
         self.graph.consts.clear()
         self.disposed = True
@@ -184,6 +186,13 @@ class GraphModel:
         """Like TF.js predict: one array for a single-output model, else a list in
         signature order."""
         return self.execute(x)
+
+
+def _release_plan(plan: Plan) -> None:
+    """Free what every backend compiled for `plan` (wasm blocks, textures)."""
+    for cp in plan.lowered.values():
+        cp.dispose()
+    plan.lowered.clear()
 
 
 def _shard_paths(doc: dict, url: str) -> list[str]:

@@ -6,8 +6,7 @@ import numpy as np
 import time
 
 from ..engine import KernelRecord, engine
-from ..errors import ExecutionError, WebtensorError
-from ..graph.plan import Plan
+from ..graph.plan import Plan, run_reference
 
 
 class NumpyBackend:
@@ -34,18 +33,8 @@ class NumpyBackend:
         for step, dead in zip(plan.steps, plan.free_after):
             node = step.node
             t0 = time.perf_counter()
-            try:
-                outs = step.op.ref([env[k] for k in step.inputs], node.attrs)
-            except WebtensorError:
-                raise
-            except Exception as e:
-                raise ExecutionError(f"{plan.graph.source}: node {node.name!r} ({node.op}) failed: {e}") from None
-            for key, value in zip(step.outputs, outs):
-                want = plan.specs[key]
-                if value.shape != want.shape:
-                    raise ExecutionError(f"{plan.graph.source}: node {node.name!r} ({node.op}) produced shape "
-                                         f"{list(value.shape)}, its shape rule says {list(want.shape)}")
-                env[key] = value
+            outs = run_reference(plan, step, [env[k] for k in step.inputs])
+            env.update(zip(step.outputs, outs))
             ms = (time.perf_counter() - t0) * 1e3
             if recorder is not None:
                 recorder.append(KernelRecord(node.op, node.name, [list(np.shape(env[k])) for k in step.inputs],

@@ -10,6 +10,7 @@ listed by `describe` (model.report()).
 """
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass, field
 
@@ -17,8 +18,8 @@ import numpy as np
 
 from .._io import IN_BROWSER
 from ..engine import KernelRecord, engine
-from ..errors import BackendError, ExecutionError, WebtensorError
-from ..graph.plan import Plan, Step
+from ..errors import BackendError, ExecutionError, WebtensorError, wrap_backend_error
+from ..graph.plan import Plan, Step, run_reference
 from ..ops.array import pad_widths, strided_index
 from ..ops.nn import conv_geometry
 from ..ops.spec import norm_axis
@@ -39,6 +40,11 @@ VIEW_OPS = {"Reshape", "Squeeze", "ExpandDims", "Identity", "StopGradient", "Sna
 MAX_RANK = 6
 F32, I32, BOOL, I8 = np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.bool_), np.dtype(np.int8)
 QSCRATCH, QMR = 16384, 4          # kernels_wasm/quant.c: gathered-row scratch bytes per tile, rows per tile
+
+
+def to_js_list(values):
+    from pyodide.ffi import to_js
+    return to_js([int(v) for v in values])
 
 
 class Fallback(Exception):
@@ -735,11 +741,99 @@ LOWERINGS = {
 }
 
 
+# ----------------------------------------------------------------------------- extents
+def _span(shape, strides) -> tuple[int, int]:
+    """(lowest, highest + 1) element offset a strided walk over `shape` touches."""
+    lo = sum((d - 1) * s for d, s in zip(shape, strides) if s < 0 and d > 0)
+    hi = sum((d - 1) * s for d, s in zip(shape, strides) if s > 0 and d > 0)
+    return lo, hi + 1
+
+
+def _dense(n: int) -> tuple[int, int]:
+    return 0, n
+
+
+# Per opcode: (argument index, element span, element size, written?) of every tensor it
+# touches, computed from the same words the C kernel reads.  CompiledPlan checks each
+# span against the bytes planned for the tensor's slot before any word reaches wasm.
+EXTENTS = {
+    "OP_CONV": lambda a: [(0, _dense(a[7] * a[8] * a[9] * a[10]), 4, False),
+                          (4, _dense(a[7] * a[11] * a[12] * a[13]), 4, False),
+                          (3, _dense(a[7] * a[11] * a[12] * a[13]), 4, True)],
+    "OP_DWCONV": lambda a: [(0, _dense(a[7] * a[8] * a[9] * a[10]), 4, False),
+                            (4, _dense(a[7] * a[11] * a[12] * a[10] * a[23]), 4, False),
+                            (3, _dense(a[7] * a[11] * a[12] * a[10] * a[23]), 4, True)],
+    "OP_POOL": lambda a: [(0, _dense(a[2] * a[3] * a[4] * a[5]), 4, False),
+                          (1, _dense(a[2] * a[6] * a[7] * a[5]), 4, True)],
+    "OP_QMAXPOOL": lambda a: [(0, _dense(a[2] * a[3] * a[4] * a[5]), 1, False),
+                              (1, _dense(a[2] * a[6] * a[7] * a[5]), 1, True)],
+    "OP_BINARY": lambda a: [(0, _span(a[6:12], a[12:18]), 4, False), (1, _span(a[6:12], a[18:24]), 4, False),
+                            (2, _dense(int(np.prod(a[6:12], dtype=np.int64))), 4, True)],
+    "OP_UNARY": lambda a: [(0, _dense(a[2]), 4, False), (1, _dense(a[2]), 4, True)],
+    "OP_COPY": lambda a: [(0, _span(a[2:8], a[8:14]), 4, False), (1, _span(a[2:8], a[14:20]), 4, True)],
+    "OP_COPY8": lambda a: [(0, _span(a[2:8], a[8:14]), 1, False), (1, _span(a[2:8], a[14:20]), 1, True)],
+    "OP_FILL": lambda a: [(0, _dense(a[1]), 4, True)],
+    "OP_RESIZE": lambda a: [(0, _dense(a[2] * a[3] * a[4] * a[5]), 4, False),
+                            (1, _dense(a[2] * a[6] * a[7] * a[5]), 4, True)],
+    "OP_REDUCE": lambda a: [(0, _dense(a[2] * a[3] * a[4]), 4, False), (1, _dense(a[2] * a[4]), 4, True)],
+    "OP_SOFTMAX": lambda a: [(0, _dense(a[2] * a[3]), 4, False), (1, _dense(a[2] * a[3]), 4, True)],
+    "OP_CAST": lambda a: [(0, _dense(a[2]), 4, False), (1, _dense(a[2]), 4, True)],
+    "OP_QCONV": lambda a: [(0, _dense(a[7] * a[8] * a[9] * a[10]), 1, False),
+                           (5, _dense(a[7] * a[11] * a[12] * a[13]), 1, False),
+                           (4, _dense(a[7] * a[11] * a[12] * a[13]), 4 if a[28] else 1, True)],
+    "OP_QDWCONV": lambda a: [(0, _dense(a[7] * a[8] * a[9] * a[10]), 1, False),
+                             (5, _dense(a[7] * a[11] * a[12] * a[10]), 1, False),
+                             (4, _dense(a[7] * a[11] * a[12] * a[10]), 4 if a[27] else 1, True)],
+    "OP_QUANTIZE": lambda a: [(0, _dense(a[2]), 4, False), (1, _dense(a[2]), 1, True)],
+    "OP_DEQUANTIZE": lambda a: [(0, _dense(a[2]), 1, False), (1, _dense(a[2]), 4, True)],
+}
+OPCODE_NAMES = {v: k for k, v in OPCODES.items()}
+
+
+def check_extents(lowered: Lowered, specs, source: str) -> None:
+    """Every byte a kernel call will touch lies inside the slot planned for its tensor,
+    and no call writes a weight: checked once per plan, before it reaches wasm memory, so
+    a model whose shapes disagree with its kernels fails here, naming the kernel."""
+    base = lambda k: lowered.aliases.get(k, k)
+    for item in lowered.items:
+        if item.words is None:
+            continue
+        name = OPCODE_NAMES[item.words[0]]
+        args = item.words[2:]
+        ints = [0 if isinstance(w, Ref) else int(w) for w in args]
+        for idx, (lo, hi), esize, written in EXTENTS[name](ints):
+            ref = args[idx]
+            if not isinstance(ref, Ref):
+                if written or ref != 0:
+                    raise ExecutionError(f"{source}: kernel {item.label} ({name}) has no buffer at argument {idx}")
+                continue                    # an optional input left out (0)
+            if ref.kind != "t":
+                if written:
+                    raise ExecutionError(f"{source}: kernel {item.label} ({name}) would write into the weights")
+                continue
+            planned = slot_bytes(specs[base(ref.key)])
+            first, end = ref.extra + lo * esize, ref.extra + hi * esize
+            if hi > lo and (first < 0 or end > planned):
+                raise ExecutionError(f"{source}: kernel {item.label} ({name}) would "
+                                     f"{'write' if written else 'read'} bytes [{first}, {end}) of tensor "
+                                     f"{ref.key!r}, whose slot holds {planned} bytes")
+
+
 # ----------------------------------------------------------------------------- memory plan
-def plan_arena(lowered: Lowered, specs, input_keys, output_keys, reuse: bool = True) -> tuple[dict[str, int], int, int]:
+def slot_bytes(spec) -> int:
+    """Bytes planned for a tensor: bool is stored as int32; int8 kernels may read up to 8
+    bytes past a tensor's end (16 reserved)."""
+    dt = np.dtype(spec.dtype)
+    n = int(np.prod(spec.shape, dtype=np.int64))
+    return n * 4 if dt == BOOL else n * dt.itemsize + (16 if dt == I8 else 0)
+
+
+def plan_arena(lowered: Lowered, specs, input_keys, output_keys, reuse: bool = True,
+               guard: int = 0) -> tuple[dict[str, int], int, int]:
     """Offsets for every non-constant tensor from lifetimes over the item sequence
     (greedy by size, first fit in time-overlapping placements).  Returns
-    (offset per base tensor, arena bytes, naive bytes)."""
+    (offset per base tensor, arena bytes, naive bytes).  guard > 0 (debug mode) leaves
+    that many bytes after every slot, and before the first, for sentinels."""
     base = lambda k: lowered.aliases.get(k, k)
     first: dict[str, int] = {}
     last: dict[str, int] = {}
@@ -756,18 +850,14 @@ def plan_arena(lowered: Lowered, specs, input_keys, output_keys, reuse: bool = T
     for k in output_keys:
         if k in specs and base(k) in first:
             last[base(k)] = end
-    def nbytes(k):   # bool is stored as int32; int8 kernels may read up to 8 bytes past a tensor's end
-        dt = np.dtype(specs[k].dtype)
-        n = int(np.prod(specs[k].shape, dtype=np.int64))
-        return n * 4 if dt == BOOL else n * dt.itemsize + (16 if dt == I8 else 0)
-    sizes = {k: max(16, -(-nbytes(k) // 16) * 16) for k in first}
+    sizes = {k: max(16, -(-slot_bytes(specs[k]) // 16) * 16) + guard for k in first}
     order = sorted(first, key=lambda k: (-sizes[k], first[k]))
     placed: list[tuple[int, int, int, int]] = []   # (offset, size, first, last)
     offsets: dict[str, int] = {}
     for k in order:
         lo, hi = (first[k], last[k]) if reuse else (-1, end)   # without reuse: everything lives throughout
         busy = sorted((o, o + s) for o, s, f, l in placed if not (l < lo or hi < f))
-        off = 0
+        off = guard
         for a, b in busy:
             if off + sizes[k] <= a:
                 break
@@ -788,24 +878,31 @@ class CompiledPlan:
         self.plan = plan
         self.lowered = Lowering(plan, plan.optimize).run()
         low = self.lowered
+        where = f"{plan.graph.source} on {backend.name}"
+        check_extents(low, plan.specs, plan.graph.source)
+        self.guard = engine().guard_bytes
         self.offsets, self.arena_bytes, self.naive_bytes = plan_arena(low, plan.specs, plan.input_keys,
-                                                                       plan.output_keys, reuse=plan.optimize)
+                                                                       plan.output_keys, guard=self.guard,
+                                                                       # guards need slots that never share bytes
+                                                                       reuse=plan.optimize and not self.guard)
         self.blocks: list[int] = []
-        # weights: one blob, 16-byte aligned entries (+ the shared zero row)
-        weights = low.weights + [np.zeros(low.zero_floats, np.float32)]
-        w_offsets, total = [], 0
-        for w in weights:
-            w_offsets.append(total)
-            total += -(-w.nbytes // 16) * 16
-        self.weight_bytes = total
-        self.weights_base = self._alloc(max(total, 16))
-        blob = np.zeros(total, np.uint8)
-        for w, o in zip(weights, w_offsets):
-            blob[o:o + w.nbytes] = np.frombuffer(w.tobytes(), np.uint8)
-        self.rt.write(self.weights_base, blob)
+        self.weights_key = None
+        try:
+            self._layout()
+        except BaseException as e:   # nothing stays allocated by a plan that failed to compile
+            self.dispose()
+            raise wrap_backend_error(e, where) from None
+
+    def _layout(self):
+        low = self.lowered
+        self.weights_key, self.weights_base, w_offsets, self.weight_bytes = self.backend.upload_weights(
+            low.weights + [np.zeros(low.zero_floats, np.float32)])
         self.w_addr = [self.weights_base + o for o in w_offsets]
         self.zero_addr = self.w_addr[-1]
         self.arena_base = self._alloc(max(self.arena_bytes, 16))
+        if self.guard:
+            self._guards = self._guard_ranges()
+            self.rt.fillGuards(to_js_list(self._guards))
         # segments: runs of wasm items become one program each
         self.segments: list[tuple[str, object]] = []
         current: list[list[int]] = []
@@ -821,6 +918,22 @@ class CompiledPlan:
             self.segments.append(("wasm", self._program(current)))
         self.n_ops = sum(1 for it in low.items if it.words is not None)
         self._js_addresses = None
+
+    def _guard_ranges(self) -> list[int]:
+        """[start, length, ...] of the sentinel bytes: before the first slot and after each."""
+        ranges = [self.arena_base, self.guard]
+        for k, off in self.offsets.items():
+            end = off + max(16, -(-slot_bytes(self.plan.specs[k]) // 16) * 16)
+            ranges += [self.arena_base + end, self.guard]
+        return ranges
+
+    def _check_guards(self, label: str):
+        bad = int(self.rt.checkGuards(to_js_list(self._guards)))
+        if bad >= 0:
+            addr = self._guards[2 * bad]
+            owner = "the arena's start" if bad == 0 else repr(list(self.offsets)[bad - 1])
+            raise ExecutionError(f"{self.plan.graph.source}: memory guard after {owner} (at {addr}) was "
+                                 f"overwritten by {label}: a kernel wrote outside its slot")
 
     def _alloc(self, nbytes: int) -> int:
         addr = int(self.rt.alloc(nbytes))
@@ -864,23 +977,39 @@ class CompiledPlan:
         self.rt.read(self.address(key), out)
         return out.astype(BOOL) if spec.dtype == BOOL else out
 
+    def _checked(self, key, value) -> np.ndarray:
+        """A tensor as stored in its arena slot: only exactly the planned shape fits (the
+        JS side checks again that the bytes stay inside one block this backend allocated)."""
+        spec = self.plan.specs[key]
+        if tuple(np.shape(value)) != tuple(spec.shape):
+            raise ExecutionError(f"{self.plan.graph.source}: tensor {key!r} has shape {list(np.shape(value))}, "
+                                 f"the plan reserved {list(spec.shape)}")
+        return np.ascontiguousarray(value, dtype=self._wasm_dtype(key))
+
     def _write(self, key, value: np.ndarray):
-        arr = np.ascontiguousarray(value, dtype=self._wasm_dtype(key))
-        self.rt.write(self.address(key), arr)
+        self.rt.write(self.address(key), self._checked(key, value))
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            return self._run(feeds)
+        except WebtensorError:
+            raise
+        except Exception as e:       # a raw JS error (RangeError, stalled pool...) named for the user
+            raise wrap_backend_error(e, f"{self.plan.graph.source} on {self.backend.name}") from None
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from pyodide.ffi import to_js
         eng = engine()
         outs_wasm = [k for k in self.plan.output_keys if k not in self.plan.constants]
-        if eng.recorder is not None:
-            return self._run_per_op(feeds, outs_wasm, eng)
-        if len(self.segments) <= 1 and all(kind == "wasm" for kind, _ in self.segments):
+        if eng.recorder is not None or self.guard:
+            result = self._run_per_op(feeds, outs_wasm, eng)
+        elif len(self.segments) <= 1 and all(kind == "wasm" for kind, _ in self.segments):
             # the fast path: one interop call per inference
             prog = self.segments[0][1] if self.segments else 0
             if self._js_addresses is None:     # static after compiling: converted to JS once
                 self._js_addresses = (to_js([self.address(k) for k in self.plan.input_keys]),
                                       to_js([self.address(k) for k in outs_wasm]))
-            in_arrays = [np.ascontiguousarray(feeds[k], dtype=self._wasm_dtype(k)) for k in self.plan.input_keys]
+            in_arrays = [self._checked(k, feeds[k]) for k in self.plan.input_keys]
             out_arrays = [np.empty(self.plan.specs[k].shape, self._wasm_dtype(k)) for k in outs_wasm]
             self.rt.execute(prog, self._js_addresses[0], in_arrays, self._js_addresses[1], out_arrays)
             if eng.timings is not None:
@@ -906,11 +1035,17 @@ class CompiledPlan:
         return result
 
     def _run_per_op(self, feeds, outs_wasm, eng) -> dict[str, np.ndarray]:
-        """The per-op path (profile()): each kernel runs alone and is timed."""
+        """The per-op path: each kernel runs alone and is timed (profile()) and, in
+        debug_memory_guards mode, every sentinel is checked after it."""
         import js
         now = js.performance.now
-        eng.timing_source = (f"{self.backend.name}: each kernel run alone (run_op) and timed with "
-                             f"performance.now around it, {self.rt.stats().threads} thread(s)")
+        recorder = eng.recorder
+        if recorder is not None:
+            eng.timing_source = (f"{self.backend.name}: each kernel run alone (run_op) and timed with "
+                                 f"performance.now around it, {self.rt.stats().threads} thread(s)")
+        specs = self.plan.specs
+        shapes = lambda keys: [list(specs[k].shape) for k in keys]
+        out_bytes = lambda keys: sum(4 * int(np.prod(specs[k].shape)) for k in keys)
         for k, v in feeds.items():
             self._write(k, v)
         wasm_items = iter([it for it in self.lowered.items if it.words is not None])
@@ -920,10 +1055,11 @@ class CompiledPlan:
                 self._run_numpy(what)
                 ms = now() - t0
                 node = what.node
-                eng.recorder.append(KernelRecord(f"numpy:{node.op}", node.name,
-                                                 [list(self.plan.specs[k].shape) for k in what.inputs],
-                                                 [list(self.plan.specs[k].shape) for k in what.outputs], ms,
-                                                 sum(4 * int(np.prod(self.plan.specs[k].shape)) for k in what.outputs)))
+                if self.guard:
+                    self._check_guards(f"numpy:{node.op} ({node.name})")
+                if recorder is not None:
+                    recorder.append(KernelRecord(f"numpy:{node.op}", node.name, shapes(what.inputs),
+                                                 shapes(what.outputs), ms, out_bytes(what.outputs)))
                 continue
             n_ops = int(self.rt.i32()[what // 4 + 1])
             for i in range(n_ops):
@@ -931,21 +1067,16 @@ class CompiledPlan:
                 t0 = now()
                 self.rt.runOp(what, i)
                 ms = now() - t0
-                kind_, _, node_name = item.label.partition(":")
-                eng.recorder.append(KernelRecord(kind_, node_name, [list(self.plan.specs[k].shape) for k in item.reads],
-                                                 [list(self.plan.specs[k].shape) for k in item.writes], ms,
-                                                 sum(4 * int(np.prod(self.plan.specs[k].shape)) for k in item.writes)))
-        return {k: self._read(k) for k in outs_wasm} | {k: self.plan.constants[k] for k in self.plan.output_keys
-                                                       if k in self.plan.constants}
+                if self.guard:
+                    self._check_guards(f"kernel {item.label}")
+                if recorder is not None:
+                    kind_, _, node_name = item.label.partition(":")
+                    recorder.append(KernelRecord(kind_, node_name, shapes(item.reads), shapes(item.writes), ms,
+                                                 out_bytes(item.writes)))
+        return {k: self._read(k) for k in outs_wasm}
 
     def _run_numpy(self, step: Step):
-        node = step.node
-        try:
-            outs = step.op.ref([self._read(k) for k in step.inputs], node.attrs)
-        except WebtensorError:
-            raise
-        except Exception as e:
-            raise ExecutionError(f"{self.plan.graph.source}: node {node.name!r} ({node.op}) failed: {e}") from None
+        outs = run_reference(self.plan, step, [self._read(k) for k in step.inputs])
         for k, v in zip(step.outputs, outs):
             self._write(k, v)
 
@@ -953,6 +1084,9 @@ class CompiledPlan:
         for addr in self.blocks:
             self.rt.release(addr)
         self.blocks = []
+        if self.weights_key is not None:
+            self.backend.release_weights(self.weights_key)
+            self.weights_key = None
 
     def describe(self) -> dict:
         return {"backend": self.backend.name, "kernel_calls": self.n_ops, "segments": len(self.segments),
@@ -969,6 +1103,7 @@ class WasmBackend:
 
     def __init__(self):
         self.name = self.variant
+        self._weights: dict[bytes, list] = {}      # digest -> [address, bytes, plans using it]
 
     @classmethod
     def probe(cls) -> tuple[bool, str]:
@@ -980,6 +1115,42 @@ class WasmBackend:
             return False, "the page did not load wasm_runtime.js"
         st = reg.statusOf(cls.variant)
         return bool(st.available), str(st.reason)
+
+    def upload_weights(self, arrays: list[np.ndarray]) -> tuple[bytes, int, list[int], int]:
+        """One blob of 16-byte aligned weights in wasm memory, shared by every plan whose
+        packed weights are byte-identical (a model compiled for several input shapes
+        uploads its weights once).  Returns (key, address, offsets, bytes); each plan
+        calls release_weights(key) when disposed."""
+        offsets, total = [], 0
+        digest = hashlib.blake2b(digest_size=20)
+        for w in arrays:
+            offsets.append(total)
+            total += -(-w.nbytes // 16) * 16
+            digest.update(f"{w.dtype.str}{w.shape}".encode())
+            digest.update(memoryview(np.ascontiguousarray(w)).cast("B"))
+        key = digest.digest()
+        entry = self._weights.get(key)
+        if entry is None:
+            rt = self.runtime()
+            addr = int(rt.alloc(max(total, 16)))
+            try:
+                blob = np.zeros(total, np.uint8)
+                for w, o in zip(arrays, offsets):
+                    blob[o:o + w.nbytes] = np.frombuffer(np.ascontiguousarray(w).tobytes(), np.uint8)
+                rt.write(addr, blob)
+            except BaseException:
+                rt.release(addr)
+                raise
+            entry = self._weights[key] = [addr, total, 0]
+        entry[2] += 1
+        return key, entry[0], offsets, total
+
+    def release_weights(self, key: bytes) -> None:
+        entry = self._weights[key]
+        entry[2] -= 1
+        if entry[2] == 0:
+            self.runtime().release(entry[0])
+            del self._weights[key]
 
     def runtime(self):
         import js
@@ -1003,7 +1174,10 @@ class WasmBackend:
     def memory_stats(self) -> dict:
         st = self.runtime().stats()
         return {"kind": "wasm", "heap_reserved_bytes": int(st.memoryBytes), "heap_used_bytes": int(st.usedBytes),
-                "heap_peak_used_bytes": int(st.peakUsedBytes), "threads": int(st.threads)}
+                "heap_peak_used_bytes": int(st.peakUsedBytes), "threads": int(st.threads),
+                "shared_weight_blobs": len(self._weights),
+                "shared_weight_bytes": int(sum(e[1] for e in self._weights.values())),
+                "note": "a wasm memory never shrinks: freed blocks are reused by later plans"}
 
 
 class WasmSimdBackend(WasmBackend):

@@ -18,8 +18,8 @@ import numpy as np
 
 from .._io import IN_BROWSER
 from ..engine import KernelRecord, engine
-from ..errors import BackendError, ExecutionError, WebtensorError
-from ..graph.plan import Plan, Step
+from ..errors import BackendError, WebtensorError, wrap_backend_error
+from ..graph.plan import Plan, Step, run_reference
 from .wasm import OPCODES, Lowering, Ref, contiguous_strides
 
 SHADER_DIR = Path(__file__).resolve().parent.parent / "shaders"
@@ -29,10 +29,10 @@ ACT_GLSL = {0: "return v;", 1: "return max(v, 0.0);", 2: "return clamp(v, 0.0, 6
             5: "return v > 0.0 ? v : exp(v) - 1.0;", 6: "return v > 0.0 ? v : v * PARAM;",
             7: "return v > 0.0 ? v : v * alpha;",
             8: "return 1.0507009873554805 * (v > 0.0 ? v : 1.6732632423543772 * (exp(v) - 1.0));"}
-BINARY_GLSL = {0: "x + y", 1: "x - y", 2: "x * y", 3: "x / y", 4: "max(x, y)", 5: "min(x, y)",
+BINARY_GLSL = {0: "x + y", 1: "x - y", 2: "x * y", 3: "x / y", 4: "wt_max(x, y)", 5: "wt_min(x, y)",
                6: "(x - y) * (x - y)", 7: "(x > 0.0 ? x : x * y)", 8: "floor(x / y)", 9: "(x - floor(x / y) * y)"}
 UNARY_GLSL = {20: "exp(x)", 21: "sqrt(x)", 22: "inversesqrt(x)", 23: "1.0 / x", 24: "-x", 25: "abs(x)",
-              26: "x * x", 27: "floor(x)", 28: "ceil(x)", 30: "roundEven(x)", 31: "sign(x)"}
+              26: "x * x", 27: "floor(x)", 28: "ceil(x)", 30: "roundEven(x)", 31: "(wt_isnan(x) ? x : sign(x))"}
 F32 = np.dtype(np.float32)
 
 
@@ -78,7 +78,11 @@ class GLPlan:
         self.weight_tex: dict[tuple, int] = {}
         self.labels: list[str] = []
         self.dims: dict[int, tuple[int, int]] = {}
-        self._build()
+        try:
+            self._build()
+        except BaseException:         # nothing stays allocated by a plan that failed to compile
+            self.dispose()
+            raise
         self._js_textures = None
 
     # -- textures ------------------------------------------------------------------
@@ -352,12 +356,7 @@ class GLPlan:
 
     def _run_numpy(self, step: Step, texs: dict):
         ins = [self.plan.constants[k] if k in self.plan.constants else self._download(k, texs[k]) for k in step.inputs]
-        try:
-            outs = step.op.ref(ins, step.node.attrs)
-        except WebtensorError:
-            raise
-        except Exception as e:
-            raise ExecutionError(f"{self.plan.graph.source}: node {step.node.name!r} ({step.node.op}) failed: {e}") from None
+        outs = run_reference(self.plan, step, ins)
         for k, v in zip(step.outputs, outs):
             self.rt.upload(texs[k], np.ascontiguousarray(v, dtype=np.float32).reshape(-1))
 
@@ -418,14 +417,25 @@ class WebGLBackend:
                 raise BackendError("webgl: the WebGL context is lost; predict works again once it is restored")
             cp = None                                  # restored: every texture and program is gone
         if cp is None:
-            cp = plan.lowered[self.name] = GLPlan(self, plan)
+            try:
+                cp = GLPlan(self, plan)
+            except WebtensorError:
+                raise
+            except Exception as e:     # e.g. a texture beyond the GPU's limits, a GL error
+                raise wrap_backend_error(e, f"{plan.graph.source} on webgl") from None
+            plan.lowered[self.name] = cp
         return cp
 
     def run(self, plan: Plan, feeds):
         rt = self.runtime()
         if rt.lost or rt.gl.isContextLost():
             raise BackendError("webgl: the WebGL context is lost; predict works again once it is restored")
-        return self.compiled(plan).run(feeds)
+        try:
+            return self.compiled(plan).run(feeds)
+        except WebtensorError:
+            raise
+        except Exception as e:         # a raw JS error (RangeError...) named for the user
+            raise wrap_backend_error(e, f"{plan.graph.source} on webgl") from None
 
     def describe(self, plan: Plan) -> dict:
         return self.compiled(plan).describe()

@@ -80,6 +80,9 @@ def manifest_entries(doc: dict, source: str) -> list[tuple[list[str], list[dict]
     return groups
 
 
+MAX_WEIGHT_BYTES = 1 << 31        # no browser gives one array more (and a wasm heap is at most 4 GiB)
+
+
 def weight_nbytes(w: dict, where: str) -> tuple[int, tuple[int, ...]]:
     shape = w.get("shape")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
@@ -98,7 +101,12 @@ def weight_nbytes(w: dict, where: str) -> tuple[int, tuple[int, ...]]:
         stored = dtype
     if dtype not in dtypes.MANIFEST_DTYPES:
         raise ModelFormatError(f"{where}: unsupported dtype {dtype!r}")
-    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    n = 1
+    for d in shape:          # Python ints: an element count that overflows int64 is still caught here
+        n *= d
+    if n * BYTES_PER[stored] > MAX_WEIGHT_BYTES:
+        raise ModelFormatError(f"{where}: shape {shape} needs {n * BYTES_PER[stored]} bytes, beyond the "
+                               f"{MAX_WEIGHT_BYTES >> 30} GiB a weight may have")
     return n * BYTES_PER[stored], tuple(shape)
 
 
@@ -308,4 +316,11 @@ def _parse_graph_model(files: GraphModelFiles) -> Graph:
                                    f"not a Placeholder")
         if info.shape is None:
             info.shape = node.attrs.get("shape")
+    for info in inputs:
+        where = f"{source}: input {info.name!r}"
+        if info.shape is not None and any(d < -1 for d in info.shape):
+            raise ModelFormatError(f"{where}: shape {info.shape} has a dimension below -1 (-1 means any size)")
+        if not isinstance(info.dtype, np.dtype) or info.dtype.kind not in "biuf":
+            raise ModelFormatError(f"{where}: dtype {getattr(info.dtype, 'name', info.dtype)} is not supported "
+                                   f"(webtensor runs numeric and bool tensors)")
     return Graph(nodes, consts, inputs, outputs, source)

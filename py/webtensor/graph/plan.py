@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ModelFormatError, UnsupportedOpError, WebtensorError
+from ..errors import ExecutionError, ModelFormatError, UnsupportedOpError, WebtensorError
 from ..ops import GRAPH_OPS, OPS, OpSpec, ShapeUnknown, TensorSpec
 from .ir import Graph, Node, split_ref
 
@@ -45,6 +45,35 @@ class Plan:
         return {"steps": len(self.steps), "folded_nodes": len(self.folded),
                 "graph_nodes": len(self.graph.nodes),
                 "constant_bytes": int(sum(v.nbytes for v in self.constants.values()))}
+
+
+def run_reference(plan: Plan, step: Step, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Run one step on its numpy reference and check every output against the shape and
+    dtype the plan reserved for it.  Every backend stores a fallback's outputs through
+    this check, so an op whose result disagrees with its shape rule fails here, naming
+    the node, instead of writing past its slot into other tensors (or other models)."""
+    node = step.node
+    where = f"{plan.graph.source}: node {node.name!r} ({node.op})"
+    try:
+        outs = step.op.ref(inputs, node.attrs)
+    except WebtensorError:
+        raise
+    except Exception as e:
+        raise ExecutionError(f"{where} failed: {e}") from None
+    if len(outs) < len(step.outputs):
+        raise ExecutionError(f"{where} produced {len(outs)} outputs, the plan expects {len(step.outputs)}")
+    checked = []
+    for key, value in zip(step.outputs, outs):
+        want = plan.specs[key]
+        value = np.asarray(value)
+        if value.shape != tuple(want.shape):
+            raise ExecutionError(f"{where} produced {key!r} with shape {list(value.shape)}, its shape rule "
+                                 f"says {list(want.shape)}")
+        if value.dtype != want.dtype:
+            raise ExecutionError(f"{where} produced {key!r} as {value.dtype.name}, its shape rule says "
+                                 f"{np.dtype(want.dtype).name}")
+        checked.append(value)
+    return checked
 
 
 def unsupported_ops(nodes: list[Node]) -> dict[str, list[str]]:

@@ -253,8 +253,8 @@ def _gather_shape(ins, attrs):
     ps, ixs = shape_of(ins[0]), shape_of(ins[1])
     bd = attrs.get("batch_dims", 0)
     ax = norm_axis(_ints(known(ins[2]))[0], len(ps))
-    bd = bd % (len(ixs) + 1) if bd < 0 else bd
-    check(bd <= ax and ps[:bd] == ixs[:bd], f"GatherV2 batch_dims={bd} does not fit shapes {list(ps)}, {list(ixs)}")
+    bd = bd + len(ixs) if bd < 0 else bd      # TensorFlow: a negative batch_dims counts from the indices' rank
+    check(0 <= bd <= len(ixs) and bd <= ax and ps[:bd] == ixs[:bd], f"GatherV2 batch_dims={bd} does not fit shapes {list(ps)}, {list(ixs)}")
     return [TensorSpec(ps[:ax] + ixs[bd:] + ps[ax + 1:], ins[0].dtype)]
 
 
@@ -267,6 +267,8 @@ def gather_v2(ins, attrs):
     bd = attrs.get("batch_dims", 0)
     if bd < 0:
         bd += idx.ndim
+    check(0 <= bd <= min(ax, idx.ndim), f"GatherV2 batch_dims={bd} does not fit shapes {list(params.shape)}, "
+                                         f"{list(idx.shape)}")
     if bd == 0:
         return [np.take(params, idx, axis=ax)]
     batch = params.shape[:bd]

@@ -153,7 +153,10 @@ for _n, _f in (("ArgMax", np.argmax), ("ArgMin", np.argmin)):
 
 # ----------------------------------------------------------------------------- cast / select / topk
 def _cast_shape(ins, attrs):
-    return [TensorSpec(ins[0].shape, np.dtype(attrs["DstT"]))]
+    dst = attrs["DstT"]
+    check(isinstance(dst, np.dtype) and dst.kind in "biuf",
+          f"Cast to {getattr(dst, 'name', dst)} is not supported (numeric and bool only)")
+    return [TensorSpec(ins[0].shape, dst)]
 
 
 @register("Cast", ["x"], _cast_shape)

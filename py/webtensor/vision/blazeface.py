@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.nn import sigmoid
-from .image import letterbox, to_model_input
+from .image import letterbox_input
 
 INPUT_SIZE = 256
 # (stride, anchors per cell): strides 16 and 32 after merging MediaPipe's 4 layers
@@ -102,8 +102,8 @@ class BlazeFace:
     def detect(self, image: np.ndarray) -> list[dict]:
         """HxWx3 uint8 image -> faces [{score, box [x0, y0, x1, y1], keypoints [[x, y] x6]}] in pixels.
         The image is letterboxed to a square first so faces keep their aspect ratio."""
-        square, (side, pad_x, pad_y) = letterbox(image)
-        scores, regress = self.raw_outputs(to_model_input(square, INPUT_SIZE))
+        x, (side, pad_x, pad_y) = letterbox_input(image, INPUT_SIZE)
+        scores, regress = self.raw_outputs(x)
         return self.postprocess(scores, regress, side, pad_x, pad_y, image.shape[1], image.shape[0])
 
     def postprocess(self, scores, regress, side, pad_x, pad_y, width, height) -> list[dict]:

@@ -7,7 +7,23 @@ import numpy as np
 
 from .._io import IN_BROWSER
 from ..errors import ImageDecodeError
-from ..ops.nn import resize_bilinear as _resize_op
+from ..ops.nn import _bilinear_axis, resize_bilinear as _resize_op
+
+# Decoded images are held as HxWx3 bytes: past these an image is refused with a clear
+# error instead of exhausting memory (a 266-byte PNG can declare 20000 x 20000 pixels).
+MAX_IMAGE_PIXELS = 50_000_000
+MAX_ASPECT = 32
+
+
+def check_image_size(width: int, height: int, name: str = "image") -> None:
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError(f"{name}: the image has no pixels ({width}x{height})")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageDecodeError(f"{name}: {width}x{height} is {width * height / 1e6:.0f} megapixels, more than the "
+                               f"{MAX_IMAGE_PIXELS // 1_000_000} webtensor decodes")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageDecodeError(f"{name}: {width}x{height} is more than {MAX_ASPECT}:1; a detector cannot "
+                               f"see anything in it once letterboxed")
 
 
 async def decode_image(data: bytes, name: str = "image") -> np.ndarray:
@@ -22,7 +38,10 @@ async def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         raise ImageDecodeError(f"{name}: decoding images in CPython needs Pillow (pip install pillow)") from None
     try:
         with Image.open(io.BytesIO(data)) as im:
+            check_image_size(im.width, im.height, name)
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except ImageDecodeError:
+        raise
     except Exception as e:
         raise ImageDecodeError(f"{name}: cannot decode image ({e})") from None
 
@@ -38,6 +57,7 @@ async def _decode_in_browser(data: bytes, name: str) -> np.ndarray:
         raise ImageDecodeError(f"{name}: the browser cannot decode this image ({e})") from None
     try:
         w, h = bitmap.width, bitmap.height
+        check_image_size(w, h, name)
         canvas = js.OffscreenCanvas.new(w, h)
         ctx = canvas.getContext("2d")
         ctx.drawImage(bitmap, 0, 0)
@@ -67,6 +87,7 @@ def letterbox(image: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float]
     """Pad to a centred square (black bars) so resizing keeps the aspect ratio.
     Returns (square image, (side, pad_x, pad_y)) to map results back."""
     h, w = image.shape[:2]
+    check_image_size(w, h)
     side = max(h, w)
     pad_y, pad_x = (side - h) // 2, (side - w) // 2
     if h == w:
@@ -82,3 +103,39 @@ def to_model_input(image: np.ndarray, size: int) -> np.ndarray:
         raise ImageDecodeError(f"expected an HxWx3 image, got shape {list(image.shape)}")
     resized = resize_bilinear(image[:, :, :3], size, size)
     return (resized / np.float32(127.5) - np.float32(1.0))[None].astype(np.float32)
+
+
+def _take_padded(a: np.ndarray, index: np.ndarray, pad: int, axis: int) -> np.ndarray:
+    """a's entries at `index` along `axis` of a copy of `a` padded by `pad` zeros in
+    front (and behind), without building that copy."""
+    src = index - pad
+    inside = (src >= 0) & (src < a.shape[axis])
+    out = np.take(a, np.clip(src, 0, a.shape[axis] - 1), axis=axis)
+    shape = [1] * out.ndim
+    shape[axis] = -1
+    return out * inside.reshape(shape).astype(out.dtype)
+
+
+def letterbox_input(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """to_model_input(letterbox(image)[0], size) without the square: the bilinear resize
+    reads only the rows and columns it samples, so only those are gathered (memory is
+    size x width, not side x side).  Returns (1 x size x size x 3 input, (side, pad_x, pad_y))."""
+    if image.ndim != 3 or image.shape[2] < 3:
+        raise ImageDecodeError(f"expected an HxWx3 image, got shape {list(image.shape)}")
+    h, w = image.shape[:2]
+    check_image_size(w, h)
+    side = max(h, w)
+    pad_y, pad_x = (side - h) // 2, (side - w) // 2
+    y0, y1, fy = _bilinear_axis(side, size, False, False)
+    x0, x1, fx = _bilinear_axis(side, size, False, False)
+    rows = image[:, :, :3].astype(np.float32)
+    top, bottom = _take_padded(rows, y0, pad_y, 0), _take_padded(rows, y1, pad_y, 0)
+    fx_ = fx[None, :, None]
+
+    def cols(r):   # the same arithmetic as the ResizeBilinear reference, in the same order
+        left, right = _take_padded(r, x0, pad_x, 1), _take_padded(r, x1, pad_x, 1)
+        return left + (right - left) * fx_
+    t, b = cols(top), cols(bottom)
+    resized = (t + (b - t) * fy[:, None, None]).astype(np.float32)
+    x = (resized / np.float32(127.5) - np.float32(1.0))[None].astype(np.float32)
+    return x, (float(side), float(pad_x), float(pad_y))
