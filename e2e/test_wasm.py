@@ -21,7 +21,7 @@ def test_conformance_suite(app, backend):
     failed = [r for r in results if not r["ok"]]
     assert not failed, json.dumps(failed, indent=1)
     # the only numpy fallback is the case that is about fallbacks
-    assert {r["case"] for r in results if r["fallbacks"]} == {"fallback inside a plan: conv -> ArgMax -> Cast -> Mul"}
+    assert {r["case"].removesuffix(" [batch 3]") for r in results if r["fallbacks"]} == {"fallback inside a plan: conv -> ArgMax -> Cast -> Mul"}
 
 
 MODELS_CODE = """

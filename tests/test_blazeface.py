@@ -1,5 +1,6 @@
 """BlazeFace anchors, decoding and weighted NMS on synthetic raw outputs."""
 import numpy as np
+import pytest
 
 from webtensor.vision import blazeface_anchors, decode_boxes, weighted_nms
 from webtensor.vision.blazeface import BlazeFace
@@ -80,3 +81,32 @@ def test_preprocessing_matches_tfjs_convention():
     np.testing.assert_allclose(x, 1.0)
     sq, (side, px, py) = letterbox(np.zeros((3, 5, 3), np.uint8))
     assert sq.shape == (5, 5, 3) and (side, px, py) == (5.0, 0.0, 1.0)
+
+
+def test_images_beyond_the_size_limits_are_refused_before_they_are_expanded():
+    """Issue 17 (4): a tiny PNG declaring 20000x3 pixels (266 bytes) is refused by its aspect,
+    a 9000x6000 one by its pixel count, each with an ImageDecodeError naming the image."""
+    import asyncio
+    import io
+
+    from PIL import Image
+
+    from webtensor.errors import ImageDecodeError
+    from webtensor.vision.image import decode_image
+
+    for size, why in [((20000, 3), "more than 32:1"), ((9000, 6000), "megapixels")]:
+        buf = io.BytesIO()
+        Image.new("RGB", size).save(buf, "PNG")
+        with pytest.raises(ImageDecodeError, match=f"huge.png: .*{why}"):
+            asyncio.run(decode_image(buf.getvalue(), "huge.png"))
+
+
+@pytest.mark.parametrize("shape", [(100, 200, 3), (301, 120, 3), (64, 64, 3), (5, 9, 4)])
+def test_letterbox_input_equals_letterbox_then_resize(shape):
+    """The detector's input is gathered without building the square: bit-identical."""
+    from webtensor.vision.image import letterbox_input
+    img = np.random.default_rng(3).integers(0, 256, shape).astype(np.uint8)
+    want = to_model_input(letterbox(img)[0], 256)
+    got, meta = letterbox_input(img, 256)
+    np.testing.assert_array_equal(got, want)
+    assert meta == letterbox(img)[1]

@@ -203,3 +203,23 @@ def test_layers_model_errors(tmp_path):
             "input_layers": [["in", 0, 0]], "output_layers": [["lstm", 0, 0]]}}}, "weightsManifest": []}))
     with pytest.raises(webtensor.UnsupportedOpError, match="LSTM \\(layer 'lstm'\\)"):
         webtensor.read_layers_model(p)
+
+
+def test_hostile_signatures_and_weights_are_refused_at_load(tmp_path):
+    """Issue 17 (7): a placeholder dim of -5, a string placeholder, a Cast to string and a
+    weight whose element count overflows int64 each fail at load, naming what is at fault."""
+    nodes = [placeholder("x", [1, -5]), node("y", "Relu", ["x"])]
+    with pytest.raises(webtensor.ModelFormatError, match=r"input 'x'.*below -1"):
+        webtensor.read_graph_model(write_model(tmp_path / "a", nodes, {}))
+    nodes = [placeholder("x", [2], "DT_STRING"), node("y", "Identity", ["x"])]
+    with pytest.raises(webtensor.ModelFormatError, match=r"input 'x'.*dtype object is not supported"):
+        webtensor.read_graph_model(write_model(tmp_path / "b", nodes, {}))
+    nodes = [placeholder("x", [2]), node("y", "Cast", ["x"], DstT={"type": "DT_STRING"})]
+    with pytest.raises(webtensor.ModelFormatError, match=r"node 'y' \(Cast\).*Cast to object is not supported"):
+        webtensor.read_graph_model(write_model(tmp_path / "c", nodes, {}))
+    path, _, _ = affine_model(tmp_path / "d")
+    doc = json.loads(path.read_text())
+    doc["weightsManifest"][0]["weights"][0]["shape"] = [2 ** 40, 2 ** 40]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(webtensor.ModelFormatError, match=r"\('w'\): shape .*beyond the 2 GiB"):
+        webtensor.read_graph_model(path)

@@ -272,3 +272,24 @@ def test_gather_and_gather_nd():
     np.testing.assert_array_equal(run("GatherNd", p, np.int32([[2]])), [p[2]])
     with pytest.raises(ValueError, match="out of range"):
         run("GatherV2", p, np.int32([5]), np.int32(0), const=(2,))
+
+
+def test_gather_negative_batch_dims_follows_tensorflow():
+    """batch_dims < 0 counts from the indices' rank (TF); the shape rule and the reference agree."""
+    from webtensor.ops import OPS, TensorSpec
+    x = np.arange(30, dtype=np.float32).reshape(2, 3, 5)
+    idx = np.array([[0, 1, 2], [4, 3, 2]], np.int32)
+    ax = np.array(2, np.int32)
+    attrs = {"batch_dims": -1}
+    (out,) = OPS["GatherV2"].ref([x, idx, ax], attrs)
+    (spec,) = OPS["GatherV2"].shape([TensorSpec(x.shape, x.dtype), TensorSpec(idx.shape, idx.dtype),
+                                     TensorSpec((), ax.dtype, ax)], attrs)
+    assert out.shape == spec.shape == (2, 3, 3)
+    assert out[1, 2].tolist() == [29, 28, 27]    # x[1, 2, [4, 3, 2]]
+
+
+def test_cast_to_string_is_refused_by_the_shape_rule():
+    from webtensor.ops import OPS, TensorSpec
+    from webtensor.ops.spec import OpError
+    with pytest.raises(OpError, match="Cast to object is not supported"):
+        OPS["Cast"].shape([TensorSpec((2,), np.dtype(np.float32))], {"DstT": np.dtype(object)})

@@ -67,5 +67,51 @@ def test_texture_size_limit_is_a_clear_error():
     from webtensor.backends.webgl import tex_dims
     assert tex_dims(16, 8192) == (4, 1)
     assert tex_dims(128 * 128 * 24, 8192, 128 * 6) == (768, 128)          # NHWC image rows
-    with pytest.raises(webtensor.BackendError, match="MAX_TEXTURE_SIZE"):
+    with pytest.raises(webtensor.ResourceError, match="MAX_TEXTURE_SIZE"):
         tex_dims(4 * 8192 * 8192 + 4, 8192)
+
+
+@pytest.mark.parametrize("name", GRAPH_MODELS)
+def test_every_kernel_call_fits_its_slots(name):
+    """The extent check CompiledPlan runs before a program reaches wasm memory passes on
+    every real model (and so is not a source of false refusals)."""
+    from webtensor.backends.wasm import check_extents
+    model = webtensor.read_graph_model(HUMAN_MODELS / f"{name}.json")
+    plan = next(iter(model._plans.values()))
+    check_extents(Lowering(plan).run(), plan.specs, name)
+
+
+def test_a_kernel_call_reaching_past_its_slot_is_refused():
+    """A plan whose shapes say less than its kernel writes (a shape rule that disagrees
+    with the kernel) is refused before anything is written, naming the kernel and tensor."""
+    import dataclasses
+
+    from webtensor.backends.wasm import check_extents
+    from webtensor.conformance import cases
+    case = next(c for c in cases() if c.name.startswith("conv2d 7x7x3->8"))
+    plan = next(iter(case.model()._plans.values()))
+    low = Lowering(plan).run()
+    check_extents(low, plan.specs, "case")
+    out = plan.output_keys[0]
+    specs = dict(plan.specs)
+    specs[out] = dataclasses.replace(specs[out], shape=(1, 7, 7, 7))     # one channel fewer than the conv writes
+    with pytest.raises(webtensor.ExecutionError, match=r"conv:y.*would write bytes \[0, 1568\).*holds 1372 bytes"):
+        check_extents(low, specs, "case")
+    # a call that writes into the weights is refused too
+    item = next(it for it in low.items if it.words)
+    item.words[2 + 3] = item.words[2 + 1]          # out pointer -> the packed filter
+    with pytest.raises(webtensor.ExecutionError, match="would write into the weights"):
+        check_extents(low, plan.specs, "case")
+
+
+def test_guard_mode_plans_keep_slots_apart():
+    """debug_memory_guards: every slot is followed by guard bytes no other slot uses."""
+    model = webtensor.read_graph_model(HUMAN_MODELS / "blazeface.json")
+    plan = next(iter(model._plans.values()))
+    low = Lowering(plan).run()
+    offsets, arena, _ = plan_arena(low, plan.specs, plan.input_keys, plan.output_keys, reuse=False, guard=64)
+    from webtensor.backends.wasm import slot_bytes
+    spans = sorted((o, o + -(-slot_bytes(plan.specs[k]) // 16) * 16) for k, o in offsets.items())
+    assert spans[0][0] >= 64
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        assert b0 >= a1 + 64, "a slot starts inside the previous slot's guard"

@@ -193,7 +193,148 @@ def cases() -> list[Case]:
         Node("f", "Cast", ["am:0"], {"DstT": np.dtype(np.float32)}), Node("y", "Mul", ["f:0", "two:0"], {})],
         {"x": _rand(rng, 1, 5, 5, 4)}, {"w": _rand(rng, 3, 3, 4, 6), "ax": _i32(-1), "two": np.float32(2)}, ["y:0"],
         TOL_EXACT, ["Conv2D", "Cast", "Mul"]))
+    out.extend(coverage_cases(rng))
+    out.extend(nonfinite_cases(rng))
     out.extend(int8_cases(rng))
+    return out + batched(out)
+
+
+# Ops whose kernels index by batch: every case of theirs also runs at batch 3 (issue 19:
+# a kernel that drops the batch offset passed every batch-1 case).
+BATCHED_OPS = {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "MaxPool", "AvgPool",
+               "ResizeBilinear", "ResizeNearestNeighbor", "WtQConv2D", "WtQDepthwiseConv2D"}
+
+
+def batched(cases: list[Case]) -> list[Case]:
+    """A batch-3 copy of every case whose first node is in BATCHED_OPS: each rank-4
+    batch-1 input becomes [x, x mirrored in W, x rolled in H], different data per image."""
+    out = []
+    for c in cases:
+        if c.nodes[0].op not in BATCHED_OPS:
+            continue
+        ins = {k: np.concatenate([v, np.flip(v, axis=2), np.roll(v, 1, axis=1)]) if v.ndim == 4 and v.shape[0] == 1
+               else v for k, v in c.inputs.items()}
+        if all(v is c.inputs[k] for k, v in ins.items()):
+            continue
+        out.append(Case(f"{c.name} [batch 3]", c.nodes, ins, c.consts, c.outputs, c.tol, c.kernel_ops, c.int8))
+    return out
+
+
+def coverage_cases(rng) -> list[Case]:
+    """Ops and attributes the lowering accepts that the cases above miss (issue 19):
+    dilated depthwise, EXPLICIT padding, float FloorDiv/FloorMod, Ceil/Sign/Selu, Min,
+    casts to and from bool, binary ops with a fused activation, and each fusion rule with
+    the constant on either side."""
+    out: list[Case] = []
+    conv = lambda s, pad, d=1: {"strides": [1, s, s, 1], "padding": pad, "dilations": [1, d, d, 1],
+                                "data_format": "NHWC"}
+
+    def one(name, op, inputs, consts, attrs=None, tol=TOL_EXACT, order=None, n_out=1):
+        order = order or (list(inputs) + list(consts))
+        out.append(Case(name, [Node("y", op, [f"{k}:0" for k in order], attrs or {})], inputs, consts,
+                        [f"y:{i}" for i in range(n_out)], tol, [op]))
+
+    for (h, c, k, d) in [(9, 6, 3, 2), (11, 5, 3, 3)]:
+        one(f"depthwise {h}x{h}x{c} k{k} d{d}", "DepthwiseConv2dNative", {"x": _rand(rng, 1, h, h, c)},
+            {"w": _rand(rng, k, k, c, 1)}, conv(1, "SAME", d), TOL_ACCUM)
+    one("conv2d EXPLICIT padding", "Conv2D", {"x": _rand(rng, 1, 6, 5, 3)}, {"w": _rand(rng, 3, 3, 3, 5)},
+        {"strides": [1, 1, 2, 1], "padding": "EXPLICIT", "explicit_paddings": [0, 0, 2, 1, 0, 2, 0, 0]}, TOL_ACCUM)
+    one("depthwise EXPLICIT padding", "DepthwiseConv2dNative", {"x": _rand(rng, 1, 7, 6, 4)},
+        {"w": _rand(rng, 3, 3, 4, 1)},
+        {"strides": [1, 2, 1, 1], "padding": "EXPLICIT", "explicit_paddings": [0, 0, 1, 2, 2, 0, 0, 0]}, TOL_ACCUM)
+    for op in ("FloorDiv", "FloorMod"):
+        signs = np.where(rng.random((3, 7)) < 0.5, -1.0, 1.0).astype(np.float32)
+        one(f"{op} float, both signs", op, {"a": _rand(rng, 3, 7, lo=-9, hi=9)},
+            {"b": signs * _rand(rng, 3, 7, lo=0.5, hi=3)})
+        one(f"{op} float, broadcast divisor", op, {"a": _rand(rng, 2, 5, 4, lo=-9, hi=9)},
+            {"b": np.array([-2.5, 1.5, 3.0, -0.75], np.float32)})
+    for op, lo, hi, tol in [("Ceil", -3, 3, 0), ("Sign", -2, 2, 0), ("Selu", -4, 3, TOL_TRANSCENDENTAL * 5)]:
+        x = _rand(rng, 3, 37, lo=lo, hi=hi)
+        x[0, :3] = [0.0, -0.0, 2.0]                  # exact integers and zeros
+        one(op, op, {"x": x}, {}, tol=tol)
+    for axes, keep in [([1, 2], True), ([-1], False), ([0], False)]:
+        one(f"Min axes={axes} keep={keep}", "Min", {"x": _rand(rng, 2, 5, 7, 6)}, {"ax": _i32(axes)},
+            {"keep_dims": keep})
+    edge = np.array([[0.0, -0.0, 0.5, -0.5, 1e-30, 3.0, -2.0]], np.float32)
+    one("Cast float32->bool (0.5 -> true)", "Cast", {"x": np.concatenate([edge, _rand(rng, 2, 7)])}, {},
+        {"DstT": np.dtype(np.bool_)})
+    one("Cast int32->bool", "Cast", {"x": rng.integers(-2, 3, (3, 5)).astype(np.int32)}, {}, {"DstT": np.dtype(np.bool_)})
+    one("Cast bool->float32", "Cast", {"x": rng.random((4, 9)) < 0.5}, {}, {"DstT": F32})
+    one("Add (TF1 name)", "Add", {"a": _rand(rng, 3, 5)}, {"b": _rand(rng, 5)})
+    out.append(Case("views: Relu -> ExpandDims -> Squeeze -> Identity -> Neg (no copies)", [
+        Node("r", "Relu", ["x:0"], {}), Node("e", "ExpandDims", ["r:0", "ax:0"], {}),
+        Node("s", "Squeeze", ["e:0"], {"squeeze_dims": [1]}), Node("i", "Identity", ["s:0"], {}),
+        Node("y", "Neg", ["i:0"], {})],
+        {"x": _rand(rng, 3, 6)}, {"ax": _i32(1)}, ["y:0"], TOL_EXACT, ["Relu", "ExpandDims", "Squeeze", "Identity", "Neg"]))
+    # binary ops (two runtime operands) with the activation that follows fused into them
+    for op, act in [("AddV2", "Relu"), ("Mul", "Relu6"), ("Sub", "Sigmoid"), ("Maximum", "Tanh"),
+                    ("RealDiv", "Elu"), ("SquaredDifference", "Selu"), ("AddV2", "LeakyRelu")]:
+        b = _rand(rng, 2, 1, 5, lo=0.5, hi=2) if op == "RealDiv" else _rand(rng, 2, 1, 5, lo=-2, hi=2)
+        out.append(Case(f"fusion: {op} -> {act} (activation in the binary kernel)", [
+            Node("s", op, ["a:0", "b:0"], {}), Node("y", act, ["s:0"], {"alpha": 0.3})],
+            {"a": _rand(rng, 2, 4, 5, lo=-3, hi=3), "b": b}, {}, ["y:0"], TOL_TRANSCENDENTAL * 5, [op, act]))
+    # per-channel constants after a conv, on either side of the op (Sub(c, conv) must not
+    # become conv - c), and the residual add with the skip on either side
+    w, t = _rand(rng, 3, 3, 4, 6), _rand(rng, 6)
+    for op, first in [("Sub", "c"), ("Sub", "conv"), ("AddV2", "c"), ("AddV2", "conv"), ("Mul", "c"),
+                      ("Mul", "conv"), ("BiasAdd", "conv")]:
+        ins = ["t:0", "c:0"] if first == "c" else ["c:0", "t:0"]
+        out.append(Case(f"fusion: conv -> {op}({'const, conv' if first == 'c' else 'conv, const'})", [
+            Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")), Node("y", op, ins, {})],
+            {"x": _rand(rng, 1, 5, 6, 4)}, {"w": w, "t": t}, ["y:0"], TOL_ACCUM, ["Conv2D", op]))
+    for first in ("skip", "conv"):
+        ins = ["x:0", "c:0"] if first == "skip" else ["c:0", "x:0"]
+        out.append(Case(f"fusion: conv -> AddV2 residual ({first} first) -> Relu", [
+            Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")), Node("s", "AddV2", ins, {}),
+            Node("y", "Relu", ["s:0"], {})],
+            {"x": _rand(rng, 1, 5, 5, 6)}, {"w": _rand(rng, 3, 3, 6, 6)}, ["y:0"], TOL_ACCUM, ["Conv2D", "AddV2", "Relu"]))
+    out.append(Case("fusion: depthwise -> Sub(const, depthwise) -> Relu6", [
+        Node("d", "DepthwiseConv2dNative", ["x:0", "w:0"], conv(1, "SAME")), Node("s", "Sub", ["t:0", "d:0"], {}),
+        Node("y", "Relu6", ["s:0"], {})],
+        {"x": _rand(rng, 1, 5, 5, 8, lo=-3, hi=3)}, {"w": _rand(rng, 3, 3, 8, 1), "t": _rand(rng, 8, lo=0, hi=4)},
+        ["y:0"], TOL_ACCUM, ["DepthwiseConv2dNative", "Sub", "Relu6"]))
+    return out
+
+
+# The NaN / Inf rule (the numpy reference; TensorFlow agrees): NaN in -> NaN out for every
+# element-wise op, activation, max/min, pool and reduction; infinities follow IEEE 754.
+SPECIALS = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1.5, -2.5, 7.0], np.float32)
+NONFINITE_UNARY = ["Relu", "Relu6", "Sigmoid", "Tanh", "Exp", "Elu", "Selu", "LeakyRelu", "Sqrt", "Rsqrt", "Reciprocal",
+                   "Neg", "Abs", "Square", "Floor", "Ceil", "Round", "Sign"]
+NONFINITE_BINARY = ["AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "SquaredDifference", "FloorDiv",
+                    "FloorMod", "Prelu"]
+
+
+def nonfinite_cases(rng) -> list[Case]:
+    out: list[Case] = []
+    x = np.concatenate([SPECIALS, _rand(rng, 8, lo=-3, hi=3)]).reshape(2, 8)
+    for op in NONFINITE_UNARY:
+        out.append(Case(f"{op} NaN/Inf/-0", [Node("y", op, ["x:0"], {"alpha": 0.3})], {"x": x}, {}, ["y:0"],
+                        TOL_TRANSCENDENTAL * 5, [op]))
+    # every special against every special (FloorDiv/FloorMod: finite non-zero divisors, whose
+    # remainders by an infinity or by zero the kernels do not define the same way)
+    a = np.repeat(SPECIALS, SPECIALS.size).reshape(8, 8)
+    b = np.tile(SPECIALS, SPECIALS.size).reshape(8, 8)
+    for op in NONFINITE_BINARY:
+        bb = np.where(np.isfinite(b) & (b != 0), b, np.float32(1.5)) if op in ("FloorDiv", "FloorMod") else b
+        bb = bb[0] if op == "Prelu" else bb                # Prelu: per-channel alphas
+        out.append(Case(f"{op} NaN/Inf/-0", [Node("y", op, ["a:0", "b:0"], {})], {"a": a, "b": bb}, {}, ["y:0"],
+                        TOL_EXACT, [op]))
+    xc = _rand(rng, 1, 6, 6, 4, lo=-2, hi=2)
+    xc[0, 1, 1, 0], xc[0, 4, 2, 3], xc[0, 3, 3, 1] = np.nan, np.inf, -np.inf
+    out.append(Case("_FusedConv2D BiasAdd+Relu6 on NaN/Inf input", [Node("y", "_FusedConv2D", ["x:0", "w:0", "b:0"], {
+        **{"strides": [1, 1, 1, 1], "padding": "SAME"}, "fused_ops": ["BiasAdd", "Relu6"]})],
+        {"x": xc}, {"w": _rand(rng, 3, 3, 4, 5), "b": _rand(rng, 5)}, ["y:0"], TOL_ACCUM, ["_FusedConv2D"]))
+    out.append(Case("depthwise -> Relu on NaN/Inf input", [
+        Node("d", "DepthwiseConv2dNative", ["x:0", "w:0"], {"strides": [1, 1, 1, 1], "padding": "SAME"}),
+        Node("y", "Relu", ["d:0"], {})], {"x": xc}, {"w": _rand(rng, 3, 3, 4, 1)}, ["y:0"], TOL_ACCUM,
+        ["DepthwiseConv2dNative", "Relu"]))
+    for op in ("MaxPool", "AvgPool"):
+        out.append(Case(f"{op} on NaN/Inf input", [Node("y", op, ["x:0"], {
+            "ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"})], {"x": xc}, {}, ["y:0"], TOL_EXACT, [op]))
+    for op in ("Max", "Min", "Sum", "Mean"):
+        out.append(Case(f"{op} reduction on NaN/Inf input", [Node("y", op, ["x:0", "ax:0"], {})],
+                        {"x": xc}, {"ax": _i32([1])}, ["y:0"], TOL_ACCUM, [op]))
     return out
 
 
@@ -207,12 +348,13 @@ def int8_cases(rng) -> list[Case]:
     kernels' lanes), odd K, padding, stride 2, dilation, residuals, float outputs."""
     out: list[Case] = []
 
-    def qconv(name, op, x, w, attrs, residual=False, out_float=False, act="", qrange=(-128, 127)):
+    def qconv(name, op, x, w, attrs, residual=False, out_float=False, act="", qrange=(-128, 127), mult=None):
         co = _q_channels(op, w)
         k = w.size // co
-        consts = {"w": w, "b": rng.integers(-3000, 3000, co).astype(np.int32),
+        consts = {"w": w, "b": rng.integers(-3000, 3000, co).astype(np.int32) if mult is None else np.zeros(co, np.int32),
                   # multipliers that spread the accumulators over the int8 range (some clamp)
-                  "m": (rng.uniform(0.5, 2.0, co) / (40.0 * np.sqrt(k)) / (10 if out_float else 1)).astype(np.float32)}
+                  "m": (rng.uniform(0.5, 2.0, co) / (40.0 * np.sqrt(k)) / (10 if out_float else 1)).astype(np.float32)
+                  if mult is None else np.full(co, mult, np.float32)}
         a = {**attrs, "x_zero_point": int(rng.integers(-20, 20)), "out_zero_point": int(rng.integers(-10, 10)),
              "qmin": qrange[0], "qmax": qrange[1], "out_dtype": "float32" if out_float else "int8", "activation": act}
         inputs = {"x": x}
@@ -245,6 +387,13 @@ def int8_cases(rng) -> list[Case]:
         qconv(f"WtQDepthwiseConv2D {h}x{h}x{c} k{k} s{s} {pad}{' +residual' if res else ''}"
               f"{' float out' if fl else ''}", "WtQDepthwiseConv2D", _i8(rng, 1, h, h, c), _i8(rng, k, k, c, 1),
               conv(s, pad), residual=res, out_float=fl, act="Relu" if fl else "")
+    # requantisation ties: a multiplier of 0.5 makes every odd accumulator land on .5, which
+    # must round half to even (random multipliers never hit an exact tie)
+    small = lambda *shape: rng.integers(-3, 4, shape).astype(np.int8)
+    qconv("WtQConv2D rounding ties (multiplier 0.5)", "WtQConv2D", small(1, 5, 5, 8), small(1, 1, 8, 9),
+          conv(1, "VALID"), mult=0.5)
+    qconv("WtQDepthwiseConv2D rounding ties (multiplier 0.5)", "WtQDepthwiseConv2D", small(1, 6, 6, 12),
+          small(3, 3, 12, 1), conv(1, "SAME"), mult=0.5)
     # quantize: values on the rounding ties (k/4 with scale 0.5) to check half-to-even
     ties = (rng.integers(-300, 300, (2, 3, 5, 7)) / 4).astype(np.float32)
     out.append(Case("int8 WtQuantize (ties, clamping)", [Node("y", "WtQuantize", ["x:0"], {"scale": 0.5, "zero_point": 3})],
@@ -281,12 +430,21 @@ def _qconv_out_shape(op, x, w, attrs):
 
 
 def error(got: np.ndarray, want: np.ndarray) -> float:
+    """max |got - want| / (1 + |want|) over finite values; inf when the shapes differ, a NaN
+    is missing or extra, or an infinity differs (the NaN/Inf rule is exact)."""
     if got.shape != want.shape:
         return float("inf")
     if want.size == 0:
         return 0.0
     g, w = got.astype(np.float64), want.astype(np.float64)
-    return float(np.max(np.abs(g - w) / (1.0 + np.abs(w))))
+    nan_w = np.isnan(w)
+    if np.any(nan_w != np.isnan(g)):
+        return float("inf")
+    inf_w = np.isinf(w)
+    if np.any(g[inf_w] != w[inf_w]) or np.any(np.isinf(g[~inf_w & ~nan_w])):
+        return float("inf")
+    fin = ~nan_w & ~inf_w
+    return float(np.max(np.abs(g[fin] - w[fin]) / (1.0 + np.abs(w[fin])), initial=0.0))
 
 
 def run(backend: str, names: list[str] | None = None) -> list[dict]:

@@ -37,12 +37,19 @@ class ResourceError(WebtensorError):
     """A model needs more memory (or another resource) than the backend can give it."""
 
 
+def is_out_of_memory(e: BaseException) -> bool:
+    """MemoryError, numpy's "array is too big" (wasm32 has a 2-4 GiB address space), or a
+    runtime's own out-of-memory error."""
+    msg = str(e).lower()
+    return isinstance(e, MemoryError) or "webtensor-oom" in msg or "out of memory" in msg or "array is too big" in msg
+
+
 def wrap_backend_error(e: BaseException, where: str) -> WebtensorError:
     """A raw exception from a backend's runtime (a JsException from JS, a MemoryError)
     as the webtensor error a user can act on, naming `where` (model, node)."""
     if isinstance(e, WebtensorError):
         return e
     msg = str(e).replace("Error: ", "", 1) if type(e).__name__ == "JsException" else str(e)
-    if isinstance(e, MemoryError) or "webtensor-oom" in msg or "out of memory" in msg.lower():
+    if is_out_of_memory(e):
         return ResourceError(f"{where}: out of memory: {msg.replace('webtensor-oom: ', '')}")
     return ExecutionError(f"{where}: {type(e).__name__}: {msg}")

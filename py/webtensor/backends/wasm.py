@@ -39,6 +39,7 @@ PROGRAM_MAGIC = 0x57544E31
 VIEW_OPS = {"Reshape", "Squeeze", "ExpandDims", "Identity", "StopGradient", "Snapshot"}
 MAX_RANK = 6
 F32, I32, BOOL, I8 = np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.bool_), np.dtype(np.int8)
+CAST_KINDS = {(I32, F32): 0, (BOOL, F32): 0, (F32, I32): 1, (F32, BOOL): 2, (I32, BOOL): 3}   # (src, dst) -> OP_CAST kind
 QSCRATCH, QMR = 16384, 4          # kernels_wasm/quant.c: gathered-row scratch bytes per tile, rows per tile
 
 
@@ -631,11 +632,10 @@ def lower_cast(low: Lowering, i: int, step: Step):
             raise Fallback("cast of a constant")
         low.aliases[out] = low.aliases.get(x, x)      # same 4-byte representation
         return
-    kinds = {(I32, F32): 0, (BOOL, F32): 0, (F32, I32): 1, (F32, BOOL): 2, (I32, BOOL): 3}
-    if (src, dst) not in kinds:
+    if (src, dst) not in CAST_KINDS:
         raise Fallback(f"cast {src.name} -> {dst.name}")
     n = int(np.prod(low.shape(x), dtype=np.int64))
-    low.emit("OP_CAST", [low.ref(x), Ref("t", out), n, kinds[(src, dst)]], [x], [out], f"cast:{step.node.name}")
+    low.emit("OP_CAST", [low.ref(x), Ref("t", out), n, CAST_KINDS[(src, dst)]], [x], [out], f"cast:{step.node.name}")
 
 
 def _q_epilogue_args(low: Lowering, step: Step) -> list[int]:
@@ -876,22 +876,19 @@ class CompiledPlan:
         self.backend = backend
         self.rt = backend.runtime()
         self.plan = plan
-        self.lowered = Lowering(plan, plan.optimize).run()
-        low = self.lowered
-        where = f"{plan.graph.source} on {backend.name}"
-        check_extents(low, plan.specs, plan.graph.source)
-        self.guard = engine().guard_bytes
-        self.offsets, self.arena_bytes, self.naive_bytes = plan_arena(low, plan.specs, plan.input_keys,
-                                                                       plan.output_keys, guard=self.guard,
-                                                                       # guards need slots that never share bytes
-                                                                       reuse=plan.optimize and not self.guard)
         self.blocks: list[int] = []
         self.weights_key = None
+        self.guard = engine().guard_bytes
         try:
+            self.lowered = low = Lowering(plan, plan.optimize).run()
+            check_extents(low, plan.specs, plan.graph.source)
+            self.offsets, self.arena_bytes, self.naive_bytes = plan_arena(
+                low, plan.specs, plan.input_keys, plan.output_keys, guard=self.guard,
+                reuse=plan.optimize and not self.guard)       # guards need slots that never share bytes
             self._layout()
         except BaseException as e:   # nothing stays allocated by a plan that failed to compile
             self.dispose()
-            raise wrap_backend_error(e, where) from None
+            raise wrap_backend_error(e, f"{plan.graph.source} on {backend.name}") from None
 
     def _layout(self):
         low = self.lowered

@@ -18,20 +18,21 @@ import numpy as np
 
 from .._io import IN_BROWSER
 from ..engine import KernelRecord, engine
-from ..errors import BackendError, WebtensorError, wrap_backend_error
+from ..errors import BackendError, ResourceError, WebtensorError, wrap_backend_error
 from ..graph.plan import Plan, Step, run_reference
 from .wasm import OPCODES, Lowering, Ref, contiguous_strides
 
 SHADER_DIR = Path(__file__).resolve().parent.parent / "shaders"
 OP_NAMES = {v: k for k, v in OPCODES.items()}
 ACT_GLSL = {0: "return v;", 1: "return max(v, 0.0);", 2: "return clamp(v, 0.0, 6.0);",
-            3: "return 1.0 / (1.0 + exp(-v));", 4: "return tanh(v);",
+            3: "return 1.0 / (1.0 + exp(-v));", 4: "return tanh(clamp(v, -10.0, 10.0));",   # SwiftShader: tanh(inf) is NaN
             5: "return v > 0.0 ? v : exp(v) - 1.0;", 6: "return v > 0.0 ? v : v * PARAM;",
             7: "return v > 0.0 ? v : v * alpha;",
             8: "return 1.0507009873554805 * (v > 0.0 ? v : 1.6732632423543772 * (exp(v) - 1.0));"}
 BINARY_GLSL = {0: "x + y", 1: "x - y", 2: "x * y", 3: "x / y", 4: "wt_max(x, y)", 5: "wt_min(x, y)",
                6: "(x - y) * (x - y)", 7: "(x > 0.0 ? x : x * y)", 8: "floor(x / y)", 9: "(x - floor(x / y) * y)"}
-UNARY_GLSL = {20: "exp(x)", 21: "sqrt(x)", 22: "inversesqrt(x)", 23: "1.0 / x", 24: "-x", 25: "abs(x)",
+# SwiftShader's exp(NaN) is inf: NaN is passed through first
+UNARY_GLSL = {20: "(wt_isnan(x) ? x : exp(x))", 21: "sqrt(x)", 22: "inversesqrt(x)", 23: "1.0 / x", 24: "-x", 25: "abs(x)",
               26: "x * x", 27: "floor(x)", 28: "ceil(x)", 30: "roundEven(x)", 31: "(wt_isnan(x) ? x : sign(x))"}
 F32 = np.dtype(np.float32)
 
@@ -54,7 +55,7 @@ def tex_dims(n: int, max_size: int, row_texels: int | None = None) -> tuple[int,
     w = min(texels, max_size)
     h = -(-texels // w)
     if h > max_size:
-        raise BackendError(f"a tensor of {n} elements needs {w}x{h} texels, beyond MAX_TEXTURE_SIZE {max_size}")
+        raise ResourceError(f"a tensor of {n} elements needs {w}x{h} texels, beyond MAX_TEXTURE_SIZE {max_size}")
     return w, h
 
 
@@ -419,6 +420,8 @@ class WebGLBackend:
         if cp is None:
             try:
                 cp = GLPlan(self, plan)
+            except ResourceError as e:
+                raise ResourceError(f"{plan.graph.source} on webgl: {e}") from None
             except WebtensorError:
                 raise
             except Exception as e:     # e.g. a texture beyond the GPU's limits, a GL error

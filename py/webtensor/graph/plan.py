@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ExecutionError, ModelFormatError, UnsupportedOpError, WebtensorError
+from ..errors import (ExecutionError, ModelFormatError, UnsupportedOpError, WebtensorError, is_out_of_memory,
+                      wrap_backend_error)
 from ..ops import GRAPH_OPS, OPS, OpSpec, ShapeUnknown, TensorSpec
 from .ir import Graph, Node, split_ref
 
@@ -59,7 +60,7 @@ def run_reference(plan: Plan, step: Step, inputs: list[np.ndarray]) -> list[np.n
     except WebtensorError:
         raise
     except Exception as e:
-        raise ExecutionError(f"{where} failed: {e}") from None
+        raise (wrap_backend_error(e, where) if is_out_of_memory(e) else ExecutionError(f"{where} failed: {e}")) from None
     if len(outs) < len(step.outputs):
         raise ExecutionError(f"{where} produced {len(outs)} outputs, the plan expects {len(step.outputs)}")
     checked = []

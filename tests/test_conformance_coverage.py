@@ -1,0 +1,81 @@
+"""The conformance suite covers what the lowering accepts (issue 19): a new lowered op,
+activation, binary/unary kind, cast, reduction, padding mode or fusion rule without a
+case fails here, so it cannot reach the backends untested."""
+import numpy as np
+
+from webtensor.backends.wasm import ACTIVATIONS, BINARY, CAST_KINDS, LOWERINGS, UNARY, VIEW_OPS
+from webtensor.conformance import BATCHED_OPS, NONFINITE_BINARY, NONFINITE_UNARY, cases
+
+CASES = cases()
+NODES = [(c, n) for c in CASES for n in c.nodes]
+OPS_USED = {n.op for _, n in NODES}
+CONV_OPS = {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"}
+
+
+def test_every_lowered_op_has_a_case():
+    missing = (set(LOWERINGS) | VIEW_OPS) - OPS_USED - {"Inv", "Div", "Concat", "Snapshot", "StopGradient"}
+    assert not missing, f"lowered ops without a conformance case: {sorted(missing)}"
+    # the aliases left out above lower through the same function as a covered name
+    assert LOWERINGS["Div"] is LOWERINGS["RealDiv"] and LOWERINGS["Inv"] is LOWERINGS["Reciprocal"]
+
+
+def test_every_activation_binary_and_unary_kind_has_a_case():
+    fused = {f for _, n in NODES for f in n.attrs.get("fused_ops", [])}
+    assert set(ACTIVATIONS) - {"Selu"} <= fused | {"Prelu"}, set(ACTIVATIONS) - fused
+    assert set(ACTIVATIONS) - {"Prelu"} <= OPS_USED
+    assert set(BINARY) - {"Div"} <= OPS_USED
+    assert set(UNARY) - {"Inv"} <= OPS_USED
+    # an activation fused into a binary kernel, for every activation that can follow one
+    after_binary = {n.op for c in CASES for n in c.nodes[1:] if c.nodes[0].op in BINARY and len(c.nodes) == 2}
+    assert set(ACTIVATIONS) - {"Prelu"} <= after_binary, set(ACTIVATIONS) - {"Prelu"} - after_binary
+
+
+def test_every_cast_kind_and_reduction_has_a_case():
+    casts = set()
+    for c in CASES:
+        for n in c.nodes:
+            if n.op == "Cast":
+                src = (c.inputs.get(n.inputs[0].split(":")[0]) if n.inputs[0].split(":")[0] in c.inputs else None)
+                src_dt = np.dtype(np.bool_) if src is None else src.dtype
+                casts.add((src_dt, np.dtype(n.attrs["DstT"])))
+    assert set(CAST_KINDS) <= casts, set(CAST_KINDS) - casts
+    assert {"Mean", "Sum", "Max", "Min"} <= OPS_USED
+
+
+def test_batch_padding_and_dilation_variants_are_covered():
+    for op in BATCHED_OPS:
+        batch = {c.inputs[next(iter(c.inputs))].shape[0] for c in CASES if c.nodes[0].op == op}
+        assert 1 in batch and max(batch) > 1, f"{op}: batches {batch}"
+    for op in ("Conv2D", "DepthwiseConv2dNative"):
+        pads = {n.attrs.get("padding") for _, n in NODES if n.op == op}
+        dil = {max(n.attrs.get("dilations", [1, 1, 1, 1])) for _, n in NODES if n.op == op}
+        assert {"SAME", "VALID", "EXPLICIT"} <= pads, (op, pads)
+        assert max(dil) > 1, (op, dil)
+
+
+def test_every_fusion_rule_has_both_operand_orders():
+    """Per-channel Add/Sub/Mul after a conv with the constant first and second, and the
+    residual Add with the skip first and second (Sub(c, conv) is not conv - c)."""
+    seen = set()
+    for c in CASES:
+        producers = {n.name: n.op for n in c.nodes}
+        for n in c.nodes:
+            if n.op not in ("AddV2", "Sub", "Mul") or len(n.inputs) != 2:
+                continue
+            srcs = [t.split(":")[0] for t in n.inputs]
+            for pos, s in enumerate(srcs):
+                other = srcs[1 - pos]
+                if producers.get(s) in CONV_OPS:
+                    kind = "const" if other in c.consts else "tensor"
+                    seen.add((n.op, kind, pos))
+    for op in ("AddV2", "Sub", "Mul"):
+        assert {(op, "const", 0), (op, "const", 1)} <= seen, (op, sorted(seen))
+    assert {("AddV2", "tensor", 0), ("AddV2", "tensor", 1)} <= seen
+
+
+def test_nan_and_inf_cases_for_every_elementwise_op_and_activation():
+    names = {c.name for c in CASES}
+    assert set(NONFINITE_UNARY) >= set(UNARY) - {"Inv", "Prelu"}, set(UNARY) - set(NONFINITE_UNARY)
+    assert set(NONFINITE_BINARY) >= set(BINARY) - {"Add", "BiasAdd", "Div"}, set(BINARY) - set(NONFINITE_BINARY)
+    for op in NONFINITE_UNARY + NONFINITE_BINARY:
+        assert f"{op} NaN/Inf/-0" in names
