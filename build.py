@@ -219,18 +219,19 @@ def webtensor_version() -> str:
     raise SetupError("py/webtensor/__init__.py has no __version__")
 
 
-def build_wheel(out_dir: Path) -> Path:
-    """A pure-Python wheel, written by hand (the format is a zip with dist-info)."""
+def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
+    """A pure-Python wheel, written by hand (the format is a zip with dist-info), from
+    root/py and root/shaders (another root: `build.py mutants` builds mutated copies)."""
     import base64
     version = webtensor_version()
     name = f"webtensor-{version}-py3-none-any.whl"
     info = f"webtensor-{version}.dist-info"
     files: list[tuple[str, bytes]] = []
-    src = ROOT / "py"
+    src = root / "py"
     for path in sorted((src / "webtensor").rglob("*")):
         if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
             files.append((path.relative_to(src).as_posix(), path.read_bytes()))
-    for path in sorted((ROOT / "shaders").glob("*.glsl")):    # the WebGL backend's shaders
+    for path in sorted((root / "shaders").glob("*.glsl")):    # the WebGL backend's shaders
         files.append((f"webtensor/shaders/{path.name}", path.read_bytes()))
     files.append((f"{info}/METADATA", (
         "Metadata-Version: 2.1\nName: webtensor\n"
@@ -266,20 +267,23 @@ WASM_COMMON = ["-target", "wasm32-freestanding", "-O3", "-nostdlib", "-Wl,--no-e
                "-Wl,--max-memory=1073741824", "-Wl,--export=__stack_pointer", "-Wl,--export=__heap_base"]
 
 
-def build_kernels(out_dir: Path) -> None:
-    """Compile kernels_wasm/*.c with zig cc (PyPI ziglang) when sources or flags changed."""
-    sources = sorted((ROOT / "kernels_wasm").glob("*.[ch]"))
-    h = hashlib.sha256(repr(WASM_VARIANTS).encode() + repr(WASM_COMMON).encode())
+def build_kernels(out_dir: Path, src_dir: Path = ROOT / "kernels_wasm", variants=None) -> None:
+    """Compile src_dir/*.c with zig cc (PyPI ziglang) when sources or flags changed
+    (`variants`: a subset of WASM_VARIANTS, default all)."""
+    variants = list(variants or WASM_VARIANTS)
+    sources = sorted(src_dir.glob("*.[ch]"))
+    h = hashlib.sha256(repr(WASM_VARIANTS).encode() + repr(WASM_COMMON).encode() + repr(variants).encode())
     for src in sources:
         h.update(src.name.encode() + src.read_bytes())
     stamp = out_dir / ".sources.sha256"
-    targets = [out_dir / f"webtensor-{v}.wasm" for v in WASM_VARIANTS]
+    targets = [out_dir / f"webtensor-{v}.wasm" for v in variants]
     if stamp.exists() and stamp.read_text() == h.hexdigest() and all(t.exists() for t in targets):
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     c_files = [str(s) for s in sources if s.suffix == ".c"]
-    for variant, flags in WASM_VARIANTS.items():
-        say(f"compiling kernels_wasm/ -> {variant} with zig cc")
+    for variant in variants:
+        flags = WASM_VARIANTS[variant]
+        say(f"compiling {src_dir.name}/ -> {variant} with zig cc")
         run([venv_python(), "-m", "ziglang", "cc", *WASM_COMMON, *flags, "-o", out_dir / f"webtensor-{variant}.wasm",
              *c_files])
     stamp.write_text(h.hexdigest())
@@ -358,10 +362,13 @@ def main(argv: list[str]) -> int:
     p.add_argument("bench_args", nargs="*", help="--runs N --models a,b --backends x,y --quick ...")
     sub.add_parser("optimize-report", help="what the graph passes buy per model (see bench/optimize_report.py)")
     sub.add_parser("quantize-report", help="int8 vs float32: latency, weight bytes, accuracy (bench/quantize_report.py)")
+    p = sub.add_parser("mutants", help="apply deliberate kernel/shader/lowering bugs; the conformance suite must "
+                                       "catch each (see tools/mutants.py)")
+    p.add_argument("mutant_args", nargs="*", help="--sample N --only NAME,... --out FILE")
     p = sub.add_parser("test", help="set up, build and run all tests")
     p.add_argument("pytest_args", nargs="*", help="extra arguments for pytest")
     # bench and test hand their options, untouched and in order, to the harness / pytest
-    if argv and argv[0] in ("bench", "test", "optimize-report", "quantize-report") and not {"-h", "--help"} & set(argv[1:2]):
+    if argv and argv[0] in ("bench", "test", "optimize-report", "quantize-report", "mutants") and not {"-h", "--help"} & set(argv[1:2]):
         args, extra = argparse.Namespace(cmd=argv[0]), [a for a in argv[1:] if a != "--"]
     else:
         args, extra = ap.parse_args(argv), []
@@ -392,6 +399,9 @@ def main(argv: list[str]) -> int:
     if args.cmd == "quantize-report":
         from bench.quantize_report import main as quantize_main
         return quantize_main(extra)
+    if args.cmd == "mutants":
+        from tools.mutants import main as mutants_main
+        return mutants_main(extra)
     if args.cmd == "test":
         return subprocess.call([sys.executable, "-m", "pytest", "-q", *extra], cwd=ROOT)
     return 2

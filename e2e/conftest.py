@@ -9,10 +9,25 @@ DIST = ROOT / "dist"
 ARTIFACTS = ROOT / "artifacts"
 
 
+SOURCES = ("py/webtensor", "kernels_wasm", "shaders", "web")
+
+
+def stale_sources(stamp: Path) -> list[str]:
+    """Source files changed after dist/ was built (its webtensor-build.json)."""
+    built_at = stamp.stat().st_mtime
+    return sorted(str(p.relative_to(ROOT)) for d in SOURCES for p in (ROOT / d).rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts and p.stat().st_mtime > built_at)
+
+
 @pytest.fixture(scope="session")
 def built():
-    if not (DIST / "webtensor-build.json").exists():
+    stamp = DIST / "webtensor-build.json"
+    if not stamp.exists():
         pytest.fail("dist/ is not built: run `python3 build.py test` (or `python3 build.py build`) first")
+    stale = stale_sources(stamp)
+    if stale:       # the browser would test the old wheel and kernels
+        pytest.fail(f"dist/ is older than {len(stale)} source file(s) ({', '.join(stale[:3])}...): "
+                    f"run `python3 build.py build` (or `python3 build.py test`, which builds first)")
     return DIST
 
 

@@ -259,3 +259,40 @@ json.dumps(report)
 """)
     assert not res["bad"], "\n".join(res["bad"])
     assert res["error"] > 0 and res["ok"] + res["error"] == 24
+
+
+def test_drawn_op_cases_agree_on_every_backend(app):
+    """The property test's seeded draws (tests/op_draws.py) for every op of the spec, run
+    on every native backend against numpy: same shapes, values within 1e-4 (NaN/Inf
+    exact), and any refusal is a webtensor error."""
+    page, _, _ = app
+    draws = (ROOT / "tests" / "op_draws.py").read_text()
+    res = py(page, draws + """
+import json, numpy as np, webtensor
+from webtensor.conformance import error
+bad, ran = [], 0
+for op in sorted(ALL_DRAWN):
+    for seed in range(3):
+        case = draw_case(SeededDraw(np.random.default_rng(seed)), op)
+        try:
+            model, feeds = case_graph(*case, name=f"{op} seed {seed}")
+            model.backend_name = 'numpy'
+            with np.errstate(all='ignore'):
+                want = model.execute(feeds, [o.key for o in model.outputs])
+        except webtensor.WebtensorError:
+            continue                 # refused by the spec: nothing to compare
+        ran += 1
+        for be in ['wasm', 'wasm-simd', 'wasm-simd-threads', 'webgl']:
+            model.backend_name = be
+            try:
+                got = model.execute(feeds, [o.key for o in model.outputs])
+                err = max([error(np.asarray(g), np.asarray(w)) for g, w in zip(got, want)] or [0.0])
+                if not err <= 1e-4:
+                    bad.append(f"{op} seed {seed} on {be}: error {err}")
+            except Exception as e:
+                bad.append(f"{op} seed {seed} on {be}: {type(e).__name__}: {e}")
+        model.dispose()
+json.dumps({"bad": bad, "ran": ran})
+""")
+    assert res["ran"] > 250
+    assert not res["bad"], "\n".join(sorted({b.split(" on ")[0] + ": " + b.split(": ", 1)[1] for b in res["bad"]}))

@@ -72,7 +72,8 @@ def test_memory_counts_model_weights_and_dispose_releases_them(tmp_path):
     assert after.num_bytes == before.num_bytes
     with pytest.raises(webtensor.TensorDisposedError):
         m.predict(np.ones((1, 4), np.float32))
-    assert during.unreliable and during.reasons
+    # numpy's intermediates are not counted: memory() says so instead of claiming a peak
+    assert during.unreliable and any("not tracked" in r for r in during.reasons)
 
 
 def test_profile_records_every_kernel():
@@ -83,7 +84,9 @@ def test_profile_records_every_kernel():
     conv = next(k for k in p.kernels if k.op == "_FusedConv2D")
     assert conv.input_shapes[0] == [1, 256, 256, 3] and conv.output_shapes == [[1, 128, 128, 24]]
     assert conv.bytes_added == 128 * 128 * 24 * 4 and conv.ms > 0
-    assert p.sorted_kernels()[0].ms >= p.sorted_kernels()[-1].ms
+    ranked = p.sorted_kernels()          # every kernel once, slowest first
+    assert sorted(map(id, ranked)) == sorted(map(id, p.kernels))
+    assert [k.ms for k in ranked] == sorted((k.ms for k in p.kernels), reverse=True)
     assert "numpy" in p.timing and p.new_tensors == 0 and isinstance(p.result, list)
 
 

@@ -54,3 +54,19 @@ def test_serve_on_a_busy_port_says_so_in_one_line(server, tmp_path):
     with pytest.raises(SystemExit) as e:
         serve_forever(tmp_path / "www", "127.0.0.1", server)
     assert "cannot serve on 127.0.0.1" in str(e.value) and "--port" in str(e.value)
+
+
+def test_e2e_refuses_a_dist_older_than_its_sources(tmp_path, monkeypatch):
+    import os
+
+    import e2e.conftest as conf
+    (tmp_path / "py" / "webtensor").mkdir(parents=True)
+    src = tmp_path / "py" / "webtensor" / "model.py"
+    src.write_text("x = 1")
+    stamp = tmp_path / "webtensor-build.json"
+    stamp.write_text("{}")
+    monkeypatch.setattr(conf, "ROOT", tmp_path)
+    os.utime(src, (stamp.stat().st_mtime - 10,) * 2)
+    assert conf.stale_sources(stamp) == []
+    os.utime(src, (stamp.stat().st_mtime + 10,) * 2)          # edited after the build
+    assert conf.stale_sources(stamp) == ["py/webtensor/model.py"]

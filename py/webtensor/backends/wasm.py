@@ -216,12 +216,19 @@ class Lowering:
             try:
                 if not self.int8 and any(self.dtype(k) == I8 for k in list(step.inputs) + list(step.outputs)):
                     raise Fallback("int8 tensors have no kernels on this backend")
+                start = len(self.items)
                 if op in VIEW_OPS:
                     self.view(step)
                 elif op in LOWERINGS:
                     LOWERINGS[op](self, i, step)
                 else:
                     raise Fallback(f"no wasm kernel for {op}")
+                # an empty output no kernel writes (a zero-size slice or split) still needs a
+                # slot: an empty fill claims it
+                written = {k for it in self.items[start:] for k in it.writes} | set(self.aliases)
+                for k in step.outputs:
+                    if k not in written and int(np.prod(self.shape(k), dtype=np.int64)) == 0:
+                        self.emit("OP_FILL", [Ref("t", k), 0, 0], [], [k], f"empty:{step.node.name}")
             except Fallback:
                 dtypes = ",".join(sorted({self.dtype(k).name for k in step.outputs}))
                 self.fallbacks.append(f"{op} ({step.node.name}) -> {dtypes}")
@@ -231,10 +238,7 @@ class Lowering:
                        self.conv_flops)
 
     def view(self, step: Step):
-        src, out = step.inputs[0], step.outputs[0]
-        if self.const(src) is not None:
-            raise Fallback("view of a constant")
-        self.aliases[out] = self.aliases.get(src, src)
+        lower_view(self, step.inputs[0], step.outputs[0])
 
     # -- fusion --------------------------------------------------------------------
     def fuse_epilogue(self, i: int, out: str, act: int, allow_residual: bool, channels: int | None = None):
@@ -280,6 +284,12 @@ class Lowering:
 
 
 # ----------------------------------------------------------------------------- lowerings
+def lower_view(low: Lowering, src: str, out: str):
+    """`out` is `src`'s bytes under another shape: no kernel, an alias."""
+    if low.const(src) is not None:
+        raise Fallback("view of a constant")
+    low.aliases[out] = low.aliases.get(src, src)
+
 def _fused_epilogue_args(low: Lowering, step: Step, channels: int):
     """bias, act, param, alpha and a weight scale from the node's own fused_ops."""
     attrs = step.node.attrs
@@ -444,6 +454,8 @@ def lower_add_n(low: Lowering, i: int, step: Step):
     low.require_f32(*ins)
     if any(low.shape(k) != low.shape(out) for k in ins):
         raise Fallback("AddN with broadcasting")
+    if len(ins) == 1:                        # AddN of one tensor is that tensor
+        return lower_view(low, ins[0], out)
     n = int(np.prod(low.shape(out), dtype=np.int64))
     shape, (sa, sb) = coalesce((n,), [1], [1])
     prev = ins[0]

@@ -1,0 +1,238 @@
+"""`build.py mutants`: does the conformance suite catch real kernel bugs?
+
+Each mutant is one deliberate bug, written as a text substitution in a kernel
+(kernels_wasm/), a shader (shaders/, or the GLSL snippets in the WebGL backend) or the
+lowering.  For each: copy the sources, apply the bug, build only what it touches into
+a web root beside dist/ (the rest hard-linked from dist/), open the page in headless
+Chromium and run the conformance suite on the backends the bug reaches.  A mutant is
+killed when some case fails; a survivor means the suite has a gap.  The list holds the
+13 bugs of issue 19 and more; a mutant whose text no longer exists in its file is
+reported as stale (the list must follow the code).
+
+    python3 build.py mutants                 # all, with a table and artifacts/mutants.json
+    python3 build.py mutants --sample 3      # one of each kind (C, lowering, GLSL): CI
+    python3 build.py mutants --only "WebGL;Sub(const"  # names containing these texts
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DIST = ROOT / "dist"
+WORK = ROOT / ".cache" / "mutants"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str              # relative to the project root
+    old: str               # must occur exactly once in the file
+    new: str
+    backends: tuple        # where the bug is visible (the conformance suite runs there)
+
+
+WASM, SIMD, GL = ("wasm",), ("wasm-simd",), ("webgl",)
+MUTANTS = [
+    # -- the 13 of issue 19
+    Mutant("scalar conv drops the batch offset", "kernels_wasm/conv.c",
+           "const float* xn = x + (size_t)n * H * W * C;\n      const int whole",
+           "const float* xn = x;\n      const int whole", WASM),
+    Mutant("SIMD conv drops the batch offset", "kernels_wasm/conv.c",
+           "nbase[r] = n * H * W * C;", "nbase[r] = 0;", SIMD),
+    Mutant("depthwise drops the batch offset", "kernels_wasm/conv.c",
+           "const float* xn = x + (size_t)n * H * W * C;\n      const int ih0 = oh * SH - PT;\n      int ow = 0;",
+           "const float* xn = x;\n      const int ih0 = oh * SH - PT;\n      int ow = 0;", SIMD),
+    Mutant("depthwise ignores dilation at the borders", "kernels_wasm/conv.c",
+           "const int ih = ih0 + kh * DH;\n    for (int kw = 0; kw < KW; kw++) {\n      const int iw = iw0 + kw * DW;",
+           "const int ih = ih0 + kh;\n    for (int kw = 0; kw < KW; kw++) {\n      const int iw = iw0 + kw;", WASM),
+    Mutant("float FloorDiv truncates", "kernels_wasm/elementwise.c",
+           "case B_FLOORDIV: return __builtin_floorf(x / y);", "case B_FLOORDIV: return __builtin_truncf(x / y);",
+           WASM),
+    Mutant("float FloorMod truncates", "kernels_wasm/elementwise.c",
+           "float m = x - __builtin_floorf(x / y) * y;", "float m = x - __builtin_truncf(x / y) * y;", WASM),
+    Mutant("Ceil returns floor", "kernels_wasm/elementwise.c",
+           "case U_CEIL: return __builtin_ceilf(v);", "case U_CEIL: return __builtin_floorf(v);", WASM),
+    Mutant("Sign inverted", "kernels_wasm/elementwise.c",
+           "(float)((v > 0) - (v < 0))", "(float)((v < 0) - (v > 0))", WASM),
+    Mutant("Selu loses its scale", "kernels_wasm/common.h",
+           "return 1.0507009873554805f * (v > 0 ? v : ", "return (v > 0 ? v : ", WASM),
+    Mutant("Min reduction computes max", "kernels_wasm/reduce.c",
+           "kind == 3 ? min_f(acc, v)", "kind == 3 ? max_f(acc, v)", WASM),
+    Mutant("float->bool Cast truncates (0.5 -> false)", "kernels_wasm/elementwise.c",
+           "case 2: PTR(int32_t, a[1])[i] = sf[i] != 0.0f; break;",
+           "case 2: PTR(int32_t, a[1])[i] = (int32_t)sf[i] != 0; break;", WASM),
+    Mutant("lowering fuses Sub(const, conv) as conv - const", "py/webtensor/backends/wasm.py",
+           'elif affine_ok and op == "Sub" and nxt.inputs[0] == out:', 'elif affine_ok and op == "Sub":', SIMD),
+    Mutant("WebGL FloorMod truncates", "py/webtensor/backends/webgl.py",
+           '9: "(x - floor(x / y) * y)"', '9: "(x - trunc(x / y) * y)"', GL),
+    Mutant("WebGL Ceil returns floor", "py/webtensor/backends/webgl.py", '28: "ceil(x)"', '28: "floor(x)"', GL),
+    # -- more of our own
+    Mutant("int8 requantisation rounds ties away from zero (scalar)", "kernels_wasm/quant.c",
+           "y = __builtin_rintf(clamp_f(y, -256.0f, 256.0f));",
+           "y = (float)(int32_t)(clamp_f(y, -256.0f, 256.0f) + (y < 0 ? -0.5f : 0.5f));", WASM),
+    Mutant("Relu6 turns NaN into 6 (scalar)", "kernels_wasm/common.h",
+           "return bits_to_f32((imin(f32_to_bits(relu_f(v)), 0x40C00000 /* 6.0f */) & ~m) | (b & m));",
+           "return bits_to_f32(imin(f32_to_bits(relu_f(v)), 0x40C00000));", WASM),
+    Mutant("SIMD max pool drops NaN (pmax)", "kernels_wasm/conv.c",
+           "wasm_f32x4_max(acc, v);   // max: NaN propagates", "wasm_f32x4_pmax(acc, v);", SIMD),
+    Mutant("avg pool counts the padding", "kernels_wasm/conv.c",
+           "const float count = (float)((kh_hi - kh_lo) * (kw_hi - kw_lo));", "const float count = (float)(KH * KW);",
+           WASM),
+    Mutant("resize ignores half_pixel_centers", "kernels_wasm/movement.c",
+           "return half_pixel ? ((double)d + 0.5) * scale - 0.5 : (double)d * scale;", "return (double)d * scale;",
+           WASM),
+    Mutant("binary kernel drops its fused activation", "py/webtensor/backends/wasm.py",
+           'args = [low.ref(a), low.ref(b), Ref("t", out), BINARY[step.node.op], act,',
+           'args = [low.ref(a), low.ref(b), Ref("t", out), BINARY[step.node.op], 0,', SIMD),
+    Mutant("WebGL pooling drops the batch offset", "shaders/window.glsl",
+           "elem(X, ((n * H + ih) * W + iw) * C + c)", "elem(X, ((ih) * W + iw) * C + c)", GL),
+    Mutant("WebGL Tanh of infinity is NaN", "py/webtensor/backends/webgl.py",
+           '"return tanh(clamp(v, -10.0, 10.0));"', '"return tanh(v);"', GL),
+]
+SAMPLE = ["scalar conv drops the batch offset", "lowering fuses Sub(const, conv) as conv - const",
+          "WebGL FloorMod truncates"]
+
+
+def check_applicable(m: Mutant) -> str | None:
+    """None, or why the mutant cannot be applied (its text is gone or ambiguous)."""
+    text = (ROOT / m.file).read_text()
+    n = text.count(m.old)
+    return None if n == 1 else f"{m.file}: the text to mutate occurs {n} times (expected once)"
+
+
+def _link_tree(src: Path, dst: Path, skip) -> None:
+    """dst mirrors src with hard links (no copies of Pyodide or the models), minus skip(rel)."""
+    for path in src.rglob("*"):
+        rel = path.relative_to(src)
+        if path.is_dir() or skip(rel) or rel.parts[0] == "_test":
+            continue
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
+
+
+def build_mutant(m: Mutant, index: int) -> Path:
+    """A web root with the mutant's bug built in -> its folder (inside WORK)."""
+    sys.path.insert(0, str(ROOT))
+    import build
+    src = WORK / f"src{index:02d}"
+    web = WORK / "web" / f"m{index:02d}"
+    for d in (src, web):
+        shutil.rmtree(d, ignore_errors=True)
+    for part in ("kernels_wasm", "shaders", "py"):
+        shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
+    target = src / m.file
+    target.write_text(target.read_text().replace(m.old, m.new, 1))
+    in_c = m.file.startswith("kernels_wasm/")
+    variants = [b for b in m.backends if b in build.WASM_VARIANTS] if in_c else []
+    _link_tree(DIST, web, lambda rel: rel.name == ".sources.sha256"      # build_kernels rewrites it: never share it
+               or (rel.parts[0] == "kernels" and rel.stem.removeprefix("webtensor-") in variants)
+               or (not in_c and len(rel.parts) == 1 and (rel.suffix == ".whl" or rel.name == "webtensor-build.json")))
+    if in_c:
+        build.build_kernels(web / "kernels", src / "kernels_wasm", variants)
+    else:
+        wheel = build.build_wheel(web, root=src)
+        (web / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name,
+                                                              "version": build.webtensor_version()}))
+    return web
+
+
+RUN_SUITE = """
+import json, webtensor.conformance as c
+out = {}
+for be in %s:
+    rs = c.run(be)
+    out[be] = [r['case'] for r in rs if not r['ok']]
+json.dumps(out)
+"""
+
+
+def run_mutants(mutants: list[Mutant], log=print, browser=None) -> list[dict]:
+    """Build and test each mutant in one headless Chromium (`browser`, or one launched
+    here); one result dict per mutant."""
+    import contextlib
+
+    from .session import chromium, open_app, served
+    results = []
+    (WORK / "web").mkdir(parents=True, exist_ok=True)
+    own = chromium() if browser is None else contextlib.nullcontext(browser)
+    with served(WORK / "web") as base, own as browser:
+        for i, m in enumerate(mutants):
+            t0 = time.perf_counter()
+            entry = {"mutant": m.name, "file": m.file, "backends": list(m.backends)}
+            why = check_applicable(m)
+            if why:
+                entry.update(status="stale", detail=why)
+            else:
+                index = MUTANTS.index(m)
+                try:
+                    build_mutant(m, index)
+                except BaseException as e:    # SetupError / SystemExit from a failed compile
+                    entry.update(status="broken", detail=f"the mutant does not build: {e}")
+                    log(f"[mutants] broken   {m.name}")
+                    results.append(entry)
+                    continue
+                try:
+                    page, _ = open_app(browser, f"{base}/m{index:02d}")
+                    try:
+                        failed = json.loads(page.evaluate("(c) => window.webtensorApp.python(c)",
+                                                          RUN_SUITE % json.dumps(list(m.backends))))
+                    finally:
+                        page.close()
+                    caught = {be: cases for be, cases in failed.items() if cases}
+                    entry.update(status="killed" if caught else "survived",
+                                 detail={be: cases[:5] + ([f"... {len(cases) - 5} more"] if len(cases) > 5 else [])
+                                         for be, cases in caught.items()})
+                except Exception as e:   # the page or the suite itself broke: not a catch, a fault to fix
+                    entry.update(status="error", detail=f"the page failed: {str(e)[-1500:]}")
+            entry["seconds"] = round(time.perf_counter() - t0, 1)
+            log(f"[mutants] {entry['status']:8s} {m.name} ({entry['seconds']} s)")
+            results.append(entry)
+    return results
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="build.py mutants", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sample", type=int, help="run only the first N of the CI sample (one of each kind)")
+    ap.add_argument("--only", help="mutants whose names contain these texts, separated by ';'")
+    ap.add_argument("--out", default=str(ROOT / "artifacts" / "mutants.json"))
+    args = ap.parse_args(argv)
+    chosen = MUTANTS
+    if args.only:
+        parts = [n.strip() for n in args.only.split(";") if n.strip()]
+        unknown = [p for p in parts if not any(p in m.name for m in MUTANTS)]
+        if unknown:
+            ap.error(f"no mutant's name contains {unknown}")
+        chosen = [m for m in MUTANTS if any(p in m.name for p in parts)]
+    elif args.sample:
+        chosen = [m for m in MUTANTS if m.name in SAMPLE[:args.sample]]
+    results = run_mutants(chosen)
+    print(f"\n{'status':9s} {'backends':18s} mutant")
+    for r in results:
+        print(f"{r['status']:9s} {','.join(r['backends']):18s} {r['mutant']}")
+        if r["status"] == "killed" and isinstance(r["detail"], dict):
+            be, cases = next(iter(r["detail"].items()))
+            print(f"{'':28s} caught on {be} by: {cases[0]}")
+        elif r["status"] != "killed":
+            print(f"{'':28s} {r.get('detail')}")
+    killed = sum(r["status"] == "killed" for r in results)
+    print(f"\n{killed} of {len(results)} mutants killed")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"killed": killed, "total": len(results), "mutants": results}, indent=1))
+    print(f"wrote {args.out}")
+    return 0 if killed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
