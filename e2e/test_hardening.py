@@ -196,7 +196,7 @@ def test_plans_share_weights_and_the_plan_cache_is_bounded(app):
 from webtensor.backends import get_backend
 be = get_backend('wasm-simd')
 w = np.random.default_rng(1).uniform(-1, 1, (3, 3, 8, 512)).astype(np.float32)   # 147 KB of weights
-start = be.memory_stats()['heap_used_bytes']
+start, blobs0 = be.memory_stats()['heap_used_bytes'], be.memory_stats()['shared_weight_blobs']
 m = conv_model(w)
 m.backend_name = 'wasm-simd'
 peaks, plans = [], []
@@ -205,7 +205,7 @@ for n in range(1, 13):
     st = be.memory_stats()
     peaks.append(st['heap_used_bytes'] - start)
     plans.append(len(m._plans))
-blobs = be.memory_stats()['shared_weight_blobs']
+blobs = be.memory_stats()['shared_weight_blobs'] - blobs0
 m.dispose()
 json.dumps({"peaks": peaks, "plans": plans, "blobs": blobs,
             "end": be.memory_stats()['heap_used_bytes'] - start, "cache": webtensor.engine.engine().plan_cache_size})

@@ -472,5 +472,6 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
                          kernel_calls=desc.get("kernel_calls"))
         except Exception as e:  # report, never hide
             entry.update(ok=False, error=None, exception=f"{type(e).__name__}: {e}")
+        model.dispose()           # give its wasm blocks / textures back before the next case
         results.append(entry)
     return results
