@@ -67,10 +67,15 @@ INLINE float min_f(float a, float b) {
   return bits_to_f32(f32_to_bits(key_f32(imin(f32_key(a), f32_key(b)))) | m);
 }
 INLINE float clamp_f(float v, float lo, float hi) { return key_f32(imin(imax(f32_key(v), f32_key(lo)), f32_key(hi))); }
-INLINE float relu_f(float v) { const int32_t b = f32_to_bits(v); return bits_to_f32(b & (~(b >> 31) | nan_mask(b))); }
-INLINE float relu6_f(float v) {   // non-negative floats order like their bit patterns
-  const int32_t b = f32_to_bits(v), m = nan_mask(b);
-  return bits_to_f32((imin(f32_to_bits(relu_f(v)), 0x40C00000 /* 6.0f */) & ~m) | (b & m));
+// Relu zeroes exactly the negative non-NaN floats: as signed integers their bit patterns
+// are those <= 0xFF800000 (-inf); negative NaNs lie above it, up to -1.  One compare.
+INLINE float relu_f(float v) {
+  const int32_t b = f32_to_bits(v);
+  return bits_to_f32(b & ~-(int32_t)(b <= (int32_t)0xFF800000));
+}
+INLINE float relu6_f(float v) {   // non-negative floats order like their bit patterns; NaNs pass
+  const int32_t r = f32_to_bits(relu_f(v)), m = -(int32_t)(r > 0x7F800000);
+  return bits_to_f32((imin(r, 0x40C00000 /* 6.0f */) & ~m) | (r & m));
 }
 INLINE float neg_select(float v, float if_negative) {   // v < 0 (sign bit set) ? if_negative : v
   const int32_t b = f32_to_bits(v), m = b >> 31;

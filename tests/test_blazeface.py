@@ -110,3 +110,35 @@ def test_letterbox_input_equals_letterbox_then_resize(shape):
     got, meta = letterbox_input(img, 256)
     np.testing.assert_array_equal(got, want)
     assert meta == letterbox(img)[1]
+
+
+def _independent_bilinear_input(img: np.ndarray, size: int) -> np.ndarray:
+    """BlazeFace's input as human feeds it, written out per output pixel in float64 from
+    the definitions (TF ResizeBilinear without corner alignment or half-pixel centres:
+    source = dst * in / out, clamped neighbour, linear weights; then x / 127.5 - 1),
+    sharing no code with webtensor.vision."""
+    h, w = img.shape[:2]
+    out = np.empty((size, size, 3))
+    for oy in range(size):
+        sy = oy * h / size
+        y0 = int(np.floor(sy))
+        y1, fy = min(y0 + 1, h - 1), sy - y0
+        for ox in range(size):
+            sx = ox * w / size
+            x0 = int(np.floor(sx))
+            x1, fx = min(x0 + 1, w - 1), sx - x0
+            top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
+            bottom = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
+            out[oy, ox] = top * (1 - fy) + bottom * fy
+    return out / 127.5 - 1.0
+
+
+@pytest.mark.parametrize("shape", [(97, 131, 3), (256, 256, 3), (300, 200, 3)])
+def test_preprocessing_matches_an_independent_reference(shape):
+    """On non-constant images (an all-255 image passes with any normalisation)."""
+    img = np.random.default_rng(11).integers(0, 256, shape).astype(np.uint8)
+    img[: shape[0] // 3] = 255                       # flat, edge and noise regions
+    got = to_model_input(img, 64)[0]
+    want = _independent_bilinear_input(img.astype(np.float64), 64)
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    assert got.min() < -0.9 and got.max() > 0.99  # the full [-1, 1] range is used

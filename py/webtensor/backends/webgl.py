@@ -10,6 +10,7 @@ reader, planned at compile time, so `predict` is one call with a static draw lis
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -77,6 +78,7 @@ class GLPlan:
         self.current: dict[str, int] = {}        # tensor -> texture holding it now
         self.free: dict[tuple, list[int]] = {}
         self.weight_tex: dict[tuple, int] = {}
+        self.shared: list[bytes] = []            # weight textures held in the backend's shared cache
         self.labels: list[str] = []
         self.dims: dict[int, tuple[int, int]] = {}
         try:
@@ -112,14 +114,15 @@ class GLPlan:
         self.free.setdefault(self.dims[tid], []).append(tid)
 
     def constant_texture(self, array: np.ndarray, tag, row_texels: int | None = None) -> int:
+        """A weight texture, uploaded once per backend for identical contents and layout
+        (a model's plans for several input shapes share them)."""
         key = (tag, id(array))
         if key not in self.weight_tex:
             data = np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
             dims = tex_dims(data.size, self.max_size, row_texels)
-            tid = int(self.rt.createTexture(*dims))
-            self.owned.append(tid)
+            shared_key, tid = self.backend.acquire_texture(data, dims, self.generation)
+            self.shared.append(shared_key)
             self.dims[tid] = dims
-            self.rt.upload(tid, data)
             self.weight_tex[key] = tid
         return self.weight_tex[key]
 
@@ -368,6 +371,9 @@ class GLPlan:
         for tid in self.owned:
             self.rt.releaseTexture(tid)
         self.owned = []
+        for key in self.shared:
+            self.backend.release_texture(key, self.generation)
+        self.shared = []
 
     def describe(self) -> dict:
         st = self.rt.stats()
@@ -402,6 +408,35 @@ class WebGLBackend:
         if reg is None:
             return False, "the page did not load webgl_runtime.js"
         return bool(reg.status.available), str(reg.status.reason)
+
+    def __init__(self):
+        self._textures: dict[bytes, list] = {}      # digest -> [texture id, plans using it, GL generation]
+
+    def acquire_texture(self, data: np.ndarray, dims, generation: int) -> tuple[bytes, int]:
+        digest = hashlib.blake2b(memoryview(data).cast("B"), digest_size=20)
+        digest.update(repr(dims).encode())
+        key = digest.digest()
+        entry = self._textures.get(key)
+        if entry is None or entry[2] != generation:      # none yet, or lost with its context
+            rt = self.runtime()
+            tid = int(rt.createTexture(*dims))
+            try:
+                rt.upload(tid, data)
+            except BaseException:
+                rt.releaseTexture(tid)
+                raise
+            entry = self._textures[key] = [tid, 0, generation]
+        entry[1] += 1
+        return key, entry[0]
+
+    def release_texture(self, key: bytes, generation: int) -> None:
+        entry = self._textures.get(key)
+        if entry is None or entry[2] != generation:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            self.runtime().releaseTexture(entry[0])
+            del self._textures[key]
 
     def runtime(self):
         import js
@@ -446,4 +481,4 @@ class WebGLBackend:
     def memory_stats(self) -> dict:
         st = self.runtime().stats()
         return {"kind": "webgl", "texture_bytes": int(st.textureBytes), "textures": int(st.textures),
-                "programs": int(st.programs)}
+                "programs": int(st.programs), "shared_weight_textures": len(self._textures)}
