@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "py"))
 import webtensor  # noqa: E402
-from webtensor.backends.wasm import Lowering, plan_arena  # noqa: E402
+from webtensor.lower import Lowering, plan_arena  # noqa: E402
 
 DIST = ROOT / "dist"
 MODELS = {m: f"models/{m}.json" for m in ("antispoof", "blazeface", "centernet", "emotion", "facemesh", "faceres",

@@ -1,6 +1,6 @@
 // Shared definitions of webtensor's wasm kernels. Freestanding C: no libc, no libm.
 // The plan runner (runtime.c) reads a program of int32 words written by Python
-// (py/webtensor/backends/wasm.py); the opcode numbers and each op's argument
+// (py/webtensor/lower/, written by backends/wasm.py); the opcode numbers and each op's argument
 // order below are the contract between the two (a unit test checks the enum).
 #pragma once
 #include <stdint.h>

@@ -3,7 +3,7 @@ activation, binary/unary kind, cast, reduction, padding mode or fusion rule with
 case fails here, so it cannot reach the backends untested."""
 import numpy as np
 
-from webtensor.backends.wasm import ACTIVATIONS, BINARY, CAST_KINDS, LOWERINGS, UNARY, VIEW_OPS
+from webtensor.lower import ACTIVATIONS, BINARY, CAST_KINDS, LOWERINGS, UNARY, VIEW_OPS
 from webtensor.conformance import BATCHED_OPS, NONFINITE_BINARY, NONFINITE_UNARY, cases
 
 CASES = cases()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import webtensor
-from webtensor.backends.wasm import OPCODES, Lowering, coalesce, plan_arena, view_geometry
+from webtensor.lower import OPCODES, Lowering, coalesce, plan_arena, view_geometry
 
 from .helpers import GRAPH_MODELS, HUMAN_MODELS, ROOT
 
@@ -110,7 +110,7 @@ def test_guard_mode_plans_keep_slots_apart():
     plan = next(iter(model._plans.values()))
     low = Lowering(plan).run()
     offsets, arena, _ = plan_arena(low, plan.specs, plan.input_keys, plan.output_keys, reuse=False, guard=64)
-    from webtensor.backends.wasm import slot_bytes
+    from webtensor.lower import slot_bytes
     spans = sorted((o, o + -(-slot_bytes(plan.specs[k]) // 16) * 16) for k, o in offsets.items())
     assert spans[0][0] >= 64
     for (a0, a1), (b0, b1) in zip(spans, spans[1:]):

@@ -118,6 +118,7 @@ class _Engine:
         self.recorder: list | None = None        # set while profile() runs: backends append KernelRecords
         self.timing_source = ""                  # how the backend measured them
         self.timings: dict | None = None         # set while time() runs: backends add their ms
+        self.backends: dict[str, object] = {}     # live backend instances (backends/ registers them)
         self.guard_bytes = 0                     # > 0: sentinels after every arena slot (debug_memory_guards)
         self.plan_cache_size = 4                 # compiled plans a model keeps per input shape (LRU)
 
@@ -221,8 +222,7 @@ def memory() -> MemoryInfo:
     info = MemoryInfo(num_tensors=len(live) + weight_count, num_bytes=tensor_bytes + weight_bytes,
                       num_data_buffers=len(bases) + weight_count, tensor_bytes=tensor_bytes,
                       weight_bytes=weight_bytes, models=models)
-    from .backends import _instances
-    for name, backend in _instances.items():
+    for name, backend in _ENGINE.backends.items():
         stats = getattr(backend, "memory_stats", None)
         if stats is not None:
             info.backends[name] = stats()

@@ -4,7 +4,7 @@ The float model's plan is run on numpy over the calibration inputs to record eac
 tensor's range.  Every convolution, depthwise convolution and MatMul with a constant
 filter becomes an int8 op (ops/quant.py) together with the epilogue the wasm backend
 would fuse into it (bias, per-channel affine, residual add, Relu/Relu6): the same
-fusion analysis as the backend (backends/wasm.py `Lowering`), so one definition
+fusion analysis as the backends (lower/ `Lowering`), so one definition
 decides what joins a kernel.  MaxPool, zero Pad and reshapes run on int8 values
 unchanged; any other op reads float32, through a WtDequantize inserted where an int8
 tensor meets it (and WtQuantize where a float tensor enters an int8 op).  A
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backends.wasm import ACTIVATIONS, VIEW_OPS, Fallback, Lowering, _fused_epilogue_args
+from .lower import ACTIVATIONS, VIEW_OPS, Fallback, Lowering, _fused_epilogue_args
 from .errors import InputError
 from .graph.ir import Graph, Node, TensorInfo, split_ref
 from .graph.plan import Plan
@@ -62,7 +62,7 @@ class Group:
     w: np.ndarray          # conv [kh,kw,ci,co]; dw [kh,kw,c,1]; mm [k,n]  (affine folded in)
     bias: np.ndarray       # float32 [co]
     residual: str | None
-    act: int               # 0 none, RELU or RELU6 (backends/wasm.py ACTIVATIONS codes)
+    act: int               # 0 none, RELU or RELU6 (lower/ ACTIVATIONS codes)
     out: str
     members: set           # the plan steps it absorbed (epilogue ops)
 

@@ -5,6 +5,7 @@ every known backend and, for the unavailable ones, why.
 """
 from __future__ import annotations
 
+from ..engine import engine
 from ..errors import BackendError
 from .numpy import NumpyBackend
 from .wasm import WasmBackend, WasmSimdBackend, WasmSimdThreadsBackend
@@ -12,7 +13,7 @@ from .webgl import WebGLBackend
 
 _REGISTRY = {"numpy": NumpyBackend, "wasm": WasmBackend, "wasm-simd": WasmSimdBackend,
              "wasm-simd-threads": WasmSimdThreadsBackend, "webgl": WebGLBackend}
-_instances: dict[str, object] = {}
+_instances: dict[str, object] = engine().backends   # shared with engine.memory(), which imports no backend
 _current = "numpy"
 
 

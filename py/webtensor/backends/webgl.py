@@ -21,7 +21,7 @@ from .._io import IN_BROWSER
 from ..engine import KernelRecord, engine
 from ..errors import BackendError, ResourceError, WebtensorError, wrap_backend_error
 from ..graph.plan import Plan, Step, run_reference
-from .wasm import OPCODES, Lowering, Ref, contiguous_strides
+from ..lower import OPCODES, Lowering, Ref, contiguous_strides
 
 SHADER_DIR = Path(__file__).resolve().parent.parent / "shaders"
 OP_NAMES = {v: k for k, v in OPCODES.items()}
