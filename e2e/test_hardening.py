@@ -127,6 +127,22 @@ try:
         out['control'] = None
     except webtensor.ExecutionError as e:
         out['control'] = str(e)
+    # whole models, guarded kernel by kernel, equal their unguarded outputs
+    xb = np.random.default_rng(3).uniform(-1, 1, (1, 256, 256, 3)).astype(np.float32)
+    xm = np.random.default_rng(3).uniform(0, 1, (1, 224, 224, 3)).astype(np.float32)
+    out['models'] = {}
+    for url, loader, xin in [('models/blazeface.json', webtensor.load_graph_model, xb),
+                             ('models/mobilenet_v2/model.json', webtensor.load_layers_model, xm)]:
+        gm = await loader(url)
+        gm.backend_name = 'numpy'
+        want = gm.predict(xin)
+        want = want if isinstance(want, list) else [want]
+        for be in ['wasm-simd', 'wasm-simd-threads']:
+            gm.backend_name = be
+            got = gm.predict(xin)
+            got = got if isinstance(got, list) else [got]
+            out['models'][f"{url} {be}"] = max(float(np.max(np.abs(g - w))) for g, w in zip(got, want))
+        gm.dispose()
 finally:
     webtensor.debug_memory_guards(False)
 json.dumps(out)
@@ -134,6 +150,7 @@ json.dumps(out)
     for be in ["wasm", "wasm-simd", "wasm-simd-threads"]:
         assert res[be + ":n"] > 100 and not res[be], json.dumps(res[be], indent=1)
     assert res["control"] and "memory guard" in res["control"] and "overwritten by kernel conv:y" in res["control"]
+    assert len(res["models"]) == 4 and max(res["models"].values()) < 1e-3, res["models"]
 
 
 BIG_CONV = PRELUDE + """
