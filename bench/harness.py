@@ -259,6 +259,29 @@ def print_table(rows: list[dict]) -> None:
                   f"over the whole inference; multiply-add loop peak {r['peak_gflops_per_s_per_core']} GFLOP/s per core")
 
 
+def ratio_ranges(repeats: list[list[dict]]) -> list[dict]:
+    """Per (model, backend, peer engine): webtensor's median over the peer's, one value per
+    repeat (each measured side by side in that repeat), with min / median / max."""
+    out: dict[tuple, list[float]] = {}
+    for rows in repeats:
+        for r in rows:
+            if r["engine"] == "webtensor":
+                continue
+            wt = next((w for w in rows if w["engine"] == "webtensor" and w["model"] == r["model"]
+                       and w["backend"] == r["backend"]), None)
+            if wt:
+                out.setdefault((r["model"], r["backend"], r["engine"]), []).append(wt["median_ms"] / r["median_ms"])
+    return [{"model": m, "backend": b, "peer": e, "ratios": [round(v, 3) for v in vs],
+             "min": round(min(vs), 3), "median": round(statistics.median(vs), 3), "max": round(max(vs), 3)}
+            for (m, b, e), vs in out.items()]
+
+
+def print_ranges(summary: list[dict], n: int) -> None:
+    print(f"\nratio webtensor / peer over {n} repeats (median [min - max]):")
+    for s in summary:
+        print(f"  {s['model']:<18}{s['backend']:<19}vs {s['peer']:<11}{s['median']:.2f} [{s['min']:.2f} - {s['max']:.2f}]")
+
+
 def chart(rows: list[dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -293,6 +316,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ua-memory", action="store_true",
                     help="also record performance.measureUserAgentSpecificMemory() per page (slow: waits for a GC)")
     ap.add_argument("--model", action="append", default=[], help="NAME=path/under/dist/model.json (repeatable)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the whole alternating comparison N times; report each ratio's min / median / max")
     args = ap.parse_args(argv)
     if args.quick:
         args.runs = 5
@@ -307,7 +332,7 @@ def main(argv=None) -> int:
         models = [m for m in models if m not in missing]
     from tools.quiet import check_quiet
     from tools.session import chromium, open_app, served
-    rows: list[dict] = []
+    repeats: list[list[dict]] = []
     log = lambda msg: print(msg, flush=True)
     busy_before = check_quiet(log)
     with served(DIST) as base, chromium() as browser:
@@ -316,15 +341,22 @@ def main(argv=None) -> int:
             args.threads = wt_page.evaluate("navigator.hardwareConcurrency")
         machine = machine_info(browser)
         machine["busy_before_percent"] = busy_before
-        for model in models:
-            for backend in backends:
-                log(f"{model} / {backend}")
-                rows += measure(model, backend, args, browser, base, wt_page, log)
+        for rep in range(max(1, args.repeat)):
+            rows: list[dict] = []
+            for model in models:
+                for backend in backends:
+                    log(f"{model} / {backend}" + (f" (repeat {rep + 1} of {args.repeat})" if args.repeat > 1 else ""))
+                    rows += measure(model, backend, args, browser, base, wt_page, log)
+            repeats.append(rows)
+    rows = repeats[0]
     print()
     print_table(rows)
+    summary = ratio_ranges(repeats)
+    if len(repeats) > 1:
+        print_ranges(summary, len(repeats))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+    out.write_text(json.dumps({"machine": machine, "rows": rows, "repeats": repeats, "ratios": summary}, indent=1))
     chart(rows, out.with_suffix(".png"))
     print(f"\nwrote {out} and {out.with_suffix('.png')}")
     return 0

@@ -15,7 +15,7 @@ def test_bench_quick_blazeface_numpy_vs_tfjs(tmp_path, built):
     out = tmp_path / "quick.json"
     env = dict(os.environ, WEBTENSOR_SETUP_DONE="1")
     res = subprocess.run([sys.executable, str(ROOT / "build.py"), "bench", "--quick", "--models", "blazeface",
-                          "--backends", "numpy", "--out", str(out)], cwd=ROOT, env=env, capture_output=True,
+                          "--backends", "numpy", "--out", str(out), "--repeat", "2"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     data = json.loads(out.read_text())
@@ -31,3 +31,9 @@ def test_bench_quick_blazeface_numpy_vs_tfjs(tmp_path, built):
     assert tfjs["max_abs_diff"] is not None and tfjs["max_abs_diff"] < 1e-3, tfjs["max_abs_diff"]
     assert out.with_suffix(".png").stat().st_size > 1000
     assert "ratio" in res.stdout and "webtensor" in res.stdout
+    # --repeat 2: the whole comparison twice, each ratio with its range
+    assert len(data["repeats"]) == 2 and data["rows"] == data["repeats"][0]
+    (summary,) = data["ratios"]
+    assert summary["peer"] == "tfjs" and len(summary["ratios"]) == 2
+    assert summary["min"] <= summary["median"] <= summary["max"]
+    assert "over 2 repeats" in res.stdout
