@@ -110,8 +110,8 @@ def test_guard_mode_plans_keep_slots_apart():
     plan = next(iter(model._plans.values()))
     low = Lowering(plan).run()
     offsets, arena, _ = plan_arena(low, plan.specs, plan.input_keys, plan.output_keys, reuse=False, guard=64)
-    from webtensor.lower import slot_bytes
-    spans = sorted((o, o + -(-slot_bytes(plan.specs[k]) // 16) * 16) for k, o in offsets.items())
+    from webtensor.lower import slot_span
+    spans = sorted((o, o + slot_span(plan.specs[k])) for k, o in offsets.items())
     assert spans[0][0] >= 64
     for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
         assert b0 >= a1 + 64, "a slot starts inside the previous slot's guard"

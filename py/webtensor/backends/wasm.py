@@ -18,7 +18,7 @@ from .._io import IN_BROWSER
 from ..engine import KernelRecord, engine
 from ..errors import BackendError, ExecutionError, WebtensorError, wrap_backend_error
 from ..graph.plan import Plan, Step, run_reference
-from ..lower import BOOL, I32, OPCODES, Lowered, Lowering, Ref, plan_arena, slot_bytes
+from ..lower import BOOL, I32, OPCODES, Lowered, Lowering, Ref, plan_arena, slot_bytes, slot_span
 
 PROGRAM_MAGIC = 0x57544E31          # kernels_wasm/runtime.c checks it at the head of a program
 
@@ -158,7 +158,7 @@ class CompiledPlan:
         """[start, length, ...] of the sentinel bytes: before the first slot and after each."""
         ranges = [self.arena_base, self.guard]
         for k, off in self.offsets.items():
-            end = off + max(16, -(-slot_bytes(self.plan.specs[k]) // 16) * 16)
+            end = off + slot_span(self.plan.specs[k])
             ranges += [self.arena_base + end, self.guard]
         return ranges
 

@@ -753,6 +753,11 @@ def slot_bytes(spec) -> int:
     return n * 4 if dt == BOOL else n * dt.itemsize + (16 if dt == I8 else 0)
 
 
+def slot_span(spec) -> int:
+    """Bytes a slot occupies in the arena: its planned bytes rounded up to 16 (at least 16)."""
+    return max(16, -(-slot_bytes(spec) // 16) * 16)
+
+
 def plan_arena(lowered: Lowered, specs, input_keys, output_keys, reuse: bool = True,
                guard: int = 0) -> tuple[dict[str, int], int, int]:
     """Offsets for every non-constant tensor from lifetimes over the item sequence
@@ -775,7 +780,7 @@ def plan_arena(lowered: Lowered, specs, input_keys, output_keys, reuse: bool = T
     for k in output_keys:
         if k in specs and base(k) in first:
             last[base(k)] = end
-    sizes = {k: max(16, -(-slot_bytes(specs[k]) // 16) * 16) + guard for k in first}
+    sizes = {k: slot_span(specs[k]) + guard for k in first}
     order = sorted(first, key=lambda k: (-sizes[k], first[k]))
     placed: list[tuple[int, int, int, int]] = []   # (offset, size, first, last)
     offsets: dict[str, int] = {}
