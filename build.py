@@ -218,47 +218,53 @@ def setup() -> None:
 
 # ----------------------------------------------------------------------------- build
 def webtensor_version() -> str:
+    """The version, from its one place (py/webtensor/__init__.py; pyproject.toml reads it too)."""
     for line in (ROOT / "py" / "webtensor" / "__init__.py").read_text().splitlines():
         if line.startswith("__version__"):
             return line.split("=")[1].strip().strip("\"'")
     raise SetupError("py/webtensor/__init__.py has no __version__")
 
 
+NATIVE = Path("py") / "webtensor" / "native"    # package data: JS runtimes + wasm modules (+ manifest)
+NATIVE_FILES = ("wasm_runtime.js", "wasm_thread.js", "webgl_runtime.js",
+                "webtensor-wasm.wasm", "webtensor-wasm-simd.wasm", "webtensor-wasm-simd-threads.wasm")
+
+
+def write_native_manifest(root: Path = ROOT) -> None:
+    """webtensor/native/manifest.json: the sha256 of every native file, which the package
+    checks before evaluating or compiling one (a damaged install fails naming the file)."""
+    import json
+    native = root / NATIVE
+    missing = [f for f in NATIVE_FILES if not (native / f).is_file()]
+    if missing:
+        raise SetupError(f"{NATIVE}: missing {', '.join(missing)} (the kernels were not built)")
+    manifest = {f: sha256_file(native / f) for f in NATIVE_FILES}
+    (native / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
 def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
-    """A pure-Python wheel, written by hand (the format is a zip with dist-info), from
-    root/py and root/shaders (another root: `build.py mutants` builds mutated copies)."""
-    import base64
-    version = webtensor_version()
-    name = f"webtensor-{version}-py3-none-any.whl"
-    info = f"webtensor-{version}.dist-info"
-    files: list[tuple[str, bytes]] = []
-    src = root / "py"
-    for path in sorted((src / "webtensor").rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
-            files.append((path.relative_to(src).as_posix(), path.read_bytes()))
-    for path in sorted((root / "shaders").glob("*.glsl")):    # the WebGL backend's shaders
-        files.append((f"webtensor/shaders/{path.name}", path.read_bytes()))
-    files.append((f"{info}/METADATA", (
-        "Metadata-Version: 2.1\nName: webtensor\n"
-        f"Version: {version}\nSummary: Fast ML inference for Python in the browser\n"
-        "Requires-Python: >=3.11\nRequires-Dist: numpy\n").encode()))
-    files.append((f"{info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: webtensor-build\n"
-                                   b"Root-Is-Purelib: true\nTag: py3-none-any\n"))
-    record = []
-    for arc, data in files:
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{arc},sha256={digest},{len(data)}")
-    record.append(f"{info}/RECORD,,")
-    files.append((f"{info}/RECORD", ("\n".join(record) + "\n").encode()))
+    """The wheel, built by the standard tool (`pip wheel` with hatchling, pyproject.toml)
+    from root (another root: `build.py mutants` builds mutated copies).  The kernels must
+    be built into root/py/webtensor/native first (build_kernels)."""
+    import tempfile
+    write_native_manifest(root)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / name
-    for old in out_dir.glob("webtensor-*.whl"):
-        old.unlink()
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
-        for arc, data in files:
-            zi = zipfile.ZipInfo(arc, date_time=(2026, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(zi, data)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".wheel-") as tmp:
+        run([venv_python(), "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+             "-w", tmp, str(root)])
+        built = sorted(Path(tmp).glob("webtensor-*.whl"))
+        if len(built) != 1:
+            raise SetupError(f"pip wheel made {[b.name for b in built]}, expected one webtensor wheel")
+        for old in out_dir.glob("webtensor-*.whl"):
+            old.unlink()
+        target = out_dir / built[0].name
+        shutil.move(str(built[0]), target)
+    with zipfile.ZipFile(target) as z:        # what the browser will need, present
+        names = set(z.namelist())
+    need = [f"webtensor/native/{f}" for f in (*NATIVE_FILES, "manifest.json")] + ["webtensor/shaders/prelude.glsl"]
+    lost = [n for n in need if n not in names]
+    if lost:
+        raise SetupError(f"{target.name} lacks {', '.join(lost)}: check pyproject.toml's [tool.hatch] sections")
     return target
 
 
@@ -302,7 +308,8 @@ def copy_if_changed(src: Path, dst: Path) -> None:
 
 
 def build() -> Path:
-    """dist/ = the web root: page, worker, Pyodide, numpy wheel, webtensor wheel, models."""
+    """dist/ = the web root: page, worker, Pyodide, numpy wheel, webtensor wheel (with the
+    kernels and JS runtimes inside it), models."""
     import json
     DIST.mkdir(exist_ok=True)
     for src in sorted((ROOT / "web").rglob("*")):
@@ -329,7 +336,9 @@ def build() -> Path:
     for f in sorted((ROOT / "bench").iterdir()):
         if f.suffix in (".html", ".js"):
             copy_if_changed(f, DIST / "bench" / f.name)
-    build_kernels(DIST / "kernels")
+    for old in ("kernels", "wasm_runtime.js", "webgl_runtime.js", "wasm_thread.js"):   # served here before
+        shutil.rmtree(DIST / old, ignore_errors=True) if (DIST / old).is_dir() else (DIST / old).unlink(missing_ok=True)
+    build_kernels(ROOT / NATIVE)
     wheel = build_wheel(DIST)
     (DIST / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name, "version": webtensor_version()}))
     say(f"built {wheel.relative_to(ROOT)} and the web root dist/")

@@ -85,14 +85,16 @@ t0 = now()
 _model = await webtensor.{loader}({url!r})
 load_ms = now() - t0
 _model.backend_name = {backend!r}
+webtensor.get_backend({backend!r})       # the backend's lazy start (timed apart: startup_ms)
+startup_ms = webtensor.backends()[{backend!r}]["startup_ms"]
 if {backend!r} == 'wasm-simd-threads':
-    await js.webtensorWasm.get('wasm-simd-threads').setThreads({threads})
+    await webtensor.set_threads({threads})
 _outs = {outs!r}
 t0 = now()
 _model.execute(_x, _outs)
 first_ms = now() - t0
 rep = _model.report()
-json.dumps({{"load_ms": load_ms, "first_ms": first_ms, "report": rep["plans"][-1] if rep["plans"] else {{}},
+json.dumps({{"load_ms": load_ms, "first_ms": first_ms, "startup_ms": startup_ms, "report": rep["plans"][-1] if rep["plans"] else {{}},
             "fallbacks": rep["fallbacks"]}})
 """
 WT_TIME = """
@@ -106,16 +108,16 @@ json.dumps(ts)
 WT_OUTPUTS = "json.dumps([o.reshape(-1).tolist() for o in _model.execute(_x, _outs)])"
 WT_MEMORY = """
 if {backend!r}.startswith('wasm'):
-    _st = js.webtensorWasm.get({backend!r}).stats().to_py()
+    _st = webtensor.native.start({backend!r}).stats().to_py()
 elif {backend!r} == 'webgl':
-    _st = js.webtensorGL.runtime.stats().to_py()
+    _st = webtensor.native.start('webgl').stats().to_py()
     _st["peakUsedBytes"] = _st["textureBytes"]
 else:
     _st = None
 json.dumps(_st)
 """
 WT_PEAK = """
-_rt = js.webtensorWasm.get({backend!r})
+_rt = webtensor.native.start({backend!r})
 _n = 2_000_000
 _rt.exports.peak_madd(1000, 1.0)
 t0 = now(); _rt.exports.peak_madd(_n, 1.0); _ms = now() - t0

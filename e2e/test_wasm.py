@@ -119,7 +119,7 @@ def test_threads_give_identical_results_and_memory_is_flat(app):
     page, _, _ = app
     code = """
 import json, js, numpy as np, webtensor
-rt = js.webtensorWasm.get('wasm-simd-threads')
+rt = webtensor.native.start('wasm-simd-threads')
 model = await webtensor.load_graph_model('models/blazeface.json', backend='wasm-simd-threads')
 x = np.random.default_rng(5).uniform(-1, 1, (1, 256, 256, 3)).astype(np.float32)
 outs = {}

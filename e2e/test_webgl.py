@@ -50,11 +50,11 @@ det.model.backend_name = 'numpy'
 ref = det.detect(img)
 det.model.backend_name = 'webgl'
 got = det.detect(img)
-st = js.webtensorGL.runtime.stats()
+st = webtensor.native.start('webgl').stats()
 before = (st.textures, st.textureBytes)
 for _ in range(200):
     det.detect(img)
-st = js.webtensorGL.runtime.stats()
+st = webtensor.native.start('webgl').stats()
 json.dumps({"ref": ref, "got": got, "before": before, "after": (st.textures, st.textureBytes),
             "programs": st.programs})
 """)
@@ -71,7 +71,7 @@ import json, asyncio, js, numpy as np, webtensor
 m = await webtensor.load_graph_model('models/emotion.json', backend='webgl')
 x = np.random.default_rng(3).uniform(-1, 1, (1, 64, 64, 1)).astype(np.float32)
 ref = m.predict(x)
-rt = js.webtensorGL.runtime
+rt = webtensor.native.start('webgl')
 rt.loseContext()
 await asyncio.sleep(0.05)
 try:
@@ -100,10 +100,14 @@ def test_webgl_unavailable_falls_back(playwright, base_url):
         page, _ = open_app(browser, base_url)
         r = py(page, """
 import json, webtensor
-b = webtensor.backends()['webgl']
-json.dumps({"webgl": b, "chosen": webtensor.set_backend('webgl')})
+before = webtensor.backends()['webgl']
+chosen = webtensor.set_backend('webgl')
+json.dumps({"before": before, "webgl": webtensor.backends()['webgl'], "chosen": chosen})
 """)
     finally:
         browser.close()
-    assert r["webgl"]["available"] is False and r["webgl"]["reason"]
+    # WebGL starts on first use: the failed start is the fallback's reason, and from then on
+    # backends() reports it
+    assert r["before"]["started"] is False
+    assert r["webgl"]["available"] is False and "WebGL2" in r["webgl"]["reason"], r["webgl"]
     assert r["chosen"] == "wasm-simd-threads"

@@ -35,8 +35,9 @@ static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
 #ifdef __wasm_atomics__
 // Generation barrier: b[0] = arrivals, b[1] = generation.  Spins, then waits.
 // Returns -1 if the other threads do not arrive within ~10 s (a stalled pool becomes an
-// error the caller reports, never a hang).
-static int barrier(int32_t* b, int nthreads) {
+// error the caller reports, never a hang).  spin_only: the caller is a page's main
+// thread, where memory.atomic.wait traps; it spins (bounded) instead of sleeping.
+static int barrier(int32_t* b, int nthreads, int spin_only) {
   const int32_t gen = __atomic_load_n(&b[1], __ATOMIC_ACQUIRE);
   if (__atomic_add_fetch(&b[0], 1, __ATOMIC_ACQ_REL) == nthreads) {
     __atomic_store_n(&b[0], 0, __ATOMIC_RELAXED);
@@ -50,6 +51,11 @@ static int barrier(int32_t* b, int nthreads) {
   // pool only spins inside a run, so this costs nothing between inferences.
   for (int spin = 0; spin < 1000000; spin++)
     if (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) != gen) return 0;
+  if (spin_only) {   // ~10 s at a few ns per load; no clock in a freestanding module
+    for (long long spin = 0; spin < 3000000000LL; spin++)
+      if (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) != gen) return 0;
+    return -1;
+  }
   for (int waits = 0; __atomic_load_n(&b[1], __ATOMIC_ACQUIRE) == gen; waits++) {
     if (waits >= 10) return -1;
     __builtin_wasm_memory_atomic_wait32(&b[1], gen, 1000000000LL);   // 1 s
@@ -58,7 +64,7 @@ static int barrier(int32_t* b, int nthreads) {
 }
 #endif
 
-EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads) {
+EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads, int spin_only) {
   if (prog[0] != PROGRAM_MAGIC) return -1;
   wt_work_counter = PTR(int32_t, prog[2]) + 2;    // zeroed by the caller before the run
   const int n = prog[1];
@@ -66,7 +72,7 @@ EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads) {
   for (int i = 0; i < n; i++) {
     dispatch(p[0], p + 2, tid, nthreads);
 #ifdef __wasm_atomics__
-    if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), nthreads) < 0) return -2;
+    if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), nthreads, spin_only) < 0) return -2;
 #endif
     p += p[1];
   }
@@ -74,14 +80,14 @@ EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads) {
 }
 
 // Runs op `index` of the program alone (the per-op path, for profiling and tests).
-EXPORT("run_op") int run_op(const int32_t* prog, int index, int tid, int nthreads) {
+EXPORT("run_op") int run_op(const int32_t* prog, int index, int tid, int nthreads, int spin_only) {
   if (prog[0] != PROGRAM_MAGIC || index < 0 || index >= prog[1]) return -1;
   wt_work_counter = PTR(int32_t, prog[2]) + 2;
   const int32_t* p = prog + HEADER_WORDS;
   for (int i = 0; i < index; i++) p += p[1];
   dispatch(p[0], p + 2, tid, nthreads);
 #ifdef __wasm_atomics__
-  if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), nthreads) < 0) return -2;
+  if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), nthreads, spin_only) < 0) return -2;
 #endif
   return 0;
 }
@@ -89,16 +95,16 @@ EXPORT("run_op") int run_op(const int32_t* prog, int index, int tid, int nthread
 // Stack-collision probe: each thread fills a large stack buffer with its own
 // pattern, waits until every thread has done so, then checks its buffer.  With a
 // shared stack region the threads overwrite each other and the check fails.
-EXPORT("stack_probe") int stack_probe(int32_t* barrier_words, int tid, int nthreads) {
+EXPORT("stack_probe") int stack_probe(int32_t* barrier_words, int tid, int nthreads, int spin_only) {
   volatile int32_t buf[16384];
   for (int i = 0; i < 16384; i++) buf[i] = tid * 1000003 + i;
 #ifdef __wasm_atomics__
-  if (nthreads > 1 && (barrier(barrier_words, nthreads) < 0 || barrier(barrier_words, nthreads) < 0)) return -2;
+  if (nthreads > 1 && (barrier(barrier_words, nthreads, spin_only) < 0 || barrier(barrier_words, nthreads, spin_only) < 0)) return -2;
 #endif
   int bad = 0;
   for (int i = 0; i < 16384; i++) bad += buf[i] != tid * 1000003 + i;
 #ifdef __wasm_atomics__
-  if (nthreads > 1 && barrier(barrier_words, nthreads) < 0) return -2;
+  if (nthreads > 1 && barrier(barrier_words, nthreads, spin_only) < 0) return -2;
 #endif
   return bad;
 }

@@ -131,19 +131,19 @@ def build_mutant(m: Mutant, index: int) -> Path:
         shutil.rmtree(d, ignore_errors=True)
     for part in ("kernels_wasm", "shaders", "py"):
         shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for f in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / f, src / f)
     target = src / m.file
     target.write_text(target.read_text().replace(m.old, m.new, 1))
     in_c = m.file.startswith("kernels_wasm/")
     variants = [b for b in m.backends if b in build.WASM_VARIANTS] if in_c else []
-    _link_tree(DIST, web, lambda rel: rel.name == ".sources.sha256"      # build_kernels rewrites it: never share it
-               or (rel.parts[0] == "kernels" and rel.stem.removeprefix("webtensor-") in variants)
-               or (not in_c and len(rel.parts) == 1 and (rel.suffix == ".whl" or rel.name == "webtensor-build.json")))
-    if in_c:
-        build.build_kernels(web / "kernels", src / "kernels_wasm", variants)
-    else:
-        wheel = build.build_wheel(web, root=src)
-        (web / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name,
-                                                              "version": build.webtensor_version()}))
+    # the page, Pyodide and the models shared by hard links; the wheel (which carries the
+    # kernels) is the mutant's own
+    _link_tree(DIST, web, lambda rel: len(rel.parts) == 1 and (rel.suffix == ".whl" or rel.name == "webtensor-build.json"))
+    if in_c:    # only the variants the mutant targets are recompiled; the others are the copied builds
+        build.build_kernels(src / build.NATIVE, src / "kernels_wasm", variants)
+    wheel = build.build_wheel(web, root=src)
+    (web / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name, "version": build.webtensor_version()}))
     return web
 
 

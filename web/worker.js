@@ -1,7 +1,9 @@
 // The Pyodide host: Python (webtensor) runs here, off the UI thread.
 // Protocol: the page posts {id, cmd, args}; we answer {id, ok, result | error};
 // progress lines go out as {progress: text}.  One Python call per request.
-importScripts('pyodide/pyodide.js', 'wasm_runtime.js', 'webgl_runtime.js');
+// webtensor starts its native runtimes itself from the wheel (webtensor.native), as in
+// any other Pyodide app: this worker loads nothing but Pyodide.
+importScripts('pyodide/pyodide.js');
 
 let pyodide = null;
 let app = null;   // the webtensor.app module (PyProxy)
@@ -18,10 +20,6 @@ function progress(text) {
 async function init({ testHooks: hooks } = {}) {
   testHooks = hooks === true;
   const t0 = performance.now();
-  progress('compiling the wasm kernels');
-  const wasmStatus = await self.webtensorWasm.init(self.location.href);
-  progress('starting WebGL2');
-  self.webtensorGL.init();
   progress('loading Pyodide');
   pyodide = await loadPyodide({ indexURL: new URL('pyodide/', self.location).href });
   progress('loading numpy');
@@ -32,7 +30,7 @@ async function init({ testHooks: hooks } = {}) {
   await micropip.install(new URL(build.wheel, self.location).href);
   micropip.destroy();
   app = pyodide.pyimport('webtensor.app');
-  return { version: build.version, ms: performance.now() - t0, wasm: wasmStatus, fetchedBytes: fetchedBytes(),
+  return { version: build.version, ms: performance.now() - t0, fetchedBytes: fetchedBytes(),
            crossOriginIsolated: self.crossOriginIsolated === true };
 }
 
@@ -59,11 +57,7 @@ const handlers = {
   backends() { return parse(app.backends_json()); },
   memory() { return parse(app.memory_json()); },
   profile() { return parse(app.profile_json()); },
-  async setThreads({ n }) {
-    const rt = self.webtensorWasm.get('wasm-simd-threads');
-    if (!rt) throw new Error('the threaded backend is unavailable here');
-    return { threads: await rt.setThreads(n) };
-  },
+  async setThreads({ n }) { return parse(await app.set_threads(n)); },
   setBackend({ name }) { return parse(app.set_backend(name)); },
   async setPrecision({ precision }) {
     if (precision === 'int8') progress('quantising the model to int8');

@@ -13,6 +13,7 @@ import traceback
 from .backends import backends as list_backends, current_backend_name, set_backend as _set_backend
 from .engine import memory as _memory, profile as _profile
 from .errors import WebtensorError
+from .native import set_threads as _set_threads
 from .vision import BlazeFace, decode_image
 from .vision.image import rgba_to_rgb
 
@@ -44,6 +45,13 @@ def backends_json() -> str:
 def set_backend(name: str) -> str:
     try:
         return _ok(current=_set_backend(name))
+    except Exception as e:
+        return _fail(e)
+
+
+async def set_threads(n: int) -> str:
+    try:
+        return _ok(threads=await _set_threads(int(n)))
     except Exception as e:
         return _fail(e)
 

@@ -5,6 +5,7 @@ every known backend and, for the unavailable ones, why.
 """
 from __future__ import annotations
 
+from .. import native
 from ..engine import engine
 from ..errors import BackendError
 from .numpy import NumpyBackend
@@ -18,11 +19,17 @@ _current = "numpy"
 
 
 def backends() -> dict[str, dict]:
-    """{name: {"available": bool, "reason": str}} for every backend webtensor has."""
+    """{name: {"available": bool, "reason": str, "started": bool, "startup_ms": float | None}}
+    for every backend webtensor has.  Native backends start on first use (set_backend,
+    or a model's backend=...): `startup_ms` is that start's time (wasm compile and
+    instantiation, thread pool, GL context)."""
     out = {}
+    started = native.startup()
     for name, cls in _REGISTRY.items():
         ok, reason = cls.probe()
-        out[name] = {"available": ok, "reason": reason}
+        st = started.get(name, {})
+        out[name] = {"available": ok, "reason": reason, "started": name in _instances,
+                     "startup_ms": st.get("ms")}
     return out
 
 
@@ -34,7 +41,7 @@ def get_backend(name: str | None = None):
         ok, reason = _REGISTRY[name].probe()
         if not ok:
             raise BackendError(f"backend {name!r} is unavailable here: {reason}")
-        _instances[name] = _REGISTRY[name]()
+        _instances[name] = _REGISTRY[name]()       # a native backend starts here (BackendError if it cannot)
     return _instances[name]
 
 
@@ -53,12 +60,15 @@ def set_backend(name: str, strict: bool = False) -> str:
     while True:
         ok, reason = _REGISTRY[name].probe()
         if ok:
-            break
+            try:
+                get_backend(name)             # starts a native backend on its first use
+                break
+            except BackendError as e:
+                ok, reason = False, str(e)
         if strict or name not in FALLBACK:
             raise BackendError(f"backend {name!r} is unavailable here: {reason}")
         print(f"webtensor: backend {name!r} is unavailable ({reason}); falling back to {FALLBACK[name]!r}")
         name = FALLBACK[name]
-    get_backend(name)
     _current = name
     if name != wanted:
         print(f"webtensor: using backend {name!r} instead of {wanted!r}")

@@ -14,9 +14,9 @@ import hashlib
 
 import numpy as np
 
-from .._io import IN_BROWSER
 from ..engine import KernelRecord, engine
 from ..errors import BackendError, ExecutionError, WebtensorError, wrap_backend_error
+from .. import native
 from ..graph.plan import Plan, Step, run_reference
 from ..lower import BOOL, I32, OPCODES, Lowered, Lowering, Ref, plan_arena, slot_bytes, slot_span
 
@@ -338,18 +338,12 @@ class WasmBackend:
 
     def __init__(self):
         self.name = self.variant
+        self._rt = native.start(self.variant)       # BackendError with the reason if it cannot start
         self._weights: dict[bytes, list] = {}      # digest -> [address, bytes, plans using it]
 
     @classmethod
     def probe(cls) -> tuple[bool, str]:
-        if not IN_BROWSER:
-            return False, "needs a browser: the wasm kernels run in the page's worker under Pyodide"
-        import js
-        reg = getattr(js, "webtensorWasm", None)
-        if reg is None:
-            return False, "the page did not load wasm_runtime.js"
-        st = reg.statusOf(cls.variant)
-        return bool(st.available), str(st.reason)
+        return native.capability(cls.variant)
 
     def upload_weights(self, arrays: list[np.ndarray]) -> tuple[bytes, int, list[int], int]:
         """One blob of 16-byte aligned weights in wasm memory, shared by every plan whose
@@ -388,11 +382,7 @@ class WasmBackend:
             del self._weights[key]
 
     def runtime(self):
-        import js
-        rt = js.webtensorWasm.get(self.variant)
-        if rt is None:
-            raise BackendError(f"backend {self.variant!r} is not initialised in this page")
-        return rt
+        return self._rt
 
     def compiled(self, plan: Plan) -> CompiledPlan:
         cp = plan.lowered.get(self.name)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import IN_BROWSER
 from ..engine import KernelRecord, engine
 from ..errors import BackendError, ResourceError, WebtensorError, wrap_backend_error
+from .. import native
 from ..graph.plan import Plan, Step, run_reference
 from ..lower import OPCODES, Lowering, Ref, contiguous_strides
 
@@ -401,15 +401,10 @@ class WebGLBackend:
 
     @classmethod
     def probe(cls) -> tuple[bool, str]:
-        if not IN_BROWSER:
-            return False, "needs a browser: WebGL2 runs in the page's worker under Pyodide"
-        import js
-        reg = getattr(js, "webtensorGL", None)
-        if reg is None:
-            return False, "the page did not load webgl_runtime.js"
-        return bool(reg.status.available), str(reg.status.reason)
+        return native.capability(cls.name)
 
     def __init__(self):
+        self._rt = native.start(self.name)            # BackendError with the reason if it cannot start
         self._textures: dict[bytes, list] = {}      # digest -> [texture id, plans using it, GL generation]
 
     def acquire_texture(self, data: np.ndarray, dims, generation: int) -> tuple[bytes, int]:
@@ -439,11 +434,7 @@ class WebGLBackend:
             del self._textures[key]
 
     def runtime(self):
-        import js
-        rt = js.webtensorGL.runtime
-        if rt is None:
-            raise BackendError("webgl is not initialised in this page")
-        return rt
+        return self._rt
 
     def compiled(self, plan: Plan) -> GLPlan:
         cp = plan.lowered.get(self.name)

@@ -1,4 +1,4 @@
-// A helper thread of the wasm pool: instantiates the kernel module on the shared
+// A helper thread of the wasm pool (started by wasm_runtime.js from a Blob URL): instantiates the kernel module on the shared
 // memory with its own stack, then waits for work forever (Atomics.wait on the
 // control block), running its share of each program.
 'use strict';
@@ -16,6 +16,9 @@ self.onmessage = (ev) => {
   // must find this thread waiting on the old generation, or the barrier waits forever.
   const c = ctl / 4;
   let seen = Atomics.load(new Int32Array(memory.buffer), c + layout.GO);
+  // Ready in shared memory too: thread 0 counts ready helpers there, since on a page's
+  // main thread it may not return to its event loop to hear this message before a run.
+  Atomics.store(new Int32Array(memory.buffer), c + layout.READY + tid, 1);
   self.postMessage('ready');
   // Leave this handler so `setStack` messages can still arrive between runs: the loop
   // yields to the event loop with a zero-delay timeout when it has been idle.
@@ -28,9 +31,9 @@ self.onmessage = (ev) => {
       const n = i32[c + layout.NTHREADS];
       if (tid >= n) continue;
       const kind = i32[c + layout.KIND], prog = i32[c + layout.PROG];
-      if (kind === 0) exports_.run_plan(prog, tid, n);
-      else if (kind === 1) exports_.run_op(prog, i32[c + layout.INDEX], tid, n);
-      else i32[c + layout.RESULTS + tid] = exports_.stack_probe(ctl + layout.BARRIER * 4, tid, n);
+      if (kind === 0) exports_.run_plan(prog, tid, n, 0);
+      else if (kind === 1) exports_.run_op(prog, i32[c + layout.INDEX], tid, n, 0);
+      else i32[c + layout.RESULTS + tid] = exports_.stack_probe(ctl + layout.BARRIER * 4, tid, n, 0);
       Atomics.add(i32, c + layout.DONE, 1);
       Atomics.notify(i32, c + layout.DONE);
     }

@@ -1,4 +1,5 @@
-// webtensor's WebGL2 runtime (loaded into the Pyodide worker with importScripts).
+// webtensor's WebGL2 runtime.  Shipped in the wheel and evaluated by Python
+// (webtensor.native) as a function body that returns the registry below.
 // WebGL2 on an OffscreenCanvas: float32 RGBA textures, one fragment-shader program
 // per (op, static shape), compiled once and cached; a model's plan is a static list
 // of draws set up once, then `execute` uploads inputs, issues every draw and reads
@@ -223,16 +224,15 @@ class GLRuntime {
 
 const webtensorGL = {
   runtime: null,
-  status: { available: false, reason: 'not initialised' },
-  init() {
-    try {
-      this.runtime = new GLRuntime();
-      this.status = { available: true, reason: `WebGL2 on ${this.runtime.renderer}` };
-    } catch (err) {
-      this.status = { available: false, reason: err.message };
-      console.warn(`webtensor: webgl unavailable: ${err.message}`);
-    }
-    return this.status;
+  capability() {
+    if (typeof OffscreenCanvas === 'undefined') return { available: false, reason: 'this context has no OffscreenCanvas' };
+    return { available: true, reason: 'ready' };
+  },
+  // Synchronous: the first use of the backend starts it (OffscreenCanvas works on a
+  // page's main thread and in workers alike).  Throws with the reason if it cannot.
+  start() {
+    if (!this.runtime) this.runtime = new GLRuntime();
+    return this.runtime;
   },
 };
-self.webtensorGL = webtensorGL;
+return webtensorGL;

@@ -1,4 +1,7 @@
-// webtensor's wasm runtime (loaded into the Pyodide worker with importScripts).
+// webtensor's wasm runtime.  Shipped in the wheel (webtensor/native/) and evaluated by
+// Python (webtensor.native) as the body of a function that returns the registry below:
+// no <script> tag, no file served beside the page, the same path in a page's main
+// thread, a Worker, PyScript or JupyterLite.
 // One WasmRuntime per variant owns a module instance, its memory (a first-fit
 // allocator over it) and, for the threaded variant, a pool of helper workers that
 // instantiate the same module on the same shared memory, each with its own stack.
@@ -9,22 +12,29 @@ const WASM_PAGE = 65536;
 const MAX_PAGES = 16384;                 // 1 GiB, the --max-memory the modules are linked with
 const HELPER_STACK_BYTES = 1 << 20;      // per helper thread (thread 0 uses the module's own stack)
 const GUARD_BYTE = 0xA5;                 // sentinel value of the debug guards
-const CTL_WORDS = 64;                    // control block: [go, prog, nthreads, kind, index, done, quit, ..., results]
-const CTL = { GO: 0, PROG: 1, NTHREADS: 2, KIND: 3, INDEX: 4, DONE: 5, QUIT: 6, BARRIER: 8, RESULTS: 16 };
+const MAX_THREADS = 64;
+// control block: [go, prog, nthreads, kind, index, done, quit, ..., barrier, ..., results[tid], ready[tid]]
+const CTL = { GO: 0, PROG: 1, NTHREADS: 2, KIND: 3, INDEX: 4, DONE: 5, QUIT: 6, BARRIER: 8, RESULTS: 16,
+              READY: 16 + MAX_THREADS };
+const CTL_WORDS = CTL.READY + MAX_THREADS;
 const VARIANTS = {
-  'wasm': { file: 'kernels/webtensor-wasm.wasm', simd: false, threads: false },
-  'wasm-simd': { file: 'kernels/webtensor-wasm-simd.wasm', simd: true, threads: false },
-  'wasm-simd-threads': { file: 'kernels/webtensor-wasm-simd-threads.wasm', simd: true, threads: true },
+  'wasm': { simd: false, threads: false },
+  'wasm-simd': { simd: true, threads: false },
+  'wasm-simd-threads': { simd: true, threads: true },
 };
+// A page's main thread may not block (Atomics.wait throws there): thread 0 then spins
+// at the barriers and at the end of a run instead of sleeping.
+const CAN_BLOCK = typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope;
 // The smallest module using a v128 op: validates only where wasm SIMD is supported.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8,
   0, 65, 0, 253, 15, 253, 98, 11]);
 
 class WasmRuntime {
-  constructor(name, module, threaded) {
+  constructor(name, module, threaded, helperURL) {
     this.name = name;
     this.module = module;
     this.threaded = threaded;
+    this.helperURL = helperURL;      // a Blob URL of wasm_thread.js (threaded variant only)
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: threaded });
     this.instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.exports = this.instance.exports;
@@ -138,8 +148,19 @@ class WasmRuntime {
   }
 
   // ---- running
+  // Helpers that started: thread 0 plus the helpers 1..k that all said ready (a helper
+  // starts only once the page returns to its event loop, so a pool grows after start).
+  readyThreads() {
+    if (!this.threaded) return 1;
+    const i32 = this.i32(), r = this.ctl / 4 + CTL.READY;
+    let n = 1;
+    while (n < this.threads && Atomics.load(i32, r + n) === 1) n++;
+    return n;
+  }
+
   run(prog, kind = 0, index = 0) {
-    const n = this.threaded ? this.threads : 1;
+    const n = this.readyThreads();
+    const spin = CAN_BLOCK ? 0 : 1;
     if (n > 1) {
       const i32 = this.i32(), c = this.ctl / 4;
       if (kind !== 2) Atomics.store(i32, i32[prog / 4 + 2] / 4 + 2, 0);   // the first op's work counter
@@ -152,14 +173,14 @@ class WasmRuntime {
       Atomics.notify(i32, c + CTL.GO);
     }
     let r;
-    if (kind === 0) r = this.exports.run_plan(prog, 0, n);
-    else if (kind === 1) r = this.exports.run_op(prog, index, 0, n);
-    else r = this.exports.stack_probe(this.ctl + CTL.BARRIER * 4, 0, n);
+    if (kind === 0) r = this.exports.run_plan(prog, 0, n, spin);
+    else if (kind === 1) r = this.exports.run_op(prog, index, 0, n, spin);
+    else r = this.exports.stack_probe(this.ctl + CTL.BARRIER * 4, 0, n, spin);
     if (n > 1 && r !== -2) {  // helpers count themselves done after the final barrier
       const i32 = this.i32(), c = this.ctl / 4, t0 = performance.now();
-      while (Atomics.load(i32, c + CTL.DONE) < n - 1) {
-        if (performance.now() - t0 > 10000) { r = -2; break; }
-        Atomics.wait(i32, c + CTL.DONE, Atomics.load(i32, c + CTL.DONE), 50);
+      for (let k = 0; Atomics.load(i32, c + CTL.DONE) < n - 1; k++) {
+        if ((k & 1023) === 0 && performance.now() - t0 > 10000) { r = -2; break; }
+        if (CAN_BLOCK) Atomics.wait(i32, c + CTL.DONE, Atomics.load(i32, c + CTL.DONE), 50);
       }
     }
     this.runs++;
@@ -190,7 +211,7 @@ class WasmRuntime {
       const n = this.threaded ? this.threads : 1;
       let bad = this.run(0, 2);
       const i32 = this.i32(), c = this.ctl / 4;
-      for (let t = 1; t < n; t++) bad += i32[c + CTL.RESULTS + t];
+      for (let t = 1; t < Math.min(n, this.readyThreads()); t++) bad += i32[c + CTL.RESULTS + t];
       return bad;
     } finally {
       if (shareStacks) await this.tellHelpers((h) => ({ setStack: h.stackTop }));
@@ -206,62 +227,74 @@ class WasmRuntime {
   }
 
   // ---- the pool
-  async setThreads(n) {
+  // Start helpers up to n threads without waiting for them (they join runs once ready).
+  startThreads(n) {
     if (!this.threaded) throw new Error(`${this.name} has no threads`);
-    n = Math.max(1, Math.min(n | 0, 64));
-    while (this.helpers.length < n - 1) await this.spawnHelper(this.helpers.length + 1);
+    n = Math.max(1, Math.min(n | 0, MAX_THREADS));
+    while (this.helpers.length < n - 1) this.spawnHelper(this.helpers.length + 1);
     this.threads = n;
+    return n;
+  }
+
+  // Start helpers up to n threads and wait until all of them are ready.
+  async setThreads(n) {
+    n = this.startThreads(n);
+    await Promise.all(this.helpers.slice(0, n - 1).map((h) => h.ready));
     return n;
   }
 
   spawnHelper(tid) {
     const stack = this.alloc(HELPER_STACK_BYTES);
     const stackTop = stack + HELPER_STACK_BYTES;
-    const worker = new Worker(new URL('wasm_thread.js', self.location).href);
+    const worker = new Worker(this.helperURL);
     const helper = { worker, tid, stackTop, stack };
-    this.helpers.push(helper);
-    return new Promise((resolve, reject) => {
+    helper.ready = new Promise((resolve, reject) => {
       worker.onmessage = (ev) => ev.data === 'ready' ? resolve() : reject(new Error(`helper ${tid}: ${ev.data}`));
       worker.onerror = (ev) => reject(new Error(`helper ${tid} failed: ${ev.message}`));
-      worker.postMessage({ module: this.module, memory: this.memory, tid, stackTop, ctl: this.ctl, layout: CTL });
     });
+    helper.ready.catch((err) => { this.helperError = err.message; console.warn(`webtensor: ${this.name}: ${err.message}`); });
+    this.helpers.push(helper);
+    worker.postMessage({ module: this.module, memory: this.memory, tid, stackTop, ctl: this.ctl, layout: CTL });
+    return helper;
   }
 
   stats() {
     return { name: this.name, memoryBytes: this.memory.buffer.byteLength, usedBytes: this.used,
-             peakUsedBytes: this.peakUsed, threads: this.threaded ? this.threads : 1, runs: this.runs };
+             peakUsedBytes: this.peakUsed, threads: this.threaded ? this.threads : 1,
+             readyThreads: this.readyThreads(), mainThread: !CAN_BLOCK, runs: this.runs };
   }
 }
 
 function align(n, a) { return Math.ceil(n / a) * a; }
 
-// The registry the Python side sees as js.webtensorWasm.
+// The registry webtensor.native hands to the Python backends.
 const webtensorWasm = {
   runtimes: {},
-  status: {},
-  async init(baseURL) {
-    const simd = WebAssembly.validate(SIMD_PROBE);
-    const isolated = self.crossOriginIsolated === true && typeof SharedArrayBuffer !== 'undefined';
-    for (const [name, v] of Object.entries(VARIANTS)) {
-      if (v.simd && !simd) { this.status[name] = { available: false, reason: 'this browser has no WebAssembly SIMD' }; continue; }
-      if (v.threads && !isolated) {
-        this.status[name] = { available: false, reason: 'the page is not cross-origin isolated (COOP/COEP), so there is no SharedArrayBuffer' };
-        console.warn(`webtensor: ${name} unavailable: not cross-origin isolated; falling back to wasm-simd`);
-        continue;
-      }
-      try {
-        const module = await WebAssembly.compileStreaming(fetch(new URL(v.file, baseURL)));
-        const rt = new WasmRuntime(name, module, v.threads);
-        if (v.threads) await rt.setThreads(navigator.hardwareConcurrency || 1);
-        this.runtimes[name] = rt;
-        this.status[name] = { available: true, reason: v.threads ? `${rt.threads} threads` : 'ready' };
-      } catch (err) {
-        this.status[name] = { available: false, reason: `failed to load ${v.file}: ${err.message}` };
-      }
+  // Whether a variant can start here, without starting it: {available, reason}.
+  capability(name) {
+    const v = VARIANTS[name];
+    if (!v) return { available: false, reason: `unknown wasm variant ${name}` };
+    if (typeof WebAssembly !== 'object') return { available: false, reason: 'this browser has no WebAssembly' };
+    if (v.simd && !WebAssembly.validate(SIMD_PROBE)) return { available: false, reason: 'this browser has no WebAssembly SIMD' };
+    if (v.threads && !(self.crossOriginIsolated === true && typeof SharedArrayBuffer !== 'undefined')) {
+      return { available: false, reason: 'the page is not cross-origin isolated (COOP/COEP), so there is no SharedArrayBuffer' };
     }
-    return this.status;
+    if (v.threads && typeof Worker === 'undefined') return { available: false, reason: 'this context cannot start Web Workers' };
+    return { available: true, reason: 'ready' };
+  },
+  // Compile `bytes` (the variant's module from the wheel) and start its runtime; the
+  // threaded variant starts its helpers from `helperSource` (wasm_thread.js) as a Blob
+  // URL, which a cross-origin-isolated page allows.  Synchronous: Python calls it on
+  // the first use of the backend.
+  start(name, bytes, helperSource, threads) {
+    const v = VARIANTS[name];
+    const module = new WebAssembly.Module(bytes);
+    const helperURL = v.threads ? URL.createObjectURL(new Blob([helperSource], { type: 'text/javascript' })) : null;
+    const rt = new WasmRuntime(name, module, v.threads, helperURL);
+    if (v.threads) rt.startThreads(threads || navigator.hardwareConcurrency || 1);
+    this.runtimes[name] = rt;
+    return rt;
   },
   get(name) { return this.runtimes[name]; },
-  statusOf(name) { return this.status[name] || { available: false, reason: 'not initialised' }; },
 };
-self.webtensorWasm = webtensorWasm;
+return webtensorWasm;
