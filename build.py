@@ -316,7 +316,7 @@ def build() -> Path:
         if src.is_file():
             copy_if_changed(src, DIST / src.relative_to(ROOT / "web"))
     pyo = NODE_MODULES / "pyodide"
-    for f in ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"):
+    for f in ("pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"):
         copy_if_changed(pyo / f, DIST / "pyodide" / f)
     for whl in (CACHE / "pyodide-packages").glob("*.whl"):
         copy_if_changed(whl, DIST / "pyodide" / whl.name)
@@ -336,10 +336,20 @@ def build() -> Path:
     for f in sorted((ROOT / "bench").iterdir()):
         if f.suffix in (".html", ".js"):
             copy_if_changed(f, DIST / "bench" / f.name)
+    # the examples (examples/) and PyScript for the PyScript one, from npm (@pyscript/core)
+    for src in sorted((NODE_MODULES / "@pyscript" / "core" / "dist").iterdir()):
+        if src.is_file() and src.suffix in (".js", ".css"):
+            copy_if_changed(src, DIST / "pyscript" / src.name)
+    for src in sorted((ROOT / "examples").rglob("*")):
+        if src.is_file():
+            copy_if_changed(src, DIST / "examples" / src.relative_to(ROOT / "examples"))
     for old in ("kernels", "wasm_runtime.js", "webgl_runtime.js", "wasm_thread.js"):   # served here before
         shutil.rmtree(DIST / old, ignore_errors=True) if (DIST / old).is_dir() else (DIST / old).unlink(missing_ok=True)
     build_kernels(ROOT / NATIVE)
     wheel = build_wheel(DIST)
+    # PyScript's config names the wheel file (its version comes from pyproject/__init__)
+    (DIST / "examples" / "pyscript" / "pyscript.json").write_text(json.dumps(
+        {"interpreter": "../../pyodide/pyodide.mjs", "packages": ["numpy", f"../../{wheel.name}"]}, indent=1))
     (DIST / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name, "version": webtensor_version()}))
     say(f"built {wheel.relative_to(ROOT)} and the web root dist/")
     return wheel

@@ -129,3 +129,24 @@ json.dumps(found)
     assert damaged["wasm"][0] == "BackendError" and "webtensor-wasm.wasm is corrupted" in damaged["wasm"][1]
     assert damaged["webgl"][0] == "BackendError" and "missing webtensor/native/webgl_runtime.js" in damaged["webgl"][1]
     assert damaged["fallback"] == "numpy"
+
+
+def test_pyscript_example_finds_the_face(browser, base_url):
+    """examples/pyscript: PyScript (npm @pyscript/core) on our Pyodide, webtensor from its wheel."""
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{base_url}/examples/pyscript/index.html")
+        page.wait_for_function("document.body.dataset.faces !== undefined", timeout=120_000)
+        faces = page.evaluate("document.body.dataset.faces")
+        status = page.evaluate("document.getElementById('status').textContent")
+        drawn = page.evaluate("""() => { const c = document.getElementById('overlay');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 1; i < d.length; i += 4) n += d[i] === 0xe0; return n; }""")
+    finally:
+        page.close()
+    assert faces == "1", (status, errors)
+    assert "backend wasm-simd" in status
+    assert drawn > 100          # the green box is on the overlay
+    assert not errors
