@@ -39,4 +39,4 @@ def test_pip_install_into_a_fresh_venv(tmp_path):
         np.random.default_rng(0).uniform(-1, 1, (1, 256, 256, 3)).astype(np.float32),
         ["Identity:0", "Identity_1:0", "Identity_2:0", "Identity_3:0"])
     np.testing.assert_allclose(np.load(tmp_path / "outs.npy"), np.concatenate([o.reshape(-1) for o in ref]),
-                               rtol=1e-5, atol=1e-5)   # the venv may get a newer numpy
+                               rtol=1e-4, atol=1e-4)   # the venv may get a newer numpy (another BLAS)
