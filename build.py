@@ -117,11 +117,27 @@ def pyodide_lock() -> dict:
     return json.loads((NODE_MODULES / "pyodide" / "pyodide-lock.json").read_text())
 
 
-def setup_pyodide_packages() -> bool:
-    """Pyodide's numpy/micropip/packaging wheels, verified against pyodide's own lock."""
+def pyodide_closure(names) -> list[str]:
+    """names and everything they depend on, as pyodide-lock.json spells the keys."""
+    import re
+    lock = pyodide_lock()["packages"]
+    key = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+    keys = {key(k): k for k in lock}
+    seen, todo = set(), [keys[key(n)] for n in names]
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo += [keys[key(d)] for d in lock[n]["depends"]]
+    return sorted(seen)
+
+
+def setup_pyodide_packages(names=PYODIDE_PACKAGES) -> bool:
+    """Pyodide's own wheels (numpy/micropip/packaging; `build.py lite` adds the kernel's),
+    each verified against pyodide's own lock."""
     lock = pyodide_lock()["packages"]
     out = CACHE / "pyodide-packages"
-    wanted = {lock[n]["file_name"]: lock[n]["sha256"] for n in PYODIDE_PACKAGES}
+    wanted = {lock[n]["file_name"]: lock[n]["sha256"] for n in pyodide_closure(names)}
     missing = [f for f, h in wanted.items() if not (out / f).exists() or sha256_file(out / f) != h]
     if not missing:
         return False
@@ -318,7 +334,7 @@ def build() -> Path:
     pyo = NODE_MODULES / "pyodide"
     for f in ("pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"):
         copy_if_changed(pyo / f, DIST / "pyodide" / f)
-    for whl in (CACHE / "pyodide-packages").glob("*.whl"):
+    for whl in sorted((CACHE / "pyodide-packages").iterdir()):
         copy_if_changed(whl, DIST / "pyodide" / whl.name)
     models = NODE_MODULES / "@vladmandic" / "human" / "models"
     for m in HUMAN_MODELS:
@@ -355,6 +371,56 @@ def build() -> Path:
     return wheel
 
 
+# JupyterLite (build.py lite): the kernel (jupyterlite-pyodide-kernel, pinned in
+# requirements.txt) on the project's own Pyodide 0.27.7, offline; its Python needs these of
+# Pyodide's packages (with their dependencies), verified against pyodide-lock.json.
+LITE_PYODIDE_PACKAGES = ("micropip", "numpy", "ipython", "jedi", "matplotlib", "sqlite3", "ssl")
+# ...and one pure-Python wheel Pyodide does not carry (the kernel's ipykernel shim needs it),
+# from PyPI by version and sha256, indexed for piplite
+LITE_WHEELS = {"comm-0.2.2-py3-none-any.whl": "e6fb86cb70ff661ee8c9c14e7d36d6de3b4066f1441be4063df9c5009f0a64d3"}
+
+
+def setup_lite_wheels() -> list[Path]:
+    dl = CACHE / "downloads"
+    out = []
+    for fname, want in LITE_WHEELS.items():
+        path = dl / fname
+        if not path.exists():
+            name, version = fname.split("-")[:2]
+            say(f"downloading {name}=={version} from PyPI (for the JupyterLite kernel)")
+            run([venv_python(), "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps",
+                 "-d", dl, f"{name}=={version}"])
+        got = sha256_file(path)
+        if got != want:
+            raise SetupError(f"{fname}: sha256 {got} is not the pinned {want}; refusing to use it")
+        out.append(path)
+    return out
+
+
+def build_lite() -> Path:
+    """dist/lite/: a JupyterLite site with examples/face-detection.ipynb, its Pyodide kernel
+    loading Pyodide from /pyodide/ (dist/, where the wheel and models are served too)."""
+    import json
+    import tempfile
+    setup_pyodide_packages(LITE_PYODIDE_PACKAGES)
+    wheels = setup_lite_wheels()
+    build()
+    out = DIST / "lite"
+    with tempfile.TemporaryDirectory() as tmp:
+        lite_dir = Path(tmp)
+        (lite_dir / "jupyter-lite.json").write_text(json.dumps({
+            "jupyter-lite-schema-version": 0,
+            "jupyter-config-data": {"litePluginSettings": {"@jupyterlite/pyodide-kernel-extension:kernel": {
+                "pyodideUrl": "/pyodide/pyodide.js", "disablePyPIFallback": True}}}}))
+        shutil.rmtree(out, ignore_errors=True)
+        run([venv_python(), "-m", "jupyterlite_core", "build", "--lite-dir", lite_dir, "--output-dir", out,
+             "--contents", ROOT / "examples" / "face-detection.ipynb", "--no-sourcemaps",
+             *[a for w in wheels for a in ("--piplite-wheels", w)]], cwd=lite_dir)
+    say(f"built the JupyterLite site {out.relative_to(ROOT)}/: `python3 build.py demo`, then open "
+        f"/lite/notebooks/index.html?path=face-detection.ipynb")
+    return out
+
+
 # ----------------------------------------------------------------------------- commands
 def in_venv() -> bool:
     return Path(sys.prefix).resolve() == VENV.resolve()
@@ -374,6 +440,7 @@ def main(argv: list[str]) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("setup", help="install what is missing (idempotent)")
     sub.add_parser("build", help="set up, then build the wheel and the web root dist/")
+    sub.add_parser("lite", help="build, then a JupyterLite site with the face-detection notebook into dist/lite/")
     for name in ("serve", "demo"):
         p = sub.add_parser(name, help="build and serve the page (COOP/COEP, loopback by default)")
         p.add_argument("--host", default="127.0.0.1")
@@ -405,6 +472,10 @@ def main(argv: list[str]) -> int:
     reexec_in_venv(argv)
     build()
     sys.path.insert(0, str(ROOT))
+    if args.cmd in ("lite", "test"):      # the tests run the JupyterLite notebook too
+        build_lite()
+    if args.cmd == "lite":
+        return 0
     if args.cmd == "build":
         return 0
     if args.cmd in ("serve", "demo"):
