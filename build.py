@@ -57,10 +57,15 @@ def say(msg: str) -> None:
     print(f"[webtensor] {msg}", file=sys.stderr, flush=True)
 
 
-def run(cmd: list[str], **kw) -> None:
+def run(cmd: list[str], quiet: bool = False, **kw) -> None:
+    """Run a command, stopping set-up if it fails; quiet=True shows its output only then."""
     say("$ " + " ".join(str(c) for c in cmd))
+    if quiet:
+        kw.update(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     res = subprocess.run([str(c) for c in cmd], **kw)
     if res.returncode != 0:
+        if quiet:
+            print(res.stdout[-5000:], file=sys.stderr)
         raise SetupError(f"command failed (exit {res.returncode}): {' '.join(map(str, cmd))}")
 
 
@@ -414,8 +419,8 @@ def build_lite() -> Path:
                 "pyodideUrl": "/pyodide/pyodide.js", "disablePyPIFallback": True}}}}))
         shutil.rmtree(out, ignore_errors=True)
         run([venv_python(), "-m", "jupyterlite_core", "build", "--lite-dir", lite_dir, "--output-dir", out,
-             "--contents", ROOT / "examples" / "face-detection.ipynb", "--no-sourcemaps",
-             *[a for w in wheels for a in ("--piplite-wheels", w)]], cwd=lite_dir)
+             "--contents", ROOT / "examples" / "face-detection.ipynb", "--no-sourcemaps", "--log-level=WARN",
+             *[a for w in wheels for a in ("--piplite-wheels", w)]], cwd=lite_dir, quiet=True)
     say(f"built the JupyterLite site {out.relative_to(ROOT)}/: `python3 build.py demo`, then open "
         f"/lite/notebooks/index.html?path=face-detection.ipynb")
     return out

@@ -73,27 +73,17 @@ def _check_native(r, threads: bool):
         assert r["after"]["wasm-simd-threads"]["startup_ms"] > 0
 
 
-def test_main_thread_of_a_plain_page(browser, base_url, pages_root):
+@pytest.mark.parametrize("host,main_thread", [("main.html", True), ("worker.html", False)])
+def test_every_backend_from_the_wheel(browser, base_url, pages_root, host, main_thread):
     page = browser.new_page()
     try:
-        page.goto(f"{base_url}/_pages/main.html")
+        page.goto(f"{base_url}/_pages/{host}")
         r = run_in(page, EVERY_BACKEND)
     finally:
         page.close()
     _check_native(r, threads=True)
-    # a page's main thread cannot block: thread 0 spins at the barriers instead
-    assert r["threads"]["main_thread"] is True
-
-
-def test_bare_worker(browser, base_url, pages_root):
-    page = browser.new_page()
-    try:
-        page.goto(f"{base_url}/_pages/worker.html")
-        r = run_in(page, EVERY_BACKEND)
-    finally:
-        page.close()
-    _check_native(r, threads=True)
-    assert r["threads"]["main_thread"] is False
+    # a page's main thread cannot block: there thread 0 spins at the barriers instead
+    assert r["threads"]["main_thread"] is main_thread
 
 
 def test_page_without_isolation_and_a_damaged_install(browser, plain_server, pages_root):
