@@ -3,6 +3,7 @@
 
     python3 build.py demo      set up, build, serve the live page on http://127.0.0.1:8000
     python3 build.py detect    face detection through headless Chromium + Pyodide
+    python3 build.py report    the device report: which backend and precision for this device
     python3 build.py test      set up, build, run every test (CPython + browser)
     python3 build.py setup | build | serve
 
@@ -450,6 +451,10 @@ def main(argv: list[str]) -> int:
         p = sub.add_parser(name, help="build and serve the page (COOP/COEP, loopback by default)")
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
+    p = sub.add_parser("report", help="the device report (report.html) headless: JSON + PNG of the page")
+    p.add_argument("--out", default=str(ROOT / "artifacts" / "report.json"), help="the JSON (the PNG goes beside it)")
+    p.add_argument("--models", default="blazeface,mobilenetv2")
+    p.add_argument("--runs", type=int, default=20)
     p = sub.add_parser("detect", help="face detection in headless Chromium + Pyodide")
     p.add_argument("images", nargs="*", help="image files (default: the bundled astronaut photo)")
     p.add_argument("--backend", default="numpy")
@@ -487,6 +492,9 @@ def main(argv: list[str]) -> int:
         from tools.server import serve_forever
         serve_forever(DIST, args.host, args.port)
         return 0
+    if args.cmd == "report":
+        from tools.report import report_main
+        return report_main(args.models, args.runs, args.out)
     if args.cmd == "detect":
         from tools.detect import detect_main
         images = args.images or [str(CACHE / "samples" / "astronaut.png")]

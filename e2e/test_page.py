@@ -9,7 +9,7 @@ def test_sample_photo_button_draws_one_face(app):
     page, _, _ = app
     page.click("#sample")
     page.wait_for_function("document.getElementById('faces').textContent === '1'", timeout=60_000)
-    faces = json.loads(page.text_content("#result"))
+    faces = page.evaluate("window.webtensorApp.lastResult.faces")
     x0, y0, x1, y1 = faces[0]["box"]
     assert 150 < x0 < 200 and 50 < y0 < 100
     assert page.is_hidden("#error")

@@ -61,7 +61,7 @@ function unwrap(res) {
 }
 
 const client = new WorkerClient('worker.js', (p) => setStatus(`${p}…`));
-const stats = { times: [], frames: [], running: false };
+const stats = { times: [], frames: [], history: [], running: false };   // history: [t, ms, fps]
 
 const ready = (async () => {
   const info = await client.call('init', { testHooks: TEST_HOOKS });
@@ -108,8 +108,62 @@ function fillBackends(be) {
   $('threads').disabled = be.current !== 'wasm-simd-threads';
 }
 
+// ------------------------------------------------------------------ time plots
+// A canvas sized to its panel (device pixels), redrawn with a time axis over the last
+// minute: series [{label, color, points: [[t ms, value]], axis: 'left' | 'right'}].
+const WINDOW_MS = 60000;
+function fitCanvas(c, cssHeight) {
+  const dpr = window.devicePixelRatio || 1, w = Math.max(200, c.parentElement.clientWidth - 4);
+  c.style.width = `${w}px`;
+  c.style.height = `${cssHeight}px`;
+  if (c.width !== Math.round(w * dpr) || c.height !== Math.round(cssHeight * dpr)) {
+    c.width = Math.round(w * dpr);
+    c.height = Math.round(cssHeight * dpr);
+  }
+  const ctx = c.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, cssHeight);
+  return { ctx, w, h: cssHeight };
+}
+
+function timePlot(c, series, fmt, fmtRight) {
+  const { ctx, w, h } = fitCanvas(c, 150);
+  const now = performance.now(), left = 58, right = fmtRight ? 48 : 10, top = 18, bottom = 20;
+  const pw = w - left - right, ph = h - top - bottom;
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.strokeStyle = '#ccc';
+  ctx.fillStyle = '#555';
+  ctx.strokeRect(left, top, pw, ph);
+  for (let s = 0; s <= 60; s += 15) {                  // time axis: seconds before now
+    const x = left + pw * (1 - s / 60);
+    ctx.fillText(s ? `-${s} s` : 'now', x - (s ? 12 : 10), h - 5);
+  }
+  const scales = {};
+  for (const axis of ['left', 'right']) {
+    const vals = series.filter((sr) => sr.axis === axis).flatMap((sr) => sr.points.map((p) => p[1]));
+    scales[axis] = Math.max(1e-9, ...vals) * 1.1;
+  }
+  ctx.fillText(fmt(scales.left), 2, top + 8);
+  ctx.fillText(fmt(0), 2, top + ph);
+  if (fmtRight) { ctx.fillText(fmtRight(scales.right), w - right + 4, top + 8); ctx.fillText(fmtRight(0), w - right + 4, top + ph); }
+  let lx = left;
+  for (const sr of series) {
+    ctx.strokeStyle = sr.color;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    sr.points.filter((p) => now - p[0] <= WINDOW_MS).forEach(([t, v], i) => {
+      const x = left + pw * (1 - (now - t) / WINDOW_MS), y = top + ph - (v / scales[sr.axis]) * ph;
+      i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+    });
+    ctx.stroke();
+    ctx.fillStyle = sr.color;
+    ctx.fillText(sr.label, lx, 12);
+    lx += ctx.measureText(sr.label).width + 14;
+  }
+}
+
 // ------------------------------------------------------------------ memory panel
-const memHistory = [];
+const memHistory = [];     // [t, bytes, heap]
 async function refreshMemory() {
   let res;
   try { res = unwrap(await client.call('memory')); } catch (err) { return; }
@@ -123,31 +177,29 @@ async function refreshMemory() {
   const plans = m.models.flatMap((md) => md.plans).filter((p) => p.backend === backend);
   $('mem-arena').textContent = plans.length ? plans.map((p) => fmtBytes(p.arena_bytes)).join(', ') : '–';
   $('mem-note').textContent = m.unreliable ? `estimated: ${m.reasons.join('; ')}` : '';
-  memHistory.push({ bytes: m.num_bytes, heap: heap && heap.heap_used_bytes || 0, tensors: m.num_tensors });
-  if (memHistory.length > 120) memHistory.shift();
+  const now = performance.now();
+  memHistory.push([now, m.num_bytes, heap && heap.heap_used_bytes || 0]);
+  while (memHistory.length && now - memHistory[0][0] > WINDOW_MS) memHistory.shift();
   plotMemory();
+  plotSpeed();
   window.webtensorApp.memory = m;
   window.webtensorApp.memoryUpdates += 1;
 }
 
+const fmtMB = (v) => `${(v / 2 ** 20).toFixed(1)} MB`;
 function plotMemory() {
-  const c = $('mem-plot'), ctx = c.getContext('2d');
-  ctx.clearRect(0, 0, c.width, c.height);
-  const max = Math.max(1, ...memHistory.map((h) => Math.max(h.bytes, h.heap)));
-  const series = [['bytes', '#1565c0'], ['heap', '#ef6c00']];
-  for (const [key, color] of series) {
-    ctx.strokeStyle = color;
-    ctx.beginPath();
-    memHistory.forEach((h, i) => {
-      const x = (i / 119) * (c.width - 10) + 5, y = c.height - 15 - (h[key] / max) * (c.height - 25);
-      i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
-    });
-    ctx.stroke();
-  }
-  ctx.fillStyle = '#333';
-  ctx.font = '11px sans-serif';
-  ctx.fillText(`max ${fmtBytes(max)}   blue: tensors+weights   orange: wasm heap used`, 5, 11);
+  timePlot($('mem-plot'), [
+    { label: 'tensors + weights', color: '#1565c0', axis: 'left', points: memHistory.map((h) => [h[0], h[1]]) },
+    { label: 'wasm heap used', color: '#ef6c00', axis: 'left', points: memHistory.map((h) => [h[0], h[2]]) }], fmtMB);
 }
+
+function plotSpeed() {
+  timePlot($('perf-plot'), [
+    { label: 'inference ms', color: '#1565c0', axis: 'left', points: stats.history.map((h) => [h[0], h[1]]) },
+    { label: 'FPS', color: '#2e7d32', axis: 'right', points: stats.history.filter((h) => h[2] != null).map((h) => [h[0], h[2]]) }],
+  (v) => `${v.toFixed(0)} ms`, (v) => `${v.toFixed(0)} fps`);
+}
+window.addEventListener('resize', () => { plotMemory(); plotSpeed(); });
 
 // ------------------------------------------------------------------ profile panel
 async function runProfile() {
@@ -162,13 +214,12 @@ async function runProfile() {
 }
 
 function drawProfile(kernels) {
-  const c = $('profile-chart'), ctx = c.getContext('2d');
-  ctx.clearRect(0, 0, c.width, c.height);
+  const { ctx, w: cw, h: ch } = fitCanvas($('profile-chart'), 20 * Math.max(kernels.length, 1) + 10);
   const max = Math.max(1e-6, ...kernels.map((k) => k.ms));
-  const rowH = (c.height - 10) / Math.max(kernels.length, 1);
+  const rowH = (ch - 10) / Math.max(kernels.length, 1);
   ctx.font = '11px sans-serif';
   kernels.forEach((k, i) => {
-    const y = 5 + i * rowH, w = (k.ms / max) * (c.width - 250);
+    const y = 5 + i * rowH, w = (k.ms / max) * Math.max(40, cw - 270);
     ctx.fillStyle = '#1565c0';
     ctx.fillRect(200, y, w, rowH * 0.7);
     ctx.fillStyle = '#333';
@@ -200,9 +251,30 @@ function draw(result, source) {
   }
   stats.times.push(result.ms);
   if (stats.times.length > 30) stats.times.shift();
+  const now = performance.now();
+  stats.history.push([now, result.ms, stats.running ? stats.frames.length / 2 : null]);
+  while (stats.history.length && now - stats.history[0][0] > WINDOW_MS) stats.history.shift();
   $('faces').textContent = String(result.faces.length);
   $('infer').textContent = `${median(stats.times).toFixed(1)} ms`;
-  $('result').textContent = JSON.stringify(result.faces, null, 1);
+  showDetections(result.faces);
+  window.webtensorApp.lastResult = result;
+}
+
+// Detections as a compact table: score and box; the keypoints in the row's tooltip.
+function showDetections(faces) {
+  const body = $('detections').tBodies[0];
+  body.innerHTML = '';
+  faces.forEach((f, i) => {
+    const [x0, y0, x1, y1] = f.box.map(Math.round);
+    const tr = document.createElement('tr');
+    for (const text of [i + 1, f.score.toFixed(2), `${x0}, ${y0} → ${x1}, ${y1}`, `${x1 - x0}×${y1 - y0}`]) {
+      const td = document.createElement('td');
+      td.textContent = String(text);
+      tr.append(td);
+    }
+    tr.title = 'keypoints (eyes, nose, mouth, ears): ' + f.keypoints.map(([x, y]) => `(${Math.round(x)}, ${Math.round(y)})`).join(' ');
+    body.append(tr);
+  });
 }
 
 async function detectBytes(buffer, name) {
@@ -267,7 +339,6 @@ async function loop() {
       while (stats.frames.length && now - stats.frames[0] > 2000) stats.frames.shift();
       $('fps').textContent = (stats.frames.length / 2).toFixed(1);
       window.webtensorApp.frames += 1;
-      window.webtensorApp.lastResult = result;
     } catch (err) {
       showError(err.message);
       stats.running = false;

@@ -63,6 +63,13 @@ const handlers = {
     if (precision === 'int8') progress('quantising the model to int8');
     return parse(await app.set_precision(precision, new URL('samples/astronaut.png', self.location).href));
   },
+  // the device report (report.html): one measurement per request
+  reportSteps({ models }) { return parse(app.report_steps(models)); },
+  async reportStep({ model, backend, precision, runs }) {
+    return parse(await app.report_step(model, backend, precision, runs,
+                                       new URL('samples/astronaut.png', self.location).href));
+  },
+  reportRecommend({ rows }) { return parse(app.report_recommend(JSON.stringify(rows))); },
   // Test/diagnostic hook: run Python source, return what it evaluates to (JSON text expected).
   async python({ code }) {
     if (!testHooks) throw new Error('the run-Python hook is off (open the page with ?test=1)');

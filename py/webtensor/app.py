@@ -148,3 +148,37 @@ def profile_json() -> str:
                    backend=current_backend_name())
     except Exception as e:
         return _fail(e)
+
+
+# ------------------------------------------------------------------ the device report (report.html)
+_report_photo = None
+
+
+def report_steps(models: str) -> str:
+    from . import report
+    try:
+        return _ok(**report.steps([m for m in models.split(",") if m]))
+    except Exception as e:
+        return _fail(e)
+
+
+async def report_step(model: str, backend: str, precision: str, runs: int, photo_url: str) -> str:
+    """One (model, backend, precision) measurement of the device report."""
+    from . import report
+    from ._io import fetch_bytes
+    global _report_photo
+    try:
+        if _report_photo is None:
+            _report_photo = await decode_image(await fetch_bytes(photo_url), photo_url)
+        return _ok(row=await report.measure(model, backend, precision, int(runs), _report_photo))
+    except Exception as e:
+        return _fail(e)
+
+
+def report_recommend(rows_json: str) -> str:
+    from . import report
+    try:
+        return _ok(recommendations=report.recommend(json.loads(rows_json)), scenarios=list(report.SCENARIOS),
+                   int8_tolerance=report.INT8_TOLERANCE)
+    except Exception as e:
+        return _fail(e)

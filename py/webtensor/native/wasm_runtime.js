@@ -258,6 +258,10 @@ class WasmRuntime {
     return helper;
   }
 
+  // The high-water mark restarts from what is in use now (the device report measures the
+  // peak each model adds).
+  resetPeak() { this.peakUsed = this.used; }
+
   stats() {
     return { name: this.name, memoryBytes: this.memory.buffer.byteLength, usedBytes: this.used,
              peakUsedBytes: this.peakUsed, threads: this.threaded ? this.threads : 1,
