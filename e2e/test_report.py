@@ -11,7 +11,7 @@ CAPABILITIES = {"WebAssembly", "WASM SIMD", "cross-origin isolated", "SharedArra
 SCENARIOS = ["real-time", "batch throughput", "lowest memory", "most compatible"]
 
 
-def test_device_report_on_blazeface(built):
+def test_device_report_on_blazeface(browser, built):
     from tools.report import run_report
     seen = {}
 
@@ -29,7 +29,7 @@ def test_device_report_on_blazeface(built):
         seen["overflow"] = page.evaluate("document.body.scrollWidth - window.innerWidth")
 
     ARTIFACTS.mkdir(exist_ok=True)
-    report = run_report("blazeface", 2, ARTIFACTS / "report.json", check=check)
+    report = run_report("blazeface", 2, ARTIFACTS / "report.json", check=check, browser=browser)
     # every capability shown, each with how it was detected
     assert {c["name"] for c in report["capabilities"]} == CAPABILITIES
     assert [c[0] for c in seen["caps"]] == [c["name"] for c in report["capabilities"]]

@@ -11,13 +11,22 @@ from .session import DIST, chromium, served
 WEBGPU_ARGS = ["--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"]
 
 
-def run_report(models: str, runs: int, out: Path, timeout_s: int = 1800, width: int = 1280, check=None) -> dict:
+def run_report(models: str, runs: int, out: Path, timeout_s: int = 1800, width: int = 1280, check=None,
+               browser=None) -> dict:
     """Run report.html headless; write its JSON to `out` and a PNG beside it.  `check(page,
-    report)` (tests) runs on the finished page before the browser closes."""
-    out = Path(out)
+    report)` (tests) runs on the finished page before it closes; `browser`: an open
+    Playwright browser to use (tests share theirs) instead of a Chromium of its own."""
+    with served(DIST) as base:
+        if browser is not None:
+            return _run(browser, base, models, runs, Path(out), timeout_s, width, check)
+        with chromium(WEBGPU_ARGS) as own:
+            return _run(own, base, models, runs, Path(out), timeout_s, width, check)
+
+
+def _run(browser, base, models, runs, out: Path, timeout_s, width, check) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
-    with served(DIST) as base, chromium(WEBGPU_ARGS) as browser:
-        page = browser.new_page(viewport={"width": width, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
         page.goto(f"{base}/report.html?models={models}&runs={runs}")
         page.wait_for_function("window.webtensorReport !== undefined", timeout=30_000)
         report = page.evaluate(f"Promise.race([window.webtensorReport.done, new Promise((_, rej) => setTimeout(() => "
@@ -26,6 +35,8 @@ def run_report(models: str, runs: int, out: Path, timeout_s: int = 1800, width: 
         page.screenshot(path=str(out.with_suffix(".png")), full_page=True)
         if check is not None:
             check(page, report)
+    finally:
+        page.close()
     return report
 
 
