@@ -1,5 +1,4 @@
 """The live page with a fake webcam (a y4m made from the sample photo) in headless Chromium."""
-import json
 
 import pytest
 

@@ -1,5 +1,4 @@
 """The page itself: detection on the sample photo, and clear error states."""
-import json
 import shutil
 
 from .conftest import ARTIFACTS, DIST

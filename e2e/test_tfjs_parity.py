@@ -14,7 +14,7 @@ import webtensor
 from tests.helpers import GRAPH_MODELS
 
 from .conftest import DIST
-from .test_wasm import assert_rows_match
+from .test_backends import assert_rows_match
 
 MODELS = {**{m: f"models/{m}.json" for m in GRAPH_MODELS}, "mobilenetv2": "models/mobilenet_v2/model.json"}
 LAYERS = {"mobilenetv2"}

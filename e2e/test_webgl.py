@@ -1,41 +1,8 @@
-"""The WebGL2 backend in headless Chromium (SwiftShader): conformance, models, memory, context loss."""
-import json
-
+"""The WebGL2 backend in headless Chromium (SwiftShader): detections, memory, context loss, fallback
+(the conformance suite and the models run for every backend in test_backends.py)."""
 import numpy as np
-import pytest
 
-from tests.helpers import GRAPH_MODELS
-
-from .test_wasm import MODELS_CODE, assert_rows_match, py
-
-
-def test_conformance_suite_on_webgl(app):
-    page, _, _ = app
-    results = py(page, "import json, webtensor.conformance as c; json.dumps(c.run('webgl'))")
-    failed = [r for r in results if not r["ok"]]
-    assert not failed, json.dumps(failed, indent=1)
-    # WebGL has no int8 kernels: int8 cases run on numpy inside the plan (and are exact)
-    int8 = {r["case"].removesuffix(" [batch 3]") for r in results if r["case"].startswith("int8 ")}
-    assert len(int8) > 20
-    assert {r["case"].removesuffix(" [batch 3]") for r in results if r["fallbacks"]} == {"fallback inside a plan: conv -> ArgMax -> Cast -> Mul"} | int8
-
-
-@pytest.mark.parametrize("names", [GRAPH_MODELS[:5], GRAPH_MODELS[5:]], ids=["models-1", "models-2"])
-def test_models_match_numpy_on_webgl(app, names):
-    page, _, _ = app
-    code = MODELS_CODE.replace("['wasm', 'wasm-simd', 'wasm-simd-threads']", "['webgl']")
-    res = py(page, code % json.dumps(list(names)))
-    for name, r in res.items():
-        for out_name in r["names"]:
-            excess, same_shape = r["webgl"][out_name]
-            assert same_shape
-            if name == "centernet" and out_name == "tower_0/detections":
-                assert_rows_match(r["webgl:detections"], np.asarray(r["numpy:detections"], np.float32), 4, 1e-3)
-            else:
-                assert excess <= 1e-3, f"{name}:{out_name} on webgl: off by {excess} beyond rtol 1e-3"
-        float_fallbacks = [f for f in r["webgl:fallbacks"] if f.endswith("float32")
-                           and f.split(" ")[0] not in ("TopKV2", "GatherV2", "GatherNd")]
-        assert not float_fallbacks, (name, float_fallbacks)
+from .test_backends import py
 
 
 def test_blazeface_detections_and_flat_gpu_memory(app):

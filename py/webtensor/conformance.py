@@ -23,9 +23,8 @@ TOL_ACCUM = 1e-4          # conv / matmul / mean over many terms
 TOL_TRANSCENDENTAL = 2e-6  # our own exp/sigmoid/tanh vs numpy's
 
 
-# backends without int8 kernels run int8 cases on numpy inside the plan (reported) and
-# must still give the exact integers
-NO_INT8_KERNELS = {"webgl"}
+# a backend whose supports("int8") is False runs int8 cases on numpy inside the plan
+# (reported) and must still give the exact integers
 
 
 class Case:
@@ -467,7 +466,7 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
             desc = target.describe(plan)
             fallbacks = desc.get("fallbacks", [])
             bad_fallbacks = [f for f in fallbacks if f.split(" ")[0] in case.kernel_ops
-                             and not (case.int8 and backend in NO_INT8_KERNELS)]
+                             and not (case.int8 and not target.supports("int8"))]
             entry.update(ok=err <= case.tol and not bad_fallbacks, error=err, fallbacks=fallbacks,
                          kernel_calls=desc.get("kernel_calls"))
         except Exception as e:  # report, never hide

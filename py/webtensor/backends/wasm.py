@@ -15,7 +15,7 @@ import hashlib
 import numpy as np
 
 from ..engine import KernelRecord, engine
-from ..errors import BackendError, ExecutionError, WebtensorError, wrap_backend_error
+from ..errors import ExecutionError, WebtensorError, wrap_backend_error
 from .. import native
 from ..graph.plan import Plan, Step, run_reference
 from ..lower import BOOL, I32, OPCODES, Lowered, Lowering, Ref, plan_arena, slot_bytes, slot_span
@@ -344,6 +344,11 @@ class WasmBackend:
     @classmethod
     def probe(cls) -> tuple[bool, str]:
         return native.capability(cls.variant)
+
+    @staticmethod
+    def supports(kind: str) -> bool:
+        """Which kinds of kernel calls run natively here: float32 and int8 both."""
+        return kind in ("float32", "int8")
 
     def upload_weights(self, arrays: list[np.ndarray]) -> tuple[bytes, int, list[int], int]:
         """One blob of 16-byte aligned weights in wasm memory, shared by every plan whose

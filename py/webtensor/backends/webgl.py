@@ -71,7 +71,7 @@ class GLPlan:
         self.backend, self.plan = backend, plan
         self.rt = backend.runtime()
         self.generation = int(self.rt.generation)
-        self.lowered = Lowering(plan, plan.optimize, int8=False).run()
+        self.lowered = Lowering(plan, plan.optimize, int8=backend.supports("int8")).run()
         self.max_size = int(self.rt.maxTextureSize)
         self.owned: list[int] = []
         self.segments: list[tuple[str, object]] = []
@@ -402,6 +402,11 @@ class WebGLBackend:
     @classmethod
     def probe(cls) -> tuple[bool, str]:
         return native.capability(cls.name)
+
+    @staticmethod
+    def supports(kind: str) -> bool:
+        """float32 textures only: int8 tensors and ops run on numpy inside the plan."""
+        return kind == "float32"
 
     def __init__(self):
         self._rt = native.start(self.name)            # BackendError with the reason if it cannot start
