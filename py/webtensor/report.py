@@ -94,7 +94,7 @@ class _PeakMemory:
         return int(tracemalloc.get_traced_memory()[1])
 
     def __exit__(self, *exc):
-        if self.backend not in ("webgl",) and not self.backend.startswith("wasm"):
+        if self.kind == "numpy arrays":
             tracemalloc.stop()
 
 

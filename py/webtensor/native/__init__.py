@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 
+from .._io import IN_BROWSER
 from ..errors import BackendError
 
-IN_BROWSER = sys.platform == "emscripten"
 HERE = Path(__file__).resolve().parent
 WASM_MODULES = {"wasm": "webtensor-wasm.wasm", "wasm-simd": "webtensor-wasm-simd.wasm",
                 "wasm-simd-threads": "webtensor-wasm-simd-threads.wasm"}
