@@ -142,33 +142,36 @@ void op_unary(const int32_t* a, int tid, int nthreads) {
   }
 }
 
-// args: src dst n kind   kind: 0 i32->f32, 1 f32->i32 (truncate), 2 f32->bool, 3 i32->bool; bool is int32 0/1
+// args: x out n kind   kind: 0 i32->f32, 1 f32->i32 (truncate), 2 f32->bool, 3 i32->bool; bool is int32 0/1
 void op_cast(const int32_t* a, int tid, int nthreads) {
-  const int32_t* si = PTR(const int32_t, a[0]);
-  const float* sf = PTR(const float, a[0]);
+  const int32_t* x = PTR(const int32_t, a[0]);   // int32 / bool source
+  const float* xf = PTR(const float, a[0]);      // float32 source
+  int32_t* out = PTR(int32_t, a[1]);             // int32 / bool destination
+  float* outf = PTR(float, a[1]);                // float32 destination
   const int n = a[2], kind = a[3];
   int i0, i1;
   FOR_WORK(n, i0, i1) {
     for (int i = i0; i < i1; i++) {
       switch (kind) {
-        case 0: PTR(float, a[1])[i] = (float)si[i]; break;
+        case 0: outf[i] = (float)x[i]; break;
         case 1: {
-          float v = sf[i];
-          PTR(int32_t, a[1])[i] = v != v ? 0 : v >= 2147483520.0f ? 2147483647 : v <= -2147483648.0f ? (-2147483647 - 1) : (int32_t)v;
+          float v = xf[i];
+          out[i] = v != v ? 0 : v >= 2147483520.0f ? 2147483647 : v <= -2147483648.0f ? (-2147483647 - 1) : (int32_t)v;
           break;
         }
-        case 2: PTR(int32_t, a[1])[i] = sf[i] != 0.0f; break;
-        default: PTR(int32_t, a[1])[i] = si[i] != 0; break;
+        case 2: out[i] = xf[i] != 0.0f; break;
+        default: out[i] = x[i] != 0; break;
       }
     }
   }
 }
 
-// args: dst n bits
+// args: out n bits
 void op_fill(const int32_t* a, int tid, int nthreads) {
-  int32_t* dst = PTR(int32_t, a[0]);
+  int32_t* out = PTR(int32_t, a[0]);
+  const int n = a[1], bits = a[2];
   int i0, i1;
-  FOR_WORK(a[1], i0, i1) {
-    for (int i = i0; i < i1; i++) dst[i] = a[2];
+  FOR_WORK(n, i0, i1) {
+    for (int i = i0; i < i1; i++) out[i] = bits;
   }
 }

@@ -275,11 +275,12 @@ void op_qdwconv(const int32_t* a, int tid, int nthreads) {
 void op_quantize(const int32_t* a, int tid, int nthreads) {
   const float* x = PTR(const float, a[0]);
   int8_t* out = PTR(int8_t, a[1]);
+  const int n = a[2];
   const float inv = bits_to_f32(a[3]), zp = (float)a[4];
   int i0, i1;
-  FOR_WORK((a[2] + 15) / 16, i0, i1) {
+  FOR_WORK((n + 15) / 16, i0, i1) {
     i0 *= 16;
-    i1 = MIN(i1 * 16, a[2]);
+    i1 = MIN(i1 * 16, n);
     int i = i0;
 #ifdef __wasm_simd128__
     const v128_t vinv = wasm_f32x4_splat(inv), vz = wasm_f32x4_splat(zp);
@@ -306,9 +307,10 @@ void op_dequantize(const int32_t* a, int tid, int nthreads) {
   const int8_t* x = PTR(const int8_t, a[0]);
   float* out = PTR(float, a[1]);
   const float s = bits_to_f32(a[3]);
+  const int n = a[2];
   const int32_t zp = a[4];
   int i0, i1;
-  FOR_WORK(a[2], i0, i1) {
+  FOR_WORK(n, i0, i1) {
     for (int i = i0; i < i1; i++) out[i] = (float)((int32_t)x[i] - zp) * s;
   }
 }

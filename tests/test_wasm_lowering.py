@@ -1,20 +1,103 @@
-"""The wasm backend's planning, checked in CPython: the C/Python contract, lowering
-of the 10 models, and the arena (no two tensors alive at once share bytes)."""
+"""The wasm backend's planning, checked in CPython: the C/Python contract (opcodes and
+each opcode's named arguments), lowering of the 10 models, the encoder, and the arena
+(no two tensors alive at once share bytes)."""
 import re
 
 import numpy as np
 import pytest
 
 import webtensor
-from webtensor.lower import OPCODES, Lowering, coalesce, plan_arena, view_geometry
+from webtensor.backends.wasm.encode import ARGS, OPCODES, check_extents, encode, supports
+from webtensor.lower import Lowering, coalesce, plan_arena, view_geometry
+from webtensor.lower.calls import Conv
 
 from .helpers import GRAPH_MODELS, HUMAN_MODELS, ROOT
 
+C_SOURCES = {p.name: p.read_text() for p in (ROOT / "kernels_wasm").glob("*.[ch]")}
+
 
 def test_opcodes_match_the_c_header():
-    header = (ROOT / "kernels_wasm" / "common.h").read_text()
+    header = C_SOURCES["common.h"]
     enum = dict((m.group(1), int(m.group(2))) for m in re.finditer(r"\b(OP_[A-Z0-9]+)\s*=\s*(\d+)", header))
     assert enum == OPCODES
+
+
+def _c_body(name: str) -> str:
+    """The text of C function `name` (or macro), with the bodies of the macros and helper
+    functions it passes `a` to appended: everything that reads its argument words."""
+    src = "\n".join(C_SOURCES.values())
+    m = re.search(rf"(?:void|INLINE void|static void)\s+{name}\s*\(const int32_t\* a[^)]*\)\s*{{", src)
+    assert m, f"no C function {name}"
+    depth, i = 1, m.end()
+    while depth:
+        depth += {"{": 1, "}": -1}.get(src[i], 0)
+        i += 1
+    body = src[m.end():i]
+    for macro in re.findall(r"\b([A-Z_]+_ARGS)\(a\)", body):
+        d = re.search(rf"#define {macro}\(a\)((?:.*\\\n)*.*)", src)
+        body += d.group(1)
+    for helper in set(re.findall(r"\b([a-z_0-9]+)\(a, tid, nthreads", body)):
+        body += _c_body(helper)
+    return body
+
+
+def c_argument_names(name: str) -> dict[int, set[str]]:
+    """Argument index -> the names C function `name` gives that word: `T* p = PTR(T, a[i])`,
+    `int n = a[i]`, `bits_to_f32(a[i])`, `(float)a[i]`, arrays `*s = a + i` (six words:
+    s0..s5) and the QEpilogue struct `q_epilogue(a + i)` fills (a[i] is its x zero point)."""
+    body = _c_body(name)
+    names: dict[int, set[str]] = {}
+    add = lambda i, n: names.setdefault(int(i), set()).add(n)
+    for n, i in re.findall(r"(\w+) = PTR\([^,]+, a\[(\d+)\]\)", body):
+        add(i, n)
+    for n, i in re.findall(r"(\w+) = (?:bits_to_f32\(|\(\w+\))?a\[(\d+)\]", body):
+        add(i, n)
+    for n, i in re.findall(r"\*\s*(\w+) = a \+ (\d+)", body):
+        for k in range(6):
+            add(int(i) + k, f"{n}{k}")
+    q = re.search(r"q_epilogue\(a \+ (\d+)\)", body)
+    if q:
+        src = "\n".join(C_SOURCES.values())
+        fields = re.search(r"typedef struct \{([^}]*)\} QEpilogue;", src).group(1)
+        order = [f.strip() for decl in fields.split(";") if decl.strip() for f in decl.split(None, 1)[1].split(",")]
+        init = re.search(r"QEpilogue e = \{([^}]*)\}", src).group(1)
+        idx = [int(x) for x in re.findall(r"a\[(\d+)\]", init)]
+        base = int(q.group(1))
+        add(base, "xz")
+        for f, k in zip(order, idx):
+            add(base + k, f)
+    return names
+
+
+@pytest.mark.parametrize("op", sorted(ARGS))
+def test_argument_table_matches_the_c_kernel(op):
+    """Every argument word the C kernel names sits where ARGS (the encoders' order) puts
+    that name, and the kernel reads no word past the table's end."""
+    fn = re.search(rf"case {op}: (\w+)\(", C_SOURCES["runtime.c"]).group(1)
+    c_names = c_argument_names(fn)
+    table = ARGS[op]
+    # the kernel names every word of the table, and no word past it
+    assert set(c_names) == set(range(len(table))), f"{fn} names words {sorted(c_names)}, ARGS has {len(table)}"
+    wrong = {i: (table[i], sorted(c)) for i, c in c_names.items() if table[i] not in c}
+    assert not wrong, f"{op}: ARGS name vs the names {fn} gives each word: {wrong}"
+
+
+def test_every_call_type_has_an_encoder_and_a_draw():
+    """Adding a call type (lower/calls.py) without teaching each backend fails here."""
+    from webtensor.backends.wasm.encode import ENCODERS
+    from webtensor.backends.webgl import DRAWS
+    from webtensor.lower.calls import CALL_TYPES, QConv, QDepthwiseConv, Quantize, Dequantize
+    assert set(ENCODERS) == set(CALL_TYPES)
+    assert set(DRAWS) == set(CALL_TYPES) - {QConv, QDepthwiseConv, Quantize, Dequantize}   # no int8 on WebGL
+
+
+def test_a_swapped_argument_fails_the_table_check():
+    """The check can fail: swapping two names of the table is caught."""
+    fn = re.search(r"case OP_CONV: (\w+)\(", C_SOURCES["runtime.c"]).group(1)
+    c_names = c_argument_names(fn)
+    table = list(ARGS["OP_CONV"])
+    table[8], table[9] = table[9], table[8]              # H <-> W
+    assert any(table[i] not in c for i, c in c_names.items())
 
 
 @pytest.mark.parametrize("name", GRAPH_MODELS)
@@ -48,10 +131,10 @@ def test_arena_never_overlaps_live_tensors(name):
 
 def test_blazeface_lowers_to_fused_kernels_without_fallbacks():
     model = webtensor.read_graph_model(HUMAN_MODELS / "blazeface.json")
-    low = Lowering(next(iter(model._plans.values()))).run()
+    low = Lowering(next(iter(model._plans.values())), supports=supports).run()
     assert low.fallbacks == []
     assert len(low.fused) >= 60                   # bias/add/relu epilogues joined their convs
-    assert sum(1 for it in low.items if it.words and it.words[0] == OPCODES["OP_CONV"]) == 37
+    assert sum(1 for it in low.items if isinstance(it.call, Conv)) == 37
 
 
 def test_geometry_helpers():
@@ -75,10 +158,10 @@ def test_texture_size_limit_is_a_clear_error():
 def test_every_kernel_call_fits_its_slots(name):
     """The extent check CompiledPlan runs before a program reaches wasm memory passes on
     every real model (and so is not a source of false refusals)."""
-    from webtensor.backends.wasm import check_extents
     model = webtensor.read_graph_model(HUMAN_MODELS / f"{name}.json")
     plan = next(iter(model._plans.values()))
-    check_extents(Lowering(plan).run(), plan.specs, name)
+    low = Lowering(plan, supports=supports).run()
+    check_extents(encode(low, plan.constants), low, plan.specs, name)
 
 
 def test_a_kernel_call_reaching_past_its_slot_is_refused():
@@ -86,22 +169,22 @@ def test_a_kernel_call_reaching_past_its_slot_is_refused():
     with the kernel) is refused before anything is written, naming the kernel and tensor."""
     import dataclasses
 
-    from webtensor.backends.wasm import check_extents
     from webtensor.conformance import cases
     case = next(c for c in cases() if c.name.startswith("conv2d 7x7x3->8"))
     plan = next(iter(case.model()._plans.values()))
-    low = Lowering(plan).run()
-    check_extents(low, plan.specs, "case")
+    low = Lowering(plan, supports=supports).run()
+    enc = encode(low, plan.constants)
+    check_extents(enc, low, plan.specs, "case")
     out = plan.output_keys[0]
     specs = dict(plan.specs)
     specs[out] = dataclasses.replace(specs[out], shape=(1, 7, 7, 7))     # one channel fewer than the conv writes
-    with pytest.raises(webtensor.ExecutionError, match=r"conv:y.*would write bytes \[0, 1568\).*holds 1372 bytes"):
-        check_extents(low, specs, "case")
+    with pytest.raises(webtensor.ExecutionError, match=r"conv:y.*would write bytes \[0, 1568\).*'y:0' \(out\).*holds 1372 bytes"):
+        check_extents(enc, low, specs, "case")
     # a call that writes into the weights is refused too
-    item = next(it for it in low.items if it.words)
-    item.words[2 + 3] = item.words[2 + 1]          # out pointer -> the packed filter
+    i = next(i for i, it in enumerate(enc.items) if it)
+    enc.items[i][1]["out"] = enc.items[i][1]["w"]          # out pointer -> the packed filter
     with pytest.raises(webtensor.ExecutionError, match="would write into the weights"):
-        check_extents(low, plan.specs, "case")
+        check_extents(enc, low, plan.specs, "case")
 
 
 def test_guard_mode_plans_keep_slots_apart():

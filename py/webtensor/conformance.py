@@ -23,8 +23,9 @@ TOL_ACCUM = 1e-4          # conv / matmul / mean over many terms
 TOL_TRANSCENDENTAL = 2e-6  # our own exp/sigmoid/tanh vs numpy's
 
 
-# a backend whose supports("int8") is False runs int8 cases on numpy inside the plan
-# (reported) and must still give the exact integers
+# an op whose kernel call the backend refuses (its supports(call) is False: WebGL has no int8
+# kernels) runs on numpy inside the plan, and must still give the exact integers; any other
+# fallback of a kernel op fails its case
 
 
 class Case:
@@ -414,9 +415,9 @@ def int8_cases(rng) -> list[Case]:
 
 def _q_channels(op, w) -> int:
     """Output channels of an int8 conv case's filter."""
-    from .quantization import CHANNEL_AXIS, Q_OPS
-    kind = next(k for k, v in Q_OPS.items() if v == op)
-    return w.shape[CHANNEL_AXIS[kind]]
+    from .ops.kinds import FILTER_CHANNEL_AXIS, QUANT_OPS
+    kind = next(k for k, v in QUANT_OPS.items() if v == op)
+    return w.shape[FILTER_CHANNEL_AXIS[kind]]
 
 
 def _qconv_out_shape(op, x, w, attrs):
@@ -465,9 +466,9 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
                                   [model._output_key(o) for o in case.outputs])
             desc = target.describe(plan)
             fallbacks = desc.get("fallbacks", [])
-            bad_fallbacks = [f for f in fallbacks if f.split(" ")[0] in case.kernel_ops
-                             and not (case.int8 and not target.supports("int8"))]
-            entry.update(ok=err <= case.tol and not bad_fallbacks, error=err, fallbacks=fallbacks,
+            refused = desc.get("refused", [])
+            bad_fallbacks = [f for f in fallbacks if f.split(" ")[0] in case.kernel_ops and f not in refused]
+            entry.update(ok=err <= case.tol and not bad_fallbacks, error=err, fallbacks=fallbacks, refused=refused,
                          kernel_calls=desc.get("kernel_calls"))
         except Exception as e:  # report, never hide
             entry.update(ok=False, error=None, exception=f"{type(e).__name__}: {e}")

@@ -19,20 +19,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lower import ACTIVATIONS, VIEW_OPS, Fallback, Lowering, _fused_epilogue_args
+from .lower import VIEW_OPS, Fallback, Lowering, fused_epilogue_args
 from .errors import InputError
 from .graph.ir import Graph, Node, TensorInfo, split_ref
 from .graph.plan import Plan
+from .ops.kinds import FILTER_CHANNEL_AXIS, FILTER_KINDS, QUANT_OPS
 from .ops.quant import F32, I8, QACTS, quantize_values
 
-CONV_KINDS = {"Conv2D": "conv", "_FusedConv2D": "conv", "DepthwiseConv2dNative": "dw",
-              "FusedDepthwiseConv2dNative": "dw", "MatMul": "mm", "_FusedMatMul": "mm"}
-Q_OPS = {"conv": "WtQConv2D", "dw": "WtQDepthwiseConv2D", "mm": "WtQMatMul"}
-# filter layouts: conv [kh,kw,ci,co], depthwise [kh,kw,c,1], MatMul [k,n]
-CHANNEL_AXIS = {"conv": 3, "dw": 2, "mm": 1}
-REDUCE_AXES = {"conv": (0, 1, 2), "dw": (0, 1, 3), "mm": (0,)}     # all but the channel axis
-ACT_NAMES = {ACTIVATIONS.get(n, 0): n for n in QACTS}   # the activations an int8 op folds: code -> name
-RELU, RELU6 = ACTIVATIONS["Relu"], ACTIVATIONS["Relu6"]
+# filter layouts (ops/kinds.py): conv [kh,kw,ci,co], depthwise [kh,kw,c,1], MatMul [k,n]
+REDUCE_AXES = {kind: tuple(a for a in range(4 if kind != "mm" else 2) if a != axis)
+               for kind, axis in FILTER_CHANNEL_AXIS.items()}     # all but the channel axis
+ACT_NAMES = {n or None: n for n in QACTS}   # the activations an int8 op folds (None: none) -> attribute
 GEOMETRY_ATTRS = ("strides", "padding", "explicit_paddings", "dilations", "data_format")
 
 
@@ -62,7 +59,7 @@ class Group:
     w: np.ndarray          # conv [kh,kw,ci,co]; dw [kh,kw,c,1]; mm [k,n]  (affine folded in)
     bias: np.ndarray       # float32 [co]
     residual: str | None
-    act: int               # 0 none, RELU or RELU6 (lower/ ACTIVATIONS codes)
+    act: str | None        # None, "Relu" or "Relu6"
     out: str
     members: set           # the plan steps it absorbed (epilogue ops)
 
@@ -100,7 +97,7 @@ def find_groups(plan: Plan, keep_float=()) -> tuple[dict[int, Group], set[int]]:
     low = Lowering(plan, True)
     groups: dict[int, Group] = {}
     for i, step in enumerate(plan.steps):
-        kind = CONV_KINDS.get(step.node.op)
+        kind = FILTER_KINDS.get(step.node.op)
         if i in low.skip or kind is None or step.node.name in keep_float:
             continue
         x, wkey = step.inputs[:2]
@@ -120,7 +117,7 @@ def find_groups(plan: Plan, keep_float=()) -> tuple[dict[int, Group], set[int]]:
         else:
             co = w.shape[3]
         try:
-            bias, scale, act, _, alpha = _fused_epilogue_args(low, step, co)
+            bias, scale, act, _, alpha = fused_epilogue_args(low, step, co)
         except Fallback:
             continue
         if alpha is not None or act not in ACT_NAMES:
@@ -162,7 +159,7 @@ def equalize(plan: Plan, groups: dict[int, Group], absorbed: set[int], ranges: d
     done = 0
     for g in groups.values():
         nxt = readers.get(g.out, [])
-        if (g.kind == "mm" or g.act not in (0, RELU) or g.residual or g.out in plan.output_keys or g.out in other_reads
+        if (g.kind == "mm" or g.act not in (None, "Relu") or g.residual or g.out in plan.output_keys or g.out in other_reads
                 or g.out not in ranges or not nxt or any(role != "x" or c.kind != "conv" for c, role in nxt)):
             continue
         r = np.maximum(np.abs(ranges[g.out]).max(axis=0), 1e-6)
@@ -191,7 +188,7 @@ def quantize_filter(w: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     amax = np.abs(w).max(axis=REDUCE_AXES[kind])
     scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float64)
     shape = [1] * w.ndim
-    shape[CHANNEL_AXIS[kind]] = -1
+    shape[FILTER_CHANNEL_AXIS[kind]] = -1
     wq = np.clip(np.rint(w / scale.reshape(shape)), -127, 127).astype(I8)
     return wq, scale
 
@@ -308,9 +305,9 @@ class _Builder:
             po = self.params(g.out)
             mult = acc_scale / po.scale
             qmin, qmax = -128, 127
-            if g.act in (RELU, RELU6):
+            if g.act in ("Relu", "Relu6"):
                 qmin = max(qmin, po.zero_point)
-            if g.act == RELU6:
+            if g.act == "Relu6":
                 qmax = min(qmax, po.zero_point + int(np.rint(6.0 / po.scale)))
             attrs.update({"out_dtype": "int8", "out_zero_point": po.zero_point, "qmin": qmin, "qmax": qmax})
             if rq:
@@ -328,7 +325,7 @@ class _Builder:
         base = node.name
         ins = [xq, self.const(base + "/q_filter", wq), self.const(base + "/q_bias", bias_q),
                self.const(base + "/q_multiplier", mult.astype(np.float32))] + ([rq] if rq else [])
-        key = self.add(name, Q_OPS[g.kind], ins, attrs)
+        key = self.add(name, QUANT_OPS[g.kind], ins, attrs)
         if attrs["out_dtype"] == "int8":
             self.qkey[g.out], self.qp[g.out] = key, po
         else:
@@ -350,7 +347,7 @@ class _Builder:
             self.qkey[out] = self.add(s.node.name + "/int8", op, ins, dict(s.node.attrs))
             self.qp[out] = self.qp[x]
             return
-        if s.node.op in CONV_KINDS:
+        if s.node.op in FILTER_KINDS:
             self.stats["float_kernels"].append(f"{s.node.op} ({s.node.name})")
         ins = [self.float_of(k) for k in s.inputs]
         node = Node(self.unique(s.node.name), s.node.op, ins, dict(s.node.attrs))

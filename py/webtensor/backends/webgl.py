@@ -1,5 +1,5 @@
-"""The WebGL2 backend: the wasm backend's lowering (one backend-neutral list of fused
-kernel calls) translated into fragment-shader draws over float32 textures.
+"""The WebGL2 backend: the typed kernel calls of the lowering (lower/calls.py) drawn
+as fragment-shader passes over float32 textures, one draw per call (`DRAWS`).
 
 Layout (see shaders/prelude.glsl): flat-packed RGBA32F textures, 4 consecutive
 elements per texel, so NHWC tensors with channel counts divisible by 4 are "channels
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +20,28 @@ from ..engine import KernelRecord, engine
 from ..errors import BackendError, ResourceError, WebtensorError, wrap_backend_error
 from .. import native
 from ..graph.plan import Plan, Step, run_reference
-from ..lower import OPCODES, Lowering, Ref, contiguous_strides
+from ..lower import Lowering, contiguous_strides
+from ..lower.calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Fill, Pool, Reduce, Resize, Softmax,
+                          Unary)
 
 SHADER_DIR = Path(__file__).resolve().parent.parent / "shaders"
-OP_NAMES = {v: k for k, v in OPCODES.items()}
-ACT_GLSL = {0: "return v;", 1: "return max(v, 0.0);", 2: "return clamp(v, 0.0, 6.0);",
-            3: "return 1.0 / (1.0 + exp(-v));", 4: "return tanh(clamp(v, -10.0, 10.0));",   # SwiftShader: tanh(inf) is NaN
-            5: "return v > 0.0 ? v : exp(v) - 1.0;", 6: "return v > 0.0 ? v : v * PARAM;",
-            7: "return v > 0.0 ? v : v * alpha;",
-            8: "return 1.0507009873554805 * (v > 0.0 ? v : 1.6732632423543772 * (exp(v) - 1.0));"}
-BINARY_GLSL = {0: "x + y", 1: "x - y", 2: "x * y", 3: "x / y", 4: "wt_max(x, y)", 5: "wt_min(x, y)",
-               6: "(x - y) * (x - y)", 7: "(x > 0.0 ? x : x * y)", 8: "floor(x / y)", 9: "(x - floor(x / y) * y)"}
+# the vocabulary (ops/kinds.py) as GLSL
+ACT_GLSL = {None: "return v;", "Relu": "return max(v, 0.0);", "Relu6": "return clamp(v, 0.0, 6.0);",
+            "Sigmoid": "return 1.0 / (1.0 + exp(-v));",
+            "Tanh": "return tanh(clamp(v, -10.0, 10.0));",   # SwiftShader: tanh(inf) is NaN
+            "Elu": "return v > 0.0 ? v : exp(v) - 1.0;", "LeakyRelu": "return v > 0.0 ? v : v * PARAM;",
+            "Prelu": "return v > 0.0 ? v : v * alpha;",
+            "Selu": "return 1.0507009873554805 * (v > 0.0 ? v : 1.6732632423543772 * (exp(v) - 1.0));"}
+BINARY_GLSL = {"Add": "x + y", "Sub": "x - y", "Mul": "x * y", "Div": "x / y", "Maximum": "wt_max(x, y)",
+               "Minimum": "wt_min(x, y)", "SquaredDifference": "(x - y) * (x - y)", "Prelu": "(x > 0.0 ? x : x * y)",
+               "FloorDiv": "floor(x / y)", "FloorMod": "(x - floor(x / y) * y)"}
 # SwiftShader's exp(NaN) is inf: NaN is passed through first
-UNARY_GLSL = {20: "(wt_isnan(x) ? x : exp(x))", 21: "sqrt(x)", 22: "inversesqrt(x)", 23: "1.0 / x", 24: "-x", 25: "abs(x)",
-              26: "x * x", 27: "floor(x)", 28: "ceil(x)", 30: "roundEven(x)", 31: "(wt_isnan(x) ? x : sign(x))"}
+UNARY_GLSL = {"Exp": "(wt_isnan(x) ? x : exp(x))", "Sqrt": "sqrt(x)", "Rsqrt": "inversesqrt(x)", "Reciprocal": "1.0 / x",
+              "Neg": "-x", "Abs": "abs(x)", "Square": "x * x", "Floor": "floor(x)", "Ceil": "ceil(x)",
+              "Round": "roundEven(x)", "Sign": "(wt_isnan(x) ? x : sign(x))"}
+REDUCE_KIND = {"Mean": 0, "Sum": 1, "Max": 2, "Min": 3}           # reduce.glsl KIND
+CAST_TO = {"float32": 0, "int32": 1, "bool": 2}                    # reduce.glsl CAST: the destination
+MAX_DEPTHWISE_TAPS = 64          # kept as the wasm kernels' limit (larger filters untested here)
 F32 = np.dtype(np.float32)
 
 
@@ -60,10 +67,6 @@ def tex_dims(n: int, max_size: int, row_texels: int | None = None) -> tuple[int,
     return w, h
 
 
-def f32_from_bits(bits: int) -> float:
-    return struct.unpack("<f", struct.pack("<i", int(bits)))[0]
-
-
 class GLPlan:
     """A Plan translated into draws, textures planned, on one GL runtime."""
 
@@ -71,7 +74,7 @@ class GLPlan:
         self.backend, self.plan = backend, plan
         self.rt = backend.runtime()
         self.generation = int(self.rt.generation)
-        self.lowered = Lowering(plan, plan.optimize, int8=backend.supports("int8")).run()
+        self.lowered = Lowering(plan, plan.optimize, supports).run()
         self.max_size = int(self.rt.maxTextureSize)
         self.owned: list[int] = []
         self.segments: list[tuple[str, object]] = []
@@ -127,9 +130,9 @@ class GLPlan:
         return self.weight_tex[key]
 
     def tex_of(self, ref) -> int:
-        """Texture for an input reference (a tensor's current texture, or a weight)."""
-        if ref.kind == "w":
-            return self.constant_texture(self.lowered.weights[ref.key], ("w", ref.key))
+        """Texture for an operand (a tensor's current texture, or a constant's)."""
+        if ref.kind == "c":
+            return self.constant_texture(self.plan.constants[ref.key], "const")
         return self.current[self.base(ref.key)]
 
     # -- building --------------------------------------------------------------------
@@ -149,7 +152,7 @@ class GLPlan:
             last[self.base(k)] = max(last.get(self.base(k), -1), len(low.items))  # inputs are never overwritten
         draws: list[dict] = []
         for i, it in enumerate(low.items):
-            if it.words is None:                       # numpy fallback between draw segments
+            if it.call is None:                        # numpy fallback between draw segments
                 if draws:
                     self.segments.append(("gl", self._set_plan(draws)))
                     draws = []
@@ -189,124 +192,8 @@ class GLPlan:
         return "\n".join([head, *lines, rest, shader_source(shader)])
 
     def translate(self, it) -> dict:
-        """One kernel call of the shared lowering -> one draw."""
-        w = it.words
-        op, a = OP_NAMES[w[0]], w[2:]
-        out_key = it.writes[0]
-        n_out = self.size(out_key)
-        ints, floats, inputs = [], [], []
-        if op in ("OP_CONV", "OP_DWCONV"):
-            dw = op == "OP_DWCONV"
-            x, wref, bref, _, res, alpha = a[:6]
-            if dw:
-                N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, PT, PL, act, param, mult = a[7:24]
-                CO = C * mult
-                wt = self.constant_texture(self.lowered.weights[wref.key], ("w", wref.key),
-                                           C // 4 if C % 4 == 0 and mult == 1 else None)
-            else:
-                N, H, W, C, OH, OW, CO, KH, KW, SH, SW, DH, DW, PT, PL, act, param = a[7:24]
-                mult = 1
-                packed = self.lowered.weights[wref.key]                  # [CO8][KH][KW][C][8]
-                co8 = packed.shape[0]
-                unpacked = packed.transpose(1, 2, 3, 0, 4).reshape(KH, KW, C, co8 * 8)[..., :CO]
-                wt = self.constant_texture(np.ascontiguousarray(unpacked), ("unpacked", wref.key),
-                                           CO // 4 if CO % 4 == 0 else None)
-            bias = self.lowered.weights[bref.key][:CO]
-            defs = dict(N=N, H=H, W=W, C=C, OH=OH, OW=OW, CO=CO, KH=KH, KW=KW, SH=SH, SW=SW, DH=DH, DW=DW,
-                        PT=PT, PL=PL, MULT=mult, ACTIVATION=ACT_GLSL[act])
-            if dw:
-                defs["DEPTHWISE"] = 1
-            w_rows = self.dims[wt][0] == (C // 4 if dw else CO // 4)
-            if CO % 4 == 0 and mult == 1 and (C % 4 == 0 or (not dw and w_rows)):
-                defs["VEC4"] = 1                     # 4 output channels per fragment
-                if C % 4 == 0:
-                    defs["C_VEC4"] = 1               # ... and 4 input channels per fetch
-                # direct texel addressing where the textures have image rows
-                if (W * C) % 4 == 0 and self.dims[self.tex_of(x)] == (W * C // 4, N * H):
-                    defs["X_ROWS"] = 1
-                if self.dims_of(out_key) == (OW * CO // 4, N * OH):
-                    defs["OUT_ROWS"] = 1
-                if w_rows:
-                    defs["W_ROWS"] = 1
-            inputs = [["X", self.tex_of(x)], ["Wt", wt], ["Bias", self.constant_texture(bias, ("b", bref.key))]]
-            if res:
-                defs["RESIDUAL"] = 1
-                inputs.append(["R", self.tex_of(res)])
-            if alpha:
-                defs["ALPHA"] = 1
-                inputs.append(["Alpha", self.constant_texture(self.lowered.weights[alpha.key][:CO], ("a", alpha.key))])
-            floats = [["PARAM", f32_from_bits(param)]]
-            return {"src": self.program("conv", defs, out_key), "inputs": inputs, "ints": ints, "floats": floats}
-        if op == "OP_POOL":
-            x, _, N, H, W, C, OH, OW, KH, KW, SH, SW, PT, PL, kind = a[:15]
-            defs = dict(N=N, H=H, W=W, C=C, OH=OH, OW=OW, KH=KH, KW=KW, SH=SH, SW=SW, PT=PT, PL=PL, AVG=kind)
-            return {"src": self.program("window", defs, out_key), "inputs": [["X", self.tex_of(x)]], "ints": [],
-                    "floats": []}
-        if op in ("OP_BINARY", "OP_UNARY"):
-            if op == "OP_BINARY":
-                x, y, _, kind, act, param = a[:6]
-                shape, xs, ys = a[6:12], a[12:18], a[18:24]
-                defs = {"BINARY": 1, "OPERATION": BINARY_GLSL[kind], "ACTIVATION": ACT_GLSL[act]}
-                inputs = [["X", self.tex_of(x)], ["Y", self.tex_of(y)]]
-                offsets = (x.extra // 4 if isinstance(x, Ref) else 0, y.extra // 4 if isinstance(y, Ref) else 0)
-                if any(offsets):
-                    raise BackendError("offset operands are not expected in binary ops")
-            else:
-                x, _, n, kind, param = a[:5]
-                shape, xs, ys = [1, 1, 1, 1, 1, n], [0, 0, 0, 0, 0, 1], [0] * 6
-                if kind < 20:
-                    defs = {"OPERATION": "x", "ACTIVATION": ACT_GLSL[kind]}
-                else:
-                    defs = {"OPERATION": UNARY_GLSL[kind], "ACTIVATION": ACT_GLSL[0]}
-                inputs = [["X", self.tex_of(x)]]
-            ints = [["SHAPE", list(map(int, shape))], ["XS", list(map(int, xs))], ["YS", list(map(int, ys))],
-                    ["SIZE", [n_out]]]
-            return {"src": self.program("elementwise", defs, out_key), "inputs": inputs, "ints": ints,
-                    "floats": [["PARAM", f32_from_bits(param)]]}
-        if op == "OP_COPY":
-            src, dst = a[0], a[1]
-            shape, ss, ds = list(map(int, a[2:8])), list(map(int, a[8:14])), list(map(int, a[14:20]))
-            n_piece = int(np.prod(shape))
-            offset = src.extra // 4
-            whole = dst.extra == 0 and n_piece == n_out and ds == _contig6(shape)
-            ints = [["SHAPE", shape], ["SS", ss], ["OFFSET", [offset]], ["SIZE", [n_piece]]]
-            inputs = [["X", self.tex_of(src)]]
-            defs = {}
-            if not whole:
-                defs["BASE"] = 1
-                base_tex = self.current.get(self.base(out_key))
-                if base_tex is None:   # nothing written yet: start from zeros
-                    base_tex = self.constant_texture(np.zeros(n_out, np.float32), ("zeros", n_out))
-                inputs.append(["B", base_tex])
-                ints += [["DS", ds], ["DOFFSET", [dst.extra // 4]], ["OUT_SIZE", [n_out]]]
-            return {"src": self.program("copy", defs, out_key), "inputs": inputs, "ints": ints, "floats": []}
-        if op == "OP_FILL":
-            _, n, bits = a[:3]
-            value = f32_from_bits(bits) if np.dtype(self.plan.specs[out_key].dtype) == F32 else float(bits)
-            return {"src": self.program("reduce", {"FILL": 1}, out_key), "inputs": [],
-                    "ints": [["SIZE", [n_out]]], "floats": [["VALUE", value]]}
-        if op == "OP_CAST":
-            x, _, n, kind = a[:4]
-            defs = {"CAST": {0: 0, 1: 1, 2: 2, 3: 2}[kind]}
-            return {"src": self.program("reduce", defs, out_key), "inputs": [["X", self.tex_of(x)]],
-                    "ints": [["SIZE", [n_out]]], "floats": []}
-        if op == "OP_RESIZE":
-            x, _, N, H, W, C, OH, OW, nearest, align, half = a[:11]
-            sy = (H - 1) / (OH - 1) if align and OH > 1 else H / OH
-            sx = (W - 1) / (OW - 1) if align and OW > 1 else W / OW
-            defs = dict(N=N, H=H, W=W, C=C, OH=OH, OW=OW, NEAREST=nearest, ALIGN=align, HALF=half)
-            return {"src": self.program("resize", defs, out_key), "inputs": [["X", self.tex_of(x)]], "ints": [],
-                    "floats": [["SCALE_Y", sy], ["SCALE_X", sx]]}
-        if op == "OP_REDUCE":
-            x, _, outer, n, inner, kind = a[:6]
-            defs = dict(RN=n, INNER=inner, KIND=kind)
-            return {"src": self.program("reduce", defs, out_key), "inputs": [["X", self.tex_of(x)]],
-                    "ints": [["SIZE", [n_out]]], "floats": []}
-        if op == "OP_SOFTMAX":
-            x, _, rows, cols = a[:4]
-            return {"src": self.program("reduce", {"SOFTMAX": 1, "COLS": cols}, out_key),
-                    "inputs": [["X", self.tex_of(x)]], "ints": [["SIZE", [n_out]]], "floats": []}
-        raise BackendError(f"webgl: no shader for {op}")
+        """One kernel call of the lowering -> one draw (`DRAWS`)."""
+        return DRAWS[type(it.call)](self, it.call, it.writes[0])
 
     # -- running ---------------------------------------------------------------------
     def _download(self, key, tid) -> np.ndarray:
@@ -378,9 +265,146 @@ class GLPlan:
     def describe(self) -> dict:
         st = self.rt.stats()
         return {"backend": "webgl", "kernel_calls": len(self.labels), "segments": len(self.segments),
-                "fallbacks": list(self.lowered.fallbacks), "fused_nodes": len(self.lowered.fused),
+                "fallbacks": list(self.lowered.fallbacks), "refused": list(self.lowered.refused),
+                "fused_nodes": len(self.lowered.fused),
                 "textures": len(self.owned), "arena_bytes": 0, "naive_activation_bytes": 0, "weight_bytes": 0,
                 "texture_bytes": int(st.textureBytes), "interop_calls_per_inference": 1 if len(self.segments) <= 1 else None}
+
+
+# ----------------------------------------------------------------------------- draws
+def _f32(v: float) -> float:
+    """A float uniform as the float32 the other backends compute with."""
+    return float(np.float32(v))
+
+
+def draw_conv(p: GLPlan, call, out_key) -> dict:
+    """Conv and DepthwiseConv: conv.glsl, logical filters as weight textures."""
+    dw = isinstance(call, DepthwiseConv)
+    g = call.g
+    N, H, W, C = g.N, g.H, g.W, g.C
+    mult = call.MULT if dw else 1
+    CO = C * mult if dw else call.CO
+    if dw:
+        wt = p.constant_texture(call.filter, "dw", C // 4 if C % 4 == 0 and mult == 1 else None)
+    else:
+        wt = p.constant_texture(call.filter, "conv", CO // 4 if CO % 4 == 0 else None)
+    defs = dict(N=N, H=H, W=W, C=C, OH=g.OH, OW=g.OW, CO=CO, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, DH=g.DH, DW=g.DW,
+                PT=g.PT, PL=g.PL, MULT=mult, ACTIVATION=ACT_GLSL[call.act])
+    if dw:
+        defs["DEPTHWISE"] = 1
+    w_rows = p.dims[wt][0] == (C // 4 if dw else CO // 4)
+    if CO % 4 == 0 and mult == 1 and (C % 4 == 0 or (not dw and w_rows)):
+        defs["VEC4"] = 1                     # 4 output channels per fragment
+        if C % 4 == 0:
+            defs["C_VEC4"] = 1               # ... and 4 input channels per fetch
+        # direct texel addressing where the textures have image rows
+        if (W * C) % 4 == 0 and p.dims[p.tex_of(call.x)] == (W * C // 4, N * H):
+            defs["X_ROWS"] = 1
+        if p.dims_of(out_key) == (g.OW * CO // 4, N * g.OH):
+            defs["OUT_ROWS"] = 1
+        if w_rows:
+            defs["W_ROWS"] = 1
+    inputs = [["X", p.tex_of(call.x)], ["Wt", wt], ["Bias", p.constant_texture(call.bias, "bias")]]
+    if call.residual:
+        defs["RESIDUAL"] = 1
+        inputs.append(["R", p.tex_of(call.residual)])
+    if call.alpha is not None:
+        defs["ALPHA"] = 1
+        inputs.append(["Alpha", p.constant_texture(call.alpha, "alpha")])
+    return {"src": p.program("conv", defs, out_key), "inputs": inputs, "ints": [],
+            "floats": [["PARAM", _f32(call.param)]]}
+
+
+def draw_pool(p: GLPlan, call: Pool, out_key) -> dict:
+    g = call.g
+    defs = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL,
+                AVG=int(call.kind == "Avg"))
+    return {"src": p.program("window", defs, out_key), "inputs": [["X", p.tex_of(call.x)]], "ints": [], "floats": []}
+
+
+def _elementwise(p: GLPlan, defs, inputs, shape, xs, ys, param, out_key) -> dict:
+    ints = [["SHAPE", list(map(int, shape))], ["XS", list(map(int, xs))], ["YS", list(map(int, ys))],
+            ["SIZE", [p.size(out_key)]]]
+    return {"src": p.program("elementwise", defs, out_key), "inputs": inputs, "ints": ints,
+            "floats": [["PARAM", _f32(param)]]}
+
+
+def draw_binary(p: GLPlan, call: Binary, out_key) -> dict:
+    if call.x.offset or call.y.offset:
+        raise BackendError("offset operands are not expected in binary ops")
+    defs = {"BINARY": 1, "OPERATION": BINARY_GLSL[call.kind], "ACTIVATION": ACT_GLSL[call.act]}
+    return _elementwise(p, defs, [["X", p.tex_of(call.x)], ["Y", p.tex_of(call.y)]], call.shape, call.xs, call.ys,
+                        call.param, out_key)
+
+
+def draw_unary(p: GLPlan, call: Unary, out_key) -> dict:
+    if call.kind in ACT_GLSL:
+        defs = {"OPERATION": "x", "ACTIVATION": ACT_GLSL[call.kind]}
+    else:
+        defs = {"OPERATION": UNARY_GLSL[call.kind], "ACTIVATION": ACT_GLSL[None]}
+    return _elementwise(p, defs, [["X", p.tex_of(call.x)]], [1, 1, 1, 1, 1, call.n], [0, 0, 0, 0, 0, 1], [0] * 6,
+                        call.param, out_key)
+
+
+def draw_copy(p: GLPlan, call: Copy, out_key) -> dict:
+    shape, ss, ds = list(map(int, call.shape)), list(map(int, call.ss)), list(map(int, call.ds))
+    n_out, n_piece = p.size(out_key), int(np.prod(shape))
+    whole = call.dst.offset == 0 and n_piece == n_out and ds == _contig6(shape)
+    ints = [["SHAPE", shape], ["SS", ss], ["OFFSET", [call.src.offset]], ["SIZE", [n_piece]]]
+    inputs = [["X", p.tex_of(call.src)]]
+    defs = {}
+    if not whole:                      # a piece of the output: the rest comes from its current texture
+        defs["BASE"] = 1
+        base_tex = p.current.get(p.base(out_key))
+        if base_tex is None:           # nothing written yet: start from zeros
+            base_tex = p.constant_texture(np.zeros(n_out, np.float32), ("zeros", n_out))
+        inputs.append(["B", base_tex])
+        ints += [["DS", ds], ["DOFFSET", [call.dst.offset]], ["OUT_SIZE", [n_out]]]
+    return {"src": p.program("copy", defs, out_key), "inputs": inputs, "ints": ints, "floats": []}
+
+
+def draw_fill(p: GLPlan, call: Fill, out_key) -> dict:
+    value = _f32(call.value) if call.dtype == "float32" else float(int(call.value))
+    return {"src": p.program("reduce", {"FILL": 1}, out_key), "inputs": [], "ints": [["SIZE", [p.size(out_key)]]],
+            "floats": [["VALUE", value]]}
+
+
+def draw_cast(p: GLPlan, call: Cast, out_key) -> dict:
+    return {"src": p.program("reduce", {"CAST": CAST_TO[call.dst]}, out_key), "inputs": [["X", p.tex_of(call.x)]],
+            "ints": [["SIZE", [p.size(out_key)]]], "floats": []}
+
+
+def draw_resize(p: GLPlan, call: Resize, out_key) -> dict:
+    H, W, OH, OW, align = call.H, call.W, call.OH, call.OW, call.align_corners
+    sy = (H - 1) / (OH - 1) if align and OH > 1 else H / OH
+    sx = (W - 1) / (OW - 1) if align and OW > 1 else W / OW
+    defs = dict(N=call.N, H=H, W=W, C=call.C, OH=OH, OW=OW, NEAREST=int(call.nearest), ALIGN=int(align),
+                HALF=int(call.half_pixel_centers))
+    return {"src": p.program("resize", defs, out_key), "inputs": [["X", p.tex_of(call.x)]], "ints": [],
+            "floats": [["SCALE_Y", sy], ["SCALE_X", sx]]}
+
+
+def draw_reduce(p: GLPlan, call: Reduce, out_key) -> dict:
+    defs = dict(RN=call.n, INNER=call.inner, KIND=REDUCE_KIND[call.kind])
+    return {"src": p.program("reduce", defs, out_key), "inputs": [["X", p.tex_of(call.x)]],
+            "ints": [["SIZE", [p.size(out_key)]]], "floats": []}
+
+
+def draw_softmax(p: GLPlan, call: Softmax, out_key) -> dict:
+    return {"src": p.program("reduce", {"SOFTMAX": 1, "COLS": call.cols}, out_key),
+            "inputs": [["X", p.tex_of(call.x)]], "ints": [["SIZE", [p.size(out_key)]]], "floats": []}
+
+
+DRAWS = {Conv: draw_conv, DepthwiseConv: draw_conv, Pool: draw_pool, Binary: draw_binary, Unary: draw_unary,
+         Copy: draw_copy, Fill: draw_fill, Cast: draw_cast, Resize: draw_resize, Reduce: draw_reduce,
+         Softmax: draw_softmax}
+
+
+def supports(call) -> bool:
+    """float32 textures: every call type with a draw, except on int8 tensors."""
+    if type(call) not in DRAWS or call.int8:
+        return False
+    return not (isinstance(call, DepthwiseConv) and call.g.KH * call.g.KW > MAX_DEPTHWISE_TAPS)
 
 
 def _contig6(shape):
@@ -404,9 +428,10 @@ class WebGLBackend:
         return native.capability(cls.name)
 
     @staticmethod
-    def supports(kind: str) -> bool:
-        """float32 textures only: int8 tensors and ops run on numpy inside the plan."""
-        return kind == "float32"
+    def supports(call) -> bool:
+        """A typed kernel call (lower/calls.py) this backend draws: float32 textures only,
+        so int8 calls run on numpy inside the plan."""
+        return supports(call)
 
     def __init__(self):
         self._rt = native.start(self.name)            # BackendError with the reason if it cannot start

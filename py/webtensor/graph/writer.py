@@ -62,8 +62,8 @@ def encode_attr(value, where: str, name: str = "") -> dict:
 
 def _filter_scales(graph: Graph) -> dict[str, tuple[list[float], int]]:
     """int8 Const name -> (per-channel scales, channel axis), from the int8 op that reads it."""
-    from ..quantization import CHANNEL_AXIS, Q_OPS
-    axis_of = {Q_OPS[kind]: axis for kind, axis in CHANNEL_AXIS.items()}
+    from ..ops.kinds import FILTER_CHANNEL_AXIS, QUANT_OPS
+    axis_of = {QUANT_OPS[kind]: axis for kind, axis in FILTER_CHANNEL_AXIS.items()}
     out = {}
     for n in graph.nodes:
         if n.op in axis_of and "filter_scales" in n.attrs:

@@ -1,50 +1,44 @@
-"""The lowering: a Plan -> a list of fused kernel calls with packed weights, and the
-arena that holds every activation, planned from tensor lifetimes.
+"""The lowering: a Plan -> typed kernel calls (lower/calls.py) with logical weights,
+fused where a backend kernel can apply an epilogue, plus the arena that holds every
+activation (lower/memory.py).
 
-Pure Python; imports no backend.  Every native backend compiles the same `Lowered`
-(backends/wasm.py writes the calls as program words into wasm memory; backends/webgl.py
-translates them into draws).  Today a call is still written in the wasm ABI's words
-(`OPCODES`, argument order of kernels_wasm/common.h) with weights packed for the wasm
-GEMM: issue 12 replaces that with typed calls each backend encodes at its own edge.
-Fusion rules live here (bias / BatchNorm / per-channel affine / residual / activation
-epilogues, zero-pad folding), as does `plan_arena`.
+Pure Python; imports no backend.  Each native backend compiles the same `Lowered`
+at its own edge: backends/wasm/encode.py encodes each call as argument words with packed
+weights, backends/webgl.py maps each call type to a draw.  A backend answers
+`supports(call)`; a call it refuses sends its op to numpy between native segments.
+Fusion rules live here (bias / BatchNorm / per-channel affine / residual /
+activation epilogues, zero-pad folding).
 """
 from __future__ import annotations
 
-import struct
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from ..graph.plan import Plan, Step
 from ..ops.array import pad_widths, strided_index
+from ..ops.kinds import ACTIVATIONS, BINARY_KINDS, REDUCTIONS, UNARY_KINDS
 from ..ops.nn import conv_geometry
 from ..ops.spec import norm_axis
+from .calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv, QDepthwiseConv,
+                    Quantize, Reduce, Ref, Requant, Resize, Softmax, Unary, Window)
+from .memory import plan_arena, slot_bytes, slot_span  # noqa: F401  (re-exported)
 
-# --- the contract with kernels_wasm/common.h (tests/test_wasm_contract.py checks it)
-OPCODES = {"OP_CONV": 1, "OP_DWCONV": 2, "OP_POOL": 3, "OP_BINARY": 4, "OP_UNARY": 5, "OP_COPY": 6,
-           "OP_FILL": 7, "OP_RESIZE": 8, "OP_REDUCE": 9, "OP_SOFTMAX": 10, "OP_CAST": 11,
-           "OP_QCONV": 12, "OP_QDWCONV": 13, "OP_QUANTIZE": 14, "OP_DEQUANTIZE": 15, "OP_QMAXPOOL": 16,
-           "OP_COPY8": 17}
-ACTIVATIONS = {"Relu": 1, "Relu6": 2, "Sigmoid": 3, "Tanh": 4, "Elu": 5, "LeakyRelu": 6, "Prelu": 7, "Selu": 8}
-BINARY = {"Add": 0, "AddV2": 0, "BiasAdd": 0, "Sub": 1, "Mul": 2, "RealDiv": 3, "Div": 3, "Maximum": 4,
-          "Minimum": 5, "SquaredDifference": 6, "Prelu": 7, "FloorDiv": 8, "FloorMod": 9}
-UNARY = {**{k: v for k, v in ACTIVATIONS.items() if k != "Prelu"},
-         "Exp": 20, "Sqrt": 21, "Rsqrt": 22, "Reciprocal": 23, "Inv": 23, "Neg": 24, "Abs": 25, "Square": 26,
-         "Floor": 27, "Ceil": 28, "Round": 30, "Sign": 31}
 VIEW_OPS = {"Reshape", "Squeeze", "ExpandDims", "Identity", "StopGradient", "Snapshot"}
-MAX_RANK = 6
+MAX_RANK = 6                       # strided calls (Binary, Copy) carry 6-d shapes
 F32, I32, BOOL, I8 = np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.bool_), np.dtype(np.int8)
-CAST_KINDS = {(I32, F32): 0, (BOOL, F32): 0, (F32, I32): 1, (F32, BOOL): 2, (I32, BOOL): 3}   # (src, dst) -> OP_CAST kind
-QSCRATCH, QMR = 16384, 4          # kernels_wasm/quant.c: gathered-row scratch bytes per tile, rows per tile
+CASTS = {(I32, F32), (BOOL, F32), (F32, I32), (F32, BOOL), (I32, BOOL)}   # (src, dst) with a Cast call
+MAX_DEPTHWISE_TAPS = 64            # both native depthwise kernels keep one tap row per output pixel
 
 
 class Fallback(Exception):
-    """This op (with these shapes/dtypes/constness) has no wasm kernel: run it on numpy."""
+    """This op (with these shapes/dtypes/constness) has no kernel call: run it on numpy."""
 
 
-def f32_bits(v: float) -> int:
-    return struct.unpack("<i", struct.pack("<f", float(v)))[0]
+class Refused(Fallback):
+    """The backend's `supports` refused the kernel call this op lowers to."""
 
 
 def contiguous_strides(shape) -> list[int]:
@@ -91,19 +85,10 @@ def broadcast_strides(in_shape, out_shape) -> list[int]:
     return strides
 
 
-@dataclass(frozen=True)
-class Ref:
-    """A symbolic address, resolved after memory planning: a tensor (by key), a weight
-    (by index) or the shared zero row, plus a byte offset."""
-    kind: str
-    key: object
-    extra: int = 0
-
-
 @dataclass
 class Item:
-    """One unit of the lowered plan: a wasm kernel call or a numpy fallback step."""
-    words: list | None              # [opcode, nwords, args...] with Refs, for wasm
+    """One unit of the lowered plan: a kernel call or a numpy fallback step."""
+    call: object | None             # a lower/calls.py call, for the native backend
     step: Step | None               # for numpy fallbacks
     reads: list[str]
     writes: list[str]
@@ -113,29 +98,31 @@ class Item:
 @dataclass
 class Lowered:
     items: list[Item]
-    weights: list[np.ndarray]
     aliases: dict[str, str]             # view tensor -> base tensor (same bytes)
     fused: dict[str, str] = field(default_factory=dict)   # fused node -> node it joined
     fallbacks: list[str] = field(default_factory=list)
-    zero_floats: int = 4
     conv_flops: int = 0                 # multiply-adds x2 in conv/GEMM/depthwise kernels
+    refused: list[str] = field(default_factory=list)     # fallbacks the backend's supports() refused
+
+
+def _all_calls(call) -> bool:
+    return True
 
 
 class Lowering:
-    """Plan -> Lowered: op-by-op lowering with peephole fusion."""
+    """Plan -> Lowered: op-by-op lowering with peephole fusion.  `supports(call)` is the
+    target backend's: a call it refuses makes its op a numpy step (all accepted when None)."""
 
-    def __init__(self, plan: Plan, optimize: bool = True, int8: bool = True):
+    def __init__(self, plan: Plan, optimize: bool = True, supports: Callable[[object], bool] | None = None):
         self.plan = plan
         self.optimize = optimize          # False: no fusion or folding (for optimize-report)
-        self.int8 = int8                  # False: int8 tensors and ops go to numpy (WebGL has no int8 kernels)
+        self.supports = supports or _all_calls
         self.specs = plan.specs
-        self.weights: list[np.ndarray] = []
-        self._weight_ids: dict[int, int] = {}
         self.aliases: dict[str, str] = {}
         self.items: list[Item] = []
         self.fused: dict[str, str] = {}
         self.fallbacks: list[str] = []
-        self.zero_floats = 4
+        self.refused: list[str] = []       # the fallbacks whose call the backend refused
         self.conv_flops = 0
         self.producer = {}
         for i, s in enumerate(plan.steps):
@@ -159,28 +146,9 @@ class Lowering:
     def dtype(self, key) -> np.dtype:
         return np.dtype(self.specs[key].dtype)
 
-    def weight(self, array: np.ndarray) -> Ref:
-        arr = np.ascontiguousarray(array)
-        if arr.dtype == BOOL:
-            arr = arr.astype(np.int32)
-        elif arr.dtype.kind == "f":
-            arr = arr.astype(np.float32, copy=False)
-        elif arr.dtype.kind in "iu" and arr.dtype != I8:
-            arr = arr.astype(np.int32, copy=False)
-        idx = self._weight_ids.get(id(array))
-        if idx is None:
-            idx = len(self.weights)
-            self.weights.append(arr)
-            self._weight_ids[id(array)] = idx
-        return Ref("w", idx)
-
-    def ref(self, key, extra_elems: int = 0, esize: int = 4) -> Ref:
-        """Address of a tensor's data: uploaded once if it is a constant."""
-        c = self.const(key)
-        if c is not None:
-            r = self.weight(c)
-            return Ref("w", r.key, extra_elems * esize)
-        return Ref("t", key, extra_elems * esize)
+    def ref(self, key, offset: int = 0) -> Ref:
+        """An operand: a constant (uploaded once by the backend) or an activation."""
+        return Ref("c" if self.const(key) is not None else "t", key, offset)
 
     def require_f32(self, *keys):
         for k in keys:
@@ -194,9 +162,10 @@ class Lowering:
             return None
         return users[0]
 
-    def emit(self, opcode: str, args: list, reads: list[str], writes: list[str], label: str):
-        words = [OPCODES[opcode], len(args) + 2, *args]
-        self.items.append(Item(words, None, [k for k in reads if self.const(k) is None], writes, label))
+    def emit(self, call, reads: list[str], writes: list[str], label: str):
+        if not self.supports(call):
+            raise Refused(f"the backend has no kernel for this {type(call).__name__}")
+        self.items.append(Item(call, None, [k for k in reads if self.const(k) is None], writes, label))
 
     # -- driver --------------------------------------------------------------------
     def run(self) -> Lowered:
@@ -204,35 +173,57 @@ class Lowering:
             if i in self.skip:
                 continue
             op = step.node.op
+            # a rule may fuse and alias before a later call is refused: undo all of it
+            saved = (len(self.items), set(self.skip), dict(self.fused), dict(self.aliases), dict(self.folded_pads),
+                     self.conv_flops)
             try:
-                if not self.int8 and any(self.dtype(k) == I8 for k in list(step.inputs) + list(step.outputs)):
-                    raise Fallback("int8 tensors have no kernels on this backend")
                 start = len(self.items)
                 if op in VIEW_OPS:
                     self.view(step)
                 elif op in LOWERINGS:
                     LOWERINGS[op](self, i, step)
                 else:
-                    raise Fallback(f"no wasm kernel for {op}")
+                    raise Fallback(f"no kernel call for {op}")
                 # an empty output no kernel writes (a zero-size slice or split) still needs a
                 # slot: an empty fill claims it
                 written = {k for it in self.items[start:] for k in it.writes} | set(self.aliases)
                 for k in step.outputs:
                     if k not in written and int(np.prod(self.shape(k), dtype=np.int64)) == 0:
-                        self.emit("OP_FILL", [Ref("t", k), 0, 0], [], [k], f"empty:{step.node.name}")
-            except Fallback:
-                dtypes = ",".join(sorted({self.dtype(k).name for k in step.outputs}))
-                self.fallbacks.append(f"{op} ({step.node.name}) -> {dtypes}")
-                self.items.append(Item(None, step, [k for k in step.inputs if self.const(k) is None],
-                                       list(step.outputs), f"numpy:{op}"))
-        return Lowered(self.items, self.weights, self.aliases, self.fused, self.fallbacks, self.zero_floats,
-                       self.conv_flops)
+                        self.emit(Fill(Ref("t", k), 0, 0, self.dtype(k).name), [], [k], f"empty:{step.node.name}")
+            except Fallback as why:
+                n, self.skip, self.fused, self.aliases, self.folded_pads, self.conv_flops = saved
+                del self.items[n:]
+                for k in step.inputs:
+                    if k in self.folded_pads:        # its conv runs on numpy: the Pad runs after all
+                        self._materialise_pad(k)
+                self._numpy(step, isinstance(why, Refused))
+        return Lowered(self.items, self.aliases, self.fused, self.fallbacks, self.conv_flops, self.refused)
+
+    def _numpy(self, step: Step, refused: bool = False):
+        dtypes = ",".join(sorted({self.dtype(k).name for k in step.outputs}))
+        self.fallbacks.append(f"{step.node.op} ({step.node.name}) -> {dtypes}")
+        if refused:
+            self.refused.append(self.fallbacks[-1])
+        self.items.append(Item(None, step, [k for k in step.inputs if self.const(k) is None],
+                               list(step.outputs), f"numpy:{step.node.op}"))
+
+    def _materialise_pad(self, key: str):
+        del self.folded_pads[key]
+        j = self.producer[key]
+        pad = self.plan.steps[j]
+        self.fused.pop(pad.node.name, None)
+        n = len(self.items)
+        try:
+            lower_pad(self, j, pad, fold=False)
+        except Fallback as why:
+            del self.items[n:]
+            self._numpy(pad, isinstance(why, Refused))
 
     def view(self, step: Step):
         lower_view(self, step.inputs[0], step.outputs[0])
 
     # -- fusion --------------------------------------------------------------------
-    def fuse_epilogue(self, i: int, out: str, act: int, allow_residual: bool, channels: int | None = None):
+    def fuse_epilogue(self, i: int, out: str, act: str | None, allow_residual: bool, channels: int | None = None):
         """Follow `out` through consumers that can join the producing kernel: per-channel
         Mul/Add/Sub/BiasAdd by constants (an affine a*y + b folded into weights and bias,
         while nothing else has joined), a residual Add, then an activation.
@@ -250,7 +241,7 @@ class Lowering:
             c = self.const(other[0]) if len(other) == 1 else None
             per_channel = (c is not None and channels is not None and c.dtype == F32 and
                            (c.size == 1 or (c.size == channels and c.shape[-1] == channels)))
-            affine_ok = act == 0 and residual is None and per_channel
+            affine_ok = act is None and residual is None and per_channel
             if affine_ok and (op == "BiasAdd" and nxt.inputs[0] == out or op in ("Add", "AddV2")):
                 shift = (shift if shift is not None else 0) + np.broadcast_to(c.reshape(-1), (channels,))
             elif affine_ok and op == "Sub" and nxt.inputs[0] == out:
@@ -259,12 +250,12 @@ class Lowering:
                 m = np.broadcast_to(c.reshape(-1), (channels,)).astype(np.float32)
                 scale = m if scale is None else scale * m
                 shift = None if shift is None else shift * m
-            elif (act == 0 and allow_residual and residual is None and op in ("Add", "AddV2") and len(other) == 1
+            elif (act is None and allow_residual and residual is None and op in ("Add", "AddV2") and len(other) == 1
                   and self.shape(other[0]) == self.shape(out) and self.dtype(other[0]) == F32
                   and self.const(other[0]) is None and self.producer.get(other[0], -1) < i):
                 residual = other[0]
-            elif act == 0 and op in ACTIVATIONS and op != "Prelu" and nxt.inputs == [out]:
-                act = ACTIVATIONS[op]
+            elif act is None and op in ACTIVATIONS and op != "Prelu" and nxt.inputs == [out]:
+                act = op
                 param = float(nxt.node.attrs.get("alpha", 0.2)) if op == "LeakyRelu" else 0.0
             else:
                 break
@@ -281,13 +272,13 @@ def lower_view(low: Lowering, src: str, out: str):
         raise Fallback("view of a constant")
     low.aliases[out] = low.aliases.get(src, src)
 
-def _fused_epilogue_args(low: Lowering, step: Step, channels: int):
+def fused_epilogue_args(low: Lowering, step: Step, channels: int):
     """bias, act, param, alpha and a weight scale from the node's own fused_ops."""
     attrs = step.node.attrs
     extra = list(step.inputs[2:])
     bias = np.zeros(channels, np.float32)
     scale = None
-    act, param, alpha = 0, 0.0, None
+    act, param, alpha = None, 0.0, None
     for f in attrs.get("fused_ops") or []:
         if f == "BiasAdd":
             b = low.const(extra.pop(0))
@@ -304,19 +295,13 @@ def _fused_epilogue_args(low: Lowering, step: Step, channels: int):
             a = low.const(extra.pop(0))
             if a is None or a.size not in (1, channels) or (a.size == channels and a.shape[-1] != channels):
                 raise Fallback("PReLU alpha is not per-channel")
-            act, alpha = ACTIVATIONS["Prelu"], np.broadcast_to(a.reshape(-1), (channels,)).astype(np.float32)
+            act, alpha = "Prelu", np.broadcast_to(a.reshape(-1), (channels,)).astype(np.float32)
         elif f in ACTIVATIONS:
-            act = ACTIVATIONS[f]
+            act = f
             param = float(attrs.get("leakyrelu_alpha", 0.2)) if f == "LeakyRelu" else 0.0
         else:
             raise Fallback(f"fused op {f}")
     return bias.astype(np.float32), scale, act, param, alpha
-
-
-def _pad_to(v: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros(n, np.float32)
-    out[:v.size] = v
-    return out
 
 
 def lower_conv(low: Lowering, i: int, step: Step):
@@ -332,11 +317,11 @@ def lower_conv(low: Lowering, i: int, step: Step):
         if attrs.get("transpose_a"):
             raise Fallback("transpose_a")
         w = w.T if attrs.get("transpose_b") else w
-    n_, h, wd, c, w4, oh, ow, strides, dil, pads = _gemm_geometry(low, x, w, attrs, matmul)
+    g, w4 = _gemm_geometry(low, x, w, attrs, matmul)
     if not matmul:
-        x, h, wd, pads = _unfold_pad(low, x, h, wd, pads)
-    kh, kw, _, co = w4.shape
-    bias, scale, act, param, alpha = _fused_epilogue_args(low, step, co)
+        x, g = _unfold_pad(low, x, g)
+    co = w4.shape[3]
+    bias, scale, act, param, alpha = fused_epilogue_args(low, step, co)
     if scale is not None:
         w4 = w4 * scale
     out, a, b, residual, act, fparam = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True, channels=co)
@@ -345,39 +330,35 @@ def lower_conv(low: Lowering, i: int, step: Step):
         w4, bias = w4 * a, bias * a
     if b is not None:
         bias = bias + b
-    co8 = -(-co // 8)
-    packed = np.zeros((kh, kw, c, co8 * 8), np.float32)
-    packed[..., :co] = w4
-    packed = np.ascontiguousarray(packed.reshape(kh, kw, c, co8, 8).transpose(3, 0, 1, 2, 4))
-    low.zero_floats = max(low.zero_floats, kw * c)
-    low.conv_flops += 2 * n_ * oh * ow * co * kh * kw * c
-    args = [low.ref(x), low.weight(packed), low.weight(_pad_to(bias, co8 * 8)), Ref("t", out),
-            Ref("t", residual) if residual else 0, low.weight(_pad_to(alpha, co8 * 8)) if alpha is not None else 0,
-            Ref("z", 0), n_, h, wd, c, oh, ow, co, kh, kw, strides[0], strides[1], dil[0], dil[1],
-            pads[0][0], pads[1][0], act, f32_bits(param)]
-    low.emit("OP_CONV", args, [x] + ([residual] if residual else []), [out], f"conv:{step.node.name}")
+    low.conv_flops += 2 * g.N * g.OH * g.OW * co * g.KH * g.KW * g.C
+    call = Conv(low.ref(x), Ref("t", out), np.asarray(w4, np.float32), np.asarray(bias, np.float32),
+                Ref("t", residual) if residual else None, alpha, g, co, act, param)
+    low.emit(call, [x] + ([residual] if residual else []), [out], f"conv:{step.node.name}")
 
 
-def _gemm_geometry(low: Lowering, x: str, w: np.ndarray, attrs: dict, matmul: bool):
-    """A conv or a MatMul as the conv kernels see it: (N, H, W, C, filter [KH,KW,C,CO], OH, OW,
-    strides, dilations, pads).  A MatMul [M,K] x [K,N] is a 1x1 conv over M pixels."""
+def _gemm_geometry(low: Lowering, x: str, w: np.ndarray, attrs: dict, matmul: bool) -> tuple[Window, np.ndarray]:
+    """A conv or a MatMul as the conv kernels see it: its Window and filter [KH,KW,C,CO].
+    A MatMul [M,K] x [K,N] is a 1x1 conv over M pixels."""
     if matmul:
         m, k = low.shape(x)
-        return 1, m, 1, k, w.reshape(1, 1, *w.shape), m, 1, (1, 1), (1, 1), ((0, 0), (0, 0))
+        return Window(1, m, 1, k, m, 1, 1, 1, 1, 1, 1, 1, 0, 0), w.reshape(1, 1, *w.shape)
+    return _window(low, x, w.shape[0], w.shape[1], attrs), w
+
+
+def _window(low: Lowering, x: str, kh: int, kw: int, attrs: dict) -> Window:
     n_, h, wd, c = low.shape(x)
-    (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), w.shape[0], w.shape[1], attrs)
-    return n_, h, wd, c, w, oh, ow, strides, dil, pads
+    (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), kh, kw, attrs)
+    return Window(n_, h, wd, c, oh, ow, kh, kw, strides[0], strides[1], dil[0], dil[1], pads[0][0], pads[1][0])
 
 
-def _unfold_pad(low: Lowering, x: str, h: int, wd: int, pads):
+def _unfold_pad(low: Lowering, x: str, g: Window) -> tuple[str, Window]:
     """If x is a zero Pad folded into this conv: read its source, with the pad added to
     the conv's padding (output size unchanged: it was computed on the padded shape)."""
     if x not in low.folded_pads:
-        return x, h, wd, pads
+        return x, g
     src, top, left = low.folded_pads[x]
     _, h0, w0, _ = low.shape(src)
-    (pt, pb), (pl, pr) = pads
-    return src, h0, w0, ((pt + top, pb), (pl + left, pr))
+    return src, dataclasses.replace(g, H=h0, W=w0, PT=g.PT + top, PL=g.PL + left)
 
 
 def lower_dwconv(low: Lowering, i: int, step: Step):
@@ -386,13 +367,12 @@ def lower_dwconv(low: Lowering, i: int, step: Step):
     if w is None:
         raise Fallback("runtime filter")
     low.require_f32(x)
-    n_, h, wd, c = low.shape(x)
     kh, kw, _, mult = w.shape
-    if kh * kw > 64:
-        raise Fallback("depthwise filter larger than 64 taps")
-    (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), kh, kw, step.node.attrs)
-    x, h, wd, pads = _unfold_pad(low, x, h, wd, pads)
-    bias, scale, act, param, alpha = _fused_epilogue_args(low, step, c * mult)
+    c = low.shape(x)[3]
+    if kh * kw > MAX_DEPTHWISE_TAPS:
+        raise Fallback(f"depthwise filter larger than {MAX_DEPTHWISE_TAPS} taps")
+    x, g = _unfold_pad(low, x, _window(low, x, kh, kw, step.node.attrs))
+    bias, scale, act, param, alpha = fused_epilogue_args(low, step, c * mult)
     if scale is not None:
         w = w * scale.reshape(c, mult)
     out, a, b, residual, act, fparam = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True,
@@ -402,30 +382,23 @@ def lower_dwconv(low: Lowering, i: int, step: Step):
         w, bias = w * a.reshape(c, mult), bias * a
     if b is not None:
         bias = bias + b
-    low.zero_floats = max(low.zero_floats, c)
-    low.conv_flops += 2 * n_ * oh * ow * c * mult * kh * kw
-    args = [low.ref(x), low.weight(np.ascontiguousarray(w, np.float32)), low.weight(bias), Ref("t", out),
-            Ref("t", residual) if residual else 0, low.weight(alpha) if alpha is not None else 0, Ref("z", 0),
-            n_, h, wd, c, oh, ow, kh, kw, strides[0], strides[1], dil[0], dil[1], pads[0][0], pads[1][0],
-            act, f32_bits(param), mult]
-    low.emit("OP_DWCONV", args, [x] + ([residual] if residual else []), [out], f"dwconv:{step.node.name}")
+    low.conv_flops += 2 * g.N * g.OH * g.OW * c * mult * kh * kw
+    call = DepthwiseConv(low.ref(x), Ref("t", out), np.ascontiguousarray(w, np.float32), np.asarray(bias, np.float32),
+                         Ref("t", residual) if residual else None, alpha, g, mult, act, param)
+    low.emit(call, [x] + ([residual] if residual else []), [out], f"dwconv:{step.node.name}")
 
 
 def lower_pool(low: Lowering, i: int, step: Step):
     x = step.inputs[0]
-    attrs = step.node.attrs
-    n_, h, wd, c = low.shape(x)
-    k = attrs.get("ksize")
-    (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), k[1], k[2], attrs)
-    if low.dtype(x) == I8 and step.node.op == "MaxPool":
-        args = [low.ref(x), Ref("t", step.outputs[0]), n_, h, wd, c, oh, ow, k[1], k[2], strides[0], strides[1],
-                pads[0][0], pads[1][0]]
-        low.emit("OP_QMAXPOOL", args, [x], list(step.outputs), f"qmaxpool:{step.node.name}")
+    k = step.node.attrs.get("ksize")
+    g = _window(low, x, k[1], k[2], step.node.attrs)
+    kind = "Max" if step.node.op == "MaxPool" else "Avg"
+    if low.dtype(x) == I8 and kind == "Max":
+        low.emit(Pool(low.ref(x), Ref("t", step.outputs[0]), g, kind, "int8"), [x], list(step.outputs),
+                 f"qmaxpool:{step.node.name}")
         return
     low.require_f32(x)
-    args = [low.ref(x), Ref("t", step.outputs[0]), n_, h, wd, c, oh, ow, k[1], k[2], strides[0], strides[1],
-            pads[0][0], pads[1][0], 0 if step.node.op == "MaxPool" else 1]
-    low.emit("OP_POOL", args, [x], list(step.outputs), f"pool:{step.node.name}")
+    low.emit(Pool(low.ref(x), Ref("t", step.outputs[0]), g, kind), [x], list(step.outputs), f"pool:{step.node.name}")
 
 
 def lower_binary(low: Lowering, i: int, step: Step):
@@ -434,9 +407,9 @@ def lower_binary(low: Lowering, i: int, step: Step):
     out = step.outputs[0]
     oshape = low.shape(out)
     shape, (sa, sb) = coalesce(oshape, broadcast_strides(low.shape(a), oshape), broadcast_strides(low.shape(b), oshape))
-    out, _, _, _, act, param = low.fuse_epilogue(i, out, 0, allow_residual=False)
-    args = [low.ref(a), low.ref(b), Ref("t", out), BINARY[step.node.op], act, f32_bits(param), *shape, *sa, *sb]
-    low.emit("OP_BINARY", args, [a, b], [out], f"binary:{step.node.name}")
+    out, _, _, _, act, param = low.fuse_epilogue(i, out, None, allow_residual=False)
+    call = Binary(low.ref(a), low.ref(b), Ref("t", out), BINARY_KINDS[step.node.op], act, param, shape, sa, sb)
+    low.emit(call, [a, b], [out], f"binary:{step.node.name}")
 
 
 def lower_add_n(low: Lowering, i: int, step: Step):
@@ -451,8 +424,8 @@ def lower_add_n(low: Lowering, i: int, step: Step):
     shape, (sa, sb) = coalesce((n,), [1], [1])
     prev = ins[0]
     for k in ins[1:]:
-        args = [low.ref(prev), low.ref(k), Ref("t", out), BINARY["Add"], 0, 0, *shape, *sa, *sb]
-        low.emit("OP_BINARY", args, [prev, k], [out], f"addn:{step.node.name}")
+        low.emit(Binary(low.ref(prev), low.ref(k), Ref("t", out), "Add", None, 0.0, shape, sa, sb), [prev, k], [out],
+                 f"addn:{step.node.name}")
         prev = out
 
 
@@ -462,8 +435,8 @@ def lower_unary(low: Lowering, i: int, step: Step):
     op = step.node.op
     param = float(step.node.attrs.get("alpha", 0.2)) if op == "LeakyRelu" else 0.0
     n = int(np.prod(low.shape(x), dtype=np.int64))
-    args = [low.ref(x), Ref("t", step.outputs[0]), n, UNARY[op], f32_bits(param)]
-    low.emit("OP_UNARY", args, [x], list(step.outputs), f"unary:{step.node.name}")
+    low.emit(Unary(low.ref(x), Ref("t", step.outputs[0]), n, UNARY_KINDS[op], param), [x], list(step.outputs),
+             f"unary:{step.node.name}")
 
 
 def _elem_size_ok(low: Lowering, *keys):
@@ -476,10 +449,9 @@ def emit_copy(low: Lowering, src: str, src_geom, dst: str, dst_geom, label: str,
     (so, shape, ss), (do, _, ds) = src_geom, dst_geom
     if int(np.prod(shape, dtype=np.int64)) == 0:
         return
-    esize = 1 if low.dtype(dst) == I8 else 4
     cshape, (css, cds) = coalesce(shape, ss, ds)
-    args = [low.ref(src, so, esize), Ref("t", dst, do * esize), *cshape, *css, *cds]
-    low.emit("OP_COPY8" if esize == 1 else "OP_COPY", args, reads or [src], [dst], label)
+    call = Copy(low.ref(src, so), Ref("t", dst, do), cshape, css, cds, 1 if low.dtype(dst) == I8 else 4)
+    low.emit(call, reads or [src], [dst], label)
 
 
 def contiguous_geom(shape):
@@ -560,7 +532,7 @@ def lower_unpack_split(low: Lowering, i: int, step: Step):
 CONV_OPS = ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative")
 
 
-def lower_pad(low: Lowering, i: int, step: Step):
+def lower_pad(low: Lowering, i: int, step: Step, fold: bool = True):
     x, out = step.inputs[0], step.outputs[0]
     _elem_size_ok(low, x)
     widths = pad_widths(low.shape(x), low.const(step.inputs[1]))
@@ -568,9 +540,10 @@ def lower_pad(low: Lowering, i: int, step: Step):
     j = low.single_consumer(out, i)
     # Zero padding of H and W only, read only by a convolution: the conv kernels treat
     # taps outside the input as zeros, so the pad becomes the conv's own padding.
-    if (low.optimize and j is not None and low.plan.steps[j].node.op in CONV_OPS and low.plan.steps[j].inputs[0] == out
-            and len(widths) == 4 and widths[0] == (0, 0) and widths[3] == (0, 0) and value is not None
-            and float(np.asarray(value).reshape(-1)[0]) == 0.0 and low.const(x) is None):
+    if (fold and low.optimize and j is not None and low.plan.steps[j].node.op in CONV_OPS
+            and low.plan.steps[j].inputs[0] == out and len(widths) == 4 and widths[0] == (0, 0)
+            and widths[3] == (0, 0) and value is not None and float(np.asarray(value).reshape(-1)[0]) == 0.0
+            and low.const(x) is None):
         low.folded_pads[out] = (x, widths[1][0], widths[2][0])
         low.fused[step.node.name] = low.plan.steps[j].node.name
         return
@@ -579,12 +552,9 @@ def lower_pad(low: Lowering, i: int, step: Step):
         v = low.const(step.inputs[2])
         if v is None:
             raise Fallback("runtime pad value")
-        value = np.asarray(v).reshape(-1)[0]
-    bits = f32_bits(value) if low.dtype(x) == F32 else int(value)
+        value = np.asarray(v).reshape(-1)[0].item()
     n = int(np.prod(low.shape(out), dtype=np.int64))
-    if low.dtype(x) == I8:        # fill whole 32-bit words with the byte (the arena rounds sizes up to 16)
-        bits, n = int(np.array([int(value) & 0xFF] * 4, np.uint8).view(np.int32)[0]), -(-n // 4)
-    low.emit("OP_FILL", [Ref("t", out), n, bits], [], [out], f"pad-fill:{step.node.name}")
+    low.emit(Fill(Ref("t", out), n, value, low.dtype(out).name), [], [out], f"pad-fill:{step.node.name}")
     interior = tuple(slice(a, a + d) for (a, _), d in zip(widths, low.shape(x)))
     emit_copy(low, x, contiguous_geom(low.shape(x)), out, view_geometry(low.shape(out), interior),
               f"pad:{step.node.name}", reads=[x, out])
@@ -596,9 +566,9 @@ def lower_resize(low: Lowering, i: int, step: Step):
     n_, h, wd, c = low.shape(x)
     _, oh, ow, _ = low.shape(out)
     a = step.node.attrs
-    args = [low.ref(x), Ref("t", out), n_, h, wd, c, oh, ow, int(step.node.op == "ResizeNearestNeighbor"),
-            int(bool(a.get("align_corners"))), int(bool(a.get("half_pixel_centers")))]
-    low.emit("OP_RESIZE", args, [x], [out], f"resize:{step.node.name}")
+    call = Resize(low.ref(x), Ref("t", out), n_, h, wd, c, oh, ow, step.node.op == "ResizeNearestNeighbor",
+                  bool(a.get("align_corners")), bool(a.get("half_pixel_centers")))
+    low.emit(call, [x], [out], f"resize:{step.node.name}")
 
 
 def lower_reduce(low: Lowering, i: int, step: Step):
@@ -614,17 +584,15 @@ def lower_reduce(low: Lowering, i: int, step: Step):
     outer = int(np.prod(shape[:lo], dtype=np.int64))
     n = int(np.prod(shape[lo:hi + 1], dtype=np.int64))
     inner = int(np.prod(shape[hi + 1:], dtype=np.int64))
-    kind = {"Mean": 0, "Sum": 1, "Max": 2, "Min": 3}[step.node.op]
-    low.emit("OP_REDUCE", [low.ref(x), Ref("t", out), outer, n, inner, kind], [x], [out], f"reduce:{step.node.name}")
+    low.emit(Reduce(low.ref(x), Ref("t", out), outer, n, inner, step.node.op), [x], [out], f"reduce:{step.node.name}")
 
 
 def lower_softmax(low: Lowering, i: int, step: Step):
     x, out = step.inputs[0], step.outputs[0]
     low.require_f32(x)
     shape = low.shape(x)
-    cols = shape[-1]
     rows = int(np.prod(shape[:-1], dtype=np.int64))
-    low.emit("OP_SOFTMAX", [low.ref(x), Ref("t", out), rows, cols], [x], [out], f"softmax:{step.node.name}")
+    low.emit(Softmax(low.ref(x), Ref("t", out), rows, shape[-1]), [x], [out], f"softmax:{step.node.name}")
 
 
 def lower_cast(low: Lowering, i: int, step: Step):
@@ -635,20 +603,17 @@ def lower_cast(low: Lowering, i: int, step: Step):
             raise Fallback("cast of a constant")
         low.aliases[out] = low.aliases.get(x, x)      # same 4-byte representation
         return
-    if (src, dst) not in CAST_KINDS:
+    if (src, dst) not in CASTS:
         raise Fallback(f"cast {src.name} -> {dst.name}")
     n = int(np.prod(low.shape(x), dtype=np.int64))
-    low.emit("OP_CAST", [low.ref(x), Ref("t", out), n, CAST_KINDS[(src, dst)]], [x], [out], f"cast:{step.node.name}")
+    low.emit(Cast(low.ref(x), Ref("t", out), n, src.name, dst.name), [x], [out], f"cast:{step.node.name}")
 
 
-def _q_epilogue_args(low: Lowering, step: Step) -> list[int]:
-    """xz oz qmin qmax rz rscale out_float act: the requantisation words of OP_QCONV/OP_QDWCONV."""
+def _requant(step: Step) -> Requant:
     a = step.node.attrs
-    out_float = a.get("out_dtype", "int8") == "float32"
-    act = ACTIVATIONS.get(a.get("activation", ""), 0)
-    return [int(a.get("x_zero_point", 0)), int(a.get("out_zero_point", 0)), int(a.get("qmin", -128)),
-            int(a.get("qmax", 127)), int(a.get("residual_zero_point", 0)), f32_bits(a.get("residual_scale", 1.0)),
-            int(out_float), act]
+    return Requant(int(a.get("x_zero_point", 0)), int(a.get("out_zero_point", 0)), int(a.get("qmin", -128)),
+                   int(a.get("qmax", 127)), int(a.get("residual_zero_point", 0)), float(a.get("residual_scale", 1.0)),
+                   a.get("out_dtype", "int8") == "float32", a.get("activation") or None)
 
 
 def _q_consts(low: Lowering, step: Step):
@@ -661,53 +626,30 @@ def _q_consts(low: Lowering, step: Step):
 
 
 def lower_qconv(low: Lowering, i: int, step: Step):
-    """WtQConv2D / WtQMatMul -> OP_QCONV.  Filter rows (KW*C bytes, zero-padded to KR, a
-    multiple of 8) packed per 8 output channels as the dot_i16x8 microkernel reads them."""
+    """WtQConv2D / WtQMatMul (ops/quant.py) -> QConv."""
     x, out = step.inputs[0], step.outputs[0]
     w, bias, mult = _q_consts(low, step)
     residual = step.inputs[4] if len(step.inputs) > 4 else None
-    attrs = step.node.attrs
-    n_, h, wd, c, w4, oh, ow, strides, dil, pads = _gemm_geometry(low, x, w, attrs, step.node.op == "WtQMatMul")
-    kh, kw, _, co = w4.shape
-    kr = -(-kw * c // 8) * 8
-    if kh > 16 or kh * QMR * kr > QSCRATCH:
-        raise Fallback(f"int8 filter rows of {kh} x {kw * c} bytes exceed the kernel's scratch")
-    co8 = -(-co // 8)
-    rows = np.zeros((kh, kr, co8 * 8), np.int8)
-    rows[:, :kw * c, :co] = w4.reshape(kh, kw * c, co)
-    # [kh][kb][pair j][elem e][cb][half][lane] -> [cb][kh][kb][j][half][lane][e]
-    packed = np.ascontiguousarray(rows.reshape(kh, kr // 8, 4, 2, co8, 2, 4).transpose(4, 0, 1, 2, 5, 6, 3))
-    padrow = np.full(kr + 16, int(attrs.get("x_zero_point", 0)), np.int8)
-    low.conv_flops += 2 * n_ * oh * ow * co * kh * kw * c
-    args = [low.ref(x), low.weight(packed), low.weight(np.pad(bias.astype(np.int32), (0, co8 * 8 - co))),
-            low.weight(_pad_to(mult, co8 * 8)), Ref("t", out), Ref("t", residual) if residual else 0,
-            low.weight(padrow), n_, h, wd, c, oh, ow, co, kh, kw, strides[0], strides[1], dil[0], dil[1],
-            pads[0][0], pads[1][0], *_q_epilogue_args(low, step), kr]
-    low.emit("OP_QCONV", args, [x] + ([residual] if residual else []), [out], f"qconv:{step.node.name}")
+    g, w4 = _gemm_geometry(low, x, w, step.node.attrs, step.node.op == "WtQMatMul")
+    co = w4.shape[3]
+    low.conv_flops += 2 * g.N * g.OH * g.OW * co * g.KH * g.KW * g.C
+    call = QConv(low.ref(x), Ref("t", out), w4, bias.astype(np.int32), np.asarray(mult, np.float32),
+                 Ref("t", residual) if residual else None, g, co, _requant(step))
+    low.emit(call, [x] + ([residual] if residual else []), [out], f"qconv:{step.node.name}")
 
 
 def lower_qdwconv(low: Lowering, i: int, step: Step):
     x, out = step.inputs[0], step.outputs[0]
     w, bias, mult = _q_consts(low, step)
     residual = step.inputs[4] if len(step.inputs) > 4 else None
-    n_, h, wd, c = low.shape(x)
     kh, kw = w.shape[:2]
-    if kh * kw > 64:
-        raise Fallback("depthwise filter larger than 64 taps")
-    (oh, ow), strides, dil, pads = conv_geometry((n_, h, wd, c), kh, kw, step.node.attrs)
-    cp = -(-c // 8) * 8
-    pairs = -(-kh * kw // 2)
-    taps = np.zeros((pairs * 2, cp), np.int8)
-    taps[:kh * kw, :c] = w.reshape(kh * kw, c)
-    # [pair][tap of pair][cb][half][lane] -> [pair][cb][half][lane][tap of pair] (quant.c op_qdwconv)
-    wp = np.ascontiguousarray(taps.reshape(pairs, 2, cp // 8, 2, 4).transpose(0, 2, 3, 4, 1))
-    padrow = np.full(cp + 16, int(step.node.attrs.get("x_zero_point", 0)), np.int8)
-    low.conv_flops += 2 * n_ * oh * ow * c * kh * kw
-    args = [low.ref(x), low.weight(wp), low.weight(np.pad(bias.astype(np.int32), (0, cp - c))),
-            low.weight(_pad_to(mult, cp)), Ref("t", out), Ref("t", residual) if residual else 0, low.weight(padrow),
-            n_, h, wd, c, oh, ow, kh, kw, strides[0], strides[1], dil[0], dil[1], pads[0][0], pads[1][0],
-            *_q_epilogue_args(low, step), cp]
-    low.emit("OP_QDWCONV", args, [x] + ([residual] if residual else []), [out], f"qdwconv:{step.node.name}")
+    if kh * kw > MAX_DEPTHWISE_TAPS:
+        raise Fallback(f"depthwise filter larger than {MAX_DEPTHWISE_TAPS} taps")
+    g = _window(low, x, kh, kw, step.node.attrs)
+    low.conv_flops += 2 * g.N * g.OH * g.OW * g.C * kh * kw
+    call = QDepthwiseConv(low.ref(x), Ref("t", out), w.reshape(kh, kw, g.C), bias.astype(np.int32),
+                          np.asarray(mult, np.float32), Ref("t", residual) if residual else None, g, _requant(step))
+    low.emit(call, [x] + ([residual] if residual else []), [out], f"qdwconv:{step.node.name}")
 
 
 def lower_quantize(low: Lowering, i: int, step: Step):
@@ -716,83 +658,31 @@ def lower_quantize(low: Lowering, i: int, step: Step):
     n = int(np.prod(low.shape(x), dtype=np.int64))
     if step.node.op == "WtQuantize":
         low.require_f32(x)
-        args = [low.ref(x), Ref("t", out), n, f32_bits(np.float32(1.0 / a["scale"])), int(a["zero_point"])]
-        low.emit("OP_QUANTIZE", args, [x], [out], f"quantize:{step.node.name}")
+        low.emit(Quantize(low.ref(x), Ref("t", out), n, float(a["scale"]), int(a["zero_point"])), [x], [out],
+                 f"quantize:{step.node.name}")
     else:
         if low.dtype(x) != I8:
             raise Fallback("dequantize of a non-int8 tensor")
-        args = [low.ref(x), Ref("t", out), n, f32_bits(a["scale"]), int(a["zero_point"])]
-        low.emit("OP_DEQUANTIZE", args, [x], [out], f"dequantize:{step.node.name}")
+        low.emit(Dequantize(low.ref(x), Ref("t", out), n, float(a["scale"]), int(a["zero_point"])), [x], [out],
+                 f"dequantize:{step.node.name}")
 
 
 LOWERINGS = {
     **{op: lower_conv for op in ("Conv2D", "_FusedConv2D", "MatMul", "_FusedMatMul")},
     **{op: lower_dwconv for op in ("DepthwiseConv2dNative", "FusedDepthwiseConv2dNative")},
     **{op: lower_pool for op in ("MaxPool", "AvgPool")},
-    **{op: lower_binary for op in BINARY},
-    **{op: lower_unary for op in UNARY},
+    **{op: lower_binary for op in BINARY_KINDS},
+    **{op: lower_unary for op in UNARY_KINDS},
     "AddN": lower_add_n,
     "Transpose": lower_transpose, "Slice": lower_slice, "StridedSlice": lower_slice,
     "ConcatV2": lower_concat, "Concat": lower_concat, "Pack": lower_pack,
     "Unpack": lower_unpack_split, "Split": lower_unpack_split, "SplitV": lower_unpack_split,
     "Pad": lower_pad, "PadV2": lower_pad,
     "ResizeBilinear": lower_resize, "ResizeNearestNeighbor": lower_resize,
-    **{op: lower_reduce for op in ("Mean", "Sum", "Max", "Min")},
+    **{op: lower_reduce for op in REDUCTIONS},
     "Softmax": lower_softmax, "Cast": lower_cast,
     "WtQConv2D": lower_qconv, "WtQMatMul": lower_qconv, "WtQDepthwiseConv2D": lower_qdwconv,
     "WtQuantize": lower_quantize, "WtDequantize": lower_quantize,
 }
 
 
-# ----------------------------------------------------------------------------- memory plan
-def slot_bytes(spec) -> int:
-    """Bytes planned for a tensor: bool is stored as int32; int8 kernels may read up to 8
-    bytes past a tensor's end (16 reserved)."""
-    dt = np.dtype(spec.dtype)
-    n = int(np.prod(spec.shape, dtype=np.int64))
-    return n * 4 if dt == BOOL else n * dt.itemsize + (16 if dt == I8 else 0)
-
-
-def slot_span(spec) -> int:
-    """Bytes a slot occupies in the arena: its planned bytes rounded up to 16 (at least 16)."""
-    return max(16, -(-slot_bytes(spec) // 16) * 16)
-
-
-def plan_arena(lowered: Lowered, specs, input_keys, output_keys, reuse: bool = True,
-               guard: int = 0) -> tuple[dict[str, int], int, int]:
-    """Offsets for every non-constant tensor from lifetimes over the item sequence
-    (greedy by size, first fit in time-overlapping placements).  Returns
-    (offset per base tensor, arena bytes, naive bytes).  guard > 0 (debug mode) leaves
-    that many bytes after every slot, and before the first, for sentinels."""
-    base = lambda k: lowered.aliases.get(k, k)
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    end = len(lowered.items)
-    for k in input_keys:
-        first[base(k)] = -1
-        last[base(k)] = end
-    for i, item in enumerate(lowered.items):
-        for k in item.writes:
-            first.setdefault(base(k), i)
-            last[base(k)] = max(last.get(base(k), i), i)
-        for k in item.reads:
-            last[base(k)] = max(last.get(base(k), i), i)
-    for k in output_keys:
-        if k in specs and base(k) in first:
-            last[base(k)] = end
-    sizes = {k: slot_span(specs[k]) + guard for k in first}
-    order = sorted(first, key=lambda k: (-sizes[k], first[k]))
-    placed: list[tuple[int, int, int, int]] = []   # (offset, size, first, last)
-    offsets: dict[str, int] = {}
-    for k in order:
-        lo, hi = (first[k], last[k]) if reuse else (-1, end)   # without reuse: everything lives throughout
-        busy = sorted((o, o + s) for o, s, f, l in placed if not (l < lo or hi < f))
-        off = guard
-        for a, b in busy:
-            if off + sizes[k] <= a:
-                break
-            off = max(off, b)
-        offsets[k] = off
-        placed.append((off, sizes[k], lo, hi))
-    arena = max((o + s for o, s, _, _ in placed), default=0)
-    return offsets, arena, sum(sizes.values())

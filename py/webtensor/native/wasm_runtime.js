@@ -5,7 +5,7 @@
 // One WasmRuntime per variant owns a module instance, its memory (a first-fit
 // allocator over it) and, for the threaded variant, a pool of helper workers that
 // instantiate the same module on the same shared memory, each with its own stack.
-// Python (webtensor/backends/wasm.py) plans; this file only moves bytes and runs.
+// Python (webtensor/backends/wasm/) plans; this file only moves bytes and runs.
 'use strict';
 
 const WASM_PAGE = 65536;

@@ -14,11 +14,12 @@ import hashlib
 
 import numpy as np
 
-from ..engine import KernelRecord, engine
-from ..errors import ExecutionError, WebtensorError, wrap_backend_error
-from .. import native
-from ..graph.plan import Plan, Step, run_reference
-from ..lower import BOOL, I32, OPCODES, Lowered, Lowering, Ref, plan_arena, slot_bytes, slot_span
+from ...engine import KernelRecord, engine
+from ...errors import ExecutionError, WebtensorError, wrap_backend_error
+from ... import native
+from ...graph.plan import Plan, Step, run_reference
+from ...lower import BOOL, I32, Lowering, plan_arena, slot_span
+from .encode import Addr, check_extents, encode, supports
 
 PROGRAM_MAGIC = 0x57544E31          # kernels_wasm/runtime.c checks it at the head of a program
 
@@ -26,84 +27,6 @@ PROGRAM_MAGIC = 0x57544E31          # kernels_wasm/runtime.c checks it at the he
 def to_js_list(values):
     from pyodide.ffi import to_js
     return to_js([int(v) for v in values])
-
-
-# ----------------------------------------------------------------------------- extents
-def _span(shape, strides) -> tuple[int, int]:
-    """(lowest, highest + 1) element offset a strided walk over `shape` touches."""
-    lo = sum((d - 1) * s for d, s in zip(shape, strides) if s < 0 and d > 0)
-    hi = sum((d - 1) * s for d, s in zip(shape, strides) if s > 0 and d > 0)
-    return lo, hi + 1
-
-
-def _dense(n: int) -> tuple[int, int]:
-    return 0, n
-
-
-# Per opcode: (argument index, element span, element size, written?) of every tensor it
-# touches, computed from the same words the C kernel reads.  CompiledPlan checks each
-# span against the bytes planned for the tensor's slot before any word reaches wasm.
-EXTENTS = {
-    "OP_CONV": lambda a: [(0, _dense(a[7] * a[8] * a[9] * a[10]), 4, False),
-                          (4, _dense(a[7] * a[11] * a[12] * a[13]), 4, False),
-                          (3, _dense(a[7] * a[11] * a[12] * a[13]), 4, True)],
-    "OP_DWCONV": lambda a: [(0, _dense(a[7] * a[8] * a[9] * a[10]), 4, False),
-                            (4, _dense(a[7] * a[11] * a[12] * a[10] * a[23]), 4, False),
-                            (3, _dense(a[7] * a[11] * a[12] * a[10] * a[23]), 4, True)],
-    "OP_POOL": lambda a: [(0, _dense(a[2] * a[3] * a[4] * a[5]), 4, False),
-                          (1, _dense(a[2] * a[6] * a[7] * a[5]), 4, True)],
-    "OP_QMAXPOOL": lambda a: [(0, _dense(a[2] * a[3] * a[4] * a[5]), 1, False),
-                              (1, _dense(a[2] * a[6] * a[7] * a[5]), 1, True)],
-    "OP_BINARY": lambda a: [(0, _span(a[6:12], a[12:18]), 4, False), (1, _span(a[6:12], a[18:24]), 4, False),
-                            (2, _dense(int(np.prod(a[6:12], dtype=np.int64))), 4, True)],
-    "OP_UNARY": lambda a: [(0, _dense(a[2]), 4, False), (1, _dense(a[2]), 4, True)],
-    "OP_COPY": lambda a: [(0, _span(a[2:8], a[8:14]), 4, False), (1, _span(a[2:8], a[14:20]), 4, True)],
-    "OP_COPY8": lambda a: [(0, _span(a[2:8], a[8:14]), 1, False), (1, _span(a[2:8], a[14:20]), 1, True)],
-    "OP_FILL": lambda a: [(0, _dense(a[1]), 4, True)],
-    "OP_RESIZE": lambda a: [(0, _dense(a[2] * a[3] * a[4] * a[5]), 4, False),
-                            (1, _dense(a[2] * a[6] * a[7] * a[5]), 4, True)],
-    "OP_REDUCE": lambda a: [(0, _dense(a[2] * a[3] * a[4]), 4, False), (1, _dense(a[2] * a[4]), 4, True)],
-    "OP_SOFTMAX": lambda a: [(0, _dense(a[2] * a[3]), 4, False), (1, _dense(a[2] * a[3]), 4, True)],
-    "OP_CAST": lambda a: [(0, _dense(a[2]), 4, False), (1, _dense(a[2]), 4, True)],
-    "OP_QCONV": lambda a: [(0, _dense(a[7] * a[8] * a[9] * a[10]), 1, False),
-                           (5, _dense(a[7] * a[11] * a[12] * a[13]), 1, False),
-                           (4, _dense(a[7] * a[11] * a[12] * a[13]), 4 if a[28] else 1, True)],
-    "OP_QDWCONV": lambda a: [(0, _dense(a[7] * a[8] * a[9] * a[10]), 1, False),
-                             (5, _dense(a[7] * a[11] * a[12] * a[10]), 1, False),
-                             (4, _dense(a[7] * a[11] * a[12] * a[10]), 4 if a[27] else 1, True)],
-    "OP_QUANTIZE": lambda a: [(0, _dense(a[2]), 4, False), (1, _dense(a[2]), 1, True)],
-    "OP_DEQUANTIZE": lambda a: [(0, _dense(a[2]), 1, False), (1, _dense(a[2]), 4, True)],
-}
-OPCODE_NAMES = {v: k for k, v in OPCODES.items()}
-
-
-def check_extents(lowered: Lowered, specs, source: str) -> None:
-    """Every byte a kernel call will touch lies inside the slot planned for its tensor,
-    and no call writes a weight: checked once per plan, before it reaches wasm memory, so
-    a model whose shapes disagree with its kernels fails here, naming the kernel."""
-    base = lambda k: lowered.aliases.get(k, k)
-    for item in lowered.items:
-        if item.words is None:
-            continue
-        name = OPCODE_NAMES[item.words[0]]
-        args = item.words[2:]
-        ints = [0 if isinstance(w, Ref) else int(w) for w in args]
-        for idx, (lo, hi), esize, written in EXTENTS[name](ints):
-            ref = args[idx]
-            if not isinstance(ref, Ref):
-                if written or ref != 0:
-                    raise ExecutionError(f"{source}: kernel {item.label} ({name}) has no buffer at argument {idx}")
-                continue                    # an optional input left out (0)
-            if ref.kind != "t":
-                if written:
-                    raise ExecutionError(f"{source}: kernel {item.label} ({name}) would write into the weights")
-                continue
-            planned = slot_bytes(specs[base(ref.key)])
-            first, end = ref.extra + lo * esize, ref.extra + hi * esize
-            if hi > lo and (first < 0 or end > planned):
-                raise ExecutionError(f"{source}: kernel {item.label} ({name}) would "
-                                     f"{'write' if written else 'read'} bytes [{first}, {end}) of tensor "
-                                     f"{ref.key!r}, whose slot holds {planned} bytes")
 
 
 # ----------------------------------------------------------------------------- compiled plan
@@ -118,8 +41,9 @@ class CompiledPlan:
         self.weights_key = None
         self.guard = engine().guard_bytes
         try:
-            self.lowered = low = Lowering(plan, plan.optimize).run()
-            check_extents(low, plan.specs, plan.graph.source)
+            self.lowered = low = Lowering(plan, plan.optimize, supports).run()
+            self.encoded = encode(low, plan.constants)
+            check_extents(self.encoded, low, plan.specs, plan.graph.source)
             self.offsets, self.arena_bytes, self.naive_bytes = plan_arena(
                 low, plan.specs, plan.input_keys, plan.output_keys, guard=self.guard,
                 reuse=plan.optimize and not self.guard)       # guards need slots that never share bytes
@@ -129,21 +53,21 @@ class CompiledPlan:
             raise wrap_backend_error(e, f"{plan.graph.source} on {backend.name}") from None
 
     def _layout(self):
-        low = self.lowered
+        low, enc = self.lowered, self.encoded
         self.weights_key, self.weights_base, w_offsets, self.weight_bytes = self.backend.upload_weights(
-            low.weights + [np.zeros(low.zero_floats, np.float32)])
+            enc.weights + [np.zeros(enc.zero_floats, np.float32)])
         self.w_addr = [self.weights_base + o for o in w_offsets]
         self.zero_addr = self.w_addr[-1]
         self.arena_base = self._alloc(max(self.arena_bytes, 16))
         if self.guard:
             self._guards = self._guard_ranges()
             self.rt.fillGuards(to_js_list(self._guards))
-        # segments: runs of wasm items become one program each
+        # segments: runs of native items become one program each
         self.segments: list[tuple[str, object]] = []
         current: list[list[int]] = []
-        for item in low.items:
-            if item.words is not None:
-                current.append([self.resolve(w) for w in item.words])
+        for i, item in enumerate(low.items):
+            if item.call is not None:
+                current.append([self.resolve(w) for w in enc.words(i)])
             else:
                 if current:
                     self.segments.append(("wasm", self._program(current)))
@@ -151,7 +75,7 @@ class CompiledPlan:
                 self.segments.append(("numpy", item.step))
         if current:
             self.segments.append(("wasm", self._program(current)))
-        self.n_ops = sum(1 for it in low.items if it.words is not None)
+        self.n_ops = sum(1 for it in low.items if it.call is not None)
         self._js_addresses = None
 
     def _guard_ranges(self) -> list[int]:
@@ -180,7 +104,7 @@ class CompiledPlan:
         return self.arena_base + self.offsets[base]
 
     def resolve(self, w) -> int:
-        if not isinstance(w, Ref):
+        if not isinstance(w, Addr):
             return int(w)
         if w.kind == "t":
             return self.address(w.key) + w.extra
@@ -283,7 +207,7 @@ class CompiledPlan:
         out_bytes = lambda keys: sum(4 * int(np.prod(specs[k].shape)) for k in keys)
         for k, v in feeds.items():
             self._write(k, v)
-        wasm_items = iter([it for it in self.lowered.items if it.words is not None])
+        wasm_items = iter([it for it in self.lowered.items if it.call is not None])
         for kind, what in self.segments:
             if kind == "numpy":
                 t0 = now()
@@ -325,7 +249,8 @@ class CompiledPlan:
 
     def describe(self) -> dict:
         return {"backend": self.backend.name, "kernel_calls": self.n_ops, "segments": len(self.segments),
-                "fallbacks": list(self.lowered.fallbacks), "fused_nodes": len(self.lowered.fused),
+                "fallbacks": list(self.lowered.fallbacks), "refused": list(self.lowered.refused),
+                "fused_nodes": len(self.lowered.fused),
                 "arena_bytes": self.arena_bytes, "naive_activation_bytes": self.naive_bytes,
                 "weight_bytes": self.weight_bytes, "conv_flops": self.lowered.conv_flops,
                 "interop_calls_per_inference": 1 if len(self.segments) <= 1 else None}
@@ -346,9 +271,10 @@ class WasmBackend:
         return native.capability(cls.variant)
 
     @staticmethod
-    def supports(kind: str) -> bool:
-        """Which kinds of kernel calls run natively here: float32 and int8 both."""
-        return kind in ("float32", "int8")
+    def supports(call) -> bool:
+        """A typed kernel call (lower/calls.py) with an encoder here, inside its kernel's
+        limits: every call type, float32 and int8."""
+        return supports(call)
 
     def upload_weights(self, arrays: list[np.ndarray]) -> tuple[bytes, int, list[int], int]:
         """One blob of 16-byte aligned weights in wasm memory, shared by every plan whose

@@ -1,0 +1,260 @@
+"""The typed kernel calls every native backend runs: named fields, logical weight
+layouts, the vocabulary of ops/kinds.py.  A backend encodes them at its own edge
+(wasm: argument words + packed weights; WebGL: draws over textures); nothing here
+knows a backend's codes, packing or limits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A tensor operand: an activation ("t", key) that the memory plan places, or a
+    constant ("c", key) of plan.constants that the backend uploads once.  `offset`
+    counts elements from the tensor's start (a view into it)."""
+    kind: str
+    key: str
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Window:
+    """NHWC geometry of a sliding-window call: input N,H,W,C, output OH,OW, window
+    KH,KW, strides SH,SW, dilations DH,DW, top/left padding PT,PL (taps outside the
+    input read zeros; bottom/right padding follows from OH/OW)."""
+    N: int
+    H: int
+    W: int
+    C: int
+    OH: int
+    OW: int
+    KH: int
+    KW: int
+    SH: int
+    SW: int
+    DH: int
+    DW: int
+    PT: int
+    PL: int
+
+
+class Call:
+    int8 = False          # touches int8 tensors (backends without int8 kernels refuse it)
+
+
+@dataclass
+class Conv(Call):
+    """out = act(conv(x, filter) + bias [+ residual]); a MatMul is a 1x1 conv over M
+    pixels.  filter [KH,KW,C,CO] float32 with any folded scale; bias [CO]; alpha [CO]
+    for Prelu, else None; param: LeakyRelu's slope."""
+    x: Ref
+    out: Ref
+    filter: np.ndarray
+    bias: np.ndarray
+    residual: Ref | None
+    alpha: np.ndarray | None
+    g: Window
+    CO: int
+    act: str | None
+    param: float
+
+
+@dataclass
+class DepthwiseConv(Call):
+    """Depthwise conv with the same epilogue; filter [KH,KW,C,MULT], output channel
+    c * MULT + m."""
+    x: Ref
+    out: Ref
+    filter: np.ndarray
+    bias: np.ndarray
+    residual: Ref | None
+    alpha: np.ndarray | None
+    g: Window
+    MULT: int
+    act: str | None
+    param: float
+
+
+@dataclass
+class Pool(Call):
+    """Max or average ("Max" / "Avg") pooling; average divides by the taps inside the input."""
+    x: Ref
+    out: Ref
+    g: Window
+    kind: str
+    dtype: str = "float32"          # "int8": max pool of int8 values
+
+    @property
+    def int8(self):
+        return self.dtype == "int8"
+
+
+@dataclass
+class Binary(Call):
+    """out = act(x <kind> y) over a 6-d shape with per-operand element strides (0 broadcasts)."""
+    x: Ref
+    y: Ref
+    out: Ref
+    kind: str
+    act: str | None
+    param: float
+    shape: list[int]
+    xs: list[int]
+    ys: list[int]
+
+
+@dataclass
+class Unary(Call):
+    """out = kind(x) over n elements (activations included); param: LeakyRelu's slope."""
+    x: Ref
+    out: Ref
+    n: int
+    kind: str
+    param: float
+
+
+@dataclass
+class Copy(Call):
+    """dst[dst strides] = src[src strides] over a 6-d shape (transpose, slice, concat,
+    pack, split, pad interior); offsets live in the Refs."""
+    src: Ref
+    dst: Ref
+    shape: list[int]
+    ss: list[int]
+    ds: list[int]
+    itemsize: int                   # 4 (float32 / int32 / bool) or 1 (int8)
+
+    @property
+    def int8(self):
+        return self.itemsize == 1
+
+
+@dataclass
+class Fill(Call):
+    """The first n elements of out = value."""
+    out: Ref
+    n: int
+    value: float | int
+    dtype: str
+
+    @property
+    def int8(self):
+        return self.dtype == "int8"
+
+
+@dataclass
+class Resize(Call):
+    x: Ref
+    out: Ref
+    N: int
+    H: int
+    W: int
+    C: int
+    OH: int
+    OW: int
+    nearest: bool
+    align_corners: bool
+    half_pixel_centers: bool
+
+
+@dataclass
+class Reduce(Call):
+    """x viewed as [outer, n, inner] reduced over n by kind (ops/kinds.REDUCTIONS)."""
+    x: Ref
+    out: Ref
+    outer: int
+    n: int
+    inner: int
+    kind: str
+
+
+@dataclass
+class Softmax(Call):
+    """Softmax over the last axis of x viewed as [rows, cols]."""
+    x: Ref
+    out: Ref
+    rows: int
+    cols: int
+
+
+@dataclass
+class Cast(Call):
+    x: Ref
+    out: Ref
+    n: int
+    src: str                        # dtype names: "float32", "int32", "bool"
+    dst: str
+
+
+@dataclass(frozen=True)
+class Requant:
+    """The int8 epilogue (ops/quant.py): acc * mult + out_zero, clamped to [qmin, qmax];
+    a residual adds (r - residual_zero) * residual_scale; out_float writes
+    act(acc * mult) as float32 instead."""
+    x_zero: int
+    out_zero: int
+    qmin: int
+    qmax: int
+    residual_zero: int
+    residual_scale: float
+    out_float: bool
+    act: str | None
+
+
+@dataclass
+class QConv(Call):
+    """int8 conv / MatMul: filter int8 [KH,KW,C,CO], bias int32 [CO] (zero points
+    folded in), mult float32 [CO]."""
+    x: Ref
+    out: Ref
+    filter: np.ndarray
+    bias: np.ndarray
+    mult: np.ndarray
+    residual: Ref | None
+    g: Window
+    CO: int
+    q: Requant
+    int8 = True
+
+
+@dataclass
+class QDepthwiseConv(Call):
+    """int8 depthwise conv (multiplier 1): filter int8 [KH,KW,C]."""
+    x: Ref
+    out: Ref
+    filter: np.ndarray
+    bias: np.ndarray
+    mult: np.ndarray
+    residual: Ref | None
+    g: Window
+    q: Requant
+    int8 = True
+
+
+@dataclass
+class Quantize(Call):
+    """out int8 = clamp(round(x / scale) + zero_point)."""
+    x: Ref
+    out: Ref
+    n: int
+    scale: float
+    zero_point: int
+    int8 = True
+
+
+@dataclass
+class Dequantize(Call):
+    """out float32 = (x - zero_point) * scale."""
+    x: Ref
+    out: Ref
+    n: int
+    scale: float
+    zero_point: int
+    int8 = True
+
+
+CALL_TYPES = (Conv, DepthwiseConv, Pool, Binary, Unary, Copy, Fill, Resize, Reduce, Softmax, Cast, QConv,
+              QDepthwiseConv, Quantize, Dequantize)
