@@ -103,3 +103,34 @@ def test_models_match_numpy(app, names, group):
             assert not float_fallbacks, (name, be, float_fallbacks)
 
 
+
+
+PROFILE_CODE = """
+import json, numpy as np, webtensor, webtensor.conformance as c
+case = next(x for x in c.cases() if x.name == %r)
+model = case.model()
+model.backend_name = 'numpy'
+want = model.execute(dict(case.inputs), list(case.outputs))
+model.backend_name = %r
+plain = model.execute(dict(case.inputs), list(case.outputs))
+prof = webtensor.profile(model.execute, dict(case.inputs), list(case.outputs))
+desc = model.report()['plans'][0]
+json.dumps({'kinds': [k.op for k in prof.kernels], 'ms': [k.ms for k in prof.kernels], 'timing': prof.timing,
+            'kernel_calls': desc['kernel_calls'], 'segments': desc['segments'],
+            'same': all(np.array_equal(a, b) for a, b in zip(prof.result, plain)),
+            'right': all(np.allclose(a, b, atol=1e-4) for a, b in zip(plain, want))})
+"""
+
+
+@pytest.mark.parametrize("backend", NATIVE)
+def test_profile_runs_every_segment_kernel_by_kernel(app, backend):
+    """profile() takes the shell's segment-by-segment path: each native kernel and the
+    numpy step between segments recorded and timed, same results as a plain run."""
+    page, _, _ = app
+    r = py(page, PROFILE_CODE % (PLAN_FALLBACK_CASE, backend))
+    assert r["right"] and r["same"]
+    assert r["segments"] == 3                                    # native, numpy (ArgMax), native
+    numpy_steps = [k for k in r["kinds"] if k.startswith("numpy:")]
+    assert numpy_steps == ["numpy:ArgMax"], r["kinds"]
+    assert len(r["kinds"]) == r["kernel_calls"] + 1
+    assert all(ms >= 0 for ms in r["ms"]) and backend in r["timing"]

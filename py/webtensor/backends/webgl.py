@@ -19,7 +19,8 @@ import numpy as np
 from ..engine import KernelRecord, engine
 from ..errors import BackendError, ResourceError, WebtensorError, wrap_backend_error
 from .. import native
-from ..graph.plan import Plan, Step, run_reference
+from ..graph.plan import Plan
+from ..runner import SegmentedPlan
 from ..lower import Lowering, contiguous_strides
 from ..lower.calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Fill, Pool, Reduce, Resize, Softmax,
                           Unary)
@@ -67,8 +68,10 @@ def tex_dims(n: int, max_size: int, row_texels: int | None = None) -> tuple[int,
     return w, h
 
 
-class GLPlan:
+class GLPlan(SegmentedPlan):
     """A Plan translated into draws, textures planned, on one GL runtime."""
+
+    backend_name = "webgl"
 
     def __init__(self, backend: "WebGLBackend", plan: Plan):
         self.backend, self.plan = backend, plan
@@ -151,11 +154,12 @@ class GLPlan:
             self.inputs[k] = tid
             last[self.base(k)] = max(last.get(self.base(k), -1), len(low.items))  # inputs are never overwritten
         draws: list[dict] = []
+        labels: list[str] = []
         for i, it in enumerate(low.items):
             if it.call is None:                        # numpy fallback between draw segments
                 if draws:
-                    self.segments.append(("gl", self._set_plan(draws)))
-                    draws = []
+                    self.segments.append(("native", (self._set_plan(draws), labels)))
+                    draws, labels = [], []
                 for k in it.writes:
                     old = self.current.get(self.base(k))
                     self.current[self.base(k)] = self.new_texture(k)
@@ -169,6 +173,7 @@ class GLPlan:
                 out_tex = self.new_texture(out_key)
                 d["out"] = out_tex
                 draws.append(d)
+                labels.append(it.label)
                 self.labels.append(it.label)
                 self.current[self.base(out_key)] = out_tex
                 if old is not None and old not in self.inputs.values():
@@ -178,7 +183,7 @@ class GLPlan:
                 if last.get(b) == i and b in self.current and self.current[b] not in self.inputs.values():
                     self.release(self.current[b])
         if draws:
-            self.segments.append(("gl", self._set_plan(draws)))
+            self.segments.append(("native", (self._set_plan(draws), labels)))
         self.outputs = {k: self.current[self.base(k)] for k in plan.output_keys if k not in plan.constants}
 
     def _set_plan(self, draws) -> int:
@@ -195,66 +200,44 @@ class GLPlan:
         """One kernel call of the lowering -> one draw (`DRAWS`)."""
         return DRAWS[type(it.call)](self, it.call, it.writes[0])
 
-    # -- running ---------------------------------------------------------------------
-    def _download(self, key, tid) -> np.ndarray:
+    # -- running (the shell is runner.SegmentedPlan) ---------------------------------------
+    def read(self, key, where=None) -> np.ndarray:
         spec = self.plan.specs[key]
         buf = np.empty(self.size(key), np.float32)
-        self.rt.download(tid, buf)
+        self.rt.download(where[key] if where is not None else self.outputs[key], buf)
         return _from_f32(buf.reshape(spec.shape), spec.dtype)
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def write(self, key, value, where=None) -> None:
+        self.rt.upload(where[key] if where is not None else self.inputs[key], np.ascontiguousarray(value, dtype=np.float32).reshape(-1))
+
+    def execute_fast(self, feeds, out_keys) -> dict[str, np.ndarray]:
+        """One interop call: upload the inputs, every draw, download the outputs."""
         from pyodide.ffi import to_js
-        eng = engine()
-        out_keys = list(self.outputs)
         in_keys = self.plan.input_keys
         in_arrays = [np.ascontiguousarray(feeds[k], dtype=np.float32).reshape(-1) for k in in_keys]
-        if eng.recorder is None and len(self.segments) <= 1 and all(kind == "gl" for kind, _ in self.segments):
-            out_arrays = [np.empty(self.size(k), np.float32) for k in out_keys]
-            plan_id = self.segments[0][1] if self.segments else 0
-            if self._js_textures is None:      # static after compiling: converted to JS once
-                self._js_textures = (to_js([self.inputs[k] for k in in_keys]),
-                                     to_js([self.outputs[k] for k in out_keys]))
-            self.rt.execute(plan_id, self._js_textures[0], in_arrays, self._js_textures[1], out_arrays)
-            if eng.timings is not None:
-                t = self.rt.lastTimings
-                eng.timings["upload_ms"] += t.upload
-                eng.timings["kernel_ms"] += t.run
-                eng.timings["download_ms"] += t.download
-            result = {k: _from_f32(v.reshape(self.plan.specs[k].shape), self.plan.specs[k].dtype)
-                      for k, v in zip(out_keys, out_arrays)}
-        else:
-            for k, v in zip(in_keys, in_arrays):
-                self.rt.upload(self.inputs[k], v)
-            labels = iter(self.labels)
-            for kind, what in self.segments:
-                if kind == "gl":
-                    if eng.recorder is not None:
-                        eng.timing_source = ("webgl: each draw alone, synchronised by a one-pixel readPixels "
-                                             "(no disjoint-timer query in WebGL2 here; gl.finish does not wait)")
-                        for ms in self.rt.profile(what).to_py():
-                            lab = next(labels)
-                            kind_, _, node = lab.partition(":")
-                            eng.recorder.append(KernelRecord(kind_, node, [], [], float(ms), 0))
-                    else:
-                        self.rt.run(what)
-                else:
-                    self._run_numpy(*what)
-            result = {k: self._download(k, self.outputs[k]) for k in out_keys}
-        for k in self.plan.output_keys:
-            if k in self.plan.constants:
-                result[k] = self.plan.constants[k]
-        return result
+        out_arrays = [np.empty(self.size(k), np.float32) for k in out_keys]
+        plan_id = self.segments[0][1][0] if self.segments else 0
+        if self._js_textures is None:      # static after compiling: converted to JS once
+            self._js_textures = (to_js([self.inputs[k] for k in in_keys]), to_js([self.outputs[k] for k in out_keys]))
+        self.rt.execute(plan_id, self._js_textures[0], in_arrays, self._js_textures[1], out_arrays)
+        return {k: _from_f32(v.reshape(self.plan.specs[k].shape), self.plan.specs[k].dtype)
+                for k, v in zip(out_keys, out_arrays)}
 
-    def _run_numpy(self, step: Step, texs: dict):
-        ins = [self.plan.constants[k] if k in self.plan.constants else self._download(k, texs[k]) for k in step.inputs]
-        outs = run_reference(self.plan, step, ins)
-        for k, v in zip(step.outputs, outs):
-            self.rt.upload(texs[k], np.ascontiguousarray(v, dtype=np.float32).reshape(-1))
+    def run_segment(self, segment, recorder) -> None:
+        plan_id, labels = segment
+        if recorder is None:
+            self.rt.run(plan_id)
+            return
+        engine().timing_source = ("webgl: each draw alone, synchronised by a one-pixel readPixels "
+                                  "(no disjoint-timer query in WebGL2 here; gl.finish does not wait)")
+        for ms, label in zip(self.rt.profile(plan_id).to_py(), labels):
+            kind, _, node = label.partition(":")
+            recorder.append(KernelRecord(kind, node, [], [], float(ms), 0))
 
     def dispose(self):
         for kind, what in self.segments:
-            if kind == "gl":
-                self.rt.releasePlan(what)
+            if kind == "native":
+                self.rt.releasePlan(what[0])
         for tid in self.owned:
             self.rt.releaseTexture(tid)
         self.owned = []

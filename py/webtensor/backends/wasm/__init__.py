@@ -15,10 +15,11 @@ import hashlib
 import numpy as np
 
 from ...engine import KernelRecord, engine
-from ...errors import ExecutionError, WebtensorError, wrap_backend_error
+from ...errors import ExecutionError, wrap_backend_error
 from ... import native
-from ...graph.plan import Plan, Step, run_reference
+from ...graph.plan import Plan, Step
 from ...lower import BOOL, I32, Lowering, plan_arena, slot_span
+from ...runner import SegmentedPlan
 from .encode import Addr, check_extents, encode, supports
 
 PROGRAM_MAGIC = 0x57544E31          # kernels_wasm/runtime.c checks it at the head of a program
@@ -30,11 +31,12 @@ def to_js_list(values):
 
 
 # ----------------------------------------------------------------------------- compiled plan
-class CompiledPlan:
+class CompiledPlan(SegmentedPlan):
     """A Plan lowered and laid out in one runtime's memory."""
 
     def __init__(self, backend: "WasmBackend", plan: Plan):
         self.backend = backend
+        self.backend_name = backend.name
         self.rt = backend.runtime()
         self.plan = plan
         self.blocks: list[int] = []
@@ -64,17 +66,17 @@ class CompiledPlan:
             self.rt.fillGuards(to_js_list(self._guards))
         # segments: runs of native items become one program each
         self.segments: list[tuple[str, object]] = []
-        current: list[list[int]] = []
+        current: list[tuple[list[int], object]] = []
         for i, item in enumerate(low.items):
             if item.call is not None:
-                current.append([self.resolve(w) for w in enc.words(i)])
+                current.append(([self.resolve(w) for w in enc.words(i)], item))
             else:
                 if current:
-                    self.segments.append(("wasm", self._program(current)))
+                    self.segments.append(("native", self._program(current)))
                     current = []
-                self.segments.append(("numpy", item.step))
+                self.segments.append(("numpy", (item.step, None)))
         if current:
-            self.segments.append(("wasm", self._program(current)))
+            self.segments.append(("native", self._program(current)))
         self.n_ops = sum(1 for it in low.items if it.call is not None)
         self._js_addresses = None
 
@@ -112,26 +114,24 @@ class CompiledPlan:
             return self.w_addr[w.key] + w.extra
         return self.zero_addr
 
-    def _program(self, ops: list[list[int]]) -> int:
+    def _program(self, ops: list[tuple[list[int], object]]) -> tuple[int, list]:
+        """One program in wasm memory: (its address, the lowered items it runs)."""
         words = [PROGRAM_MAGIC, len(ops), 0, 0]
-        for op in ops:
+        for op, _ in ops:
             words.extend(op)
         addr = self._alloc(len(words) * 4 + 16)
         words[2] = addr + len(words) * 4          # barrier words follow the ops
         arr = np.array(words + [0, 0, 0, 0], dtype=np.int32)
         self.rt.write(addr, arr)
-        return addr
+        return addr, [item for _, item in ops]
 
-    # -- running ---------------------------------------------------------------------
+    # -- running (the shell is runner.SegmentedPlan) ---------------------------------------
     def _wasm_dtype(self, key) -> np.dtype:
         dt = np.dtype(self.plan.specs[key].dtype)
         return I32 if dt == BOOL else dt
 
-    def _read(self, key) -> np.ndarray:
+    def read(self, key, where=None) -> np.ndarray:
         spec = self.plan.specs[key]
-        c = self.plan.constants.get(key)
-        if c is not None:
-            return c
         out = np.empty(spec.shape, self._wasm_dtype(key))
         self.rt.read(self.address(key), out)
         return out.astype(BOOL) if spec.dtype == BOOL else out
@@ -145,99 +145,50 @@ class CompiledPlan:
                                  f"the plan reserved {list(spec.shape)}")
         return np.ascontiguousarray(value, dtype=self._wasm_dtype(key))
 
-    def _write(self, key, value: np.ndarray):
+    def write(self, key, value: np.ndarray, where=None):
         self.rt.write(self.address(key), self._checked(key, value))
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        try:
-            return self._run(feeds)
-        except WebtensorError:
-            raise
-        except Exception as e:       # a raw JS error (RangeError, stalled pool...) named for the user
-            raise wrap_backend_error(e, f"{self.plan.graph.source} on {self.backend.name}") from None
-
-    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def execute_fast(self, feeds, out_keys) -> dict[str, np.ndarray]:
+        """One interop call: inputs in, the program on every pool thread, outputs out."""
         from pyodide.ffi import to_js
-        eng = engine()
-        outs_wasm = [k for k in self.plan.output_keys if k not in self.plan.constants]
-        if eng.recorder is not None or self.guard:
-            result = self._run_per_op(feeds, outs_wasm, eng)
-        elif len(self.segments) <= 1 and all(kind == "wasm" for kind, _ in self.segments):
-            # the fast path: one interop call per inference
-            prog = self.segments[0][1] if self.segments else 0
-            if self._js_addresses is None:     # static after compiling: converted to JS once
-                self._js_addresses = (to_js([self.address(k) for k in self.plan.input_keys]),
-                                      to_js([self.address(k) for k in outs_wasm]))
-            in_arrays = [self._checked(k, feeds[k]) for k in self.plan.input_keys]
-            out_arrays = [np.empty(self.plan.specs[k].shape, self._wasm_dtype(k)) for k in outs_wasm]
-            self.rt.execute(prog, self._js_addresses[0], in_arrays, self._js_addresses[1], out_arrays)
-            if eng.timings is not None:
-                t = self.rt.lastTimings
-                eng.timings["upload_ms"] += t.upload
-                eng.timings["kernel_ms"] += t.run
-                eng.timings["download_ms"] += t.download
-            result = dict(zip(outs_wasm, out_arrays))
-        else:
-            for k, v in feeds.items():
-                self._write(k, v)
-            for kind, what in self.segments:
-                if kind == "wasm":
-                    self.rt.run(what)
-                else:
-                    self._run_numpy(what)
-            result = {k: self._read(k) for k in outs_wasm}
-        for k in self.plan.output_keys:
-            if k in self.plan.constants:
-                result[k] = self.plan.constants[k]
-            elif self.plan.specs[k].dtype == BOOL:
-                result[k] = result[k].astype(BOOL)
-        return result
+        prog = self.segments[0][1][0] if self.segments else 0
+        if self._js_addresses is None:     # static after compiling: converted to JS once
+            self._js_addresses = (to_js([self.address(k) for k in self.plan.input_keys]),
+                                  to_js([self.address(k) for k in out_keys]))
+        in_arrays = [self._checked(k, feeds[k]) for k in self.plan.input_keys]
+        out_arrays = [np.empty(self.plan.specs[k].shape, self._wasm_dtype(k)) for k in out_keys]
+        self.rt.execute(prog, self._js_addresses[0], in_arrays, self._js_addresses[1], out_arrays)
+        return {k: v.astype(BOOL) if self.plan.specs[k].dtype == BOOL else v for k, v in zip(out_keys, out_arrays)}
 
-    def _run_per_op(self, feeds, outs_wasm, eng) -> dict[str, np.ndarray]:
-        """The per-op path: each kernel runs alone and is timed (profile()) and, in
-        debug_memory_guards mode, every sentinel is checked after it."""
+    def per_op_only(self) -> bool:
+        return bool(self.guard)             # guards are checked after every kernel
+
+    def after_numpy(self, step: Step) -> None:
+        if self.guard:
+            self._check_guards(f"numpy:{step.node.op} ({step.node.name})")
+
+    def run_segment(self, segment, recorder) -> None:
+        """A program in one call, or (profile(), debug guards) each kernel alone: timed and,
+        in debug_memory_guards mode, every sentinel checked after it."""
+        prog, items = segment
+        if recorder is None and not self.guard:
+            self.rt.run(prog)
+            return
         import js
         now = js.performance.now
-        recorder = eng.recorder
         if recorder is not None:
-            eng.timing_source = (f"{self.backend.name}: each kernel run alone (run_op) and timed with "
-                                 f"performance.now around it, {self.rt.stats().threads} thread(s)")
-        specs = self.plan.specs
-        shapes = lambda keys: [list(specs[k].shape) for k in keys]
-        out_bytes = lambda keys: sum(4 * int(np.prod(specs[k].shape)) for k in keys)
-        for k, v in feeds.items():
-            self._write(k, v)
-        wasm_items = iter([it for it in self.lowered.items if it.call is not None])
-        for kind, what in self.segments:
-            if kind == "numpy":
-                t0 = now()
-                self._run_numpy(what)
-                ms = now() - t0
-                node = what.node
-                if self.guard:
-                    self._check_guards(f"numpy:{node.op} ({node.name})")
-                if recorder is not None:
-                    recorder.append(KernelRecord(f"numpy:{node.op}", node.name, shapes(what.inputs),
-                                                 shapes(what.outputs), ms, out_bytes(what.outputs)))
-                continue
-            n_ops = int(self.rt.i32()[what // 4 + 1])
-            for i in range(n_ops):
-                item = next(wasm_items)
-                t0 = now()
-                self.rt.runOp(what, i)
-                ms = now() - t0
-                if self.guard:
-                    self._check_guards(f"kernel {item.label}")
-                if recorder is not None:
-                    kind_, _, node_name = item.label.partition(":")
-                    recorder.append(KernelRecord(kind_, node_name, shapes(item.reads), shapes(item.writes), ms,
-                                                 out_bytes(item.writes)))
-        return {k: self._read(k) for k in outs_wasm}
-
-    def _run_numpy(self, step: Step):
-        outs = run_reference(self.plan, step, [self._read(k) for k in step.inputs])
-        for k, v in zip(step.outputs, outs):
-            self._write(k, v)
+            engine().timing_source = (f"{self.backend.name}: each kernel run alone (run_op) and timed with "
+                                      f"performance.now around it, {self.rt.stats().threads} thread(s)")
+        for i, item in enumerate(items):
+            t0 = now()
+            self.rt.runOp(prog, i)
+            ms = now() - t0
+            if self.guard:
+                self._check_guards(f"kernel {item.label}")
+            if recorder is not None:
+                kind, _, node_name = item.label.partition(":")
+                recorder.append(KernelRecord(kind, node_name, self.shapes(item.reads), self.shapes(item.writes), ms,
+                                             self.out_bytes(item.writes)))
 
     def dispose(self):
         for addr in self.blocks:
