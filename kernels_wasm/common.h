@@ -1,7 +1,8 @@
 // Shared definitions of webtensor's wasm kernels. Freestanding C: no libc, no libm.
 // The plan runner (runtime.c) reads a program of int32 words written by Python
-// (py/webtensor/lower/, written by backends/wasm.py); the opcode numbers and each op's argument
-// order below are the contract between the two (a unit test checks the enum).
+// (py/webtensor/backends/wasm/encode.py encodes the typed calls of py/webtensor/lower/);
+// the opcode numbers below and the names each kernel gives its argument words are the
+// contract between the two (tests/test_wasm_lowering.py checks both against OPCODES / ARGS).
 #pragma once
 #include <stdint.h>
 #include <stddef.h>
