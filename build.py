@@ -248,7 +248,7 @@ def webtensor_version() -> str:
 
 
 NATIVE = Path("py") / "webtensor" / "native"    # package data: JS runtimes + wasm modules (+ manifest)
-NATIVE_FILES = ("wasm_runtime.js", "wasm_thread.js", "webgl_runtime.js",
+NATIVE_FILES = ("wasm_runtime.js", "wasm_thread.js", "webgl_runtime.js", "webgpu_runtime.js",
                 "webtensor-wasm.wasm", "webtensor-wasm-simd.wasm", "webtensor-wasm-simd-threads.wasm")
 
 
@@ -353,6 +353,7 @@ def build() -> Path:
     # the peer for benchmarks: TF.js 4.22 from npm, and the bench pages
     tfjs = NODE_MODULES / "@tensorflow"
     for f in (tfjs / "tfjs" / "dist" / "tf.min.js", tfjs / "tfjs-backend-wasm" / "dist" / "tf-backend-wasm.min.js",
+              tfjs / "tfjs-backend-webgpu" / "dist" / "tf-backend-webgpu.min.js",
               *sorted((tfjs / "tfjs-backend-wasm" / "dist").glob("*.wasm"))):
         copy_if_changed(f, DIST / "tfjs" / f.name)
     for f in sorted((ROOT / "bench").iterdir()):

@@ -32,7 +32,7 @@ RESULTS = ROOT / "bench" / "results"
 MODELS = {"blazeface": "models/blazeface.json", "movenet-lightning": "models/movenet-lightning.json",
           "mobilenetv2": "models/mobilenet_v2/model.json"}
 LAYERS_MODELS = {"mobilenetv2"}         # Keras-converted: load_layers_model / tf.loadLayersModel
-BACKENDS = ("numpy", "wasm", "wasm-simd", "wasm-simd-threads", "webgl")
+BACKENDS = ("numpy", "wasm", "wasm-simd", "wasm-simd-threads", "webgl", "webgpu")
 
 
 def tfjs_configs(backend: str, threads: int) -> list[tuple[str, dict]]:
@@ -50,6 +50,8 @@ def tfjs_configs(backend: str, threads: int) -> list[tuple[str, dict]]:
                 ("tfjs-stock", {"backend": "wasm", "simd": 1})]
     if backend == "webgl":
         return [("tfjs", {"backend": "webgl"})]
+    if backend == "webgpu":
+        return [("tfjs", {"backend": "webgpu"})]
     raise ValueError(backend)
 
 
@@ -85,13 +87,13 @@ t0 = now()
 _model = await webtensor.{loader}({url!r})
 load_ms = now() - t0
 _model.backend_name = {backend!r}
-webtensor.get_backend({backend!r})       # the backend's lazy start (timed apart: startup_ms)
+await webtensor.get_backend_async({backend!r})   # the backend's lazy start (timed apart: startup_ms)
 startup_ms = webtensor.backends()[{backend!r}]["startup_ms"]
 if {backend!r} == 'wasm-simd-threads':
     await webtensor.set_threads({threads})
 _outs = {outs!r}
 t0 = now()
-_model.execute(_x, _outs)
+{run}(_x, _outs)
 first_ms = now() - t0
 rep = _model.report()
 json.dumps({{"load_ms": load_ms, "first_ms": first_ms, "startup_ms": startup_ms, "report": rep["plans"][-1] if rep["plans"] else {{}},
@@ -101,17 +103,19 @@ WT_TIME = """
 ts = []
 for _ in range({n}):
     t0 = now()
-    _model.execute(_x, _outs)
+    {run}(_x, _outs)
     ts.append(now() - t0)
 json.dumps(ts)
 """
-WT_OUTPUTS = "json.dumps([o.reshape(-1).tolist() for o in _model.execute(_x, _outs)])"
+WT_OUTPUTS = "json.dumps([o.reshape(-1).tolist() for o in {run}(_x, _outs)])"
 WT_MEMORY = """
 if {backend!r}.startswith('wasm'):
     _st = webtensor.native.start({backend!r}).stats().to_py()
 elif {backend!r} == 'webgl':
     _st = webtensor.native.start('webgl').stats().to_py()
     _st["peakUsedBytes"] = _st["textureBytes"]
+elif {backend!r} == 'webgpu':
+    _st = {{"peakUsedBytes": int(webtensor.native.runtime('webgpu').stats().bufferBytes)}}
 else:
     _st = None
 json.dumps(_st)
@@ -142,8 +146,9 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
 
     log(f"  webtensor {backend}: loading")
     setup = wt(wt_page, WT_SETUP.format(b64=b64, dtype=x.dtype.name, shape=list(x.shape), url=url,
-                                        backend=backend, threads=threads, outs=outs,
+                                        backend=backend, threads=threads, outs=outs, run=wt_run(backend),
                                         loader="load_layers_model" if layers else "load_graph_model"))
+    setup["backend"] = backend
     engines = [{"engine": "webtensor", "page": None, "setup": setup, "ms": []}]
     for label, query in tfjs_configs(backend, threads):
         page = browser.new_page()
@@ -176,7 +181,7 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
             _time(e, wt_page, args.batch_warmup)
             e["ms"] += _time(e, wt_page, batch)
 
-    wt_out = [np.asarray(o, np.float32) for o in wt(wt_page, WT_OUTPUTS)]
+    wt_out = [np.asarray(o, np.float32) for o in wt(wt_page, WT_OUTPUTS.format(run=wt_run(backend)))]
     wt_mem = wt(wt_page, WT_MEMORY.format(backend=backend))
     gflops_peak = None
     if backend.startswith("wasm"):
@@ -219,9 +224,14 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
     return rows
 
 
+def wt_run(backend: str) -> str:
+    """How the webtensor page runs the model: WebGPU's results come back with a promise."""
+    return "await _model.execute_async" if backend == "webgpu" else "_model.execute"
+
+
 def _time(e, wt_page, n: int) -> list[float]:
     if e["engine"] == "webtensor":
-        return wt(wt_page, WT_TIME.format(n=n))
+        return wt(wt_page, WT_TIME.format(n=n, run=wt_run(e["setup"]["backend"])))
     return e["page"].evaluate(f"() => window.bench.time({n})")
 
 

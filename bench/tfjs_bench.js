@@ -1,5 +1,5 @@
 // The peer: TensorFlow.js 4.22 running the same model file on the same input as
-// webtensor.  Query: backend=wasm|webgl|cpu, simd=0|1, threads=N (0 = TF.js's default),
+// webtensor.  Query: backend=wasm|webgl|webgpu|cpu, simd=0|1, threads=N (0 = TF.js's default),
 // cores=N (what navigator.hardwareConcurrency reports: TF.js 4.22 caps its pool at half).
 'use strict';
 const q = new URLSearchParams(location.search);
@@ -29,6 +29,7 @@ window.bench = {
   ready: (async () => {
     await loadScript('../tfjs/tf.min.js');
     await loadScript('../tfjs/tf-backend-wasm.min.js');
+    if ((q.get('backend') || 'wasm') === 'webgpu') await loadScript('../tfjs/tf-backend-webgpu.min.js');
     document.getElementById('status').textContent = `TF.js ${tf.version.tfjs} loaded`;
   })(),
 
@@ -51,7 +52,7 @@ window.bench = {
     input = tf.tensor(decode(inputB64, dtype), shape, dtype);
     outputNames = outputs;
     const t1 = performance.now();
-    this.runOnce();
+    await this.runOnce();
     const firstMs = performance.now() - t1;
     const info = { load_ms: loadMs, first_ms: firstMs, backend: tf.getBackend(), version: tf.version.tfjs,
                    hardwareConcurrency: navigator.hardwareConcurrency };
@@ -59,25 +60,27 @@ window.bench = {
     return info;
   },
 
-  // One inference with outputs read back to the CPU (inside the timed region).
-  runOnce() {
+  // One inference with outputs read back to the CPU (inside the timed region): dataSync,
+  // or on WebGPU (whose readback is asynchronous, as webtensor's) await data().
+  async runOnce() {
     const outs = layers ? model.predict(input) : model.execute(input, outputNames);
     const list = Array.isArray(outs) ? outs : [outs];
-    const data = list.map((t) => t.dataSync());
+    const data = tf.getBackend() === 'webgpu' ? await Promise.all(list.map((t) => t.data()))
+      : list.map((t) => t.dataSync());
     list.forEach((t) => t.dispose());
     return data;
   },
 
-  time(n) {
+  async time(n) {
     const ms = [];
     for (let i = 0; i < n; i++) {
       const t = performance.now();
-      this.runOnce();
+      await this.runOnce();
       ms.push(performance.now() - t);
     }
     return ms;
   },
 
-  outputs() { return this.runOnce().map((d) => Array.from(d)); },
+  async outputs() { return (await this.runOnce()).map((d) => Array.from(d)); },
   memory() { return tf.memory(); },
 };

@@ -7,9 +7,9 @@ import pytest
 
 from tests.helpers import GRAPH_MODELS
 
-NATIVE = ["wasm", "wasm-simd", "wasm-simd-threads", "webgl"]
+NATIVE = ["wasm", "wasm-simd", "wasm-simd-threads", "webgl", "webgpu"]
 # backends whose model checks share one load of each model (one page call per group)
-GROUPS = {"wasm": ["wasm", "wasm-simd", "wasm-simd-threads"], "webgl": ["webgl"]}
+GROUPS = {"wasm": ["wasm", "wasm-simd", "wasm-simd-threads"], "webgl": ["webgl"], "webgpu": ["webgpu"]}
 PLAN_FALLBACK_CASE = "fallback inside a plan: conv -> ArgMax -> Cast -> Mul"
 
 
@@ -20,7 +20,8 @@ def py(page, code):
 @pytest.mark.parametrize("backend", NATIVE)
 def test_conformance_suite(app, backend):
     page, _, _ = app
-    r = py(page, f"import json, webtensor, webtensor.conformance as c; json.dumps({{'results': c.run({backend!r})}})")
+    r = py(page, f"import json, webtensor, webtensor.conformance as c; "
+                 f"json.dumps({{'results': await c.run_async({backend!r})}})")
     results = r["results"]
     assert len(results) > 100
     failed = [x for x in results if not x["ok"]]
@@ -32,7 +33,7 @@ def test_conformance_suite(app, backend):
     int8 = {name(x) for x in results if x["case"].startswith("int8 ")}
     assert len(int8) > 20
     refused = {name(x) for x in results if x["refused"]}
-    assert refused == (int8 if backend == "webgl" else set())
+    assert refused == (int8 if backend in ("webgl", "webgpu") else set())
     assert {name(x) for x in results if x["fallbacks"]} == {PLAN_FALLBACK_CASE} | refused
 
 
@@ -53,7 +54,7 @@ for name in %s:
     res = {'names': names}
     for be in %s:
         model.backend_name = be
-        got = model.execute(feeds, names)
+        got = await model.execute_async(feeds, names)
         # element-wise check |got - want| <= 1e-3 + 1e-3 |want| (numpy's allclose rule)
         res[be] = {n: [float(np.max(np.abs(g - w) - 1e-3 * np.abs(w))) if w.size else -1.0, list(g.shape) == list(w.shape)]
                    for n, g, w in zip(names, got, ref)}
@@ -112,8 +113,8 @@ model = case.model()
 model.backend_name = 'numpy'
 want = model.execute(dict(case.inputs), list(case.outputs))
 model.backend_name = %r
-plain = model.execute(dict(case.inputs), list(case.outputs))
-prof = webtensor.profile(model.execute, dict(case.inputs), list(case.outputs))
+plain = await model.execute_async(dict(case.inputs), list(case.outputs))
+prof = await webtensor.profile_async(model.execute_async, dict(case.inputs), list(case.outputs))
 desc = model.report()['plans'][0]
 json.dumps({'kinds': [k.op for k in prof.kernels], 'ms': [k.ms for k in prof.kernels], 'timing': prof.timing,
             'kernel_calls': desc['kernel_calls'], 'segments': desc['segments'],

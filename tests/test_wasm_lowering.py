@@ -87,8 +87,43 @@ def test_every_call_type_has_an_encoder_and_a_draw():
     from webtensor.backends.wasm.encode import ENCODERS
     from webtensor.backends.webgl import DRAWS
     from webtensor.lower.calls import CALL_TYPES, QConv, QDepthwiseConv, Quantize, Dequantize
+    from webtensor.backends.webgpu import KERNELS
     assert set(ENCODERS) == set(CALL_TYPES)
-    assert set(DRAWS) == set(CALL_TYPES) - {QConv, QDepthwiseConv, Quantize, Dequantize}   # no int8 on WebGL
+    float_calls = set(CALL_TYPES) - {QConv, QDepthwiseConv, Quantize, Dequantize}
+    assert set(DRAWS) == float_calls                     # no int8 on WebGL
+    assert set(KERNELS) == float_calls                   # nor on WebGPU
+
+
+def test_every_wgsl_program_is_complete():
+    """Each kernel of every model's plan renders to WGSL with no placeholder left, and a
+    plan's dispatches share a handful of pipelines (shapes live in parameters)."""
+    from webtensor.backends.webgpu import KERNELS, program, supports as gpu_supports
+    for name in ("blazeface", "centernet"):
+        model = webtensor.read_graph_model(HUMAN_MODELS / f"{name}.json")
+        plan = next(iter(model._plans.values()))
+        low = Lowering(plan, supports=gpu_supports).run()
+        sources = set()
+        for it in low.items:
+            if it.call is None:
+                continue
+            shader, subs, params, items = KERNELS[type(it.call)](it.call, lambda ref: 0)
+            src = program(shader, subs)
+            for placeholder in ("ACTIVATION", "OPERATION", "KIND"):
+                assert placeholder not in src, (it.label, placeholder)
+            assert items > 0 and len(params) < 63, it.label
+            sources.add(src)
+        assert len(sources) <= 20, (name, len(sources))
+
+
+def test_call_extents_name_what_a_call_touches():
+    from webtensor.lower.extents import call_extents
+    from webtensor.conformance import cases
+    case = next(c for c in cases() if c.name.startswith("conv2d 7x7x3->8"))
+    plan = next(iter(case.model()._plans.values()))
+    low = Lowering(plan).run()
+    conv = next(it.call for it in low.items if isinstance(it.call, Conv))
+    spans = {(r.key, w): (lo, hi) for r, lo, hi, w in call_extents(conv)}
+    assert spans[("x:0", False)] == (0, 7 * 7 * 3) and spans[("y:0", True)] == (0, 7 * 7 * 8)
 
 
 def test_a_swapped_argument_fails_the_table_check():

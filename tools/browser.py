@@ -9,6 +9,15 @@ CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/b
 BASE_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--no-first-run", "--disable-quic", "--enable-unsafe-swiftshader",
              "--disable-dev-shm-usage"]
+# WebGPU: off by default in Chromium on Linux; with no GPU here, SwiftShader's Vulkan
+# device serves it (DESIGN.md).  WEBTENSOR_WEBGPU_ADAPTER picks another adapter
+# ("" leaves Chromium's choice, for a machine with a GPU).
+WEBGPU_ARGS = ["--enable-unsafe-webgpu"]
+
+
+def webgpu_args() -> list[str]:
+    adapter = os.environ.get("WEBTENSOR_WEBGPU_ADAPTER", "swiftshader")
+    return WEBGPU_ARGS + ([f"--use-webgpu-adapter={adapter}"] if adapter else [])
 
 
 def find_chromium() -> str | None:
@@ -21,9 +30,9 @@ def find_chromium() -> str | None:
     return None
 
 
-def launch(playwright, extra_args: list[str] | None = None):
+def launch(playwright, extra_args: list[str] | None = None, webgpu: bool = True):
     exe = find_chromium()
     if exe is None:
         raise RuntimeError("no Chromium found: run `python3 build.py setup` or set $WEBTENSOR_CHROMIUM")
     return playwright.chromium.launch(executable_path=exe, headless=True,
-                                      args=BASE_ARGS + list(extra_args or []))
+                                      args=BASE_ARGS + (webgpu_args() if webgpu else []) + list(extra_args or []))

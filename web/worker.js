@@ -52,13 +52,13 @@ const handlers = {
     ctx.drawImage(bitmap, 0, 0);
     bitmap.close();
     const rgba = ctx.getImageData(0, 0, width, height).data;
-    return parse(app.detect_frame(rgba, width, height));
+    return parse(await app.detect_frame(rgba, width, height));
   },
   backends() { return parse(app.backends_json()); },
   memory() { return parse(app.memory_json()); },
-  profile() { return parse(app.profile_json()); },
+  async profile() { return parse(await app.profile_json()); },
   async setThreads({ n }) { return parse(await app.set_threads(n)); },
-  setBackend({ name }) { return parse(app.set_backend(name)); },
+  async setBackend({ name }) { return parse(await app.set_backend(name)); },
   async setPrecision({ precision }) {
     if (precision === 'int8') progress('quantising the model to int8');
     return parse(await app.set_precision(precision, new URL('samples/astronaut.png', self.location).href));

@@ -10,8 +10,8 @@ import json
 import time
 import traceback
 
-from .backends import backends as list_backends, current_backend_name, set_backend as _set_backend
-from .engine import memory as _memory, profile as _profile
+from .backends import backends as list_backends, current_backend_name, set_backend_async as _set_backend
+from .engine import memory as _memory, profile_async as _profile_async
 from .errors import WebtensorError
 from .native import set_threads as _set_threads
 from .vision import BlazeFace, decode_image
@@ -42,9 +42,9 @@ def backends_json() -> str:
     return _ok(backends=list_backends(), current=current_backend_name())
 
 
-def set_backend(name: str) -> str:
+async def set_backend(name: str) -> str:
     try:
-        return _ok(current=_set_backend(name))
+        return _ok(current=await _set_backend(name))
     except Exception as e:
         return _fail(e)
 
@@ -96,13 +96,13 @@ async def set_precision(precision: str, calibration_url: str) -> str:
         return _fail(e)
 
 
-def _detect(image) -> str:
+async def _detect(image) -> str:
     global _last_image
     if _detector is None:
         raise WebtensorError("no detector loaded: call load_detector first")
     _last_image = image
     t0 = time.perf_counter()
-    faces = _detector.detect(image)
+    faces = await _detector.detect_async(image)        # every backend, WebGPU included
     return _ok(faces=faces, width=int(image.shape[1]), height=int(image.shape[0]),
                ms=(time.perf_counter() - t0) * 1e3, backend=current_backend_name())
 
@@ -110,15 +110,15 @@ def _detect(image) -> str:
 async def detect_image(data, name: str) -> str:
     """Encoded image bytes (a JS Uint8Array or bytes) -> faces."""
     try:
-        return _detect(await decode_image(_bytes(data), name))
+        return await _detect(await decode_image(_bytes(data), name))
     except Exception as e:
         return _fail(e)
 
 
-def detect_frame(rgba, width: int, height: int) -> str:
+async def detect_frame(rgba, width: int, height: int) -> str:
     """Raw RGBA pixels of a video frame -> faces."""
     try:
-        return _detect(rgba_to_rgb(_bytes(rgba), int(width), int(height)))
+        return await _detect(rgba_to_rgb(_bytes(rgba), int(width), int(height)))
     except Exception as e:
         return _fail(e)
 
@@ -135,12 +135,12 @@ def memory_json() -> str:
         return _fail(e)
 
 
-def profile_json() -> str:
+async def profile_json() -> str:
     """Profile one detection of the last frame: per-kernel times, sorted, for the profile panel."""
     try:
         if _detector is None or _last_image is None:
             raise WebtensorError("nothing to profile yet: detect a frame or an image first")
-        p = _profile(_detector.detect, _last_image)
+        p = await _profile_async(_detector.detect_async, _last_image)
         kernels = [{"op": k.op, "node": k.node, "ms": k.ms, "input_shapes": k.input_shapes,
                     "output_shapes": k.output_shapes, "bytes_added": k.bytes_added} for k in p.sorted_kernels()]
         return _ok(kernels=kernels, timing=p.timing, total_ms=sum(k.ms for k in p.kernels),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends import get_backend
+from .backends import get_backend_async
 from .graph import Graph, Node, TensorInfo
 from .model import GraphModel
 
@@ -449,8 +449,19 @@ def error(got: np.ndarray, want: np.ndarray) -> float:
 
 def run(backend: str, names: list[str] | None = None) -> list[dict]:
     """Every case on `backend` vs numpy: [{case, ok, error, tol, fallbacks}]."""
+    coro = run_async(backend, names)
+    try:
+        coro.send(None)                 # a synchronous backend never suspends it
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError(f"backend {backend!r} answers asynchronously: use `await conformance.run_async(...)`")
+
+
+async def run_async(backend: str, names: list[str] | None = None) -> list[dict]:
+    """`run` through `execute_async`: the way to run the suite on WebGPU."""
     results = []
-    target = get_backend(backend)
+    target = await get_backend_async(backend)
     for case in cases():
         if names and case.name not in names:
             continue
@@ -460,7 +471,7 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
         model.backend_name = backend
         entry = {"case": case.name, "tol": case.tol}
         try:
-            got = model.execute(dict(case.inputs), list(case.outputs))
+            got = await model.execute_async(dict(case.inputs), list(case.outputs))
             err = max(error(g, w) for g, w in zip(got, want))
             plan = model.plan_for({f"{k}:0": v.shape for k, v in case.inputs.items()},
                                   [model._output_key(o) for o in case.outputs])

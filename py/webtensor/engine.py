@@ -252,6 +252,26 @@ def profile(fn, *args, **kwargs) -> Profile:
                    timing=_ENGINE.timing_source, result=result)
 
 
+async def profile_async(fn, *args, **kwargs) -> Profile:
+    """`profile` of an async call (`model.execute_async`, `predict_async`): the way to
+    profile on WebGPU, whose kernel times come from timestamp queries where it has them."""
+    before = memory()
+    records: list[KernelRecord] = []
+    _ENGINE.recorder = records
+    try:
+        result = await fn(*args, **kwargs)
+    finally:
+        _ENGINE.recorder = None
+    after = memory()
+    running, peak = before.num_bytes, before.num_bytes
+    for k in records:
+        running += k.bytes_added
+        peak = max(peak, running)
+    return Profile(new_bytes=after.num_bytes - before.num_bytes, peak_bytes=max(peak, after.num_bytes),
+                   new_tensors=after.num_tensors - before.num_tensors, kernels=records,
+                   timing=_ENGINE.timing_source, result=result)
+
+
 def time(fn, *args, **kwargs) -> dict:
     """Wall ms of fn(*args), and the part spent in kernels, uploads and downloads."""
     _ENGINE.timings = {"kernel_ms": 0.0, "upload_ms": 0.0, "download_ms": 0.0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends import backends as list_backends, get_backend
+from .backends import backends as list_backends, get_backend, get_backend_async
 from .engine import Tensor, TensorDisposedError, _tensors_in, engine
 from ._io import fetch_bytes, join_url, read_file
 from .errors import InputError, ModelFormatError, WeightsError
@@ -167,6 +167,18 @@ class GraphModel:
     def execute(self, inputs, outputs=None):
         """Run the graph; `outputs` are tensor or signature names (default: all outputs).
         Returns one array for a single name given as a string, else a list."""
+        plan, feeds, finish = self._prepare(inputs, outputs)
+        return finish(get_backend(self.backend_name).run(plan, feeds))
+
+    async def execute_async(self, inputs, outputs=None):
+        """`execute` that awaits the backend's results: the way to run on WebGPU (whose
+        readback is asynchronous), and the same results on every other backend."""
+        plan, feeds, finish = self._prepare(inputs, outputs)
+        backend = await get_backend_async(self.backend_name)
+        run_async = getattr(backend, "run_async", None)
+        return finish(await run_async(plan, feeds) if run_async else backend.run(plan, feeds))
+
+    def _prepare(self, inputs, outputs):
         if self.disposed:
             raise TensorDisposedError(f"{self.graph.source}: the model was disposed")
         single = isinstance(outputs, str)
@@ -175,17 +187,22 @@ class GraphModel:
         as_tensors = bool(_tensors_in(inputs))      # Tensors in -> Tensors out, like TF.js
         feeds = self._feeds(inputs)
         plan = self.plan_for({k: v.shape for k, v in feeds.items()}, keys)
-        backend = get_backend(self.backend_name)
-        result = backend.run(plan, feeds)
-        values = [result[k] for k in keys]
-        if as_tensors:
-            values = [Tensor(v, name=k) for k, v in zip(keys, values)]
-        return values[0] if single or (names is None and len(values) == 1) else values
+
+        def finish(result):
+            values = [result[k] for k in keys]
+            if as_tensors:
+                values = [Tensor(v, name=k) for k, v in zip(keys, values)]
+            return values[0] if single or (names is None and len(values) == 1) else values
+        return plan, feeds, finish
 
     def predict(self, x):
         """Like TF.js predict: one array for a single-output model, else a list in
         signature order."""
         return self.execute(x)
+
+    async def predict_async(self, x):
+        """`predict` that awaits the backend (required on WebGPU, fine everywhere)."""
+        return await self.execute_async(x)
 
 
 def _release_plan(plan: Plan) -> None:

@@ -13,7 +13,7 @@ import tracemalloc
 
 import numpy as np
 
-from .backends import backends as list_backends, get_backend
+from .backends import backends as list_backends, get_backend_async
 from .errors import WebtensorError
 from .model import load_graph_model, load_layers_model
 from .native import runtime as native_runtime
@@ -71,16 +71,19 @@ class _PeakMemory:
 
     def __init__(self, backend: str):
         self.backend = backend
-        self.kind = "wasm heap" if backend.startswith("wasm") else "textures" if backend == "webgl" else "numpy arrays"
+        self.kind = {"webgl": "textures", "webgpu": "GPU buffers"}.get(
+            backend, "wasm heap" if backend.startswith("wasm") else "numpy arrays")
 
-    def __enter__(self):
-        get_backend(self.backend)                       # started before the baseline
+    async def __aenter__(self):
+        await get_backend_async(self.backend)           # started before the baseline
         rt = native_runtime(self.backend)
         if self.backend.startswith("wasm"):
             self.base = int(rt.stats().usedBytes)
             rt.resetPeak()
         elif self.backend == "webgl":
             self.base = int(rt.stats().textureBytes)
+        elif self.backend == "webgpu":
+            self.base = int(rt.stats().bufferBytes)
         else:
             tracemalloc.start()
         return self
@@ -91,9 +94,11 @@ class _PeakMemory:
             return int(rt.stats().peakUsedBytes) - self.base
         if self.backend == "webgl":
             return int(rt.stats().textureBytes) - self.base
+        if self.backend == "webgpu":
+            return int(rt.stats().bufferBytes) - self.base
         return int(tracemalloc.get_traced_memory()[1])
 
-    def __exit__(self, *exc):
+    async def __aexit__(self, *exc):
         if self.kind == "numpy arrays":
             tracemalloc.stop()
 
@@ -108,11 +113,11 @@ def _relative_rms(got: list[np.ndarray], ref: list[np.ndarray]) -> float:
                for g, r in zip(got, ref))
 
 
-def _answer(model: str, m, x: np.ndarray, photo: np.ndarray):
+async def _answer(model: str, m, x: np.ndarray, photo: np.ndarray):
     """What the model tells a user: BlazeFace's faces on the photo, MobileNetV2's class probabilities."""
     if model == "blazeface":
-        return BlazeFace(m).detect(photo)
-    return _outputs(m.predict(x))[0].reshape(-1)
+        return await BlazeFace(m).detect_async(photo)
+    return _outputs(await m.predict_async(x))[0].reshape(-1)
 
 
 def _task_delta(model: str, got, ref) -> float:
@@ -143,10 +148,11 @@ async def measure(model: str, backend: str, precision: str, runs: int, photo: np
     row = {"model": model, "backend": backend, "precision": precision, "runs": runs}
     if model not in _references:
         ref_model = await loader(base_url + spec["url"], backend="numpy")
-        _references[model] = ([o.copy() for o in _outputs(ref_model.predict(x))], _answer(model, ref_model, x, photo))
+        _references[model] = ([o.copy() for o in _outputs(ref_model.predict(x))],
+                               await _answer(model, ref_model, x, photo))
         ref_model.dispose()
     ref_outputs, ref_answer = _references[model]
-    with _PeakMemory(backend) as mem:
+    async with _PeakMemory(backend) as mem:
         t0 = time.perf_counter()
         m = await loader(base_url + spec["url"], backend=backend)
         row["load_ms"] = (time.perf_counter() - t0) * 1e3
@@ -159,15 +165,15 @@ async def measure(model: str, backend: str, precision: str, runs: int, photo: np
                 m.dispose()
                 m = q
             t0 = time.perf_counter()
-            out = _outputs(m.predict(x))
+            out = _outputs(await m.predict_async(x))
             row["first_ms"] = (time.perf_counter() - t0) * 1e3
             row["output_rel_rms"] = _relative_rms(out, ref_outputs)
-            row["accuracy_delta"] = _task_delta(model, _answer(model, m, x, photo), ref_answer)
+            row["accuracy_delta"] = _task_delta(model, await _answer(model, m, x, photo), ref_answer)
             row["accuracy_metric"] = ACCURACY[model]
             times = []
             for _ in range(max(1, runs)):
                 t0 = time.perf_counter()
-                m.predict(x)
+                await m.predict_async(x)
                 times.append((time.perf_counter() - t0) * 1e3)
             times.sort()
             row["median_ms"] = times[len(times) // 2]
@@ -175,11 +181,11 @@ async def measure(model: str, backend: str, precision: str, runs: int, photo: np
             batch = BATCH if m.inputs[0].shape and m.inputs[0].shape[0] in (-1, None) else 1
             if batch > 1:
                 xb = np.repeat(x, batch, axis=0)
-                m.predict(xb)                              # its plan is compiled outside the timing
+                await m.predict_async(xb)                  # its plan is compiled outside the timing
                 bt = []
                 for _ in range(3):
                     t0 = time.perf_counter()
-                    m.predict(xb)
+                    await m.predict_async(xb)
                     bt.append((time.perf_counter() - t0) * 1e3)
                 row["images_per_s"] = batch * 1e3 / sorted(bt)[1]
             else:
@@ -195,7 +201,8 @@ async def measure(model: str, backend: str, precision: str, runs: int, photo: np
 
 
 def _code(backend: str, precision: str) -> str:
-    line = f'webtensor.set_backend("{backend}")'
+    line = (f'await webtensor.set_backend_async("{backend}")' if backend == "webgpu"
+            else f'webtensor.set_backend("{backend}")')
     if precision == "int8":
         line += "; model = webtensor.quantize(model, calibration_inputs)"
     return line

@@ -45,21 +45,43 @@ class SegmentedPlan:
 
     # -- the shell ---------------------------------------------------------------------
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The synchronous run: the asynchronous shell below, driven to its end without an
+        event loop (a backend whose reads are synchronous never suspends it)."""
+        coro = self.run_async(feeds)
         try:
-            return self._run(feeds)
+            coro.send(None)
+        except StopIteration as done:
+            return done.value
+        coro.close()
+        raise RuntimeError(f"{self.backend_name}: this backend's results come back asynchronously")
+
+    # -- the asynchronous shell (a backend whose results come back with promises) --------
+    async def execute_fast_async(self, feeds: dict, out_keys: list[str]) -> dict[str, np.ndarray]:
+        return self.execute_fast(feeds, out_keys)
+
+    async def run_segment_async(self, segment, recorder) -> None:
+        self.run_segment(segment, recorder)
+
+    async def read_async(self, key: str, where=None) -> np.ndarray:
+        return self.read(key, where)
+
+    async def run_async(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """`run` for every backend, awaiting where the backend's reads are asynchronous."""
+        try:
+            return await self._run_async(feeds)
         except WebtensorError:
             raise
-        except Exception as e:       # a raw JS error (RangeError, stalled pool, GL error...) named for the user
+        except Exception as e:
             raise wrap_backend_error(e, f"{self.plan.graph.source} on {self.backend_name}") from None
 
-    def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    async def _run_async(self, feeds):
         eng = engine()
         plan = self.plan
         out_keys = [k for k in plan.output_keys if k not in plan.constants]
         fast = (eng.recorder is None and not self.per_op_only() and len(self.segments) <= 1
                 and all(kind == "native" for kind, _ in self.segments))
         if fast:
-            result = self.execute_fast(feeds, out_keys)
+            result = await self.execute_fast_async(feeds, out_keys)
             if eng.timings is not None:
                 t = self.rt.lastTimings
                 eng.timings["upload_ms"] += t.upload
@@ -70,26 +92,25 @@ class SegmentedPlan:
                 self.write(k, feeds[k])
             for kind, what in self.segments:
                 if kind == "native":
-                    self.run_segment(what, eng.recorder)
-                else:
-                    self._numpy_step(*what, eng.recorder)
-            result = {k: self.read(k) for k in out_keys}
+                    await self.run_segment_async(what, eng.recorder)
+                    continue
+                step, where = what
+                now = _clock() if eng.recorder is not None else None
+                t0 = now() if now else 0.0
+                ins = [plan.constants[k] if k in plan.constants else await self.read_async(k, where)
+                       for k in step.inputs]
+                for k, v in zip(step.outputs, run_reference(plan, step, ins)):
+                    self.write(k, v, where)
+                self.after_numpy(step)
+                if eng.recorder is not None:
+                    eng.recorder.append(KernelRecord(f"numpy:{step.node.op}", step.node.name, self.shapes(step.inputs),
+                                                     self.shapes(step.outputs), now() - t0,
+                                                     self.out_bytes(step.outputs)))
+            result = {k: await self.read_async(k) for k in out_keys}
         for k in plan.output_keys:
             if k in plan.constants:
                 result[k] = plan.constants[k]
         return result
-
-    def _numpy_step(self, step: Step, where, recorder):
-        now = _clock() if recorder is not None else None
-        t0 = now() if now else 0.0
-        ins = [self.plan.constants[k] if k in self.plan.constants else self.read(k, where) for k in step.inputs]
-        for k, v in zip(step.outputs, run_reference(self.plan, step, ins)):
-            self.write(k, v, where)
-        ms = now() - t0 if now else 0.0
-        self.after_numpy(step)
-        if recorder is not None:
-            recorder.append(KernelRecord(f"numpy:{step.node.op}", step.node.name, self.shapes(step.inputs),
-                                         self.shapes(step.outputs), ms, self.out_bytes(step.outputs)))
 
     # -- for the backends' records ------------------------------------------------------
     def shapes(self, keys) -> list[list[int]]:

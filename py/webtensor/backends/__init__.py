@@ -11,9 +11,10 @@ from ..errors import BackendError
 from .numpy import NumpyBackend
 from .wasm import WasmBackend, WasmSimdBackend, WasmSimdThreadsBackend
 from .webgl import WebGLBackend
+from .webgpu import WebGPUBackend
 
 _REGISTRY = {"numpy": NumpyBackend, "wasm": WasmBackend, "wasm-simd": WasmSimdBackend,
-             "wasm-simd-threads": WasmSimdThreadsBackend, "webgl": WebGLBackend}
+             "wasm-simd-threads": WasmSimdThreadsBackend, "webgl": WebGLBackend, "webgpu": WebGPUBackend}
 _instances: dict[str, object] = engine().backends   # shared with engine.memory(), which imports no backend
 _current = "numpy"
 
@@ -45,8 +46,20 @@ def get_backend(name: str | None = None):
     return _instances[name]
 
 
+async def get_backend_async(name: str | None = None):
+    """`get_backend` that first awaits an asynchronous start (WebGPU's device)."""
+    name = name or _current
+    if name in _REGISTRY and getattr(_REGISTRY[name], "asynchronous", False) and name not in _instances:
+        ok, reason = _REGISTRY[name].probe()
+        if not ok:
+            raise BackendError(f"backend {name!r} is unavailable here: {reason}")
+        await native.start_async(name)
+    return get_backend(name)
+
+
 # Where an unavailable backend's selection falls back to (and why it is said out loud).
-FALLBACK = {"wasm-simd-threads": "wasm-simd", "wasm-simd": "wasm", "wasm": "numpy", "webgl": "wasm-simd-threads"}
+FALLBACK = {"wasm-simd-threads": "wasm-simd", "wasm-simd": "wasm", "wasm": "numpy", "webgl": "wasm-simd-threads",
+            "webgpu": "webgl"}
 
 
 def set_backend(name: str, strict: bool = False) -> str:
@@ -73,6 +86,22 @@ def set_backend(name: str, strict: bool = False) -> str:
     if name != wanted:
         print(f"webtensor: using backend {name!r} instead of {wanted!r}")
     return name
+
+
+async def set_backend_async(name: str, strict: bool = False) -> str:
+    """`set_backend` that first awaits the start of backends that start asynchronously
+    (WebGPU requests its adapter and device with promises); works for every backend.
+    A failed start falls back like `set_backend`, with the reason."""
+    if name not in _REGISTRY:
+        raise BackendError(f"unknown backend {name!r}; webtensor has {sorted(_REGISTRY)}")
+    if getattr(_REGISTRY[name], "asynchronous", False):
+        ok, _ = _REGISTRY[name].probe()
+        if ok:
+            try:
+                await native.start_async(name)
+            except BackendError:
+                pass                              # remembered: set_backend below says why and falls back
+    return set_backend(name, strict)
 
 
 def current_backend_name() -> str:

@@ -1,7 +1,7 @@
 """The native runtimes, shipped inside the wheel and started by Python on first use.
 
 This folder is package data: the JS runtimes (`wasm_runtime.js`, `wasm_thread.js`,
-`webgl_runtime.js`), the three wasm modules `build.py` compiles (`webtensor-*.wasm`) and
+`webgl_runtime.js`, `webgpu_runtime.js`), the three wasm modules `build.py` compiles (`webtensor-*.wasm`) and
 `manifest.json` (the sha256 of each, written at build time).  Under Pyodide, the first
 use of a native backend reads its files from the installed package, checks them
 against the manifest, evaluates the JS runtime as a function body (`js.Function`) and
@@ -20,7 +20,8 @@ from ..errors import BackendError
 HERE = Path(__file__).resolve().parent
 WASM_MODULES = {"wasm": "webtensor-wasm.wasm", "wasm-simd": "webtensor-wasm-simd.wasm",
                 "wasm-simd-threads": "webtensor-wasm-simd-threads.wasm"}
-SCRIPTS = ("wasm_runtime.js", "wasm_thread.js", "webgl_runtime.js")
+SCRIPTS = ("wasm_runtime.js", "wasm_thread.js", "webgl_runtime.js", "webgpu_runtime.js")
+RUNTIME_SCRIPT = {"webgl": "webgl_runtime.js", "webgpu": "webgpu_runtime.js"}   # others: wasm_runtime.js
 
 _manifest: dict | None = None
 _registries: dict[str, object] = {}       # script name -> the JS registry it returned
@@ -82,8 +83,9 @@ def capability(name: str) -> tuple[bool, str]:
     if done is not None:
         return (True, done["reason"]) if done["ok"] else (False, done["reason"])
     try:
-        reg = _registry("webgl_runtime.js" if name == "webgl" else "wasm_runtime.js")
-        st = reg.capability() if name == "webgl" else reg.capability(name)
+        script = RUNTIME_SCRIPT.get(name, "wasm_runtime.js")
+        reg = _registry(script)
+        st = reg.capability() if name in RUNTIME_SCRIPT else reg.capability(name)
     except BackendError as e:
         return False, str(e)
     return bool(st.available), str(st.reason)
@@ -95,6 +97,9 @@ def start(name: str):
     rt = _runtimes.get(name)
     if rt is not None:
         return rt
+    if name == "webgpu":
+        raise BackendError("WebGPU starts asynchronously (its adapter and device come from promises): "
+                           "call `await webtensor.set_backend_async('webgpu')`")
     done = _startup.get(name)
     if done is not None and not done["ok"]:
         raise BackendError(f"backend {name!r} failed to start: {done['reason']}")
@@ -123,6 +128,33 @@ def start(name: str):
         print(f"webtensor: backend {name!r} failed to start: {msg}")
         raise BackendError(f"backend {name!r} failed to start: {msg}") from None
     _startup[name] = {"ok": True, "reason": reason, "ms": round(float(js.performance.now() - t0), 2)}
+    _runtimes[name] = rt
+    return rt
+
+
+async def start_async(name: str):
+    """`start` for every backend, awaiting the ones whose start is asynchronous (WebGPU:
+    adapter, then device); a lost WebGPU device is replaced by a new one."""
+    if name != "webgpu":
+        return start(name)
+    rt = _runtimes.get(name)
+    if rt is not None and not rt.lost:
+        return rt
+    ok, reason = capability(name) if rt is None else (True, "")
+    if not ok:
+        raise BackendError(f"backend {name!r} is unavailable here: {reason}")
+    import js
+    t0 = js.performance.now()
+    try:
+        rt = await _registry("webgpu_runtime.js").start()
+    except BackendError as e:
+        _startup[name] = {"ok": False, "reason": str(e)}
+        raise
+    except Exception as e:       # no adapter, device request refused, ...
+        msg = str(getattr(e, "message", None) or e).splitlines()[0]
+        _startup[name] = {"ok": False, "reason": msg}
+        raise BackendError(f"backend {name!r} failed to start: {msg}") from None
+    _startup[name] = {"ok": True, "reason": f"WebGPU on {rt.info}", "ms": round(float(js.performance.now() - t0), 2)}
     _runtimes[name] = rt
     return rt
 

@@ -94,16 +94,19 @@ class BlazeFace:
 
     def raw_outputs(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Model input 1x256x256x3 -> (896 scores, 896 x 16 regressors), anchor order."""
-        s0, s1, b0, b1 = self.model.execute(tensor, list(SCORE_OUTPUTS + BOX_OUTPUTS))
-        scores = np.concatenate([s0.reshape(-1), s1.reshape(-1)])
-        regress = np.concatenate([b0.reshape(-1, 16), b1.reshape(-1, 16)])
-        return scores, regress
+        return _anchor_order(self.model.execute(tensor, list(SCORE_OUTPUTS + BOX_OUTPUTS)))
 
     def detect(self, image: np.ndarray) -> list[dict]:
         """HxWx3 uint8 image -> faces [{score, box [x0, y0, x1, y1], keypoints [[x, y] x6]}] in pixels.
         The image is letterboxed to a square first so faces keep their aspect ratio."""
         x, (side, pad_x, pad_y) = letterbox_input(image, INPUT_SIZE)
         scores, regress = self.raw_outputs(x)
+        return self.postprocess(scores, regress, side, pad_x, pad_y, image.shape[1], image.shape[0])
+
+    async def detect_async(self, image: np.ndarray) -> list[dict]:
+        """`detect` through `execute_async`: on every backend, WebGPU included."""
+        x, (side, pad_x, pad_y) = letterbox_input(image, INPUT_SIZE)
+        scores, regress = _anchor_order(await self.model.execute_async(x, list(SCORE_OUTPUTS + BOX_OUTPUTS)))
         return self.postprocess(scores, regress, side, pad_x, pad_y, image.shape[1], image.shape[0])
 
     def postprocess(self, scores, regress, side, pad_x, pad_y, width, height) -> list[dict]:
@@ -121,3 +124,8 @@ class BlazeFace:
             faces.append({"score": round(score, 4), "box": [round(float(v), 1) for v in px],
                           "keypoints": [[round(float(x), 1), round(float(y), 1)] for x, y in kpx]})
         return faces
+
+
+def _anchor_order(outputs) -> tuple[np.ndarray, np.ndarray]:
+    s0, s1, b0, b1 = outputs
+    return np.concatenate([s0.reshape(-1), s1.reshape(-1)]), np.concatenate([b0.reshape(-1, 16), b1.reshape(-1, 16)])
