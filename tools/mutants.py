@@ -1,7 +1,7 @@
 """`build.py mutants`: does the conformance suite catch real kernel bugs?
 
 Each mutant is one deliberate bug, written as a text substitution in a kernel
-(kernels_wasm/), a shader (shaders/, or the GLSL snippets in the WebGL backend) or the
+(kernels_wasm/), a shader (shaders/, shaders/wgsl/, or the GLSL / WGSL snippets in the backends) or the
 lowering.  For each: copy the sources, apply the bug, build only what it touches into
 a web root beside dist/ (the rest hard-linked from dist/), open the page in headless
 Chromium and run the conformance suite on the backends the bug reaches.  A mutant is
@@ -10,7 +10,7 @@ killed when some case fails; a survivor means the suite has a gap.  The list hol
 reported as stale (the list must follow the code).
 
     python3 build.py mutants                 # all, with a table and artifacts/mutants.json
-    python3 build.py mutants --sample 3      # one of each kind (C, lowering, GLSL): CI
+    python3 build.py mutants --sample 4      # one of each kind (C, lowering, GLSL, WGSL): CI
     python3 build.py mutants --only "WebGL;Sub(const"  # names containing these texts
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Mutant:
     backends: tuple        # where the bug is visible (the conformance suite runs there)
 
 
-WASM, SIMD, GL = ("wasm",), ("wasm-simd",), ("webgl",)
+WASM, SIMD, GL, GPU = ("wasm",), ("wasm-simd",), ("webgl",), ("webgpu",)
 MUTANTS = [
     # -- the 13 of issue 19
     Mutant("scalar conv drops the batch offset", "kernels_wasm/conv.c",
@@ -95,9 +95,23 @@ MUTANTS = [
            "elem(X, ((n * H + ih) * W + iw) * C + c)", "elem(X, ((ih) * W + iw) * C + c)", GL),
     Mutant("WebGL Tanh of infinity is NaN", "py/webtensor/backends/webgl.py",
            '"return tanh(clamp(v, -10.0, 10.0));"', '"return tanh(v);"', GL),
+    # -- WebGPU (WGSL kernels and their snippets)
+    Mutant("WebGPU conv drops the residual", "shaders/wgsl/conv.wgsl",
+           "if (p[5] >= 0) { v += ld(p[5] + ob + j); }", "", GPU),
+    Mutant("WebGPU FloorMod truncates", "py/webtensor/backends/webgpu.py",
+           '"FloorMod": "(x - floor(x / y) * y)"', '"FloorMod": "(x - trunc(x / y) * y)"', GPU),
+    Mutant("WebGPU avg pool counts the padding", "shaders/wgsl/window.wgsl",
+           "if (avg) { acc = acc / count; }", "if (avg) { acc = acc / f32(p[9] * p[10]); }", GPU),
+    Mutant("WebGPU float->int Cast rounds", "shaders/wgsl/reduce.wgsl",
+           "buf[o] = bitcast<u32>(i32(v));", "buf[o] = bitcast<u32>(i32(round(v)));", GPU),
+    Mutant("WebGPU max drops NaN", "shaders/wgsl/prelude.wgsl",
+           "fn wt_max(x: f32, y: f32) -> f32 { if (wt_isnan(x) || wt_isnan(y)) { return x + y; } return max(x, y); }",
+           "fn wt_max(x: f32, y: f32) -> f32 { return max(x, y); }", GPU),
+    Mutant("WebGPU strided copy ignores the source strides of the outer axes", "shaders/wgsl/copy.wgsl",
+           "so += c * p[9 + d];", "so += c * select(p[9 + d], 0, d < 5);", GPU),
 ]
 SAMPLE = ["scalar conv drops the batch offset", "lowering fuses Sub(const, conv) as conv - const",
-          "WebGL FloorMod truncates"]
+          "WebGL FloorMod truncates", "WebGPU conv drops the residual"]
 
 
 def check_applicable(m: Mutant) -> str | None:
@@ -151,7 +165,7 @@ RUN_SUITE = """
 import json, webtensor.conformance as c
 out = {}
 for be in %s:
-    rs = c.run(be)
+    rs = await c.run_async(be)
     out[be] = [r['case'] for r in rs if not r['ok']]
 json.dumps(out)
 """
