@@ -267,8 +267,9 @@ def print_table(rows: list[dict]) -> None:
             print(f"  {r['model']} {r['backend']} {r['engine']}: TF.js loaded {', '.join(r['wasm_files'])}"
                   f" (reported cores {r.get('reported_cores')}, threads {r['threads']})")
         if r.get("conv_gflops_per_s"):
+            peak = r.get("peak_gflops_per_s_per_core")
             print(f"  {r['model']} {r['backend']} webtensor: {r['conv_gflops_per_s']} GFLOP/s in conv/GEMM/depthwise "
-                  f"over the whole inference; multiply-add loop peak {r['peak_gflops_per_s_per_core']} GFLOP/s per core")
+                  f"over the whole inference" + (f"; multiply-add loop peak {peak} GFLOP/s per core" if peak else ""))
 
 
 def ratio_ranges(repeats: list[list[dict]]) -> list[dict]:

@@ -1,5 +1,6 @@
 """The wheel alone is enough (issue 11): bare Pyodide hosts that load nothing of webtensor
-but its wheel (e2e/pages/: a page's main thread, a Worker) get every native backend,
+but its wheel (e2e/pages/: a page's main thread, a Worker) get every native backend (WebGPU
+through set_backend_async / execute_async),
 started by Python from the installed package data, with numpy's results."""
 import json
 import shutil
@@ -33,6 +34,9 @@ if webtensor.backends()['wasm-simd-threads']['available']:
     st = webtensor.native.runtime('wasm-simd-threads').stats()
     threads = {"ready": int(st.readyThreads), "main_thread": bool(st.mainThread),
                "err": max(float(np.max(np.abs(g - r))) for g, r in zip(got, ref))}
+chosen = await webtensor.set_backend_async('webgpu')
+got = await model.execute_async(x, names)
+out['webgpu'] = {"chosen": chosen, "err": max(float(np.max(np.abs(g - r))) for g, r in zip(got, ref))}
 json.dumps({"before": before, "after": webtensor.backends(), "out": out, "threads": threads})
 """
 
@@ -61,7 +65,7 @@ def plain_server(built, pages_root):
 
 
 def _check_native(r, threads: bool):
-    for be in ("wasm", "wasm-simd", "webgl"):
+    for be in ("wasm", "wasm-simd", "webgl", "webgpu"):
         assert r["before"][be]["available"] and not r["before"][be]["started"], (be, r["before"][be])
         assert r["out"][be]["chosen"] == be, (be, r["out"][be], r["after"][be])
         assert r["out"][be]["err"] <= 1e-4, (be, r["out"][be])

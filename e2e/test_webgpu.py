@@ -150,3 +150,21 @@ json.dumps({'excess': float(np.max(np.abs(got - want) - 1e-3 * np.abs(want))), '
 """)
     assert res["excess"] <= 1e-3 and res["same_shape"]
     assert res["argmax"][0] == res["argmax"][1] and res["fallbacks"] == []
+
+
+def test_the_page_detects_on_webgpu(browser, base_url):
+    """The live page on ?backend=webgpu (the switcher's choice): the sample photo's face,
+    the switcher showing webgpu, the memory panel reading the device's buffers."""
+    from tools.session import open_app
+    page, _ = open_app(browser, base_url, query="camera=0&backend=webgpu")
+    try:
+        assert page.evaluate("document.getElementById('backend').value") == "webgpu"
+        page.click("#sample")
+        page.wait_for_function("document.getElementById('faces').textContent === '1'", timeout=120_000)
+        res = page.evaluate("window.webtensorApp.lastResult")
+        assert res["backend"] == "webgpu"
+        x0, y0, x1, y1 = res["faces"][0]["box"]
+        assert 150 < x0 < 200 and 50 < y0 < 100
+        assert page.is_hidden("#error")
+    finally:
+        page.close()
