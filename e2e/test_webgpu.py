@@ -168,3 +168,29 @@ def test_the_page_detects_on_webgpu(browser, base_url):
         assert page.is_hidden("#error")
     finally:
         page.close()
+
+
+def test_conformance_with_the_tiled_gemm(app):
+    """The workgroup-tiled GEMM (gemm.wgsl: the default on a GPU, off on SwiftShader's
+    CPU adapter, where it measured slower) passes every conv and MatMul case too."""
+    page, _, _ = app
+    res = py(page, """
+import json, webtensor, webtensor.conformance as c
+gpu = await webtensor.get_backend_async('webgpu')
+gpu.gemm = True
+try:
+    names = [x.name for x in c.cases() if any(n.op in ('Conv2D', '_FusedConv2D', 'MatMul', '_FusedMatMul')
+                                              for n in x.nodes)]
+    rs = await c.run_async('webgpu', names)
+    tiled = 0
+    for x in c.cases():
+        if x.name.startswith('tiles: conv2d 9x7x13'):
+            m = x.model(); m.backend_name = 'webgpu'
+            await m.execute_async(dict(x.inputs), list(x.outputs))
+            tiled = m.report()['plans'][0]['tiled_gemm_calls']
+finally:
+    gpu.gemm = None
+json.dumps({'n': len(rs), 'failed': [r for r in rs if not r['ok']], 'tiled': tiled})
+""")
+    assert res["n"] > 40 and not res["failed"], res["failed"]
+    assert res["tiled"] == 1

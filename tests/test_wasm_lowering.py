@@ -106,7 +106,7 @@ def test_every_wgsl_program_is_complete():
         for it in low.items:
             if it.call is None:
                 continue
-            shader, subs, params, items = KERNELS[type(it.call)](it.call, lambda ref: 0)
+            shader, subs, params, items, *grid = KERNELS[type(it.call)](it.call, lambda ref: 0)
             src = program(shader, subs)
             for placeholder in ("ACTIVATION", "OPERATION", "KIND"):
                 assert placeholder not in src, (it.label, placeholder)

@@ -109,6 +109,10 @@ MUTANTS = [
            "fn wt_max(x: f32, y: f32) -> f32 { return max(x, y); }", GPU),
     Mutant("WebGPU strided copy ignores the source strides of the outer axes", "shaders/wgsl/copy.wgsl",
            "so += c * p[9 + d];", "so += c * select(p[9 + d], 0, d < 5);", GPU),
+    Mutant("WebGPU tiled GEMM loses the last partial k step", "shaders/wgsl/gemm.wgsl",
+           "for (var k0 = 0; k0 < K; k0 += TK) {", "for (var k0 = 0; k0 + TK <= K; k0 += TK) {", GPU),
+    Mutant("WebGPU tiled GEMM drops the residual", "shaders/wgsl/gemm.wgsl",
+           "if (p[5] >= 0) { v += ld(p[5] + m * CO + co); }", "", GPU),
 ]
 SAMPLE = ["scalar conv drops the batch offset", "lowering fuses Sub(const, conv) as conv - const",
           "WebGL FloorMod truncates", "WebGPU conv drops the residual"]
@@ -162,11 +166,18 @@ def build_mutant(m: Mutant, index: int) -> Path:
 
 
 RUN_SUITE = """
-import json, webtensor.conformance as c
+import json, webtensor, webtensor.conformance as c
 out = {}
 for be in %s:
     rs = await c.run_async(be)
     out[be] = [r['case'] for r in rs if not r['ok']]
+    if be == 'webgpu':             # and with regular convs as the tiled GEMM (off on SwiftShader by default)
+        gpu = await webtensor.get_backend_async('webgpu')
+        gpu.gemm = True
+        try:
+            out[be] += [r['case'] + ' [tiled]' for r in await c.run_async(be) if not r['ok']]
+        finally:
+            gpu.gemm = None
 json.dumps(out)
 """
 

@@ -196,7 +196,39 @@ def cases() -> list[Case]:
     out.extend(coverage_cases(rng))
     out.extend(nonfinite_cases(rng))
     out.extend(int8_cases(rng))
+    out.extend(tile_cases(rng))
     return out + batched(out)
+
+
+def tile_cases(rng) -> list[Case]:
+    """Convolutions and MatMuls whose pixels, output channels and reduction length fall
+    on neither side of a tile (tiled GEMM kernels: 32 x 32 outputs, 8 values of k per
+    step), with every epilogue a tile writes: bias, residual, PReLU, Relu6; NaN and Inf
+    inputs reach a tile too."""
+    out: list[Case] = []
+    conv = {"strides": [1, 1, 1, 1], "padding": "SAME", "dilations": [1, 1, 1, 1], "data_format": "NHWC"}
+    for (h, w, c, co, k) in [(9, 7, 13, 37, 3), (8, 8, 16, 32, 1), (5, 13, 9, 65, 1), (11, 6, 3, 24, 5)]:
+        out.append(Case(f"tiles: conv2d {h}x{w}x{c}->{co} k{k}", [Node("y", "Conv2D", ["x:0", "w:0"], conv)],
+                        {"x": _rand(rng, 1, h, w, c)}, {"w": _rand(rng, k, k, c, co)}, ["y:0"], TOL_ACCUM, ["Conv2D"]))
+    co = 40
+    for fused, extra in [(["BiasAdd", "Relu6"], 1), (["BiasAdd", "Prelu"], 2)]:
+        consts = {"w": _rand(rng, 3, 3, 11, co), **{f"a{j}": _rand(rng, co) for j in range(extra)}}
+        out.append(Case(f"tiles: _FusedConv2D {'+'.join(fused)} 7x9x11->{co}", [Node(
+            "y", "_FusedConv2D", ["x:0"] + [f"{k}:0" for k in consts], {**conv, "fused_ops": fused})],
+            {"x": _rand(rng, 1, 7, 9, 11, lo=-3, hi=3)}, consts, ["y:0"], TOL_ACCUM, ["_FusedConv2D"]))
+    out.append(Case("tiles: conv -> add residual -> relu 6x7x10->33", [
+        Node("c", "Conv2D", ["x:0", "w:0"], conv), Node("a", "AddV2", ["c:0", "r:0"], {}),
+        Node("y", "Relu", ["a:0"], {})],
+        {"x": _rand(rng, 1, 6, 7, 10), "r": _rand(rng, 1, 6, 7, 33)}, {"w": _rand(rng, 1, 1, 10, 33)}, ["y:0"],
+        TOL_ACCUM, ["Conv2D", "AddV2", "Relu"]))
+    x = _rand(rng, 1, 6, 6, 17)
+    x[0, 2, 3, 5], x[0, 4, 1, 0], x[0, 0, 0, 16] = np.nan, np.inf, -np.inf
+    out.append(Case("tiles: conv2d NaN/Inf 6x6x17->34", [Node("y", "Conv2D", ["x:0", "w:0"], conv)],
+                    {"x": x}, {"w": _rand(rng, 3, 3, 17, 34)}, ["y:0"], TOL_ACCUM, ["Conv2D"]))
+    for (m, k, n) in [(33, 45, 40), (70, 9, 17)]:
+        out.append(Case(f"tiles: MatMul {m}x{k}x{n}", [Node("y", "MatMul", ["a:0", "b:0"], {})],
+                        {"a": _rand(rng, m, k)}, {"b": _rand(rng, k, n)}, ["y:0"], TOL_ACCUM, ["MatMul"]))
+    return out
 
 
 # Ops whose kernels index by batch: every case of theirs also runs at batch 3 (issue 19:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends import backends as list_backends, get_backend, get_backend_async
+from .backends import backends as list_backends, get_backend, get_backend_async, get_backend_class
 from .engine import Tensor, TensorDisposedError, _tensors_in, engine
 from ._io import fetch_bytes, join_url, read_file
 from .errors import InputError, ModelFormatError, WeightsError
@@ -281,21 +281,33 @@ def read_layers_model(path, backend: str | None = None, optimize: bool = True) -
 
 def select_backend(model: GraphModel, sample, runs: int = 5, warmup: int = 2) -> list[dict]:
     """Measure `model` on every available backend (median of `runs` after `warmup`),
-    set the fastest as the model's backend, and return the table (fastest first)."""
+    set the fastest as the model's backend, and return the table (fastest first).
+    Backends that answer asynchronously (WebGPU) are listed with the reason and measured
+    by `await select_backend_async(...)` instead."""
+    return _run_sync(select_backend_async(model, sample, runs, warmup, include_async=False))
+
+
+async def select_backend_async(model: GraphModel, sample, runs: int = 5, warmup: int = 2,
+                               include_async: bool = True) -> list[dict]:
+    """`select_backend` over every available backend, WebGPU included (awaited)."""
     import time as _t
     table = []
     for name, info in list_backends().items():
         if not info["available"]:
             table.append({"backend": name, "available": False, "reason": info["reason"]})
             continue
+        if not include_async and getattr(get_backend_class(name), "asynchronous", False):
+            table.append({"backend": name, "available": True,
+                          "reason": "answers asynchronously: measured by `await webtensor.select_backend_async(...)`"})
+            continue
         model.backend_name = name
         try:
             for _ in range(warmup):
-                model.predict(sample)
+                await model.predict_async(sample)
             ms = []
             for _ in range(runs):
                 t0 = _t.perf_counter()
-                model.predict(sample)
+                await model.predict_async(sample)
                 ms.append((_t.perf_counter() - t0) * 1e3)
             table.append({"backend": name, "available": True, "median_ms": sorted(ms)[len(ms) // 2]})
         except Exception as e:  # a backend that fails is reported, not chosen

@@ -1,8 +1,8 @@
 // webtensor's WGSL prelude.  One storage buffer holds a plan's weights and activation
 // arena as u32 words (float32 bit patterns, int32 and bool as int32); every kernel
 // reads its element offsets and shapes from `p` (one parameter block per dispatch), so
-// layers of one kind share a pipeline.  p[0] is the number of work items; one
-// invocation per item, 64 per workgroup, the grid folded into x and y.
+// layers of one kind share a pipeline.  Item kernels (items.wgsl) run one invocation
+// per work item; tiled kernels (gemm.wgsl) bring their own entry point.
 @group(0) @binding(0) var<storage, read_write> buf: array<u32>;
 @group(0) @binding(1) var<storage, read> p: array<i32>;
 
@@ -22,11 +22,4 @@ fn wt_min(x: f32, y: f32) -> f32 { if (wt_isnan(x) || wt_isnan(y)) { return x + 
 fn act(v: f32, alpha: f32, param: f32) -> f32 {
   if (wt_isnan(v)) { return v; }       // the NaN rule: NaN in, NaN out (max/clamp of NaN is undefined)
   ACTIVATION
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let i = i32(g.x + g.y * nw.x * 64u);
-  if (i >= p[0]) { return; }
-  body(i);
 }

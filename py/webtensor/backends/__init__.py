@@ -34,6 +34,13 @@ def backends() -> dict[str, dict]:
     return out
 
 
+def get_backend_class(name: str):
+    """The class registered for backend `name` (its probe, `asynchronous`...), nothing started."""
+    if name not in _REGISTRY:
+        raise BackendError(f"unknown backend {name!r}; webtensor has {sorted(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
 def get_backend(name: str | None = None):
     name = name or _current
     if name not in _REGISTRY:

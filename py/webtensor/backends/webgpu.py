@@ -64,14 +64,38 @@ def f32_bits(v: float) -> int:
 
 
 # ----------------------------------------------------------------------------- kernels
-# Per call type: (shader, {WGSL substitutions}, parameter words after p[0], work items).
-# `o(ref)` is a Ref's element offset in the plan's buffer (-1 for a missing optional one).
+# Per call type: (shader, {WGSL substitutions}, parameter words after p[0], work items)
+# and, for a tiled kernel, its workgroup grid.  `o(ref)` is a Ref's element offset in
+# the plan's buffer (-1 for a missing optional one).
+GEMM_TILE = 32                   # gemm.wgsl: TM = TN
+
+
 def k_conv(c, o):
+    """Conv and DepthwiseConv, one item per 4 output channels of a pixel (conv.wgsl)."""
     g, dw = c.g, isinstance(c, DepthwiseConv)
     co = g.C * c.MULT if dw else c.CO
-    params = [o(c.x), o(c.filter), o(c.bias), o(c.out), o(c.residual), o(c.alpha), g.N, g.H, g.W, g.C, g.OH,
-              g.OW, co, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, c.MULT if dw else 0, f32_bits(c.param)]
-    return "conv", {"ACTIVATION": ACT_WGSL[c.act]}, params, g.N * g.OH * g.OW * -(-co // 4)
+    return "conv", {"ACTIVATION": ACT_WGSL[c.act]}, _conv_params(c, o, co), g.N * g.OH * g.OW * -(-co // 4)
+
+
+def _conv_params(c, o, co) -> list[int]:
+    g, dw = c.g, isinstance(c, DepthwiseConv)
+    return [o(c.x), o(c.filter), o(c.bias), o(c.out), o(c.residual), o(c.alpha), g.N, g.H, g.W, g.C, g.OH, g.OW,
+            co, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, c.MULT if dw else 0, f32_bits(c.param)]
+
+
+def gemm_fits(c) -> bool:
+    """A regular conv with enough channels and pixels to fill tiles of the tiled GEMM."""
+    if not isinstance(c, Conv):
+        return False
+    m = c.g.N * c.g.OH * c.g.OW
+    return c.CO >= 16 and m >= GEMM_TILE and -(-m // GEMM_TILE) <= MAX_GROUPS
+
+
+def k_gemm(c: Conv, o):
+    """A regular conv as the tiled GEMM (gemm.wgsl): its own workgroup grid."""
+    m = c.g.N * c.g.OH * c.g.OW
+    return "gemm", {"ACTIVATION": ACT_WGSL[c.act]}, _conv_params(c, o, c.CO), m * c.CO, \
+        [-(-m // GEMM_TILE), -(-c.CO // GEMM_TILE)]
 
 
 def k_pool(c: Pool, o):
@@ -137,6 +161,8 @@ def program(shader: str, subs: dict) -> str:
     prelude = wgsl_source("prelude")
     for k, v in subs.items():
         body = body.replace(k, str(v))
+    if "fn main(" not in body:                   # an item kernel: the shared entry point
+        body += "\n" + wgsl_source("items")
     return prelude.replace("ACTIVATION", subs.get("ACTIVATION", "return v;")) + "\n" + body
 
 
@@ -176,6 +202,7 @@ class GPUPlan(SegmentedPlan):
         self.total_bytes = self.weight_bytes + max(self.arena_bytes, 16)
         self._check_extents()
         self.sources: list[str] = []
+        self.tiled_calls = 0
         self.segments = []
         pending: list[tuple[dict, object]] = []
         for item in low.items:
@@ -235,11 +262,14 @@ class GPUPlan(SegmentedPlan):
                                          f"[{lo}, {hi}) of {ref.key!r}, whose slot holds {size}")
 
     def _dispatch(self, call) -> dict:
-        shader, subs, params, items = KERNELS[type(call)](call, self.elem)
+        kernel = k_gemm if self.backend.tiled_gemm() and gemm_fits(call) else KERNELS[type(call)]
+        self.tiled_calls += kernel is k_gemm
+        shader, subs, params, items, *grid = kernel(call, self.elem)
         src = program(shader, subs)
         if src not in self.sources:
             self.sources.append(src)
-        return {"src": self.sources.index(src), "params": [int(items), *map(int, params)], "groups": groups_for(items)}
+        return {"src": self.sources.index(src), "params": [int(items), *map(int, params)],
+                "groups": grid[0] if grid else groups_for(items)}
 
     async def build(self):
         """Buffer, weights, pipelines (created in parallel) and bind groups on the device."""
@@ -338,6 +368,7 @@ class GPUPlan(SegmentedPlan):
 
     def describe(self) -> dict:
         return {"backend": "webgpu", "kernel_calls": self.n_ops, "segments": len(self.segments),
+                "tiled_gemm_calls": self.tiled_calls,
                 "fallbacks": list(self.lowered.fallbacks), "refused": list(self.lowered.refused),
                 "fused_nodes": len(self.lowered.fused), "arena_bytes": self.arena_bytes,
                 "naive_activation_bytes": self.naive_bytes, "weight_bytes": self.weight_bytes,
@@ -366,6 +397,14 @@ class WebGPUBackend:
 
     def __init__(self):
         self._rt = native.start(self.name)      # BackendError unless set_backend_async started the device
+        # Regular convs as the workgroup-tiled GEMM (gemm.wgsl) or one item per 4 outputs
+        # (conv.wgsl): None picks by adapter.  On SwiftShader's CPU adapter the tiles cost
+        # more than they save (BlazeFace 3.6-4.2 s tiled vs 2.7-3.3 s per inference), so a
+        # fallback adapter gets the item kernel; a GPU gets the tiles.  Set True/False to force.
+        self.gemm: bool | None = None
+
+    def tiled_gemm(self) -> bool:
+        return (not bool(self._rt.fallbackAdapter)) if self.gemm is None else bool(self.gemm)
 
     def runtime(self):
         return self._rt

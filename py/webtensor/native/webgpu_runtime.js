@@ -27,6 +27,7 @@ class GPURuntime {
     this.generation = 0;
     this.compileMs = 0;
     this.timestamps = device.features.has('timestamp-query');
+    this.fallbackAdapter = Boolean((adapter.info && adapter.info.isFallbackAdapter) || adapter.isFallbackAdapter);
     device.lost.then((why) => { this.lost = true; this.lostReason = `${why.reason || 'unknown'}: ${why.message}`; });
   }
 
@@ -242,6 +243,7 @@ class GPURuntime {
   stats() {
     return { buffers: this.buffers.size, bufferBytes: this.bytes, pipelines: this.pipelines.size, plans: this.plans.size,
              compileMs: this.compileMs, lost: this.lost, generation: this.generation, timestamps: this.timestamps,
+             fallbackAdapter: this.fallbackAdapter,
              adapter: this.info };
   }
 }
@@ -266,7 +268,8 @@ const webtensorGPU = {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize } });
     const ai = adapter.info || {};
-    const info = `${ai.vendor || '?'} ${ai.architecture || ''}${adapter.isFallbackAdapter ? ' (fallback adapter)' : ''}`.trim();
+    const fallback = Boolean(ai.isFallbackAdapter || adapter.isFallbackAdapter);
+    const info = `${ai.vendor || '?'} ${ai.architecture || ''}${fallback ? ' (fallback adapter)' : ''}`.trim();
     const generation = this.runtime ? this.runtime.generation + 1 : 0;
     this.runtime = new GPURuntime(adapter, device, info);
     this.runtime.generation = generation;
