@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backends import get_backend_async
+from .engine import run_sync
 from .graph import Graph, Node, TensorInfo
 from .model import GraphModel
 
@@ -481,13 +482,8 @@ def error(got: np.ndarray, want: np.ndarray) -> float:
 
 def run(backend: str, names: list[str] | None = None) -> list[dict]:
     """Every case on `backend` vs numpy: [{case, ok, error, tol, fallbacks}]."""
-    coro = run_async(backend, names)
-    try:
-        coro.send(None)                 # a synchronous backend never suspends it
-    except StopIteration as done:
-        return done.value
-    coro.close()
-    raise RuntimeError(f"backend {backend!r} answers asynchronously: use `await conformance.run_async(...)`")
+    return run_sync(run_async(backend, names),       # a synchronous backend never suspends it
+                    f"backend {backend!r} answers asynchronously: use `await conformance.run_async(...)`")
 
 
 async def run_async(backend: str, names: list[str] | None = None) -> list[dict]:

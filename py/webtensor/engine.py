@@ -232,24 +232,22 @@ def memory() -> MemoryInfo:
     return info
 
 
+def run_sync(coro, why: str):
+    """Drive a coroutine that never really suspends (file reads, a backend whose results
+    are synchronous) to its end without an event loop; RuntimeError(why) if it suspends."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError(why)
+
+
 def profile(fn, *args, **kwargs) -> Profile:
     """Run fn(*args) recording every kernel: op, node, shapes, time, bytes added."""
-    before = memory()
-    records: list[KernelRecord] = []
-    _ENGINE.recorder = records
-    try:
-        result = fn(*args, **kwargs)
-    finally:
-        _ENGINE.recorder = None
-    after = memory()
-    added = after.num_bytes - before.num_bytes
-    running, peak = before.num_bytes, before.num_bytes
-    for k in records:
-        running += k.bytes_added
-        peak = max(peak, running)
-    return Profile(new_bytes=added, peak_bytes=max(peak, after.num_bytes),
-                   new_tensors=after.num_tensors - before.num_tensors, kernels=records,
-                   timing=_ENGINE.timing_source, result=result)
+    async def call():
+        return fn(*args, **kwargs)
+    return run_sync(profile_async(call), "profile(): the call suspended; use profile_async")
 
 
 async def profile_async(fn, *args, **kwargs) -> Profile:

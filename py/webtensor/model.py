@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backends import backends as list_backends, get_backend, get_backend_async, get_backend_class
-from .engine import Tensor, TensorDisposedError, _tensors_in, engine
+from .engine import Tensor, TensorDisposedError, _tensors_in, engine, run_sync
 from ._io import fetch_bytes, join_url, read_file
 from .errors import InputError, ModelFormatError, WeightsError
 from .graph import Graph, GraphModelFiles, TensorInfo, parse_graph_model
@@ -240,15 +240,6 @@ async def _fetch_files(url: str, read) -> GraphModelFiles:
     return GraphModelFiles(doc, shards, url)
 
 
-def _run_sync(coro):
-    """Drive a coroutine that never really awaits (file reads) without an event loop."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    raise RuntimeError("synchronous loading awaited something")
-
-
 def _graph_model(files: GraphModelFiles, source: str, backend, optimize) -> GraphModel:
     doc = parse_model_json(files.model_json, source)
     model = GraphModel(parse_graph_model(files), backend, optimize)
@@ -256,6 +247,9 @@ def _graph_model(files: GraphModelFiles, source: str, backend, optimize) -> Grap
     if isinstance(meta, dict) and isinstance(meta.get("webtensor_quantization"), dict):
         model.quantization = dict(meta["webtensor_quantization"])      # saved by save_graph_model
     return model
+
+
+_SYNC_LOAD = "synchronous loading awaited something"
 
 
 async def load_graph_model(url: str, backend: str | None = None, optimize: bool = True) -> GraphModel:
@@ -271,12 +265,12 @@ async def load_layers_model(url: str, backend: str | None = None, optimize: bool
 
 def read_graph_model(path, backend: str | None = None, optimize: bool = True) -> GraphModel:
     """Synchronous loading of a graph model from a file path (CPython)."""
-    return _graph_model(_run_sync(_fetch_files(str(path), read_file)), str(path), backend, optimize)
+    return _graph_model(run_sync(_fetch_files(str(path), read_file), _SYNC_LOAD), str(path), backend, optimize)
 
 
 def read_layers_model(path, backend: str | None = None, optimize: bool = True) -> GraphModel:
     """Synchronous loading of a layers model from a file path (CPython)."""
-    return GraphModel(parse_layers_model(_run_sync(_fetch_files(str(path), read_file))), backend, optimize)
+    return GraphModel(parse_layers_model(run_sync(_fetch_files(str(path), read_file), _SYNC_LOAD)), backend, optimize)
 
 
 def select_backend(model: GraphModel, sample, runs: int = 5, warmup: int = 2) -> list[dict]:
@@ -284,7 +278,8 @@ def select_backend(model: GraphModel, sample, runs: int = 5, warmup: int = 2) ->
     set the fastest as the model's backend, and return the table (fastest first).
     Backends that answer asynchronously (WebGPU) are listed with the reason and measured
     by `await select_backend_async(...)` instead."""
-    return _run_sync(select_backend_async(model, sample, runs, warmup, include_async=False))
+    return run_sync(select_backend_async(model, sample, runs, warmup, include_async=False),
+                    "select_backend: a backend suspended; use select_backend_async")
 
 
 async def select_backend_async(model: GraphModel, sample, runs: int = 5, warmup: int = 2,

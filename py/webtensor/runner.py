@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import KernelRecord, engine
-from .errors import WebtensorError, wrap_backend_error
+from .engine import KernelRecord, engine, run_sync
+from .errors import ExecutionError, WebtensorError, wrap_backend_error
 from .graph.plan import Plan, Step, run_reference
 
 
@@ -47,13 +47,7 @@ class SegmentedPlan:
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The synchronous run: the asynchronous shell below, driven to its end without an
         event loop (a backend whose reads are synchronous never suspends it)."""
-        coro = self.run_async(feeds)
-        try:
-            coro.send(None)
-        except StopIteration as done:
-            return done.value
-        coro.close()
-        raise RuntimeError(f"{self.backend_name}: this backend's results come back asynchronously")
+        return run_sync(self.run_async(feeds), f"{self.backend_name}: this backend's results come back asynchronously")
 
     # -- the asynchronous shell (a backend whose results come back with promises) --------
     async def execute_fast_async(self, feeds: dict, out_keys: list[str]) -> dict[str, np.ndarray]:
@@ -112,7 +106,28 @@ class SegmentedPlan:
                 result[k] = plan.constants[k]
         return result
 
-    # -- for the backends' records ------------------------------------------------------
+    # -- for the backends -------------------------------------------------------------
+    def stored_dtype(self, key) -> np.dtype:
+        """The dtype a tensor has in native memory: bool is stored as int32."""
+        dt = np.dtype(self.plan.specs[key].dtype)
+        return np.dtype(np.int32) if dt == np.bool_ else dt
+
+    def checked(self, key, value) -> np.ndarray:
+        """A tensor as stored in its slot: only exactly the planned shape fits (the JS side
+        checks again that the bytes stay inside memory this backend allocated)."""
+        spec = self.plan.specs[key]
+        if tuple(np.shape(value)) != tuple(spec.shape):
+            raise ExecutionError(f"{self.plan.graph.source}: tensor {key!r} has shape {list(np.shape(value))}, "
+                                 f"the plan reserved {list(spec.shape)}")
+        return np.ascontiguousarray(value, dtype=self.stored_dtype(key))
+
+    def describe_base(self, n_calls: int) -> dict:
+        """What every native backend's describe() reports about the lowering and segments."""
+        low = self.lowered
+        return {"backend": self.backend_name, "kernel_calls": n_calls, "segments": len(self.segments),
+                "fallbacks": list(low.fallbacks), "refused": list(low.refused), "fused_nodes": len(low.fused),
+                "interop_calls_per_inference": 1 if len(self.segments) <= 1 else None}
+
     def shapes(self, keys) -> list[list[int]]:
         return [list(self.plan.specs[k].shape) for k in keys]
 

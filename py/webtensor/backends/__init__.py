@@ -99,15 +99,10 @@ async def set_backend_async(name: str, strict: bool = False) -> str:
     """`set_backend` that first awaits the start of backends that start asynchronously
     (WebGPU requests its adapter and device with promises); works for every backend.
     A failed start falls back like `set_backend`, with the reason."""
-    if name not in _REGISTRY:
-        raise BackendError(f"unknown backend {name!r}; webtensor has {sorted(_REGISTRY)}")
-    if getattr(_REGISTRY[name], "asynchronous", False):
-        ok, _ = _REGISTRY[name].probe()
-        if ok:
-            try:
-                await native.start_async(name)
-            except BackendError:
-                pass                              # remembered: set_backend below says why and falls back
+    try:
+        await get_backend_async(name)
+    except BackendError:
+        pass                                  # remembered: set_backend below says why and falls back
     return set_backend(name, strict)
 
 

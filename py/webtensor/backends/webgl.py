@@ -10,6 +10,7 @@ reader, planned at compile time, so `predict` is one call with a static draw lis
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -46,8 +47,9 @@ MAX_DEPTHWISE_TAPS = 64          # kept as the wasm kernels' limit (larger filte
 F32 = np.dtype(np.float32)
 
 
+@functools.cache
 def shader_source(name: str) -> str:
-    """The GLSL shipped in the package (build.py copies shaders/ into it)."""
+    """The GLSL shipped in the package (build.py copies shaders/ into it), read once."""
     for base in (SHADER_DIR, Path(__file__).resolve().parents[3] / "shaders"):
         p = base / f"{name}.glsl"
         if p.exists():
@@ -247,11 +249,8 @@ class GLPlan(SegmentedPlan):
 
     def describe(self) -> dict:
         st = self.rt.stats()
-        return {"backend": "webgl", "kernel_calls": len(self.labels), "segments": len(self.segments),
-                "fallbacks": list(self.lowered.fallbacks), "refused": list(self.lowered.refused),
-                "fused_nodes": len(self.lowered.fused),
-                "textures": len(self.owned), "arena_bytes": 0, "naive_activation_bytes": 0, "weight_bytes": 0,
-                "texture_bytes": int(st.textureBytes), "interop_calls_per_inference": 1 if len(self.segments) <= 1 else None}
+        return {**self.describe_base(len(self.labels)), "textures": len(self.owned), "arena_bytes": 0,
+                "naive_activation_bytes": 0, "weight_bytes": 0, "texture_bytes": int(st.textureBytes)}
 
 
 # ----------------------------------------------------------------------------- draws

@@ -13,7 +13,7 @@ error that says so.  The device is requested asynchronously too:
 """
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from .. import native
 from ..engine import KernelRecord, engine
 from ..errors import BackendError, ExecutionError, WebtensorError, wrap_backend_error
 from ..graph.plan import Plan
-from ..lower import BOOL, I32, Lowering, plan_arena, slot_bytes
+from ..lower import BOOL, Lowering, plan_arena, slot_bytes
 from ..lower.calls import Binary, Cast, Conv, Copy, DepthwiseConv, Fill, Pool, Reduce, Resize, Softmax, Unary
 from ..lower.extents import call_extents
 from ..runner import SegmentedPlan
@@ -51,7 +51,9 @@ REDUCE_KIND = {"Mean": 0, "Sum": 1, "Max": 2, "Min": 3}
 CAST_TO = {"float32": 0, "int32": 1, "bool": 2}
 
 
+@functools.cache
 def wgsl_source(name: str) -> str:
+    """A WGSL file shipped in the package, read once."""
     for d in SHADER_DIRS:
         p = d / f"{name}.wgsl"
         if p.exists():
@@ -180,8 +182,7 @@ class GPUPlan(SegmentedPlan):
 
     def __init__(self, backend: "WebGPUBackend", plan: Plan):
         self.backend, self.plan = backend, plan
-        self.rt = backend.runtime()
-        self.generation = int(self.rt.generation)
+        self.rt = backend.runtime()             # the device it is built on: stale once the backend has another
         self.buf = None
         self.plan_ids: list[int] = []
         self.lowered = low = Lowering(plan, plan.optimize, supports).run()
@@ -201,7 +202,7 @@ class GPUPlan(SegmentedPlan):
         self.arena_base = self.weight_bytes // 4
         self.total_bytes = self.weight_bytes + max(self.arena_bytes, 16)
         self._check_extents()
-        self.sources: list[str] = []
+        self.sources: dict[str, int] = {}      # WGSL source -> index (one pipeline each)
         self.tiled_calls = 0
         self.segments = []
         pending: list[tuple[dict, object]] = []
@@ -216,7 +217,7 @@ class GPUPlan(SegmentedPlan):
         if pending:
             self.segments.append(("native", pending))
         self.n_ops = len(calls)
-        self.built = False
+        self._js_offsets = None
 
     # -- layout ----------------------------------------------------------------------
     def _weight(self, array: np.ndarray) -> int:
@@ -265,10 +266,8 @@ class GPUPlan(SegmentedPlan):
         kernel = k_gemm if self.backend.tiled_gemm() and gemm_fits(call) else KERNELS[type(call)]
         self.tiled_calls += kernel is k_gemm
         shader, subs, params, items, *grid = kernel(call, self.elem)
-        src = program(shader, subs)
-        if src not in self.sources:
-            self.sources.append(src)
-        return {"src": self.sources.index(src), "params": [int(items), *map(int, params)],
+        src = self.sources.setdefault(program(shader, subs), len(self.sources))
+        return {"src": src, "params": [int(items), *map(int, params)],
                 "groups": grid[0] if grid else groups_for(items)}
 
     async def build(self):
@@ -283,38 +282,29 @@ class GPUPlan(SegmentedPlan):
         segments = []
         for kind, what in self.segments:
             if kind == "native":
-                plan_json = json.dumps({"sources": self.sources, "dispatches": [d for d, _ in what]})
+                plan_json = json.dumps({"sources": list(self.sources), "dispatches": [d for d, _ in what]})
                 pid = int(await rt.setPlan(plan_json, self.buf))
                 self.plan_ids.append(pid)
                 what = (pid, [item for _, item in what])
             segments.append((kind, what))
         self.segments = segments
         self._weights = []                      # on the device now
-        self.built = True
 
     # -- running (the asynchronous shell is runner.SegmentedPlan) ----------------------
-    def _dtype(self, key) -> np.dtype:
-        dt = np.dtype(self.plan.specs[key].dtype)
-        return I32 if dt == BOOL else dt
-
     def _byte_offset(self, key) -> int:
         return 4 * self.arena_base + self.offsets[self.lowered.aliases.get(key, key)]
 
     def write(self, key, value, where=None) -> None:
-        spec = self.plan.specs[key]
-        if tuple(np.shape(value)) != tuple(spec.shape):
-            raise ExecutionError(f"{self.plan.graph.source}: tensor {key!r} has shape {list(np.shape(value))}, "
-                                 f"the plan reserved {list(spec.shape)}")
-        self.rt.write(self.buf, self._byte_offset(key), np.ascontiguousarray(value, dtype=self._dtype(key)))
+        self.rt.write(self.buf, self._byte_offset(key), self.checked(key, value))
 
     def _from_bytes(self, key, raw, at=0) -> np.ndarray:
         spec = self.plan.specs[key]
         n = int(np.prod(spec.shape, dtype=np.int64))
-        out = np.frombuffer(raw, self._dtype(key), count=n, offset=at).reshape(spec.shape).copy()
+        out = np.frombuffer(raw, self.stored_dtype(key), count=n, offset=at).reshape(spec.shape).copy()
         return out.astype(BOOL) if spec.dtype == BOOL else out
 
     def _nbytes(self, key) -> int:
-        return int(np.prod(self.plan.specs[key].shape, dtype=np.int64)) * self._dtype(key).itemsize
+        return int(np.prod(self.plan.specs[key].shape, dtype=np.int64)) * self.stored_dtype(key).itemsize
 
     async def read_async(self, key, where=None) -> np.ndarray:
         raw = (await self.rt.read(self.buf, self._byte_offset(key), self._nbytes(key))).to_py()
@@ -323,14 +313,12 @@ class GPUPlan(SegmentedPlan):
     async def execute_fast_async(self, feeds, out_keys):
         from pyodide.ffi import to_js
         pid = self.segments[0][1][0] if self.segments else 0
-        ins = [np.ascontiguousarray(feeds[k], dtype=self._dtype(k)) for k in self.plan.input_keys]
-        for k, v in zip(self.plan.input_keys, ins):
-            if v.shape != tuple(self.plan.specs[k].shape):
-                raise ExecutionError(f"{self.plan.graph.source}: tensor {k!r} has shape {list(v.shape)}, "
-                                     f"the plan reserved {list(self.plan.specs[k].shape)}")
+        ins = [self.checked(k, feeds[k]) for k in self.plan.input_keys]
         sizes = [self._nbytes(k) for k in out_keys]
-        raw = (await self.rt.execute(pid, self.buf, to_js([self._byte_offset(k) for k in self.plan.input_keys]), ins,
-                                     to_js([self._byte_offset(k) for k in out_keys]), to_js(sizes))).to_py()
+        if self._js_offsets is None:           # static after compiling: converted to JS once
+            self._js_offsets = (to_js([self._byte_offset(k) for k in self.plan.input_keys]),
+                                to_js([self._byte_offset(k) for k in out_keys]), to_js(sizes))
+        raw = (await self.rt.execute(pid, self.buf, self._js_offsets[0], ins, *self._js_offsets[1:])).to_py()
         out, at = {}, 0
         for k, n in zip(out_keys, sizes):
             out[k] = self._from_bytes(k, raw, at)
@@ -359,7 +347,7 @@ class GPUPlan(SegmentedPlan):
         raise _sync_error(self.plan)
 
     def dispose(self):
-        if self.generation == int(self.rt.generation) and not self.rt.lost:
+        if not self.rt.lost:                    # a lost device took its buffers and pipelines with it
             for pid in self.plan_ids:
                 self.rt.releasePlan(pid)
             if self.buf is not None:
@@ -367,13 +355,10 @@ class GPUPlan(SegmentedPlan):
         self.plan_ids, self.buf = [], None
 
     def describe(self) -> dict:
-        return {"backend": "webgpu", "kernel_calls": self.n_ops, "segments": len(self.segments),
-                "tiled_gemm_calls": self.tiled_calls,
-                "fallbacks": list(self.lowered.fallbacks), "refused": list(self.lowered.refused),
-                "fused_nodes": len(self.lowered.fused), "arena_bytes": self.arena_bytes,
-                "naive_activation_bytes": self.naive_bytes, "weight_bytes": self.weight_bytes,
-                "pipelines": len(self.sources), "conv_flops": self.lowered.conv_flops,
-                "interop_calls_per_inference": 1 if len(self.segments) <= 1 else None}
+        return {**self.describe_base(self.n_ops), "tiled_gemm_calls": self.tiled_calls,
+                "arena_bytes": self.arena_bytes, "naive_activation_bytes": self.naive_bytes,
+                "weight_bytes": self.weight_bytes, "pipelines": len(self.sources),
+                "conv_flops": self.lowered.conv_flops}
 
 
 def _sync_error(plan) -> BackendError:
@@ -410,28 +395,30 @@ class WebGPUBackend:
         return self._rt
 
     async def compiled_async(self, plan: Plan) -> GPUPlan:
-        cp = plan.lowered.get(self.name)
-        if self._rt.lost:                       # device lost: a new one, every plan rebuilt
+        """The plan built on the current device (a new device after a loss, and the plan
+        rebuilt on it)."""
+        if self._rt.lost:
             print(f"webtensor: the WebGPU device was lost ({self._rt.lostReason}); starting a new one")
             self._rt = await native.start_async(self.name)
-        if cp is not None and cp.generation != int(self._rt.generation):
+        cp = self.compiled(plan)
+        if cp.rt is not self._rt:               # built on a lost device
             plan.lowered.pop(self.name, None)
-            cp = None
-        if cp is None:
+            cp = self.compiled(plan)
+        if cp.buf is None:
             try:
-                cp = GPUPlan(self, plan)
                 await cp.build()
-            except WebtensorError:
-                raise
-            except Exception as e:
+            except BaseException as e:          # nothing stays allocated by a plan that failed to build
+                cp.dispose()
+                plan.lowered.pop(self.name, None)
+                if isinstance(e, WebtensorError) or not isinstance(e, Exception):
+                    raise
                 raise wrap_backend_error(e, f"{plan.graph.source} on webgpu") from None
-            plan.lowered[self.name] = cp
         return cp
 
     def compiled(self, plan: Plan) -> GPUPlan:
         cp = plan.lowered.get(self.name)
         if cp is None:
-            cp = GPUPlan(self, plan)              # lowered and laid out; built on the device by the first run
+            cp = GPUPlan(self, plan)              # lowered and laid out; built on the device by compiled_async
             plan.lowered[self.name] = cp
         return cp
 
@@ -439,10 +426,7 @@ class WebGPUBackend:
         raise _sync_error(plan)
 
     async def run_async(self, plan: Plan, feeds):
-        cp = await self.compiled_async(plan)
-        if not cp.built:
-            await cp.build()
-        return await cp.run_async(feeds)
+        return await (await self.compiled_async(plan)).run_async(feeds)
 
     def describe(self, plan: Plan) -> dict:
         return self.compiled(plan).describe()

@@ -46,10 +46,9 @@ class Call:
 
 
 @dataclass
-class Conv(Call):
-    """out = act(conv(x, filter) + bias [+ residual]); a MatMul is a 1x1 conv over M
-    pixels.  filter [KH,KW,C,CO] float32 with any folded scale; bias [CO]; alpha [CO]
-    for Prelu, else None; param: LeakyRelu's slope."""
+class FilterCall(Call):
+    """What Conv and DepthwiseConv share: input, output, a logical filter, and the fused
+    epilogue act(conv + bias [+ residual]); alpha [channels] for Prelu, else None."""
     x: Ref
     out: Ref
     filter: np.ndarray
@@ -57,22 +56,20 @@ class Conv(Call):
     residual: Ref | None
     alpha: np.ndarray | None
     g: Window
+
+
+@dataclass
+class Conv(FilterCall):
+    """A conv (a MatMul is a 1x1 conv over M pixels): filter [KH,KW,C,CO] float32 with any
+    folded scale; bias [CO]; param: LeakyRelu's slope."""
     CO: int
     act: str | None
     param: float
 
 
 @dataclass
-class DepthwiseConv(Call):
-    """Depthwise conv with the same epilogue; filter [KH,KW,C,MULT], output channel
-    c * MULT + m."""
-    x: Ref
-    out: Ref
-    filter: np.ndarray
-    bias: np.ndarray
-    residual: Ref | None
-    alpha: np.ndarray | None
-    g: Window
+class DepthwiseConv(FilterCall):
+    """A depthwise conv: filter [KH,KW,C,MULT], output channel c * MULT + m."""
     MULT: int
     act: str | None
     param: float

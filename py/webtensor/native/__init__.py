@@ -119,14 +119,24 @@ def start(name: str):
             rt = _registry("wasm_runtime.js").start(name, to_js(module), helper, 0)
             where = "main thread" if bool(rt.stats().mainThread) else "worker"
             reason = f"{int(rt.threads)} threads ({where})" if name.endswith("threads") else "ready"
-    except BackendError as e:
+    except Exception as e:       # a missing file, a JS error: compile failure, no WebGL2, ...
+        raise _start_failed(name, e) from None
+    return _started(name, rt, reason, t0)
+
+
+def _start_failed(name: str, e: Exception) -> BackendError:
+    """Remember why backend `name` could not start (its fallback's reason); the error to raise."""
+    if isinstance(e, BackendError):
         _startup[name] = {"ok": False, "reason": str(e)}
-        raise
-    except Exception as e:       # a JS error: compile failure, no WebGL2, ...
-        msg = str(getattr(e, "message", None) or e).splitlines()[0]
-        _startup[name] = {"ok": False, "reason": msg}
-        print(f"webtensor: backend {name!r} failed to start: {msg}")
-        raise BackendError(f"backend {name!r} failed to start: {msg}") from None
+        return e
+    msg = str(getattr(e, "message", None) or e).splitlines()[0]
+    _startup[name] = {"ok": False, "reason": msg}
+    print(f"webtensor: backend {name!r} failed to start: {msg}")
+    return BackendError(f"backend {name!r} failed to start: {msg}")
+
+
+def _started(name: str, rt, reason: str, t0: float):
+    import js
     _startup[name] = {"ok": True, "reason": reason, "ms": round(float(js.performance.now() - t0), 2)}
     _runtimes[name] = rt
     return rt
@@ -147,16 +157,9 @@ async def start_async(name: str):
     t0 = js.performance.now()
     try:
         rt = await _registry("webgpu_runtime.js").start()
-    except BackendError as e:
-        _startup[name] = {"ok": False, "reason": str(e)}
-        raise
     except Exception as e:       # no adapter, device request refused, ...
-        msg = str(getattr(e, "message", None) or e).splitlines()[0]
-        _startup[name] = {"ok": False, "reason": msg}
-        raise BackendError(f"backend {name!r} failed to start: {msg}") from None
-    _startup[name] = {"ok": True, "reason": f"WebGPU on {rt.info}", "ms": round(float(js.performance.now() - t0), 2)}
-    _runtimes[name] = rt
-    return rt
+        raise _start_failed(name, e) from None
+    return _started(name, rt, f"WebGPU on {rt.info}", t0)
 
 
 def runtime(name: str):

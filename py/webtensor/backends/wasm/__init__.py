@@ -18,7 +18,7 @@ from ...engine import KernelRecord, engine
 from ...errors import ExecutionError, wrap_backend_error
 from ... import native
 from ...graph.plan import Plan, Step
-from ...lower import BOOL, I32, Lowering, plan_arena, slot_span
+from ...lower import BOOL, Lowering, plan_arena, slot_span
 from ...runner import SegmentedPlan
 from .encode import Addr, check_extents, encode, supports
 
@@ -126,27 +126,14 @@ class CompiledPlan(SegmentedPlan):
         return addr, [item for _, item in ops]
 
     # -- running (the shell is runner.SegmentedPlan) ---------------------------------------
-    def _wasm_dtype(self, key) -> np.dtype:
-        dt = np.dtype(self.plan.specs[key].dtype)
-        return I32 if dt == BOOL else dt
-
     def read(self, key, where=None) -> np.ndarray:
         spec = self.plan.specs[key]
-        out = np.empty(spec.shape, self._wasm_dtype(key))
+        out = np.empty(spec.shape, self.stored_dtype(key))
         self.rt.read(self.address(key), out)
         return out.astype(BOOL) if spec.dtype == BOOL else out
 
-    def _checked(self, key, value) -> np.ndarray:
-        """A tensor as stored in its arena slot: only exactly the planned shape fits (the
-        JS side checks again that the bytes stay inside one block this backend allocated)."""
-        spec = self.plan.specs[key]
-        if tuple(np.shape(value)) != tuple(spec.shape):
-            raise ExecutionError(f"{self.plan.graph.source}: tensor {key!r} has shape {list(np.shape(value))}, "
-                                 f"the plan reserved {list(spec.shape)}")
-        return np.ascontiguousarray(value, dtype=self._wasm_dtype(key))
-
     def write(self, key, value: np.ndarray, where=None):
-        self.rt.write(self.address(key), self._checked(key, value))
+        self.rt.write(self.address(key), self.checked(key, value))
 
     def execute_fast(self, feeds, out_keys) -> dict[str, np.ndarray]:
         """One interop call: inputs in, the program on every pool thread, outputs out."""
@@ -155,8 +142,8 @@ class CompiledPlan(SegmentedPlan):
         if self._js_addresses is None:     # static after compiling: converted to JS once
             self._js_addresses = (to_js([self.address(k) for k in self.plan.input_keys]),
                                   to_js([self.address(k) for k in out_keys]))
-        in_arrays = [self._checked(k, feeds[k]) for k in self.plan.input_keys]
-        out_arrays = [np.empty(self.plan.specs[k].shape, self._wasm_dtype(k)) for k in out_keys]
+        in_arrays = [self.checked(k, feeds[k]) for k in self.plan.input_keys]
+        out_arrays = [np.empty(self.plan.specs[k].shape, self.stored_dtype(k)) for k in out_keys]
         self.rt.execute(prog, self._js_addresses[0], in_arrays, self._js_addresses[1], out_arrays)
         return {k: v.astype(BOOL) if self.plan.specs[k].dtype == BOOL else v for k, v in zip(out_keys, out_arrays)}
 
@@ -199,12 +186,9 @@ class CompiledPlan(SegmentedPlan):
             self.weights_key = None
 
     def describe(self) -> dict:
-        return {"backend": self.backend.name, "kernel_calls": self.n_ops, "segments": len(self.segments),
-                "fallbacks": list(self.lowered.fallbacks), "refused": list(self.lowered.refused),
-                "fused_nodes": len(self.lowered.fused),
-                "arena_bytes": self.arena_bytes, "naive_activation_bytes": self.naive_bytes,
-                "weight_bytes": self.weight_bytes, "conv_flops": self.lowered.conv_flops,
-                "interop_calls_per_inference": 1 if len(self.segments) <= 1 else None}
+        return {**self.describe_base(self.n_ops), "arena_bytes": self.arena_bytes,
+                "naive_activation_bytes": self.naive_bytes, "weight_bytes": self.weight_bytes,
+                "conv_flops": self.lowered.conv_flops}
 
 
 class WasmBackend:
