@@ -49,6 +49,16 @@ HUMAN_MODELS = ("antispoof", "blazeface", "centernet", "emotion", "facemesh", "f
                 "handlandmark-lite", "handtrack", "iris", "liveness", "movenet-lightning")
 
 
+# MediaPipe's .tflite models, from their npm packages (package.json pins them): package -> files
+MEDIAPIPE_MODELS = {
+    "face_detection": ("face_detection_short_range.tflite", "face_detection_full_range.tflite",
+                       "face_detection_full_range_sparse.tflite"),
+    "hands": ("hand_landmark_lite.tflite", "hand_landmark_full.tflite"),
+    "pose": ("pose_landmark_lite.tflite", "pose_landmark_full.tflite", "pose_landmark_heavy.tflite"),
+    "selfie_segmentation": ("selfie_segmentation.tflite", "selfie_segmentation_landscape.tflite"),
+}
+
+
 class SetupError(SystemExit):
     def __init__(self, message: str):
         super().__init__(f"build.py: error: {message}")
@@ -346,6 +356,9 @@ def build() -> Path:
     for m in HUMAN_MODELS:
         for ext in (".json", ".bin"):
             copy_if_changed(models / (m + ext), DIST / "models" / (m + ext))
+    for package, files in MEDIAPIPE_MODELS.items():
+        for f in files:
+            copy_if_changed(NODE_MODULES / "@mediapipe" / package / f, DIST / "models" / "mediapipe" / f)
     for name in SAMPLES:
         copy_if_changed(CACHE / "samples" / name, DIST / "samples" / name)
     for f in sorted((CACHE / "models" / "mobilenet_v2").iterdir()):

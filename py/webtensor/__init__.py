@@ -3,8 +3,8 @@ __version__ = "0.1.0"
 
 from .errors import (WebtensorError, ModelFormatError, WeightsError, UnsupportedOpError,
                      InputError, ExecutionError, ImageDecodeError, BackendError, ResourceError)
-from .model import (GraphModel, load_graph_model, load_layers_model, read_graph_model, read_layers_model,
-                    select_backend, select_backend_async)
+from .model import (GraphModel, load_graph_model, load_layers_model, load_tflite_model, read_graph_model,
+                    read_layers_model, read_tflite_model, select_backend, select_backend_async)
 from .backends import set_backend, set_backend_async, get_backend, get_backend_async, backends
 from .native import set_threads
 from .quantization import quantize
@@ -13,6 +13,6 @@ from .engine import (Tensor, TensorDisposedError, debug_memory_guards, keep, mem
                      set_plan_cache_size, tensor, tidy, time)
 
 __all__ = ["Tensor", "TensorDisposedError", "debug_memory_guards", "set_plan_cache_size", "keep", "memory", "profile", "profile_async", "tensor", "tidy", "time",
-           "select_backend", "select_backend_async", "quantize", "save_graph_model", "GraphModel", "load_graph_model", "load_layers_model", "read_graph_model", "read_layers_model", "set_backend", "set_backend_async", "get_backend", "get_backend_async", "set_threads",
+           "select_backend", "select_backend_async", "quantize", "save_graph_model", "GraphModel", "load_graph_model", "load_layers_model", "load_tflite_model", "read_graph_model", "read_layers_model", "read_tflite_model", "set_backend", "set_backend_async", "get_backend", "get_backend_async", "set_threads",
            "backends", "WebtensorError", "ModelFormatError", "WeightsError", "UnsupportedOpError",
            "InputError", "ExecutionError", "ImageDecodeError", "BackendError", "ResourceError"]

@@ -11,6 +11,7 @@ from .errors import InputError, ModelFormatError, WeightsError
 from .graph import Graph, GraphModelFiles, TensorInfo, parse_graph_model
 from .graph.ir import split_ref, tensor_key
 from .graph.layers import parse_layers_model
+from .graph.tflite import parse_tflite
 from .graph.loader import load_json, manifest_entries, parse_model_json
 from .graph.plan import Plan, compile_plan
 from .ops import TensorSpec
@@ -271,6 +272,25 @@ def read_graph_model(path, backend: str | None = None, optimize: bool = True) ->
 def read_layers_model(path, backend: str | None = None, optimize: bool = True) -> GraphModel:
     """Synchronous loading of a layers model from a file path (CPython)."""
     return GraphModel(parse_layers_model(run_sync(_fetch_files(str(path), read_file), _SYNC_LOAD)), backend, optimize)
+
+
+async def load_tflite_model(url: str, backend: str | None = None, optimize: bool = True) -> GraphModel:
+    """Load a .tflite model (TFLite / LiteRT, e.g. MediaPipe's) from a URL (browser) or a
+    URL/path (CPython) into the same model object as the graph-model loaders."""
+    try:
+        data = await fetch_bytes(url)
+    except OSError as e:
+        raise ModelFormatError(f"{url}: cannot load the .tflite file ({e})") from None
+    return GraphModel(parse_tflite(data, url), backend, optimize)
+
+
+def read_tflite_model(path, backend: str | None = None, optimize: bool = True) -> GraphModel:
+    """Synchronous loading of a .tflite model from a file path (CPython)."""
+    try:
+        data = read_file(str(path))
+    except OSError as e:
+        raise ModelFormatError(f"{path}: cannot load the .tflite file ({e})") from None
+    return GraphModel(parse_tflite(data, str(path)), backend, optimize)
 
 
 def select_backend(model: GraphModel, sample, runs: int = 5, warmup: int = 2) -> list[dict]:

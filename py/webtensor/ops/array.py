@@ -351,3 +351,27 @@ def mirror_pad(ins, attrs):
     mode = {"REFLECT": "reflect", "SYMMETRIC": "symmetric"}.get(attrs.get("mode", "REFLECT"))
     check(mode is not None, f"MirrorPad mode {attrs.get('mode')!r}")
     return [np.pad(ins[0], pad_widths(ins[0].shape, ins[1]), mode=mode)]
+
+
+# ----------------------------------------------------------------------------- depth to space
+def depth_to_space_shape(shape, block: int):
+    check(len(shape) == 4 and block >= 2, f"DepthToSpace needs NHWC input and block_size >= 2, got "
+                                           f"{list(shape)}, {block}")
+    n, h, w, c = shape
+    check(c % (block * block) == 0, f"DepthToSpace: {c} channels are not divisible by block_size^2 = {block * block}")
+    return n, h * block, w * block, c // (block * block)
+
+
+def _d2s_check(attrs):
+    check(attrs.get("data_format", "NHWC") == "NHWC", "only NHWC DepthToSpace is supported")
+    return int(attrs.get("block_size", 0))
+
+
+@register("DepthToSpace", ["input"], lambda ins, attrs: [TensorSpec(
+    depth_to_space_shape(shape_of(ins[0]), _d2s_check(attrs)), ins[0].dtype)])
+def depth_to_space(ins, attrs):
+    """TF's DCR order: out[n, h*b + i, w*b + j, c] = x[n, h, w, (i*b + j)*C' + c]."""
+    b = _d2s_check(attrs)
+    n, h, w, co = depth_to_space_shape(ins[0].shape, b)
+    x = ins[0].reshape(n, h // b, w // b, b, b, co)
+    return [x.transpose(0, 1, 3, 2, 4, 5).reshape(n, h, w, co)]

@@ -219,6 +219,43 @@ register("FusedDepthwiseConv2dNative", ["input", "filter", "args*"], _conv_shape
     lambda ins, attrs: [apply_fused(depthwise_conv2d(ins[0], ins[1], attrs), _fused_list(attrs), ins[2:], attrs)])
 
 
+def _transposed_geometry(in_hw, out_size, kh, kw, attrs):
+    """Pads of a transposed conv: those of the forward conv from its output back to its input."""
+    (oh, ow), strides, dil, pads = conv_geometry((1, *out_size, 1), kh, kw, attrs)
+    check(dil == (1, 1), "transposed conv with dilations is not supported")
+    check((oh, ow) == tuple(in_hw), f"output size {list(out_size)} with this filter, strides and padding "
+                                    f"maps back to {[oh, ow]}, not the input's {list(in_hw)}")
+    return strides, pads
+
+
+def _conv_transpose_shape(ins, attrs):
+    size = [int(v) for v in np.asarray(known(ins[0])).reshape(-1)]
+    ws, xs = shape_of(ins[1]), shape_of(ins[2])
+    check(len(size) == 4 and len(ws) == 4 and len(xs) == 4, f"Conv2DBackpropInput needs a 4-value size and rank-4 "
+                                                            f"filter and input, got {size}, {list(ws)}, {list(xs)}")
+    check(ws[3] == xs[3] and size[3] == ws[2] and size[0] == xs[0],
+          f"Conv2DBackpropInput: size {size}, filter {list(ws)} and input {list(xs)} do not agree on channels/batch")
+    _transposed_geometry(xs[1:3], size[1:3], ws[0], ws[1], attrs)
+    return [TensorSpec(tuple(size), F32)]
+
+
+@register("Conv2DBackpropInput", ["input_sizes", "filter", "out_backprop"], _conv_transpose_shape)
+def conv2d_transpose(ins, attrs):
+    """The transposed conv (TF's Conv2DBackpropInput; filter [KH, KW, CO, CI]): each input pixel
+    scatters x @ w[i, j].T to the output cell the forward conv would have read it from."""
+    size, w, x = [int(v) for v in np.asarray(ins[0]).reshape(-1)], ins[1], ins[2]
+    kh, kw, co, ci = w.shape
+    (sh, sw), ((pt, pb), (pl, pr)) = _transposed_geometry(x.shape[1:3], size[1:3], kh, kw, attrs)
+    n, h, wd, _ = x.shape
+    full = np.zeros((n, size[1] + pt + pb + kh, size[2] + pl + pr + kw, co), np.float32)
+    flat = x.reshape(-1, ci).astype(np.float32)
+    for i in range(kh):
+        for j in range(kw):
+            full[:, i: i + (h - 1) * sh + 1: sh, j: j + (wd - 1) * sw + 1: sw, :] += \
+                (flat @ w[i, j].T.astype(np.float32)).reshape(n, h, wd, co)
+    return [full[:, pt: pt + size[1], pl: pl + size[2], :]]
+
+
 # ----------------------------------------------------------------------------- matmul
 def _mm_dims(a_shape, b_shape, ta, tb):
     check(len(a_shape) >= 2 and len(b_shape) >= 2, f"matmul needs rank >= 2, got {list(a_shape)}, {list(b_shape)}")
