@@ -288,6 +288,9 @@ def coverage_cases(rng) -> list[Case]:
     for axes, keep in [([1, 2], True), ([-1], False), ([0], False)]:
         one(f"Min axes={axes} keep={keep}", "Min", {"x": _rand(rng, 2, 5, 7, 6)}, {"ax": _i32(axes)},
             {"keep_dims": keep})
+    for (h, w, c, b) in [(3, 4, 8, 2), (2, 5, 18, 3), (4, 4, 4, 2)]:
+        one(f"DepthToSpace {h}x{w}x{c} block {b}", "DepthToSpace", {"x": _rand(rng, 2, h, w, c)}, {},
+            {"block_size": b, "data_format": "NHWC"})
     edge = np.array([[0.0, -0.0, 0.5, -0.5, 1e-30, 3.0, -2.0]], np.float32)
     one("Cast float32->bool (0.5 -> true)", "Cast", {"x": np.concatenate([edge, _rand(rng, 2, 7)])}, {},
         {"DstT": np.dtype(np.bool_)})

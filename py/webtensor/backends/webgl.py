@@ -332,6 +332,11 @@ def draw_copy(p: GLPlan, call: Copy, out_key) -> dict:
     shape, ss, ds = list(map(int, call.shape)), list(map(int, call.ss)), list(map(int, call.ds))
     n_out, n_piece = p.size(out_key), int(np.prod(shape))
     whole = call.dst.offset == 0 and n_piece == n_out and ds == _contig6(shape)
+    if not whole:
+        # the shader finds a piece's coordinates by dividing by DS outermost first: order the
+        # axes by destination stride (a DepthToSpace writes its W axis inside its block-row axis)
+        order = sorted(range(len(shape)), key=lambda d: -ds[d] if shape[d] > 1 else 1)
+        shape, ss, ds = [shape[d] for d in order], [ss[d] for d in order], [ds[d] for d in order]
     ints = [["SHAPE", shape], ["SS", ss], ["OFFSET", [call.src.offset]], ["SIZE", [n_piece]]]
     inputs = [["X", p.tex_of(call.src)]]
     defs = {}

@@ -607,8 +607,9 @@ def densify_values(c: _Converter, t: _Tensor) -> np.ndarray:
     block = [1] * rank
     for k, d in enumerate(block_map):
         block[d] = dims[order.index(rank + k)].scalar(DM_DENSE_SIZE, "i")
-    pos = np.zeros(1, np.int64)                     # position of each partial path in the level
-    coords = np.zeros((len(order), 1), np.int64)    # expanded coordinate of each path
+    # np.intp throughout: Pyodide is wasm32, where numpy indexes and repeats with int32 only
+    pos = np.zeros(1, np.intp)                      # position of each partial path in the level
+    coords = np.zeros((len(order), 1), np.intp)     # expanded coordinate of each path
     for level, dim in enumerate(order):
         md = dims[level]
         if md.scalar(DM_FORMAT, "b") == 0:         # dense: every index 0..size-1 under each path
@@ -647,7 +648,7 @@ def _index_vector(md: Table, type_slot: int, slot: int, name: str) -> np.ndarray
     inner = md.table(slot)
     if dtype is None or inner is None:
         raise ModelFormatError(f"tensor {name!r}: a sparse dimension lacks its segments/indices")
-    return inner.array(0, dtype).astype(np.int64)
+    return inner.array(0, dtype).astype(np.intp)
 
 
 # ------------------------------------------------------------------------------- int8

@@ -466,6 +466,18 @@ def lower_transpose(low: Lowering, i: int, step: Step):
               contiguous_geom(low.shape(out)), f"transpose:{step.node.name}")
 
 
+def lower_depth_to_space(low: Lowering, i: int, step: Step):
+    """A copy: the output viewed as [N, H, b, W, b, C'] and transposed to [N, H, W, b, b, C'] is
+    exactly the input's layout (TF's DCR order)."""
+    x, out = step.inputs[0], step.outputs[0]
+    _elem_size_ok(low, x)
+    n, h, w, c = low.shape(x)
+    b = int(step.node.attrs["block_size"])
+    co = c // (b * b)
+    dst = view_geometry((n, h, b, w, b, co), lambda t: t.transpose(0, 1, 3, 2, 4, 5))
+    emit_copy(low, x, contiguous_geom((n, h, w, b, b, co)), out, dst, f"depth_to_space:{step.node.name}")
+
+
 def lower_slice(low: Lowering, i: int, step: Step):
     x, out = step.inputs[0], step.outputs[0]
     _elem_size_ok(low, x)
@@ -674,7 +686,7 @@ LOWERINGS = {
     **{op: lower_binary for op in BINARY_KINDS},
     **{op: lower_unary for op in UNARY_KINDS},
     "AddN": lower_add_n,
-    "Transpose": lower_transpose, "Slice": lower_slice, "StridedSlice": lower_slice,
+    "Transpose": lower_transpose, "DepthToSpace": lower_depth_to_space, "Slice": lower_slice, "StridedSlice": lower_slice,
     "ConcatV2": lower_concat, "Concat": lower_concat, "Pack": lower_pack,
     "Unpack": lower_unpack_split, "Split": lower_unpack_split, "SplitV": lower_unpack_split,
     "Pad": lower_pad, "PadV2": lower_pad,

@@ -1,0 +1,68 @@
+"""MediaPipe's .tflite models in headless Chromium on every backend, against LiteRT's outputs
+(computed here in CPython by ai-edge-litert on the same inputs and served to the page)."""
+import json
+
+import numpy as np
+import pytest
+
+from e2e.conftest import ARTIFACTS
+from tests.test_tflite import MODELS, model_path, photo_input
+from tests.tflite_writer import run_litert
+
+GROUPS = [(["wasm", "wasm-simd", "wasm-simd-threads"], sorted(MODELS)), (["webgl"], sorted(MODELS)),
+          (["webgpu"], sorted(MODELS))]
+
+CODE = """
+import io, json, numpy as np, webtensor
+from pyodide.http import pyfetch
+async def npy(url):
+    return np.load(io.BytesIO(await (await pyfetch(url)).bytes()))
+model = await webtensor.load_tflite_model('models/mediapipe/%(name)s.tflite')
+x = await npy('_test/%(name)s.in.npy')
+want = [await npy(f'_test/%(name)s.out{k}.npy') for k in range(len(model.outputs))]
+res = {'outputs': [o.name for o in model.outputs]}
+for be in %(backends)r:
+    model.backend_name = be
+    got = await model.predict_async(x)
+    got = got if isinstance(got, list) else [got]
+    # max |got - want| / (1 + max|want|): 1e-3 of each tensor's scale (tests/test_tflite.py: close)
+    res[be] = [[float(np.max(np.abs(g.astype(np.float64) - w)) / (1 + float(np.max(np.abs(w))))),
+                list(g.shape) == list(w.shape)] for g, w in zip(got, want)]
+    rep = model.report()
+    res[be + ':fallbacks'] = rep['fallbacks']
+    res[be + ':backend'] = rep['backend']
+model.dispose()
+json.dumps(res)
+"""
+
+
+def py(page, code):
+    return json.loads(page.evaluate("(c) => window.webtensorApp.python(c)", code))
+
+
+@pytest.mark.parametrize("backends,models", GROUPS, ids=[g[0][0] for g in GROUPS])
+def test_mediapipe_models_match_litert_in_the_browser(app, scratch, backends, models):
+    page, _, _ = app
+    failures, table = [], {}
+    for name in models:
+        path = model_path(name)
+        from webtensor.graph.tflite import parse_tflite
+        shape = [1 if d < 0 else d for d in parse_tflite(path.read_bytes(), name).inputs[0].shape]
+        x = photo_input(name, shape)
+        np.save(scratch / f"{name}.in.npy", x)
+        for k, w in enumerate(run_litert(path.read_bytes(), [x])):
+            np.save(scratch / f"{name}.out{k}.npy", w)
+        r = py(page, CODE % {"name": name, "backends": backends})
+        table[name] = {be: dict(zip(r["outputs"], (e for e, _ in r[be]))) for be in backends}
+        for be in backends:
+            assert r[be + ":backend"] == be, f"{name}: asked for {be}, ran on {r[be + ':backend']}"
+            for out, (err, shape_ok) in zip(r["outputs"], r[be]):
+                if not shape_ok or err > 1e-3:
+                    failures.append(f"{name} {out} on {be}: error {err:.3g} of scale (shape ok: {shape_ok})")
+            # the only numpy step any of these models has: selfie segmentation's transposed conv
+            allowed = {"Conv2DBackpropInput"} if name.startswith("selfie") else set()
+            ops = {f.split(" ")[0] for f in r[be + ":fallbacks"]}
+            assert ops <= allowed, f"{name} on {be}: numpy fallbacks {r[be + ':fallbacks']}"
+    ARTIFACTS.mkdir(exist_ok=True)      # the measured errors, for the record
+    (ARTIFACTS / f"tflite_parity_{backends[0]}.json").write_text(json.dumps(table, indent=1))
+    assert not failures, "\n".join(failures)
