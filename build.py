@@ -472,6 +472,9 @@ def main(argv: list[str]) -> int:
     p = sub.add_parser("detect", help="face detection in headless Chromium + Pyodide")
     p.add_argument("images", nargs="*", help="image files (default: the bundled astronaut photo)")
     p.add_argument("--backend", default="numpy")
+    p.add_argument("--model", default="blazeface", choices=["blazeface", "mediapipe-short", "mediapipe-full",
+                                                            "mediapipe-full-sparse"],
+                   help="the face detector: BlazeFace (TF.js) or MediaPipe's .tflite short/full range")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--out", help="folder for annotated PNGs (default: beside each input)")
     p = sub.add_parser("bench", help="webtensor vs TF.js 4.22 side by side (see bench/harness.py)")
@@ -512,7 +515,7 @@ def main(argv: list[str]) -> int:
     if args.cmd == "detect":
         from tools.detect import detect_main
         images = args.images or [str(CACHE / "samples" / "astronaut.png")]
-        return detect_main(images, backend=args.backend, as_json=args.json, out_dir=args.out)
+        return detect_main(images, backend=args.backend, as_json=args.json, out_dir=args.out, model=args.model)
     if args.cmd == "bench":
         from bench.harness import main as bench_main
         return bench_main(extra)

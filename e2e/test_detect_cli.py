@@ -40,3 +40,21 @@ def test_detect_reports_an_undecodable_image(tmp_path, built):
     assert res.returncode == 1
     assert "broken.png" in res.stderr and "ImageDecodeError" in res.stderr
     assert "ImageDecodeError: ImageDecodeError" not in res.stderr          # the type is said once
+
+
+def test_detect_with_mediapipe_tflite_detectors(tmp_path, built):
+    """--model mediapipe-short / -full: MediaPipe's .tflite detectors, in the browser.  The short-
+    range model is the one MediaPipe's own runtime measured on this photo (DESIGN.md: score
+    0.92, box x 177, y 82, 95 x 95): same model, same post-processing, so IoU >= 0.9."""
+    ref = (177, 82, 177 + 95, 82 + 95)
+    for model, min_iou in (("mediapipe-short", 0.9), ("mediapipe-full", 0.6)):
+        res = run_detect("--json", "--model", model, "--backend", "wasm-simd", "--out", str(tmp_path))
+        assert res.returncode == 0, res.stderr
+        (faces,) = json.loads(res.stdout).values()
+        assert len(faces) == 1, faces
+        x0, y0, x1, y1 = faces[0]["box"]
+        inter = max(0, min(x1, ref[2]) - max(x0, ref[0])) * max(0, min(y1, ref[3]) - max(y0, ref[1]))
+        iou = inter / ((x1 - x0) * (y1 - y0) + 95 * 95 - inter)
+        assert iou >= min_iou, (model, faces[0]["box"], iou)
+        if model == "mediapipe-short":
+            assert abs(faces[0]["score"] - 0.92) < 0.01

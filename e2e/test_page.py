@@ -49,3 +49,32 @@ def test_page_refuses_a_model_from_another_origin_and_has_no_python_hook(browser
         assert page.evaluate("typeof window.webtensorApp.python") == "undefined"   # no ?test=1: no hook
     finally:
         page.close()
+
+
+def test_detector_choice_runs_mediapipe_tflite_detectors(browser, base_url):
+    """?model= a .tflite starts the page on a MediaPipe detector; the Detector select switches
+    in the running worker and re-detects the image on show."""
+    from tools.session import open_app
+    page, _ = open_app(browser, base_url, "camera=0&backend=wasm-simd&model=models/mediapipe/face_detection_full_range.tflite")
+    try:
+        assert page.input_value("#detector") == "models/mediapipe/face_detection_full_range.tflite"
+        page.click("#sample")
+        page.wait_for_function("document.getElementById('faces').textContent === '1'", timeout=60_000)
+        page.evaluate("window.webtensorApp.lastResult = null")
+        page.select_option("#detector", "models/mediapipe/face_detection_short_range.tflite")
+        page.wait_for_function("window.webtensorApp.lastResult !== null && "
+                               "document.getElementById('status').textContent.includes('FaceDetector')", timeout=60_000)
+        faces = page.evaluate("window.webtensorApp.lastResult.faces")
+        assert len(faces) == 1 and abs(faces[0]["score"] - 0.92) < 0.01, faces
+        assert "face_detection_short_range.tflite" in page.url
+        page.select_option("#detector", "models/blazeface.json")
+        page.wait_for_function("document.getElementById('status').textContent.includes('BlazeFace')", timeout=60_000)
+        assert page.is_hidden("#error")
+    finally:
+        page.close()
+
+
+def test_page_shows_a_broken_tflite_file(browser, base_url, scratch):
+    (scratch / "broken.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 40)
+    text = startup_error(browser, base_url, "camera=0&model=_test/broken.tflite")
+    assert "broken.tflite" in text and "ModelFormatError" in text

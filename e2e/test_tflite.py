@@ -66,3 +66,42 @@ def test_mediapipe_models_match_litert_in_the_browser(app, scratch, backends, mo
     ARTIFACTS.mkdir(exist_ok=True)      # the measured errors, for the record
     (ARTIFACTS / f"tflite_parity_{backends[0]}.json").write_text(json.dumps(table, indent=1))
     assert not failures, "\n".join(failures)
+
+
+INT8_CODE = """
+import io, json, numpy as np, webtensor
+from pyodide.http import pyfetch
+async def get(url):
+    return await (await pyfetch(url)).bytes()
+model = await webtensor.load_tflite_model('_test/int8.tflite')
+x = np.load(io.BytesIO(await get('_test/int8.in.npy')))
+want = [np.load(io.BytesIO(await get(f'_test/int8.out{k}.npy'))) for k in range(3)]
+res = {}
+for be in ('numpy', 'wasm', 'wasm-simd', 'wasm-simd-threads', 'webgl', 'webgpu'):
+    model.backend_name = be
+    got = await model.predict_async(x)
+    diffs = [np.abs(g.astype(np.int32) - w.astype(np.int32)) for g, w in zip(got[:3], want)]
+    res[be] = {'max_step': int(max(d.max() for d in diffs)), 'exact': float(np.mean(np.concatenate([(d == 0).ravel() for d in diffs]))),
+               'dtypes': [str(g.dtype) for g in got[:3]], 'fallbacks': model.report()['fallbacks']}
+json.dumps(res)
+"""
+
+
+def test_int8_tflite_model_on_every_backend(app, scratch):
+    """A fully int8 .tflite (QUANTIZE, per-channel int8 conv + depthwise, int8 fully-connected,
+    DEQUANTIZE) on every backend: its integers within one step of LiteRT's (bit-exact where
+    no product lands on a rounding tie), the convs on webtensor's int8 kernels (wasm)."""
+    from tests.test_tflite import _int8_model
+    page, _, _ = app
+    data = _int8_model()
+    (scratch / "int8.tflite").write_bytes(data)
+    x = np.random.default_rng(5).uniform(-1.5, 1.5, (2, 8, 8, 3)).astype(np.float32)
+    np.save(scratch / "int8.in.npy", x)
+    for k, w in enumerate(run_litert(data, [x])[:3]):
+        np.save(scratch / f"int8.out{k}.npy", w)
+    r = py(page, INT8_CODE)
+    for be, row in r.items():
+        assert row["max_step"] <= 1 and row["exact"] > 0.97, (be, row)
+        assert row["dtypes"] == ["int8"] * 3, (be, row)
+    for be in ("wasm", "wasm-simd", "wasm-simd-threads"):
+        assert r[be]["fallbacks"] == [], (be, r[be]["fallbacks"])

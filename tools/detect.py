@@ -1,4 +1,5 @@
-"""`build.py detect`: BlazeFace on image files, run by Pyodide in headless Chromium."""
+"""`build.py detect`: face detection on image files, run by Pyodide in headless Chromium, with
+BlazeFace (TF.js graph model) or MediaPipe's short/full-range .tflite detectors."""
 from __future__ import annotations
 
 import base64
@@ -7,6 +8,12 @@ import sys
 from pathlib import Path
 
 from .session import app_page
+
+# --model NAME -> the model file the page loads (served from dist/models/)
+DETECTOR_MODELS = {"blazeface": "models/blazeface.json",
+                   "mediapipe-short": "models/mediapipe/face_detection_short_range.tflite",
+                   "mediapipe-full": "models/mediapipe/face_detection_full_range.tflite",
+                   "mediapipe-full-sparse": "models/mediapipe/face_detection_full_range_sparse.tflite"}
 
 
 def annotate(image_path: Path, faces: list[dict], out_path: Path) -> None:
@@ -48,12 +55,16 @@ def print_faces(given: str, res: dict, out: Path) -> None:
         print(f"  score {f['score']:.3f}  box [{box}]  keypoints {kps}")
 
 
-def detect_main(images: list[str], backend: str = "numpy", as_json: bool = False, out_dir: str | None = None) -> int:
+def detect_main(images: list[str], backend: str = "numpy", as_json: bool = False, out_dir: str | None = None,
+                model: str = "blazeface") -> int:
+    if model not in DETECTOR_MODELS:
+        print(f"error: --model {model!r} is not one of {', '.join(DETECTOR_MODELS)}", file=sys.stderr)
+        return 2
     results: dict[str, list] = {}
     failures = 0
     console: list[str] = []
     try:
-        with app_page() as (page, _, console):
+        with app_page(f"camera=0&backend=numpy&model={DETECTOR_MODELS[model]}") as (page, _, console):
             for given in images:
                 res = detect_one(page, given, backend)
                 if not res.get("ok"):

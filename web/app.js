@@ -65,8 +65,9 @@ const stats = { times: [], frames: [], history: [], running: false };   // histo
 
 const ready = (async () => {
   const info = await client.call('init', { testHooks: TEST_HOOKS });
-  setStatus('loading the BlazeFace model…');
+  setStatus('loading the detector…');
   const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));
+  showDetector(MODEL_URL);
   let be = await client.call('backends');
   // the fastest backend, unless ?backend= names one: asking for threads is enough, Python's
   // set_backend falls back (SIMD, scalar, numpy) and says why.  (WebGL on a real GPU can beat
@@ -282,9 +283,11 @@ async function detectBytes(buffer, name) {
   return unwrap(await client.call('detectImage', { bytes: buffer, name }, [buffer]));
 }
 
+let lastImageBlob = null;        // the image on show, re-detected when the detector changes
 async function showImageFile(blob, name) {
   stopCamera();
   showError('');
+  lastImageBlob = { blob, name };
   try {
     const buffer = await blob.arrayBuffer();
     const result = await detectBytes(buffer.slice(0), name);
@@ -365,6 +368,40 @@ $('threads').onchange = async (ev) => {
   catch (err) { showError(err.message); }
 };
 $('precision').onchange = (ev) => setPrecision(ev.target.value).catch(() => {});
+$('detector').onchange = (ev) => setDetector(ev.target.value).catch(() => {});
+
+// the detector select shows the loaded model (an unlisted ?model= gets its own entry)
+function showDetector(url) {
+  const sel = $('detector');
+  const rel = new URL(url, location.href).pathname.replace(/^.*?\/models\//, 'models/');
+  if (![...sel.options].some((o) => o.value === rel)) sel.add(new Option(rel, rel));
+  sel.value = rel;
+}
+
+// Switch the face detector in the running worker (no reload): BlazeFace's model.json or one
+// of MediaPipe's .tflite detectors; the precision goes back to float32 for the new model.
+async function setDetector(url) {
+  const sel = $('detector');
+  sel.disabled = true;
+  try {
+    await ready;
+    const res = unwrap(await client.call('loadDetector', { url: new URL(url, location.href).href }));
+    showDetector(url);
+    $('precision').value = 'float32';
+    stats.times.length = 0;
+    showError('');
+    const u = new URL(location.href);
+    u.searchParams.set('model', url);
+    history.replaceState(null, '', u);
+    if (lastImageBlob) await showImageFile(lastImageBlob.blob, lastImageBlob.name);
+    setStatus(`${res.detector} ${url.split('/').pop()} (${res.input_size}x${res.input_size}, ` +
+              `${fmtBytes(res.weight_bytes)} of weights) loaded in ${Math.round(res.load_ms)} ms`);
+    return res;
+  } catch (err) {
+    showError(err.message);
+    throw err;
+  } finally { sel.disabled = false; }
+}
 $('profile-btn').onclick = () => runProfile().catch(() => {});
 
 async function setPrecision(precision) {
@@ -403,6 +440,7 @@ window.webtensorApp = {
   lastProfile: null,
   runProfile,
   setPrecision,
+  setDetector,
   // -> {ok: true, faces, ...} or {ok: false, error: {type, message}}: never throws, never hangs
   async detectBase64(b64, name, backend) {
     try {

@@ -40,8 +40,8 @@ const parse = (text) => JSON.parse(text);
 const handlers = {
   init,
   async loadDetector({ url, minScore }) {
-    progress('loading the BlazeFace model');
-    return parse(await app.load_detector(url, minScore ?? 0.5));
+    progress(`loading the detector ${url.split('/').pop()}`);
+    return parse(await app.load_detector(url, minScore ?? null));
   },
   async detectImage({ bytes, name }) { return parse(await app.detect_image(new Uint8Array(bytes), name)); },
   async detectFrame({ bitmap }) {

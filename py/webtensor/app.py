@@ -14,10 +14,10 @@ from .backends import backends as list_backends, current_backend_name, set_backe
 from .engine import memory as _memory, profile_async as _profile_async
 from .errors import WebtensorError
 from .native import set_threads as _set_threads
-from .vision import BlazeFace, decode_image
+from .vision import BlazeFace, FaceDetector, SsdFaceDetector, decode_image
 from .vision.image import rgba_to_rgb
 
-_detector: BlazeFace | None = None
+_detector: SsdFaceDetector | None = None
 _last_image = None          # the last frame or image detected, for profile()
 _models: dict = {}          # precision -> the detector's model in it ("float32" as loaded, "int8" quantised)
 
@@ -56,15 +56,20 @@ async def set_threads(n: int) -> str:
         return _fail(e)
 
 
-async def load_detector(url: str, min_score: float = 0.5) -> str:
+async def load_detector(url: str, min_score: float | None = None) -> str:
+    """A face detector from `url`: a .tflite file is one of MediaPipe's detectors (FaceDetector),
+    a model.json BlazeFace; min_score defaults to the detector's own threshold."""
     global _detector
     try:
         t0 = time.perf_counter()
-        _detector = await BlazeFace.load(url, min_score=min_score)
+        kw = {} if min_score is None else {"min_score": float(min_score)}
+        is_tflite = url.split("?")[0].endswith(".tflite")
+        _detector = await (FaceDetector if is_tflite else BlazeFace).load(url, **kw)
         _models.clear()
         _models["float32"] = _detector.model
         return _ok(load_ms=(time.perf_counter() - t0) * 1e3, report=_detector.model.report(),
-                   weight_bytes=_detector.model.weight_bytes())
+                   weight_bytes=_detector.model.weight_bytes(), detector=type(_detector).__name__,
+                   input_size=_detector.input_size, min_score=_detector.min_score)
     except Exception as e:
         return _fail(e)
 
@@ -86,7 +91,7 @@ async def set_precision(precision: str, calibration_url: str) -> str:
             photo = await decode_image(await fetch_bytes(calibration_url), calibration_url)
             views = [photo, photo[:, ::-1], photo[:, photo.shape[1] // 8: photo.shape[1] * 7 // 8]]
             t0 = time.perf_counter()
-            _models["int8"] = quantize(_models["float32"], [letterbox_input(v, 256)[0] for v in views])
+            _models["int8"] = quantize(_models["float32"], [letterbox_input(v, _detector.input_size)[0] for v in views])
             quantize_ms = (time.perf_counter() - t0) * 1e3
         _detector.model = _models[precision]
         q = _detector.model.quantization or {}

@@ -21,10 +21,12 @@ SCORE_OUTPUTS = ("Identity:0", "Identity_1:0")
 BOX_OUTPUTS = ("Identity_2:0", "Identity_3:0")
 
 
-def blazeface_anchors(input_size: int = INPUT_SIZE) -> np.ndarray:
-    """896 x 2 anchor centres, normalised to [0, 1]."""
+def blazeface_anchors(input_size: int = INPUT_SIZE, layers=ANCHOR_LAYERS) -> np.ndarray:
+    """N x 2 anchor centres, normalised to [0, 1] (896 for BlazeFace's layers).  `layers` are
+    (stride, anchors per cell), MediaPipe's SSD layers of equal stride merged: with fixed
+    anchor size every anchor of a cell has the same centre, so only their count matters."""
     centres = []
-    for stride, per_cell in ANCHOR_LAYERS:
+    for stride, per_cell in layers:
         cells = input_size // stride
         ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
         c = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], axis=-1).reshape(-1, 1, 2)
@@ -77,44 +79,52 @@ def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
     return out
 
 
-class BlazeFace:
-    """Face detector around a loaded BlazeFace GraphModel."""
+class SsdFaceDetector:
+    """What MediaPipe's SSD face detectors share: letterboxed [-1, 1] input, anchors, box and
+    keypoint decode, weighted NMS, boxes mapped back to image pixels.  Subclasses name the
+    model's outputs (`output_names`) and put them in anchor order (`split`)."""
+
+    input_size = INPUT_SIZE
+    anchor_layers = ANCHOR_LAYERS
 
     def __init__(self, model, min_score: float = 0.5, iou_threshold: float = 0.3, max_faces: int = 100):
         self.model = model
         self.min_score = min_score
         self.iou_threshold = iou_threshold
         self.max_faces = max_faces
-        self.anchors = blazeface_anchors()
+        self.anchors = blazeface_anchors(self.input_size, self.anchor_layers)
 
-    @classmethod
-    async def load(cls, url: str, **kw) -> "BlazeFace":
-        from ..model import load_graph_model
-        return cls(await load_graph_model(url), **kw)
+    def output_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def split(self, outputs) -> tuple[np.ndarray, np.ndarray]:
+        """The model's outputs -> (N scores, N x 16 regressors) in anchor order."""
+        raise NotImplementedError
 
     def raw_outputs(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Model input 1x256x256x3 -> (896 scores, 896 x 16 regressors), anchor order."""
-        return _anchor_order(self.model.execute(tensor, list(SCORE_OUTPUTS + BOX_OUTPUTS)))
+        """Model input -> (N scores, N x 16 regressors), anchor order."""
+        return self.split(self.model.execute(tensor, self.output_names()))
 
     def detect(self, image: np.ndarray) -> list[dict]:
         """HxWx3 uint8 image -> faces [{score, box [x0, y0, x1, y1], keypoints [[x, y] x6]}] in pixels.
         The image is letterboxed to a square first so faces keep their aspect ratio."""
-        x, (side, pad_x, pad_y) = letterbox_input(image, INPUT_SIZE)
+        x, (side, pad_x, pad_y) = letterbox_input(image, self.input_size)
         scores, regress = self.raw_outputs(x)
         return self.postprocess(scores, regress, side, pad_x, pad_y, image.shape[1], image.shape[0])
 
     async def detect_async(self, image: np.ndarray) -> list[dict]:
         """`detect` through `execute_async`: on every backend, WebGPU included."""
-        x, (side, pad_x, pad_y) = letterbox_input(image, INPUT_SIZE)
-        scores, regress = _anchor_order(await self.model.execute_async(x, list(SCORE_OUTPUTS + BOX_OUTPUTS)))
+        x, (side, pad_x, pad_y) = letterbox_input(image, self.input_size)
+        scores, regress = self.split(await self.model.execute_async(x, self.output_names()))
         return self.postprocess(scores, regress, side, pad_x, pad_y, image.shape[1], image.shape[0])
 
     def postprocess(self, scores, regress, side, pad_x, pad_y, width, height) -> list[dict]:
-        probs = sigmoid(scores.astype(np.float32))
+        # MediaPipe clips raw scores to +-100 before the sigmoid (score_clipping_thresh)
+        probs = sigmoid(np.clip(scores.astype(np.float32), -100, 100))
         keep = probs >= self.min_score
         if not keep.any():
             return []
-        boxes, kps = decode_boxes(regress[keep], self.anchors[keep])
+        boxes, kps = decode_boxes(regress[keep], self.anchors[keep], self.input_size)
         faces = []
         for score, box, kp in weighted_nms(probs[keep], boxes, kps, self.iou_threshold, self.max_faces):
             px = box * side - np.array([pad_x, pad_y, pad_x, pad_y])
@@ -124,6 +134,22 @@ class BlazeFace:
             faces.append({"score": round(score, 4), "box": [round(float(v), 1) for v in px],
                           "keypoints": [[round(float(x), 1), round(float(y), 1)] for x, y in kpx]})
         return faces
+
+
+class BlazeFace(SsdFaceDetector):
+    """Face detector around a loaded BlazeFace GraphModel (human's TF.js conversion of
+    MediaPipe's back-camera model, 256x256)."""
+
+    @classmethod
+    async def load(cls, url: str, **kw) -> "BlazeFace":
+        from ..model import load_graph_model
+        return cls(await load_graph_model(url), **kw)
+
+    def output_names(self) -> list[str]:
+        return list(SCORE_OUTPUTS + BOX_OUTPUTS)
+
+    def split(self, outputs) -> tuple[np.ndarray, np.ndarray]:
+        return _anchor_order(outputs)
 
 
 def _anchor_order(outputs) -> tuple[np.ndarray, np.ndarray]:
