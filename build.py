@@ -45,6 +45,16 @@ SAMPLE_SHA256 = "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb
 SAMPLES = {"astronaut.png": SAMPLE_SHA256,
            "camera.png": "b0793d2adda0fa6ae899c03989482bff9a42d3d5690fc7e3648f2795d730c23a"}
 
+# A photo with a hand (for the hands pipeline's tests and demo): Zidane pointing, from the
+# PyPI wheel of ultralytics (its bundled test asset), by version and sha256.
+HAND_PHOTO_PACKAGE = "ultralytics==8.4.190"
+HAND_PHOTO_MEMBER = "ultralytics/assets/zidane.jpg"
+HAND_PHOTO_SHA256 = "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb"
+# MediaPipe's palm detectors are not separate files in @mediapipe/hands: they sit inside its
+# Emscripten package hands_solution_packed_assets.data (offsets in ..._loader.js), by sha256.
+PALM_MODELS = {"palm_detection_lite.tflite": "e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18",
+               "palm_detection_full.tflite": "2f25e740121983f68ffc05f99991d524dc0ea812134f6316a26125816941ee85"}
+
 HUMAN_MODELS = ("antispoof", "blazeface", "centernet", "emotion", "facemesh", "faceres",
                 "handlandmark-lite", "handtrack", "iris", "liveness", "movenet-lightning")
 
@@ -204,6 +214,51 @@ def setup_sample() -> bool:
     return True
 
 
+def setup_hand_photo() -> bool:
+    dest = CACHE / "samples" / "zidane.jpg"
+    if dest.exists() and sha256_file(dest) == HAND_PHOTO_SHA256:
+        return False
+    dl = CACHE / "downloads"
+    dl.mkdir(parents=True, exist_ok=True)
+    version = HAND_PHOTO_PACKAGE.split("==")[1]
+    wheels = sorted(dl.glob(f"ultralytics-{version}-*.whl"))
+    if not wheels:
+        say(f"downloading {HAND_PHOTO_PACKAGE} from PyPI for its photo with a hand ({HAND_PHOTO_MEMBER})")
+        run([venv_python(), "-m", "pip", "download", "--disable-pip-version-check", "-q",
+             "--no-deps", "--only-binary=:all:", "-d", dl, HAND_PHOTO_PACKAGE])
+        wheels = sorted(dl.glob(f"ultralytics-{version}-*.whl"))
+    with zipfile.ZipFile(wheels[-1]) as z:
+        data = z.read(HAND_PHOTO_MEMBER)
+    if sha256_bytes(data) != HAND_PHOTO_SHA256:
+        raise SetupError(f"{HAND_PHOTO_MEMBER} in {wheels[-1].name} has an unexpected sha256")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    say(f"extracted the hand photo to {dest.relative_to(ROOT)}")
+    return True
+
+
+def setup_palm_models() -> bool:
+    import re
+    dest = CACHE / "models" / "mediapipe"
+    if all((dest / n).exists() and sha256_file(dest / n) == h for n, h in PALM_MODELS.items()):
+        return False
+    pkg = NODE_MODULES / "@mediapipe" / "hands"
+    loader = (pkg / "hands_solution_packed_assets_loader.js").read_text()
+    data = (pkg / "hands_solution_packed_assets.data").read_bytes()
+    spans = {Path(f).name: (int(a), int(b)) for f, a, b in
+             re.findall(r'"filename":\s*"([^"]+)",\s*"start":\s*(\d+),\s*"end":\s*(\d+)', loader)}
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, digest in PALM_MODELS.items():
+        if name not in spans:
+            raise SetupError(f"{name} is not listed in @mediapipe/hands' packed assets")
+        a, b = spans[name]
+        if sha256_bytes(data[a:b]) != digest:
+            raise SetupError(f"{name} unpacked from @mediapipe/hands has an unexpected sha256")
+        (dest / name).write_bytes(data[a:b])
+    say(f"unpacked MediaPipe's palm detectors from @mediapipe/hands into {dest.relative_to(ROOT)}/")
+    return True
+
+
 def setup_chromium() -> bool:
     env = os.environ.get("WEBTENSOR_CHROMIUM")
     if env and not Path(env).exists():
@@ -240,6 +295,7 @@ def setup_mobilenet() -> bool:
 def setup() -> None:
     steps = [("python virtualenv", setup_venv), ("npm packages", setup_npm),
              ("pyodide packages", setup_pyodide_packages), ("sample photo", setup_sample),
+             ("hand photo", setup_hand_photo), ("palm models", setup_palm_models),
              ("mobilenet", setup_mobilenet), ("chromium", setup_chromium)]
     changed = [name for name, step in steps if step()]
     if changed:
@@ -359,7 +415,9 @@ def build() -> Path:
     for package, files in MEDIAPIPE_MODELS.items():
         for f in files:
             copy_if_changed(NODE_MODULES / "@mediapipe" / package / f, DIST / "models" / "mediapipe" / f)
-    for name in SAMPLES:
+    for name in PALM_MODELS:
+        copy_if_changed(CACHE / "models" / "mediapipe" / name, DIST / "models" / "mediapipe" / name)
+    for name in (*SAMPLES, "zidane.jpg"):
         copy_if_changed(CACHE / "samples" / name, DIST / "samples" / name)
     for f in sorted((CACHE / "models" / "mobilenet_v2").iterdir()):
         copy_if_changed(f, DIST / "models" / "mobilenet_v2" / f.name)
@@ -473,8 +531,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("images", nargs="*", help="image files (default: the bundled astronaut photo)")
     p.add_argument("--backend", default="numpy")
     p.add_argument("--model", default="blazeface", choices=["blazeface", "mediapipe-short", "mediapipe-full",
-                                                            "mediapipe-full-sparse"],
-                   help="the face detector: BlazeFace (TF.js) or MediaPipe's .tflite short/full range")
+                                                            "mediapipe-full-sparse", "mediapipe-hands"],
+                   help="the detector: BlazeFace (TF.js), MediaPipe's .tflite face detectors (short/full range) "
+                        "or its hands pipeline (palms + 21 landmarks)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--out", help="folder for annotated PNGs (default: beside each input)")
     p = sub.add_parser("bench", help="webtensor vs TF.js 4.22 side by side (see bench/harness.py)")

@@ -58,3 +58,17 @@ def test_detect_with_mediapipe_tflite_detectors(tmp_path, built):
         assert iou >= min_iou, (model, faces[0]["box"], iou)
         if model == "mediapipe-short":
             assert abs(faces[0]["score"] - 0.92) < 0.01
+
+
+def test_detect_hands_pipeline(tmp_path, built):
+    """--model mediapipe-hands: palm detection -> crop -> 21 landmarks, in the browser, on the
+    photo with a pointing hand (build.py setup takes it from ultralytics' wheel)."""
+    photo = ROOT / ".cache" / "samples" / "zidane.jpg"
+    res = run_detect("--json", "--model", "mediapipe-hands", "--backend", "wasm-simd-threads", "--out", str(tmp_path),
+                     str(photo))
+    assert res.returncode == 0, res.stderr
+    (hands,) = json.loads(res.stdout).values()
+    assert len(hands) == 1 and len(hands[0]["keypoints"]) == 21 and hands[0]["presence"] > 0.9
+    tip = hands[0]["keypoints"][8]                     # the pointing index fingertip, near (1150, 412)
+    assert 1120 < tip[0] < 1175 and 395 < tip[1] < 435, tip
+    assert (tmp_path / "zidane.hands.png").exists()

@@ -1,12 +1,14 @@
 """The live page with a fake webcam (a y4m made from the sample photo) in headless Chromium."""
 
+import numpy as np
 import pytest
 
-from tests.helpers import SAMPLE
+from tests.helpers import ROOT, SAMPLE
 from tools.fakecam import photo_frame, write_y4m
 
 from .conftest import ARTIFACTS
 
+HAND_PHOTO = ROOT / ".cache" / "samples" / "zidane.jpg"
 # where BlazeFace finds the astronaut's face in the 512x512 photo (CPython, numpy backend)
 PHOTO_FACE = (174.9, 76.1, 277.0, 178.2)
 
@@ -96,3 +98,30 @@ def test_camera_denied_offers_the_image_input(browser, base_url):
         assert iou(faces[0]["box"], PHOTO_FACE) > 0.8
     finally:
         context.close()
+
+
+def test_live_hands_from_the_camera(built, playwright, base_url, tmp_path):
+    """The hands pipeline on the page's live camera: a fake webcam showing the pointing hand of
+    the hand photo (its right part, 640x480, unscaled); 21 landmarks per hand drawn each frame."""
+    from PIL import Image
+    from tools.browser import launch
+    frame = np.asarray(Image.open(HAND_PHOTO).convert("RGB"))[180:660, 640:1280]
+    y4m = write_y4m(tmp_path / "hand.y4m", np.ascontiguousarray(frame))
+    browser = launch(playwright, ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                                  f"--use-file-for-fake-video-capture={y4m}"])
+    try:
+        page = browser.new_page()
+        page.goto(f"{base_url}/index.html?model=models/mediapipe/hand_landmark_lite.tflite")
+        page.wait_for_function("window.webtensorApp !== undefined")
+        page.evaluate("window.webtensorApp.ready.then(() => true)")
+        wait_frames(page, 3)
+        res = page.evaluate("window.webtensorApp.lastResult")
+        assert res["kind"] == "hands" and len(res["connections"]) == 21
+        assert len(res["faces"]) == 1 and len(res["faces"][0]["keypoints"]) == 21, res["faces"]
+        tip = res["faces"][0]["keypoints"][8]          # the index fingertip: (1150, 412) in the photo
+        assert 480 < tip[0] < 535 and 215 < tip[1] < 255, tip
+        assert page.text_content("#faces") == "1"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "live-page-hands.png"), full_page=True)
+    finally:
+        browser.close()

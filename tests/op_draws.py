@@ -272,6 +272,20 @@ def draw_case(d, op=None):
             {0, 1, 2}, {}
     if op == "Shape":
         return op, [array(d, shape(d))], set(), {"out_type": I32}
+    if op == "DepthToSpace":
+        b = d.int(1, 3)                         # 1: the rule must refuse it
+        c = b * b * d.int(1, 3) + (d.int(0, 1) if d.int(0, 4) == 0 else 0)     # sometimes indivisible
+        return op, [array(d, (d.int(1, 3), d.int(1, 4), d.int(1, 4), c))], set(), {"block_size": b}
+    if op == "Conv2DBackpropInput":
+        n, h, w, ci, co = d.int(1, 3), d.int(1, 5), d.int(1, 5), d.int(1, 4), d.int(1, 4)
+        kh, kw, s = d.int(1, 4), d.int(1, 4), d.int(1, 3)
+        pad = d.pick(["SAME", "VALID"])
+        oh, ow = (h * s, w * s) if pad == "SAME" else ((h - 1) * s + kh, (w - 1) * s + kw)
+        if d.int(0, 5) == 0:
+            oh += 1                              # a size no forward conv maps back: refused
+        size = np.array([n, oh, ow, co], np.int32)
+        return op, [size, array(d, (kh, kw, co, ci)), array(d, (n, h, w, ci))], {0}, \
+            {"strides": [1, s, s, 1], "padding": pad, "data_format": "NHWC"}
     raise ValueError(f"no draw for {op}")
 
 
@@ -280,7 +294,8 @@ ALL_DRAWN = set(UNARY_F) | set(BINARY_F) | set(REDUCE) | set(CONVS) | {
     "MatMul", "_FusedMatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "FusedBatchNorm", "FusedBatchNormV2",
     "FusedBatchNormV3", "Transpose", "Reshape", "Squeeze", "ExpandDims", "Slice", "StridedSlice", "ConcatV2",
     "Concat", "Pack", "Unpack", "Split", "SplitV", "Pad", "PadV2", "MirrorPad", "GatherV2", "GatherNd",
-    "ResizeBilinear", "ResizeNearestNeighbor", "Cast", "Select", "SelectV2", "TopKV2", "Fill", "Range", "Shape"}
+    "ResizeBilinear", "ResizeNearestNeighbor", "Cast", "Select", "SelectV2", "TopKV2", "Fill", "Range", "Shape",
+    "DepthToSpace", "Conv2DBackpropInput"}
 
 
 def case_graph(op, inputs, consts, attrs, name="drawn"):

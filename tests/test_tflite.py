@@ -17,10 +17,14 @@ MODELS = {"face_detection_short_range": "face_detection", "face_detection_full_r
           "face_detection_full_range_sparse": "face_detection", "hand_landmark_lite": "hands",
           "hand_landmark_full": "hands", "pose_landmark_lite": "pose", "pose_landmark_full": "pose",
           "pose_landmark_heavy": "pose", "selfie_segmentation": "selfie_segmentation",
-          "selfie_segmentation_landscape": "selfie_segmentation"}
+          "selfie_segmentation_landscape": "selfie_segmentation",
+          # unpacked by build.py setup from @mediapipe/hands' packed assets
+          "palm_detection_lite": None, "palm_detection_full": None}
 
 
 def model_path(name):
+    if MODELS[name] is None:
+        return ROOT / ".cache" / "models" / "mediapipe" / f"{name}.tflite"
     return MEDIAPIPE / MODELS[name] / f"{name}.tflite"
 
 

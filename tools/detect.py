@@ -13,10 +13,11 @@ from .session import app_page
 DETECTOR_MODELS = {"blazeface": "models/blazeface.json",
                    "mediapipe-short": "models/mediapipe/face_detection_short_range.tflite",
                    "mediapipe-full": "models/mediapipe/face_detection_full_range.tflite",
-                   "mediapipe-full-sparse": "models/mediapipe/face_detection_full_range_sparse.tflite"}
+                   "mediapipe-full-sparse": "models/mediapipe/face_detection_full_range_sparse.tflite",
+                   "mediapipe-hands": "models/mediapipe/hand_landmark_lite.tflite"}
 
 
-def annotate(image_path: Path, faces: list[dict], out_path: Path) -> None:
+def annotate(image_path: Path, faces: list[dict], out_path: Path, connections=()) -> None:
     from PIL import Image, ImageDraw
     with Image.open(image_path) as im:
         im = im.convert("RGB")
@@ -24,6 +25,8 @@ def annotate(image_path: Path, faces: list[dict], out_path: Path) -> None:
     width = max(2, im.width // 200)
     for f in faces:
         draw.rectangle(f["box"], outline=(0, 230, 118), width=width)
+        for a, b in connections:                 # a hand's skeleton
+            draw.line([tuple(f["keypoints"][a]), tuple(f["keypoints"][b])], fill=(255, 214, 0), width=width)
         r = width * 1.5
         for x, y in f["keypoints"]:
             draw.ellipse([x - r, y - r, x + r, y + r], fill=(255, 23, 68))
@@ -32,8 +35,8 @@ def annotate(image_path: Path, faces: list[dict], out_path: Path) -> None:
     im.save(out_path)
 
 
-def annotated_path(image: Path, out_dir: str | None) -> Path:
-    name = f"{image.stem}.faces.png"
+def annotated_path(image: Path, out_dir: str | None, kind: str = "faces") -> Path:
+    name = f"{image.stem}.{kind}.png"
     return Path(out_dir) / name if out_dir else image.with_name(name)
 
 
@@ -48,7 +51,8 @@ def detect_one(page, given: str, backend: str) -> dict:
 
 
 def print_faces(given: str, res: dict, out: Path) -> None:
-    print(f"{given}: {len(res['faces'])} face(s), {res['ms']:.0f} ms on {res['backend']} (annotated: {out})")
+    what = "hand" if res.get("kind") == "hands" else "face"
+    print(f"{given}: {len(res['faces'])} {what}(s), {res['ms']:.0f} ms on {res['backend']} (annotated: {out})")
     for f in res["faces"]:
         box = ", ".join(f"{v:.1f}" for v in f["box"])
         kps = " ".join(f"({x:.0f},{y:.0f})" for x, y in f["keypoints"])
@@ -73,8 +77,8 @@ def detect_main(images: list[str], backend: str = "numpy", as_json: bool = False
                     failures += 1
                     continue
                 results[given] = res["faces"]
-                out = annotated_path(Path(given), out_dir)
-                annotate(Path(given), res["faces"], out)
+                out = annotated_path(Path(given), out_dir, res.get("kind", "faces"))
+                annotate(Path(given), res["faces"], out, res.get("connections", ()))
                 if not as_json:
                     print_faces(given, res, out)
     except Exception as e:  # the page failed to start (browser, Pyodide, model): say so briefly

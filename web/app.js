@@ -244,6 +244,15 @@ function draw(result, source) {
     const [x0, y0, x1, y1] = f.box;
     ctx.strokeStyle = '#00e676';
     ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    if (result.connections) {          // hands: the 21 landmarks' skeleton
+      ctx.strokeStyle = '#ffd600';
+      for (const [a, b] of result.connections) {
+        ctx.beginPath();
+        ctx.moveTo(...f.keypoints[a]);
+        ctx.lineTo(...f.keypoints[b]);
+        ctx.stroke();
+      }
+    }
     ctx.fillStyle = '#ff1744';
     for (const [x, y] of f.keypoints) { ctx.beginPath(); ctx.arc(x, y, ctx.lineWidth * 1.5, 0, 2 * Math.PI); ctx.fill(); }
     ctx.fillStyle = '#00e676';
@@ -273,7 +282,7 @@ function showDetections(faces) {
       td.textContent = String(text);
       tr.append(td);
     }
-    tr.title = 'keypoints (eyes, nose, mouth, ears): ' + f.keypoints.map(([x, y]) => `(${Math.round(x)}, ${Math.round(y)})`).join(' ');
+    tr.title = (f.landmarks ? `${f.handedness.label} hand, presence ${f.presence}; landmarks: ` : 'keypoints (eyes, nose, mouth, ears): ') + f.keypoints.map(([x, y]) => `(${Math.round(x)}, ${Math.round(y)})`).join(' ');
     body.append(tr);
   });
 }
@@ -294,7 +303,7 @@ async function showImageFile(blob, name) {
     const bitmap = await createImageBitmap(blob);
     $('video').hidden = true;
     draw(result, bitmap);
-    setStatus(`${name}: ${result.faces.length} face(s) in ${result.ms.toFixed(0)} ms`);
+    setStatus(`${name}: ${result.faces.length} ${result.kind === 'hands' ? 'hand' : 'face'}(s) in ${result.ms.toFixed(0)} ms`);
   } catch (err) { showError(err.message); }
 }
 
@@ -352,7 +361,11 @@ async function loop() {
 // ------------------------------------------------------------------ wiring + API for tests/CLI
 $('start-camera').onclick = () => startCamera();
 $('stop-camera').onclick = () => stopCamera();
-$('sample').onclick = async () => showImageFile(await (await fetch('samples/astronaut.png')).blob(), 'astronaut.png');
+// the sample photo: a face, or for the hands pipeline a photo with a hand
+$('sample').onclick = async () => {
+  const name = $('detector').value.includes('hand_landmark') ? 'zidane.jpg' : 'astronaut.png';
+  showImageFile(await (await fetch(`samples/${name}`)).blob(), name);
+};
 $('file').onchange = (ev) => { const f = ev.target.files[0]; if (f) showImageFile(f, f.name); };
 $('backend').onchange = async (ev) => {
   try {

@@ -15,9 +15,10 @@ from .engine import memory as _memory, profile_async as _profile_async
 from .errors import WebtensorError
 from .native import set_threads as _set_threads
 from .vision import BlazeFace, FaceDetector, SsdFaceDetector, decode_image
+from .vision.hands import CONNECTIONS, HandTracker
 from .vision.image import rgba_to_rgb
 
-_detector: SsdFaceDetector | None = None
+_detector: SsdFaceDetector | HandTracker | None = None
 _last_image = None          # the last frame or image detected, for profile()
 _models: dict = {}          # precision -> the detector's model in it ("float32" as loaded, "int8" quantised)
 
@@ -57,14 +58,21 @@ async def set_threads(n: int) -> str:
 
 
 async def load_detector(url: str, min_score: float | None = None) -> str:
-    """A face detector from `url`: a .tflite file is one of MediaPipe's detectors (FaceDetector),
-    a model.json BlazeFace; min_score defaults to the detector's own threshold."""
+    """A detector from `url`: MediaPipe's hand landmark .tflite -> the hands pipeline (with the
+    palm detector beside it), another .tflite -> one of MediaPipe's face detectors, a
+    model.json -> BlazeFace; min_score defaults to the detector's own threshold."""
     global _detector
     try:
         t0 = time.perf_counter()
-        kw = {} if min_score is None else {"min_score": float(min_score)}
-        is_tflite = url.split("?")[0].endswith(".tflite")
-        _detector = await (FaceDetector if is_tflite else BlazeFace).load(url, **kw)
+        path = url.split("?")[0]
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith("hand_landmark"):
+            palm = path.rsplit("/", 1)[0] + "/palm_detection_lite.tflite"
+            kw = {} if min_score is None else {"min_palm_score": float(min_score)}
+            _detector = await HandTracker.load(palm, url, **kw)
+        else:
+            kw = {} if min_score is None else {"min_score": float(min_score)}
+            _detector = await (FaceDetector if path.endswith(".tflite") else BlazeFace).load(url, **kw)
         _models.clear()
         _models["float32"] = _detector.model
         return _ok(load_ms=(time.perf_counter() - t0) * 1e3, report=_detector.model.report(),
@@ -84,6 +92,8 @@ async def set_precision(precision: str, calibration_url: str) -> str:
     try:
         if _detector is None:
             raise WebtensorError("no detector loaded: call load_detector first")
+        if isinstance(_detector, HandTracker) and precision == "int8":
+            raise WebtensorError("int8 is offered for the face detectors; the hands pipeline runs in float32")
         if precision not in ("float32", "int8"):
             raise WebtensorError(f"precision must be 'float32' or 'int8', got {precision!r}")
         quantize_ms = 0.0
@@ -107,9 +117,18 @@ async def _detect(image) -> str:
         raise WebtensorError("no detector loaded: call load_detector first")
     _last_image = image
     t0 = time.perf_counter()
-    faces = await _detector.detect_async(image)        # every backend, WebGPU included
-    return _ok(faces=faces, width=int(image.shape[1]), height=int(image.shape[0]),
-               ms=(time.perf_counter() - t0) * 1e3, backend=current_backend_name())
+    found = await _detector.detect_async(image)        # every backend, WebGPU included
+    extra = {}
+    if isinstance(_detector, HandTracker):             # hands drawn like faces: box, points, and bones
+        found = [_hand_as_detection(h) for h in found]
+        extra = {"kind": "hands", "connections": CONNECTIONS}
+    return _ok(faces=found, width=int(image.shape[1]), height=int(image.shape[0]),
+               ms=(time.perf_counter() - t0) * 1e3, backend=current_backend_name(), **extra)
+
+
+def _hand_as_detection(hand: dict) -> dict:
+    xs, ys = [p[0] for p in hand["landmarks"]], [p[1] for p in hand["landmarks"]]
+    return {**hand, "box": [min(xs), min(ys), max(xs), max(ys)], "keypoints": [p[:2] for p in hand["landmarks"]]}
 
 
 async def detect_image(data, name: str) -> str:

@@ -35,15 +35,16 @@ def blazeface_anchors(input_size: int = INPUT_SIZE, layers=ANCHOR_LAYERS) -> np.
 
 
 def decode_boxes(raw: np.ndarray, anchors: np.ndarray, input_size: int = INPUT_SIZE):
-    """raw N x 16 regressors -> (N x 4 boxes [x0, y0, x1, y1], N x 6 x 2 keypoints), normalised."""
-    raw = raw.reshape(-1, 16).astype(np.float32)
+    """raw N x (4 + 2K) regressors (K = 6 for faces, 7 for palms) -> (N x 4 boxes [x0, y0, x1, y1],
+    N x K x 2 keypoints), normalised."""
+    raw = raw.reshape(len(anchors), -1).astype(np.float32)
     scale = np.float32(input_size)
     cx = raw[:, 0] / scale + anchors[:, 0]
     cy = raw[:, 1] / scale + anchors[:, 1]
     w = raw[:, 2] / scale
     h = raw[:, 3] / scale
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-    kps = raw[:, 4:16].reshape(-1, 6, 2) / scale + anchors[:, None, :]
+    kps = raw[:, 4:].reshape(len(raw), -1, 2) / scale + anchors[:, None, :]
     return boxes, kps
 
 
@@ -101,9 +102,13 @@ class SsdFaceDetector:
         """The model's outputs -> (N scores, N x 16 regressors) in anchor order."""
         raise NotImplementedError
 
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        """The letterboxed [-1, 1] input -> what the model takes (face detectors: as is)."""
+        return x
+
     def raw_outputs(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Model input -> (N scores, N x 16 regressors), anchor order."""
-        return self.split(self.model.execute(tensor, self.output_names()))
+        return self.split(self.model.execute(self.prepare(tensor), self.output_names()))
 
     def detect(self, image: np.ndarray) -> list[dict]:
         """HxWx3 uint8 image -> faces [{score, box [x0, y0, x1, y1], keypoints [[x, y] x6]}] in pixels.
@@ -115,7 +120,7 @@ class SsdFaceDetector:
     async def detect_async(self, image: np.ndarray) -> list[dict]:
         """`detect` through `execute_async`: on every backend, WebGPU included."""
         x, (side, pad_x, pad_y) = letterbox_input(image, self.input_size)
-        scores, regress = self.split(await self.model.execute_async(x, self.output_names()))
+        scores, regress = self.split(await self.model.execute_async(self.prepare(x), self.output_names()))
         return self.postprocess(scores, regress, side, pad_x, pad_y, image.shape[1], image.shape[0])
 
     def postprocess(self, scores, regress, side, pad_x, pad_y, width, height) -> list[dict]:
