@@ -430,6 +430,17 @@ def build() -> Path:
     for f in sorted((ROOT / "bench").iterdir()):
         if f.suffix in (".html", ".js"):
             copy_if_changed(f, DIST / "bench" / f.name)
+    # the MediaPipe peer: Tasks vision (npm) and the face detectors with the image metadata it needs
+    tasks = NODE_MODULES / "@mediapipe" / "tasks-vision"
+    for f in (tasks / "vision_bundle.mjs", *sorted((tasks / "wasm").iterdir())):
+        copy_if_changed(f, DIST / "mediapipe" / f.relative_to(tasks))
+    from tools.tflite_metadata import with_image_metadata
+    for f in MEDIAPIPE_MODELS["face_detection"]:
+        out = DIST / "bench" / "models" / f.replace(".tflite", "_with_metadata.tflite")
+        src = NODE_MODULES / "@mediapipe" / "face_detection" / f
+        if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(with_image_metadata(src.read_bytes()))
     # the examples (examples/) and PyScript for the PyScript one, from npm (@pyscript/core)
     for src in sorted((NODE_MODULES / "@pyscript" / "core" / "dist").iterdir()):
         if src.is_file() and src.suffix in (".js", ".css"):

@@ -1,4 +1,6 @@
-"""`build.py bench`: webtensor vs TensorFlow.js 4.22, side by side in one headless Chromium.
+"""`build.py bench`: webtensor vs TensorFlow.js 4.22 (and, for MediaPipe's .tflite face
+detectors, `--models mediapipe-short,mediapipe-full`, vs MediaPipe's own runtime: bench/mediapipe.py),
+side by side in one headless Chromium.
 
 Per (model, backend) configuration, webtensor (in the app page's Pyodide worker) and
 each matching TF.js configuration (bench/tfjs.html, one page each) load the same
@@ -256,7 +258,7 @@ def print_table(rows: list[dict]) -> None:
     print("-" * len(head))
     for r in rows:
         base = next((p for p in rows if p["model"] == r["model"] and p["backend"] == r["backend"]
-                     and p["engine"] == "tfjs"), None)
+                     and p["engine"] in ("tfjs", "mediapipe")), None)
         ratio = f"{r['median_ms'] / base['median_ms']:.2f}" if base and r["engine"] == "webtensor" else ""
         mb = f"{r['peak_bytes'] / 1e6:.1f}" if r.get("peak_bytes") else "-"
         diff = f"{r['max_abs_diff']:.1e}" if r.get("max_abs_diff") is not None else "-"
@@ -266,6 +268,9 @@ def print_table(rows: list[dict]) -> None:
         if r.get("wasm_files"):
             print(f"  {r['model']} {r['backend']} {r['engine']}: TF.js loaded {', '.join(r['wasm_files'])}"
                   f" (reported cores {r.get('reported_cores')}, threads {r['threads']})")
+        if r.get("model_only_median_ms"):
+            print(f"  {r['model']} {r['backend']} webtensor: model alone {r['model_only_median_ms']} ms of the "
+                  f"{r['median_ms']} ms detect; detections agree with MediaPipe: {r['detections_agree']} (IoU {r['iou']})")
         if r.get("conv_gflops_per_s"):
             peak = r.get("peak_gflops_per_s_per_core")
             print(f"  {r['model']} {r['backend']} webtensor: {r['conv_gflops_per_s']} GFLOP/s in conv/GEMM/depthwise "
@@ -300,17 +305,17 @@ def chart(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     groups = sorted({(r["model"], r["backend"]) for r in rows}, key=lambda g: (g[0], BACKENDS.index(g[1])))
-    engines = ["webtensor", "tfjs", "tfjs-stock"]
+    width = 0.8 / 4
+    engines = ["webtensor", "tfjs", "tfjs-stock", "mediapipe"]
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 4))
-    width = 0.27
     for k, eng in enumerate(engines):
         vals = [next((r["median_ms"] for r in rows if (r["model"], r["backend"]) == g and r["engine"] == eng), 0)
                 for g in groups]
-        ax.bar([i + (k - 1) * width for i in range(len(groups))], vals, width, label=eng)
+        ax.bar([i + (k - 1.5) * width for i in range(len(groups))], vals, width, label=eng)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([f"{m}\n{b}" for m, b in groups], fontsize=8)
     ax.set_ylabel("median ms per inference (lower is better)")
-    ax.set_title("webtensor vs TensorFlow.js 4.22, same browser, same model and input")
+    ax.set_title("webtensor vs TensorFlow.js 4.22 / MediaPipe Tasks, same browser, same model and input")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -339,7 +344,8 @@ def main(argv=None) -> int:
         MODELS[name] = path
     models = [m for m in args.models.split(",") if m]
     backends = [b for b in args.backends.split(",") if b]
-    missing = [m for m in models if not (DIST / MODELS.get(m, "-")).exists()]
+    from bench.mediapipe import MODELS as MEDIAPIPE_MODELS, measure_mediapipe
+    missing = [m for m in models if m not in MEDIAPIPE_MODELS and not (DIST / MODELS.get(m, "-")).exists()]
     if missing:
         print(f"bench: skipping models whose files are missing: {missing}")
         models = [m for m in models if m not in missing]
@@ -359,7 +365,10 @@ def main(argv=None) -> int:
             for model in models:
                 for backend in backends:
                     log(f"{model} / {backend}" + (f" (repeat {rep + 1} of {args.repeat})" if args.repeat > 1 else ""))
-                    rows += measure(model, backend, args, browser, base, wt_page, log)
+                    if model in MEDIAPIPE_MODELS:      # the peer is MediaPipe's own runtime
+                        rows += measure_mediapipe(model, backend, args, browser, base, wt_page, log)
+                    else:
+                        rows += measure(model, backend, args, browser, base, wt_page, log)
             repeats.append(rows)
     rows = repeats[0]
     print()

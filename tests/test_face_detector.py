@@ -67,3 +67,14 @@ def test_not_a_face_detector():
     hand = ROOT / "node_modules" / "@mediapipe" / "hands" / "hand_landmark_lite.tflite"
     with pytest.raises(webtensor.ModelFormatError, match="not a MediaPipe face detector"):
         FaceDetector.read(hand)
+
+
+def test_quantize_a_tflite_detector():
+    """webtensor.quantize works on a .tflite model like on a graph model: int8 kernels, the face kept."""
+    det = FaceDetector.read(FACE / "face_detection_short_range.tflite", backend="numpy")
+    img = photo()
+    views = [img, img[:, ::-1], img[:, 64:448]]
+    det.model = webtensor.quantize(det.model, [letterbox_input(v, 128)[0] for v in views])
+    assert det.model.quantization["int8_kernels"] > 30
+    faces = det.detect(img)
+    assert len(faces) == 1 and iou(faces[0]["box"], (177, 82, 272, 177)) > 0.85, faces

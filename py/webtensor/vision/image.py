@@ -105,17 +105,6 @@ def to_model_input(image: np.ndarray, size: int) -> np.ndarray:
     return (resized / np.float32(127.5) - np.float32(1.0))[None].astype(np.float32)
 
 
-def _take_padded(a: np.ndarray, index: np.ndarray, pad: int, axis: int) -> np.ndarray:
-    """a's entries at `index` along `axis` of a copy of `a` padded by `pad` zeros in
-    front (and behind), without building that copy."""
-    src = index - pad
-    inside = (src >= 0) & (src < a.shape[axis])
-    out = np.take(a, np.clip(src, 0, a.shape[axis] - 1), axis=axis)
-    shape = [1] * out.ndim
-    shape[axis] = -1
-    return out * inside.reshape(shape).astype(out.dtype)
-
-
 def letterbox_input(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[float, float, float]]:
     """to_model_input(letterbox(image)[0], size) without the square: the bilinear resize
     reads only the rows and columns it samples, so only those are gathered (memory is
@@ -128,14 +117,26 @@ def letterbox_input(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[flo
     pad_y, pad_x = (side - h) // 2, (side - w) // 2
     y0, y1, fy = _bilinear_axis(side, size, False, False)
     x0, x1, fx = _bilinear_axis(side, size, False, False)
-    rows = image[:, :, :3].astype(np.float32)
-    top, bottom = _take_padded(rows, y0, pad_y, 0), _take_padded(rows, y1, pad_y, 0)
-    fx_ = fx[None, :, None]
 
-    def cols(r):   # the same arithmetic as the ResizeBilinear reference, in the same order
-        left, right = _take_padded(r, x0, pad_x, 1), _take_padded(r, x1, pad_x, 1)
-        return left + (right - left) * fx_
-    t, b = cols(top), cols(bottom)
+    rgb = image[:, :, :3]
+    yin = [(ys - pad_y >= 0) & (ys - pad_y < h) for ys in (y0, y1)]
+    xin = [(xs - pad_x >= 0) & (xs - pad_x < w) for xs in (x0, x1)]
+
+    def corner(rows, k, xs, j):
+        """Source pixels of the padded square as float32 (the bars read zero), gathered from
+        the uint8 rows the resize reads: only 4 x size^2 pixels are converted."""
+        v = rows.take(np.clip(xs - pad_x, 0, w - 1), axis=1).astype(np.float32)
+        inside = yin[k][:, None] & xin[j][None, :]
+        if not inside.all():
+            v *= inside[..., None]
+        return v
+    fx_ = fx[None, :, None]
+    # the same arithmetic as the ResizeBilinear reference, in the same order
+    top, bottom = (rgb.take(np.clip(ys - pad_y, 0, h - 1), axis=0) for ys in (y0, y1))
+    tl, tr = corner(top, 0, x0, 0), corner(top, 0, x1, 1)
+    t = tl + (tr - tl) * fx_
+    bl, br = corner(bottom, 1, x0, 0), corner(bottom, 1, x1, 1)
+    b = bl + (br - bl) * fx_
     resized = (t + (b - t) * fy[:, None, None]).astype(np.float32)
     x = (resized / np.float32(127.5) - np.float32(1.0))[None].astype(np.float32)
     return x, (float(side), float(pad_x), float(pad_y))
