@@ -37,3 +37,21 @@ def test_bench_quick_blazeface_numpy_vs_tfjs(tmp_path, built):
     assert summary["peer"] == "tfjs" and len(summary["ratios"]) == 2
     assert summary["min"] <= summary["median"] <= summary["max"]
     assert "over 2 repeats" in res.stdout
+
+
+def test_bench_quick_mediapipe_peer(tmp_path, built):
+    """The MediaPipe rows: webtensor's FaceDetector vs MediaPipe Tasks on the same .tflite; the
+    detections agree (same count, IoU >= 0.9).  Never asserts a speed."""
+    out = tmp_path / "mp.json"
+    env = dict(os.environ, WEBTENSOR_SETUP_DONE="1")
+    res = subprocess.run([sys.executable, str(ROOT / "build.py"), "bench", "--quick", "--models", "mediapipe-short",
+                          "--backends", "wasm-simd", "--out", str(out)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["engine"] for r in rows] == ["webtensor", "mediapipe"]
+    for r in rows:
+        assert ROW_KEYS <= set(r) and r["runs"] == 5 and 0 < r["median_ms"] <= r["p90_ms"]
+        assert r["detections"] == 1 and r["detections_agree"] and r["iou"][0] >= 0.9, r
+    assert 0 < rows[0]["model_only_median_ms"] and rows[0]["fallbacks"] == []
+    assert "detections agree with MediaPipe: True" in res.stdout
