@@ -7,6 +7,8 @@ the input size, and a 'weighted' NMS that averages overlapping boxes by score.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ops.nn import sigmoid
@@ -124,14 +126,19 @@ class SsdFaceDetector:
         return self.postprocess(scores, regress, side, pad_x, pad_y, image.shape[1], image.shape[0])
 
     def postprocess(self, scores, regress, side, pad_x, pad_y, width, height) -> list[dict]:
-        # MediaPipe clips raw scores to +-100 before the sigmoid (score_clipping_thresh)
-        probs = sigmoid(np.clip(scores.astype(np.float32), -100, 100))
-        keep = probs >= self.min_score
-        if not keep.any():
+        # MediaPipe clips raw scores to +-100 before the sigmoid (score_clipping_thresh); the
+        # sigmoid runs only on anchors near or above the threshold's logit (a few of thousands)
+        scores = scores.astype(np.float32).reshape(-1)
+        p = min(max(self.min_score, 1e-6), 1 - 1e-6)
+        near = np.flatnonzero(scores >= np.float32(math.log(p / (1 - p)) - 0.01))
+        probs = sigmoid(np.clip(scores[near], -100, 100))
+        keep = near[probs >= self.min_score]
+        if not keep.size:
             return []
+        probs = probs[probs >= self.min_score]
         boxes, kps = decode_boxes(regress[keep], self.anchors[keep], self.input_size)
         faces = []
-        for score, box, kp in weighted_nms(probs[keep], boxes, kps, self.iou_threshold, self.max_faces):
+        for score, box, kp in weighted_nms(probs, boxes, kps, self.iou_threshold, self.max_faces):
             px = box * side - np.array([pad_x, pad_y, pad_x, pad_y])
             px[[0, 2]] = np.clip(px[[0, 2]], 0, width)
             px[[1, 3]] = np.clip(px[[1, 3]], 0, height)

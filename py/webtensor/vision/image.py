@@ -133,10 +133,18 @@ def letterbox_input(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[flo
     fx_ = fx[None, :, None]
     # the same arithmetic as the ResizeBilinear reference, in the same order
     top, bottom = (rgb.take(np.clip(ys - pad_y, 0, h - 1), axis=0) for ys in (y0, y1))
-    tl, tr = corner(top, 0, x0, 0), corner(top, 0, x1, 1)
-    t = tl + (tr - tl) * fx_
-    bl, br = corner(bottom, 1, x0, 0), corner(bottom, 1, x1, 1)
-    b = bl + (br - bl) * fx_
-    resized = (t + (b - t) * fy[:, None, None]).astype(np.float32)
-    x = (resized / np.float32(127.5) - np.float32(1.0))[None].astype(np.float32)
-    return x, (float(side), float(pad_x), float(pad_y))
+    # (in place: t = tl + (tr - tl) * fx in `tr`, b likewise in `br`, then t + (b - t) * fy in `br`)
+    tl, t = corner(top, 0, x0, 0), corner(top, 0, x1, 1)
+    t -= tl
+    t *= fx_
+    t += tl
+    bl, b = corner(bottom, 1, x0, 0), corner(bottom, 1, x1, 1)
+    b -= bl
+    b *= fx_
+    b += bl
+    b -= t
+    b *= fy[:, None, None]
+    b += t
+    b /= np.float32(127.5)
+    b -= np.float32(1.0)
+    return b[None], (float(side), float(pad_x), float(pad_y))
