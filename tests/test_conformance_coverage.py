@@ -80,3 +80,17 @@ def test_nan_and_inf_cases_for_every_elementwise_op_and_activation():
     assert set(NONFINITE_BINARY) >= set(BINARY) - {"Add", "BiasAdd", "Div"}, set(BINARY) - set(NONFINITE_BINARY)
     for op in NONFINITE_UNARY + NONFINITE_BINARY:
         assert f"{op} NaN/Inf/-0" in names
+
+
+def test_a_skip_branch_ordered_after_the_conv_is_hoisted_and_fused():
+    """MediaPipe's pattern (conv, then max-pool and channel Pad of the skip, then Add): the
+    branch is lowered ahead of the conv and the Add and Relu join the conv's epilogue."""
+    from webtensor.lower import Lowering
+    case = next(c for c in CASES if c.name.startswith("fusion: conv -> AddV2 with a later channel-padded skip (max"))
+    model = case.model()
+    plan = model.plan_for({f"{k}:0": v.shape for k, v in case.inputs.items()}, list(case.outputs))
+    low = Lowering(plan).run()
+    labels = [it.label.split(":")[0] for it in low.items]
+    assert low.fused.get("s") == "c" and low.fused.get("y") == "c", low.fused
+    assert labels.index("pool") < labels.index("conv") and not low.fallbacks, labels
+    assert "binary" not in labels

@@ -324,6 +324,22 @@ def coverage_cases(rng) -> list[Case]:
             Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")), Node("s", "AddV2", ins, {}),
             Node("y", "Relu", ["s:0"], {})],
             {"x": _rand(rng, 1, 5, 5, 6)}, {"w": _rand(rng, 3, 3, 6, 6)}, ["y:0"], TOL_ACCUM, ["Conv2D", "AddV2", "Relu"]))
+    # a residual branch TFLite orders after the conv (MediaPipe's BlazeBlocks: max-pool, then
+    # a channel Pad): lowered ahead of the conv so the Add still joins it (ready_before)
+    for pool in (True, False):
+        branch = [Node("m", "MaxPool", ["x:0"], {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "SAME"})] \
+            if pool else []
+        stride = 2 if pool else 1
+        out.append(Case(f"fusion: conv -> AddV2 with a later channel-padded skip{' (max-pooled)' if pool else ''} -> Relu",
+                        [Node("d", "DepthwiseConv2dNative", ["x:0", "dw:0"], conv(stride, "SAME")),
+                         Node("c", "Conv2D", ["d:0", "w:0"], conv(1, "VALID")), *branch,
+                         Node("p", "Pad", ["m:0" if pool else "x:0", "pads:0"], {}),
+                         Node("s", "AddV2", ["p:0", "c:0"], {}), Node("y", "Relu", ["s:0"], {})],
+                        {"x": _rand(rng, 1, 6, 7, 4, lo=-2, hi=2)},
+                        {"dw": _rand(rng, 3, 3, 4, 1), "w": _rand(rng, 1, 1, 4, 7),
+                         "pads": _i32([[0, 0], [0, 0], [0, 0], [0, 3]])},
+                        ["y:0"], TOL_ACCUM, ["DepthwiseConv2dNative", "Conv2D", "Pad", "AddV2", "Relu"] +
+                        (["MaxPool"] if pool else [])))
     out.append(Case("fusion: depthwise -> Sub(const, depthwise) -> Relu6", [
         Node("d", "DepthwiseConv2dNative", ["x:0", "w:0"], conv(1, "SAME")), Node("s", "Sub", ["t:0", "d:0"], {}),
         Node("y", "Relu6", ["s:0"], {})],

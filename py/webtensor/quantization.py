@@ -94,7 +94,7 @@ def calibrate(plan: Plan, feeds_list: list[dict]) -> dict[str, np.ndarray]:
 def find_groups(plan: Plan, keep_float=()) -> tuple[dict[int, Group], set[int]]:
     """Conv-like steps that can run in int8 (and are not named in keep_float), each with
     its fused epilogue; the set of steps absorbed into them."""
-    low = Lowering(plan, True)
+    low = Lowering(plan, True, hoist=False)     # the int8 graph keeps the plan's step order
     groups: dict[int, Group] = {}
     for i, step in enumerate(plan.steps):
         kind = FILTER_KINDS.get(step.node.op)

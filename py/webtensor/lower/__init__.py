@@ -27,6 +27,8 @@ from .calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, P
 from .memory import plan_arena, slot_bytes, slot_span  # noqa: F401  (re-exported)
 
 VIEW_OPS = {"Reshape", "Squeeze", "ExpandDims", "Identity", "StopGradient", "Snapshot"}
+# steps that may be lowered ahead of a conv to feed its fused residual (see ready_before)
+HOISTABLE = {"Pad", "PadV2", "MaxPool", "AvgPool"}
 MAX_RANK = 6                       # strided calls (Binary, Copy) carry 6-d shapes
 F32, I32, BOOL, I8 = np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.bool_), np.dtype(np.int8)
 CASTS = {(I32, F32), (BOOL, F32), (F32, I32), (F32, BOOL), (I32, BOOL)}   # (src, dst) with a Cast call
@@ -113,8 +115,10 @@ class Lowering:
     """Plan -> Lowered: op-by-op lowering with peephole fusion.  `supports(call)` is the
     target backend's: a call it refuses makes its op a numpy step (all accepted when None)."""
 
-    def __init__(self, plan: Plan, optimize: bool = True, supports: Callable[[object], bool] | None = None):
+    def __init__(self, plan: Plan, optimize: bool = True, supports: Callable[[object], bool] | None = None,
+                 hoist: bool = True):
         self.plan = plan
+        self.hoist = hoist                # may lower a residual's branch ahead of its conv (ready_before)
         self.optimize = optimize          # False: no fusion or folding (for optimize-report)
         self.supports = supports or _all_calls
         self.specs = plan.specs
@@ -223,6 +227,38 @@ class Lowering:
         lower_view(self, step.inputs[0], step.outputs[0])
 
     # -- fusion --------------------------------------------------------------------
+    def ready_before(self, key: str, i: int, until: int) -> bool:
+        """Can `key` be read by the kernel of step i?  Yes if produced before i; or if the cheap
+        steps producing it (Pad, pooling: MediaPipe's channel-padded skip branches, which
+        TFLite orders after the conv) depend only on tensors produced before i: then they
+        are lowered now, ahead of the conv, and skipped later (hoisted)."""
+        j = self.producer.get(key, -1)
+        if j < i:
+            return True
+        if not self.hoist:
+            return False
+        chain, stack = [], [j]
+        while stack:
+            k = stack.pop()
+            if k < i or k in chain:
+                continue
+            step = self.plan.steps[k]
+            if k >= until or k in self.skip or step.node.op not in HOISTABLE or len(chain) >= 3:
+                return False
+            chain.append(k)
+            stack.extend(self.producer.get(t, -1) for t in step.inputs if self.const(t) is None)
+        n = len(self.items)
+        saved = (set(self.skip), dict(self.fused), dict(self.aliases), dict(self.folded_pads))
+        try:
+            for k in sorted(chain):
+                LOWERINGS[self.plan.steps[k].node.op](self, k, self.plan.steps[k])
+                self.skip.add(k)
+        except Fallback:                 # the branch stays where it was; the Add is not fused
+            del self.items[n:]
+            self.skip, self.fused, self.aliases, self.folded_pads = saved
+            return False
+        return True
+
     def fuse_epilogue(self, i: int, out: str, act: str | None, allow_residual: bool, channels: int | None = None):
         """Follow `out` through consumers that can join the producing kernel: per-channel
         Mul/Add/Sub/BiasAdd by constants (an affine a*y + b folded into weights and bias,
@@ -252,7 +288,7 @@ class Lowering:
                 shift = None if shift is None else shift * m
             elif (act is None and allow_residual and residual is None and op in ("Add", "AddV2") and len(other) == 1
                   and self.shape(other[0]) == self.shape(out) and self.dtype(other[0]) == F32
-                  and self.const(other[0]) is None and self.producer.get(other[0], -1) < i):
+                  and self.const(other[0]) is None and self.ready_before(other[0], i, j)):
                 residual = other[0]
             elif act is None and op in ACTIVATIONS and op != "Prelu" and nxt.inputs == [out]:
                 act = op
