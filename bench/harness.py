@@ -165,23 +165,7 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
         s["wasm_files"] = sorted(set(wasm_files))
         engines.append({"engine": label, "page": page, "setup": s, "ms": [], "query": query})
 
-    # warm-up, then alternate batches so that drift hits every engine alike
-    batch = 5
-    for e in engines:
-        _time(e, wt_page, 3)
-        e["ms"] = []
-    rounds = max(1, -(-args.runs // batch))
-    for _ in range(rounds):
-        for e in engines:
-            # let the previous engine's thread pool go idle (XNNPACK's workers spin after
-            # each task) so that neither engine runs against the other's spinning threads
-            time.sleep(0.1)
-            # after the gap (and the other engine's batch) the first inferences run cold on
-            # this 2-vCPU VM (measured: the first one or two of a batch 1.5-2x slower, for
-            # both engines); each batch re-warms, unmeasured, so medians compare steady
-            # state.  First-inference latency is reported separately (first ms).
-            _time(e, wt_page, args.batch_warmup)
-            e["ms"] += _time(e, wt_page, batch)
+    alternate(engines, wt_page, args)
 
     wt_out = [np.asarray(o, np.float32) for o in wt(wt_page, WT_OUTPUTS.format(run=wt_run(backend)))]
     wt_mem = wt(wt_page, WT_MEMORY.format(backend=backend))
@@ -224,6 +208,25 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
     if peers:
         rows[0]["max_abs_diff"] = peers[0]["max_abs_diff"]
     return rows
+
+
+def alternate(engines: list[dict], wt_page, args, batch: int = 5) -> None:
+    """Warm-up, then alternating batches so that drift hits every engine alike; each
+    engine's timings land in its "ms"."""
+    for e in engines:
+        _time(e, wt_page, 3)
+        e["ms"] = []
+    for _ in range(max(1, -(-args.runs // batch))):
+        for e in engines:
+            # let the previous engine's thread pool go idle (XNNPACK's workers spin after
+            # each task) so that neither engine runs against the other's spinning threads
+            time.sleep(0.1)
+            # after the gap (and the other engine's batch) the first inferences run cold on
+            # this 2-vCPU VM (measured: the first one or two of a batch 1.5-2x slower, for
+            # both engines); each batch re-warms, unmeasured, so medians compare steady
+            # state.  First-inference latency is reported separately (first ms).
+            _time(e, wt_page, args.batch_warmup)
+            e["ms"] += _time(e, wt_page, batch)
 
 
 def wt_run(backend: str) -> str:

@@ -13,7 +13,6 @@ the same count and IoU >= 0.9 per face.
 from __future__ import annotations
 
 import statistics
-import time
 
 import numpy as np
 
@@ -62,7 +61,7 @@ def iou(a, b) -> float:
 
 
 def measure_mediapipe(model: str, backend: str, args, browser, base: str, wt_page, log) -> list[dict]:
-    from .harness import _time, wt
+    from .harness import alternate, wt
     name = MODELS[model]
     log(f"  webtensor {backend}: loading {name}")
     setup = wt(wt_page, WT_SETUP.format(photo=PHOTO, url=f"models/mediapipe/{name}.tflite", backend=backend,
@@ -77,15 +76,7 @@ def measure_mediapipe(model: str, backend: str, args, browser, base: str, wt_pag
                                                         "imageUrl": f"{base}/{PHOTO}", "minScore": min_score})
     engines = [{"engine": "webtensor", "page": None, "setup": setup, "ms": []},
                {"engine": "mediapipe", "page": page, "setup": mp, "ms": []}]
-    batch = 5
-    for e in engines:
-        _time(e, wt_page, 3)
-    rounds = max(1, -(-args.runs // batch))
-    for _ in range(rounds):
-        for e in engines:
-            time.sleep(0.1)
-            _time(e, wt_page, args.batch_warmup)
-            e["ms"] += _time(e, wt_page, batch)
+    alternate(engines, wt_page, args)
     model_only = wt(wt_page, WT_MODEL_ONLY.format(n=max(10, args.runs)))
     # the detections agree: same count, IoU >= 0.9 face by face (in score order)
     wt_faces, mp_faces = setup["faces"], page.evaluate("() => window.bench.detections()")

@@ -38,6 +38,14 @@ def _offsets(b: flatbuffers.Builder, offs: list[int]) -> int:
     return b.EndVector()
 
 
+def _table(b: flatbuffers.Builder, fields: list[tuple[int, int]], slots: int = 2) -> int:
+    """A table of offset fields: [(slot, offset)]."""
+    b.StartObject(slots)
+    for slot, off in fields:
+        b.PrependUOffsetTRelativeSlot(slot, off, 0)
+    return b.EndObject()
+
+
 def image_metadata(input_name: str, output_names: list[str], mean: float, std: float) -> bytes:
     b = flatbuffers.Builder(256)
     # input: RGB image, normalised (x - mean) / std
@@ -48,11 +56,7 @@ def image_metadata(input_name: str, output_names: list[str], mean: float, std: f
     b.PrependUint8Slot(0, IMAGE_PROPERTIES, 0)
     b.PrependUOffsetTRelativeSlot(1, props, 0)
     content = b.EndObject()
-    mean_v, std_v = _floats(b, [mean]), _floats(b, [std])
-    b.StartObject(2)                                    # NormalizationOptions
-    b.PrependUOffsetTRelativeSlot(0, mean_v, 0)
-    b.PrependUOffsetTRelativeSlot(1, std_v, 0)
-    norm = b.EndObject()
+    norm = _table(b, [(0, _floats(b, [mean])), (1, _floats(b, [std]))])     # NormalizationOptions
     b.StartObject(2)                                    # ProcessUnit
     b.PrependUint8Slot(0, NORMALIZATION_OPTIONS, 0)
     b.PrependUOffsetTRelativeSlot(1, norm, 0)
@@ -70,18 +74,10 @@ def image_metadata(input_name: str, output_names: list[str], mean: float, std: f
         b.StartObject(7)                                # TensorMetadata (output): a name only
         b.PrependUOffsetTRelativeSlot(0, s, 0)
         outs.append(b.EndObject())
-    ins_v, outs_v = _offsets(b, [tin]), _offsets(b, outs)
-    b.StartObject(9)                                    # SubGraphMetadata
-    b.PrependUOffsetTRelativeSlot(2, ins_v, 0)
-    b.PrependUOffsetTRelativeSlot(3, outs_v, 0)
-    sg = b.EndObject()
+    sg = _table(b, [(2, _offsets(b, [tin])), (3, _offsets(b, outs))], 9)               # SubGraphMetadata
     sgs = _offsets(b, [sg])
     model_name, version = b.CreateString("face detector"), b.CreateString("1.0.0")
-    b.StartObject(8)                                    # ModelMetadata
-    b.PrependUOffsetTRelativeSlot(0, model_name, 0)
-    b.PrependUOffsetTRelativeSlot(3, sgs, 0)
-    b.PrependUOffsetTRelativeSlot(7, version, 0)
-    root = b.EndObject()
+    root = _table(b, [(0, model_name), (3, sgs), (7, version)], 8)                     # ModelMetadata
     b.Finish(root, file_identifier=b"M001")
     return bytes(b.Output())
 
