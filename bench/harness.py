@@ -109,7 +109,7 @@ for _ in range({n}):
     ts.append(now() - t0)
 json.dumps(ts)
 """
-WT_OUTPUTS = "json.dumps([o.reshape(-1).tolist() for o in {run}(_x, _outs)])"
+WT_OUTPUTS = "json.dumps([base64.b64encode(np.ascontiguousarray(o, np.float32).tobytes()).decode() for o in {run}(_x, _outs)])"
 WT_MEMORY = """
 if {backend!r}.startswith('wasm'):
     _st = webtensor.native.start({backend!r}).stats().to_py()
@@ -167,7 +167,7 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
 
     alternate(engines, wt_page, args)
 
-    wt_out = [np.asarray(o, np.float32) for o in wt(wt_page, WT_OUTPUTS.format(run=wt_run(backend)))]
+    wt_out = [np.frombuffer(base64.b64decode(o), np.float32) for o in wt(wt_page, WT_OUTPUTS.format(run=wt_run(backend)))]
     wt_mem = wt(wt_page, WT_MEMORY.format(backend=backend))
     gflops_peak = None
     if backend.startswith("wasm"):
@@ -199,7 +199,7 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
             row["tfjs_backend"] = e["setup"]["backend"]
             row["wasm_files"] = e["setup"].get("wasm_files")
             row["reported_cores"] = e["setup"].get("hardwareConcurrency")
-            tf_out = [np.asarray(o, np.float32) for o in page.evaluate("() => window.bench.outputs()")]
+            tf_out = [np.frombuffer(base64.b64decode(o), np.float32) for o in page.evaluate("() => window.bench.outputsB64()")]
             row["max_abs_diff"] = float(max(np.max(np.abs(a - b)) for a, b in zip(wt_out, tf_out)))
             page.close()
         rows.append(row)
