@@ -72,6 +72,11 @@ class Table:
         _check(self.buf, t + 4, n * item)
         return t + 4, n
 
+    def length(self, slot: int) -> int:
+        """The element count of a vector field (0 when absent), without reading the elements."""
+        t = self._target(slot)
+        return _unpack(self.buf, "<I", t) if t else 0
+
     def array(self, slot: int, dtype) -> np.ndarray:
         """A vector of scalars as a read-only numpy array (empty when absent)."""
         dt = np.dtype(dtype).newbyteorder("<")

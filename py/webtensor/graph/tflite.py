@@ -190,6 +190,17 @@ class _Converter:
         raw = buf.bytes(BUF_DATA)
         return raw or None
 
+    def is_const(self, i: int) -> bool:
+        """Tensor i has a value at load (a buffer with data, or folded), checked without
+        copying the data out (check_int8 asks this of every operator's inputs)."""
+        t = self.tensors[i]
+        if i in self.folded:
+            return True
+        if t.buffer == 0 or t.buffer >= len(self.buffers):
+            return False
+        buf = self.buffers[t.buffer]
+        return buf.scalar(BUF_OFFSET, "Q") > 1 or buf.length(BUF_DATA) > 0
+
     def value(self, i: int) -> np.ndarray | None:
         """The constant value of tensor i, or None when it is computed at run time."""
         if i in self.folded:
@@ -743,7 +754,7 @@ INT8_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "DEQUANTIZE", "QU
 
 def check_int8(o: _Op) -> None:
     """Refuse int8 arithmetic webtensor would not compute as TFLite does (no silent rounding)."""
-    ins = [o.c.tensors[i] for i in o.ins if i >= 0 and o.c.value(i) is None]
+    ins = [o.c.tensors[i] for i in o.ins if 0 <= i < len(o.c.tensors) and not o.c.is_const(i)]
     if not any(t.dtype == I8 for t in ins) or o.kind in INT8_OPS:
         return
     y = o.c.tensors[o.outs[0]]

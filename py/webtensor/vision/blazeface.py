@@ -97,12 +97,26 @@ class SsdFaceDetector:
         self.max_faces = max_faces
         self.anchors = blazeface_anchors(self.input_size, self.anchor_layers)
 
+    coords = 16          # regressors per anchor: the box, then 2 per keypoint
+
+    def find_outputs(self, model) -> None:
+        """MediaPipe's .tflite detectors: the score [1, N, 1] and regressor [1, N, coords] outputs,
+        found by shape (their names differ from file to file)."""
+        from ..errors import ModelFormatError
+        n = len(self.anchors)
+        by_shape = {tuple(o.shape or ()): o.name for o in model.outputs}
+        self._scores, self._boxes = by_shape.get((1, n, 1)), by_shape.get((1, n, self.coords))
+        if self._boxes is None or self._scores is None:
+            raise ModelFormatError(f"{model.graph.source}: expected outputs of shapes [1, {n}, {self.coords}] and "
+                                   f"[1, {n}, 1], got {[o.shape for o in model.outputs]}")
+
     def output_names(self) -> list[str]:
-        raise NotImplementedError
+        return [self._scores, self._boxes]
 
     def split(self, outputs) -> tuple[np.ndarray, np.ndarray]:
-        """The model's outputs -> (N scores, N x 16 regressors) in anchor order."""
-        raise NotImplementedError
+        """The model's outputs -> (N scores, N x coords regressors) in anchor order."""
+        scores, boxes = outputs
+        return scores.reshape(-1), boxes.reshape(-1, self.coords)
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
         """The letterboxed [-1, 1] input -> what the model takes (face detectors: as is)."""

@@ -10,8 +10,6 @@ regressors scaled by the input size, sigmoid scores clipped at +-100, minimum sc
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import ModelFormatError
 from .blazeface import SsdFaceDetector
 
@@ -41,12 +39,7 @@ class FaceDetector(SsdFaceDetector):
             raise ModelFormatError(f"{model.graph.source}: the {range}-range detector takes "
                                    f"{self.input_size}x{self.input_size} input, the model {size}")
         super().__init__(model, default_score if min_score is None else min_score, iou_threshold, max_faces)
-        n = len(self.anchors)
-        by_shape = {tuple(o.shape or ()): o.name for o in model.outputs}
-        self._boxes, self._scores = by_shape.get((1, n, 16)), by_shape.get((1, n, 1))
-        if self._boxes is None or self._scores is None:
-            raise ModelFormatError(f"{model.graph.source}: expected outputs of shapes [1, {n}, 16] and "
-                                   f"[1, {n}, 1], got {[o.shape for o in model.outputs]}")
+        self.find_outputs(model)
 
     @classmethod
     async def load(cls, url: str, **kw) -> "FaceDetector":
@@ -57,10 +50,3 @@ class FaceDetector(SsdFaceDetector):
     def read(cls, path, backend: str | None = None, **kw) -> "FaceDetector":
         from ..model import read_tflite_model
         return cls(read_tflite_model(path, backend), **kw)
-
-    def output_names(self) -> list[str]:
-        return [self._scores, self._boxes]
-
-    def split(self, outputs) -> tuple[np.ndarray, np.ndarray]:
-        scores, boxes = outputs
-        return scores.reshape(-1), boxes.reshape(-1, 16)

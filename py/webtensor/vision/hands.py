@@ -38,18 +38,10 @@ class PalmDetector(SsdFaceDetector):
 
     def __init__(self, model, min_score: float = 0.5, iou_threshold: float = 0.3, max_palms: int = 4):
         super().__init__(model, min_score, iou_threshold, max_palms)
-        self._boxes = model.outputs[0].name if model.outputs[0].shape[-1] == 18 else model.outputs[1].name
-        self._scores = model.outputs[1].name if self._boxes == model.outputs[0].name else model.outputs[0].name
+        self.find_outputs(model)
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
         return (x + np.float32(1)) * np.float32(0.5)          # the letterboxed [-1, 1] input -> [0, 1]
-
-    def output_names(self) -> list[str]:
-        return [self._scores, self._boxes]
-
-    def split(self, outputs):
-        scores, boxes = outputs
-        return scores.reshape(-1), boxes.reshape(-1, self.coords)
 
 
 def hand_region(palm: dict) -> dict:
@@ -139,24 +131,26 @@ class HandTracker:
         return cls(read_tflite_model(palm_path, backend), read_tflite_model(landmark_path, backend), **kw)
 
     def detect(self, image: np.ndarray) -> list[dict]:
-        return [h for h in (self._hand(p, image, self.landmarks.execute(
-            crop_region(image, hand_region(p)), self._outputs)) for p in self.palms.detect(image)) if h]
+        hands = []
+        for palm in self.palms.detect(image):
+            region = hand_region(palm)
+            hands.append(self._hand(palm, region, self.landmarks.execute(crop_region(image, region), self._outputs)))
+        return [h for h in hands if h]
 
     async def detect_async(self, image: np.ndarray) -> list[dict]:
+        """`detect` through `execute_async` (every backend, WebGPU included)."""
         hands = []
-        for p in await self.palms.detect_async(image):
-            out = await self.landmarks.execute_async(crop_region(image, hand_region(p)), self._outputs)
-            h = self._hand(p, image, out)
-            if h:
-                hands.append(h)
-        return hands
+        for palm in await self.palms.detect_async(image):
+            region = hand_region(palm)
+            out = await self.landmarks.execute_async(crop_region(image, region), self._outputs)
+            hands.append(self._hand(palm, region, out))
+        return [h for h in hands if h]
 
-    def _hand(self, palm: dict, image: np.ndarray, outputs) -> dict | None:
+    def _hand(self, palm: dict, region: dict, outputs) -> dict | None:
         points, presence, handed = outputs
         presence, handed = float(presence.reshape(-1)[0]), float(handed.reshape(-1)[0])
         if presence < self.min_presence:
             return None
-        region = hand_region(palm)
         p = points.reshape(21, 3).astype(np.float64)
         x, y = _to_image(region, p[:, 0], p[:, 1], LANDMARK_INPUT)
         z = p[:, 2] * region["size"] / LANDMARK_INPUT
