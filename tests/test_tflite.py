@@ -118,6 +118,9 @@ def test_fused_tanh_is_refused():
                 fusedActivationFunction=4)
     with pytest.raises(webtensor.UnsupportedOpError, match=r"CONV_2D 'y' has fused activation TANH"):
         parse_tflite(data, "tanh.tflite")
+    data = _one("FULLY_CONNECTED", [2, 3, 4], [S(5, 4), S(5)], [2, 3, 5], keepNumDims=True, fusedActivationFunction=4)
+    with pytest.raises(webtensor.UnsupportedOpError, match=r"FULLY_CONNECTED 'y' has fused activation"):
+        parse_tflite(data, "fc_tanh.tflite")
 
 
 def test_conv_without_bias_and_depthwise_multiplier():

@@ -426,8 +426,11 @@ def fully_connected(o: _Op):
         return _qmatmul(o, x, keep=o.opt(2, "b") and len(xshape) != 2)
     w = _filter(o, 1, lambda v: v.T)                               # [N,K] -> [K,N]
     if o.opt(2, "b") and len(xshape) != 2:
+        act = FUSED_ACTIVATIONS.get(o.opt(0, "b"), "?")
+        if act == "?":
+            raise UnsupportedOpError(f"{o.c.source}: FULLY_CONNECTED {o.name!r} has fused activation "
+                                     f"{o.opt(0, 'b')}, which LiteRT's kernels do not apply either")
         key = o.c.b.node(o.name + "/2d", "_FusedMatMul", [x, w, _bias(o, 2, n)], fused_ops=["BiasAdd"])
-        act = FUSED_ACTIVATIONS.get(o.opt(0, "b"))
         shaped = o.c.b.node(o.name + "/shaped" if act else o.name, "Reshape",
                             [key, o.c.const(o.name + "/shape", np.array([*xshape[:-1], n], np.int32))])
         o.out(o.activation(shaped, act, o.name))
