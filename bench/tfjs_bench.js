@@ -23,7 +23,7 @@ function decode(b64, dtype) {
   return dtype === 'int32' ? new Int32Array(bytes.buffer) : new Float32Array(bytes.buffer);
 }
 
-let model = null, input = null, outputNames = null, layers = false;
+let model = null, input = null, outputNames = null, layers = false, dynamic = false;
 
 window.bench = {
   ready: (async () => {
@@ -33,7 +33,8 @@ window.bench = {
     document.getElementById('status').textContent = `TF.js ${tf.version.tfjs} loaded`;
   })(),
 
-  async setup({ modelUrl, inputB64, shape, dtype, outputs, kind }) {
+  // dynamic: the model has control flow or value-dependent shapes (TF.js then needs executeAsync)
+  async setup({ modelUrl, inputB64, shape, dtype, outputs, kind, dynamic: isDynamic }) {
     await this.ready;
     const backend = q.get('backend') || 'wasm';
     if (backend === 'wasm') {
@@ -51,6 +52,7 @@ window.bench = {
     const loadMs = performance.now() - t0;
     input = tf.tensor(decode(inputB64, dtype), shape, dtype);
     outputNames = outputs;
+    dynamic = Boolean(isDynamic);
     const t1 = performance.now();
     await this.runOnce();
     const firstMs = performance.now() - t1;
@@ -63,7 +65,8 @@ window.bench = {
   // One inference with outputs read back to the CPU (inside the timed region): dataSync,
   // or on WebGPU (whose readback is asynchronous, as webtensor's) await data().
   async runOnce() {
-    const outs = layers ? model.predict(input) : model.execute(input, outputNames);
+    const outs = layers ? model.predict(input)
+      : dynamic ? await model.executeAsync(input, outputNames) : model.execute(input, outputNames);
     const list = Array.isArray(outs) ? outs : [outs];
     const data = tf.getBackend() === 'webgpu' ? await Promise.all(list.map((t) => t.data()))
       : list.map((t) => t.dataSync());

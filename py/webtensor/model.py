@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from .backends import backends as list_backends, get_backend, get_backend_async, get_backend_class
-from .engine import Tensor, TensorDisposedError, _tensors_in, engine, run_sync
+from .engine import KernelRecord, Tensor, TensorDisposedError, _tensors_in, engine, run_sync
 from ._io import fetch_bytes, join_url, read_file
 from .errors import InputError, ModelFormatError, WeightsError
 from .graph import Graph, GraphModelFiles, TensorInfo, parse_graph_model
-from .graph.ir import split_ref, tensor_key
+from .graph.control import SPECIALISE_ELEMENTS
+from .graph.ir import Node, split_ref, tensor_key
 from .graph.layers import parse_layers_model
 from .graph.tflite import parse_tflite
 from .graph.loader import load_json, manifest_entries, parse_model_json
-from .graph.plan import Plan, compile_plan
+from .graph.control import Group, Interpreter, Program, needs_interpreter
+from .graph.plan import Plan, compile_plan, needed_nodes
 from .ops import TensorSpec
 
 
@@ -27,7 +29,12 @@ class GraphModel:
         self._plans: dict[tuple, Plan] = {}
         self.disposed = False
         self.quantization: dict | None = None   # set by webtensor.quantize on int8 models
+        self._programs: dict[tuple, Program] = {}        # output keys -> control-flow program
+        self._group_plans: dict[int, dict] = {}           # id(group) -> its plans per input shape (LRU)
+        self._group_notes: dict[int, str] = {}            # id(group) -> why it runs on numpy
         engine().models.add(self)
+        if self.program_for(self.output_keys) is not None:
+            return        # control flow: its structure was checked; shapes are known as it runs
         # Compile once at load with any free (-1) dims set to 1: unknown ops and
         # shape errors surface now, naming the node, not at predict time.
         self.plan_for({i.key: self._default_shape(i) for i in self.inputs}, self.output_keys)
@@ -66,17 +73,70 @@ class GraphModel:
             _release_plan(self._plans.pop(next(iter(self._plans))))
         return plan
 
+    def program_for(self, output_keys: list[str]) -> Program | None:
+        """The control-flow program for these outputs, or None when the nodes they need are
+        all plain (one static plan, the fast path)."""
+        key = tuple(output_keys)
+        if key not in self._programs:
+            need = needed_nodes(self.graph, list(output_keys))
+            nodes = [n for n in self.graph.nodes if n.name in need]
+            self._programs[key] = (Program(self.graph.nodes, self.graph.consts, [i.key for i in self.inputs],
+                                           list(output_keys), self.graph.source, self.graph.library)
+                                   if needs_interpreter(self.graph, nodes) else None)
+        return self._programs[key]
+
+    def group_plan(self, group: Group, feeds: dict) -> tuple[Plan | None, dict]:
+        """A heavy group's static plan for these input shapes (small integer inputs compiled
+        in as constants), cached per group; (None, _) when it cannot be planned (then it runs
+        on numpy, and report() says why)."""
+        fixed = {k: np.asarray(v) for k, v in feeds.items()
+                 if np.asarray(v).dtype.kind in "biu" and np.asarray(v).size <= SPECIALISE_ELEMENTS}
+        runtime = {k: np.asarray(v) for k, v in feeds.items() if k not in fixed}
+        cache_key = (tuple((k, v.shape, v.dtype.str) for k, v in runtime.items()),
+                     tuple((k, v.shape, v.dtype.str, v.tobytes()) for k, v in fixed.items()))
+        plans = self._group_plans.setdefault(id(group), {})     # groups live as long as their program
+        if cache_key in plans:
+            plan = plans.pop(cache_key)
+        else:
+            try:
+                plan = compile_plan(_group_graph(group, self.graph.consts, runtime, fixed),
+                                    {f"{k}:0": TensorSpec(v.shape, v.dtype) for k, v in runtime.items()},
+                                    group.outputs, fold=self.optimize)
+            except ModelFormatError as e:
+                self._group_notes[id(group)] = str(e)
+                plan = None
+        plans[cache_key] = plan
+        while len(plans) > engine().plan_cache_size:
+            old = plans.pop(next(iter(plans)))
+            if old is not None:
+                _release_plan(old)
+        return plan, {f"{k}:0": v for k, v in runtime.items()}
+
     def report(self) -> dict:
         """What the model compiled to: per cached plan its summary and, on the active
-        backend, kernel calls, fused nodes, numpy fallbacks and arena bytes."""
+        backend, kernel calls, fused nodes, numpy fallbacks and arena bytes.  A model with
+        control flow adds `control_flow`: its loops, its groups (native plans or numpy) and
+        each op the interpreter runs on numpy, with why."""
         backend = get_backend(self.backend_name)
         plans = []
-        for p in self._plans.values():
+        for p in self._all_plans():
             entry = p.summary()
             entry.update(backend.describe(p))
             plans.append(entry)
-        return {"source": self.graph.source, "nodes": len(self.graph.nodes), "backend": backend.name,
-                "plans": plans, "quantization": self.quantization, "fallbacks": sorted({f for p in plans for f in p.get("fallbacks", [])})}
+        fallbacks = {f for p in plans for f in p.get("fallbacks", [])}
+        out = {"source": self.graph.source, "nodes": len(self.graph.nodes), "backend": backend.name,
+               "plans": plans, "quantization": self.quantization}
+        programs = [p for p in self._programs.values() if p is not None]
+        if programs:
+            out["control_flow"] = _describe_programs(programs, self._group_notes)
+            fallbacks |= {e["op"] for e in out["control_flow"]["numpy_ops"]}
+        out["fallbacks"] = sorted(fallbacks)
+        return out
+
+    def _all_plans(self):
+        yield from self._plans.values()
+        for plans in self._group_plans.values():
+            yield from (p for p in plans.values() if p is not None)
 
     # -- memory --------------------------------------------------------------------
     def weight_bytes(self) -> int:
@@ -85,7 +145,7 @@ class GraphModel:
     def memory_plans(self) -> list[dict]:
         """Per compiled plan and backend: arena and weight bytes as laid out there."""
         out = []
-        for p in self._plans.values():
+        for p in self._all_plans():
             for name, cp in p.lowered.items():
                 d = cp.describe()
                 out.append({"backend": name, "arena_bytes": d["arena_bytes"],
@@ -96,9 +156,10 @@ class GraphModel:
         """Free what the model holds on every backend (wasm memory, weights)."""
         if self.disposed:
             raise TensorDisposedError(f"{self.graph.source}: the model was already disposed")
-        for p in self._plans.values():
+        for p in list(self._all_plans()):
             _release_plan(p)
         self._plans.clear()
+        self._group_plans.clear()
         self.graph.consts.clear()
         self.disposed = True
         engine().models.discard(self)
@@ -169,13 +230,20 @@ class GraphModel:
         """Run the graph; `outputs` are tensor or signature names (default: all outputs).
         Returns one array for a single name given as a string, else a list."""
         plan, feeds, finish = self._prepare(inputs, outputs)
-        return finish(get_backend(self.backend_name).run(plan, feeds))
+        backend = get_backend(self.backend_name)
+        if isinstance(plan, Program):
+            return finish(run_sync(Interpreter(plan, _Groups(self, backend)).run(feeds),
+                                   f"{backend.name}: this backend's results come back asynchronously; "
+                                   f"use execute_async"))
+        return finish(backend.run(plan, feeds))
 
     async def execute_async(self, inputs, outputs=None):
         """`execute` that awaits the backend's results: the way to run on WebGPU (whose
         readback is asynchronous), and the same results on every other backend."""
         plan, feeds, finish = self._prepare(inputs, outputs)
         backend = await get_backend_async(self.backend_name)
+        if isinstance(plan, Program):
+            return finish(await Interpreter(plan, _Groups(self, backend)).run(feeds))
         run_async = getattr(backend, "run_async", None)
         return finish(await run_async(plan, feeds) if run_async else backend.run(plan, feeds))
 
@@ -187,7 +255,7 @@ class GraphModel:
         keys = self.output_keys if names is None else [self._output_key(n) for n in names]
         as_tensors = bool(_tensors_in(inputs))      # Tensors in -> Tensors out, like TF.js
         feeds = self._feeds(inputs)
-        plan = self.plan_for({k: v.shape for k, v in feeds.items()}, keys)
+        plan = self.program_for(keys) or self.plan_for({k: v.shape for k, v in feeds.items()}, keys)
 
         def finish(result):
             values = [result[k] for k in keys]
@@ -204,6 +272,83 @@ class GraphModel:
     async def predict_async(self, x):
         """`predict` that awaits the backend (required on WebGPU, fine everywhere)."""
         return await self.execute_async(x)
+
+
+class _Groups:
+    """The interpreter's executor: a heavy group runs as a static plan on the model's
+    backend (awaited where the backend answers asynchronously)."""
+
+    def __init__(self, model: GraphModel, backend):
+        self.model, self.backend = model, backend
+
+    async def run_group(self, group: Group, feeds: dict):
+        plan, runtime = self.model.group_plan(group, feeds)
+        if plan is None:
+            return None
+        run_async = getattr(self.backend, "run_async", None)
+        return await run_async(plan, runtime) if run_async else self.backend.run(plan, runtime)
+
+    def record(self, node, ins, outs, ms):
+        rec = engine().recorder
+        if rec is not None:
+            rec.append(KernelRecord(f"numpy:{node.op}", node.name, [list(np.shape(v)) for v in ins
+                                                                    if isinstance(v, np.ndarray)],
+                                    [list(np.shape(v)) for v in outs if isinstance(v, np.ndarray)], ms,
+                                    int(sum(v.nbytes for v in outs if isinstance(v, np.ndarray)))))
+
+
+def _group_graph(group: Group, consts: dict, runtime: dict, fixed: dict) -> Graph:
+    """A group as a graph of its own: its runtime inputs as Placeholders named by the key
+    they replace, its small integer inputs as constants, the constants it reads."""
+    nodes, sub_consts = [], {}
+    for k, v in runtime.items():
+        nodes.append(Node(k, "Placeholder", [], {"dtype": v.dtype, "shape": list(v.shape)}))
+    for k, v in fixed.items():
+        nodes.append(Node(k, "Const", []))
+        sub_consts[k] = v
+    rename = {k: f"{k}:0" for k in list(runtime) + list(fixed)}
+    seen = set()
+    for n in group.nodes:
+        for k in n.inputs:
+            name = split_ref(k)[0]
+            if k not in rename and name in consts and name not in seen:
+                seen.add(name)
+                nodes.append(Node(name, "Const", []))
+                sub_consts[name] = consts[name]
+    for n in group.nodes:
+        nodes.append(Node(n.name, n.op, [rename.get(k, k) for k in n.inputs], n.attrs))
+    inputs = [TensorInfo(k, f"{k}:0", list(v.shape), v.dtype) for k, v in runtime.items()]
+    outputs = [TensorInfo(k, k, None, np.dtype(np.float32)) for k in group.outputs]
+    return Graph(nodes, sub_consts, inputs, outputs, f"{group.source} ({group.label})")
+
+
+INTERPRETED_WHY = {"control": "control flow: run by the graph interpreter",
+                   "dynamic": "output shape depends on input values",
+                   "list": "TensorList / TensorArray values live in Python"}
+
+
+def _describe_programs(programs, notes: dict) -> dict:
+    from .graph.control import is_dynamic_node
+    from .ops import CONTROL_FLOW, OPS
+    ops: dict[str, dict] = {}
+    loops, groups = [], []
+    for prog in programs:
+        loops += [lp.name for lp in prog.loops]
+        for n in prog.nodes:
+            if not is_dynamic_node(n):
+                continue
+            why = ("control" if n.op in CONTROL_FLOW else
+                   "dynamic" if OPS.get(n.op) is not None and OPS[n.op].dynamic and not n.op.startswith("Tensor")
+                   else "list")
+            e = ops.setdefault(n.op, {"op": n.op, "nodes": 0, "why": INTERPRETED_WHY[why]})
+            e["nodes"] += 1
+        for g in prog.groups:
+            native = g.heavy and id(g) not in notes
+            groups.append({"group": g.id, "outputs": len(prog.output_keys), "nodes": len(g.nodes), "native": native,
+                           "why": None if native else notes.get(id(g), "no conv, matmul, resize or pool: "
+                                                                       "cheaper on numpy than a plan")})
+    return {"loops": loops, "groups": groups, "numpy_ops": sorted(ops.values(), key=lambda e: e["op"]),
+            "interop_calls_per_inference": sum(1 for g in groups if g["native"])}
 
 
 def _release_plan(plan: Plan) -> None:

@@ -52,6 +52,7 @@ class Graph:
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
     source: str = "model.json"
+    library: dict = field(default_factory=dict)   # TF2 control flow: function name -> control.Function
 
     def node(self, name: str) -> Node:
         return self._by_name[name]
@@ -67,8 +68,13 @@ class Graph:
         return out
 
 
+BACK_EDGE_OPS = ("NextIteration", "RefNextIteration")   # a loop's edge back to its Merge
+
+
 def topo_sort(nodes: list[Node], source: str) -> list[Node]:
-    """Kahn's algorithm, keeping the file's order among ready nodes (stable, deterministic)."""
+    """Kahn's algorithm, keeping the file's order among ready nodes (stable, deterministic).
+    A while loop's NextIteration -> Merge edge is its one legitimate cycle: it is not an
+    ordering constraint (graph/control.py runs the loop); any other cycle is an error."""
     by_name = {}
     for n in nodes:
         if n.name in by_name:
@@ -83,7 +89,8 @@ def topo_sort(nodes: list[Node], source: str) -> list[Node]:
             if src not in by_name:
                 raise ModelFormatError(
                     f"{source}: node {n.name!r} ({n.op}) reads {t!r}, but no node {src!r} exists")
-            ds.add(src)
+            if by_name[src].op not in BACK_EDGE_OPS:
+                ds.add(src)
         deps[n.name] = ds
         for d in ds:
             users[d].append(n.name)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import dtypes
-from ..errors import ModelFormatError, WeightsError
+from ..errors import ModelFormatError, UnsupportedOpError, WeightsError
 from .ir import Graph, Node, TensorInfo, split_ref, tensor_key, topo_sort
 
 BYTES_PER = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "uint16": 2, "float16": 2, "int8": 1}
@@ -260,9 +260,7 @@ def _parse_graph_model(files: GraphModelFiles) -> Graph:
     raw_nodes = doc["modelTopology"]["node"]
     if not isinstance(raw_nodes, list):
         raise ModelFormatError(f"{source}: modelTopology.node is not a list")
-    library = doc["modelTopology"].get("library")
-    if isinstance(library, dict) and library.get("function"):
-        raise ModelFormatError(f"{source}: graph functions (control flow v2) are not supported")
+    library = _parse_library(doc["modelTopology"].get("library"), weights, source)
 
     nodes: list[Node] = []
     consts: dict[str, np.ndarray] = {}
@@ -323,4 +321,99 @@ def _parse_graph_model(files: GraphModelFiles) -> Graph:
         if not isinstance(info.dtype, np.dtype) or info.dtype.kind not in "biuf":
             raise ModelFormatError(f"{where}: dtype {getattr(info.dtype, 'name', info.dtype)} is not supported "
                                    f"(webtensor runs numeric and bool tensors)")
-    return Graph(nodes, consts, inputs, outputs, source)
+    return Graph(nodes, consts, inputs, outputs, source, library)
+
+
+# ----------------------------------------------------------------------------- function library
+def _const_value(node_name: str, attrs: dict, weights: dict, where: str) -> np.ndarray:
+    """A function body's Const: from the weights manifest by name (how the TF.js converter
+    stores them), else a small TensorProto written inline."""
+    if node_name in weights:
+        return weights[node_name]
+    proto = attrs.get("value")
+    if not isinstance(proto, dict):
+        raise WeightsError(f"{where}: no weights for this constant in the manifest")
+    dt = dtypes.from_tf(proto.get("dtype"), where)
+    shape = _decode_shape(proto.get("tensorShape", {}), where) or []
+    for field_name in ("floatVal", "intVal", "boolVal", "int64Val"):
+        if field_name in proto:
+            vals = np.asarray(proto[field_name]).astype(dt)
+            n = int(np.prod(shape)) if shape else 1
+            if vals.size not in (1, n):
+                raise ModelFormatError(f"{where}: {vals.size} values for shape {shape}")
+            return np.broadcast_to(vals, shape).copy() if vals.size == 1 else vals.reshape(shape)
+    raise ModelFormatError(f"{where}: a constant whose value webtensor cannot read ({sorted(proto)})")
+
+
+def _parse_library(library, weights: dict, source: str) -> dict:
+    """model.json's `library.function` (TF2 control flow: While / If bodies) -> name ->
+    control.Function; a body's references `node:arg:index` become webtensor's `node:i`."""
+    from ..ops import GRAPH_OPS, OPS
+    from .control import OUTPUT_ARGS, Function
+    if library is None or library == {}:
+        return {}
+    if not isinstance(library, dict) or not isinstance(library.get("function", []), list):
+        raise ModelFormatError(f"{source}: modelTopology.library is not a function library")
+    functions = {}
+    for fi, fd in enumerate(library.get("function", [])):
+        where = f"{source}: library.function[{fi}]"
+        sig = _require(fd, "signature", dict, where)
+        name = _require(sig, "name", str, where)
+        where = f"{source}: function {name!r}"
+        args = [a.get("name") for a in sig.get("inputArg", []) if isinstance(a, dict)]
+        outs = [a.get("name") for a in sig.get("outputArg", []) if isinstance(a, dict)]
+        ret = fd.get("ret", {})
+        if not all(isinstance(a, str) for a in args + outs) or not isinstance(ret, dict):
+            raise ModelFormatError(f"{where}: malformed signature")
+        raw_nodes = fd.get("nodeDef", [])
+        if not isinstance(raw_nodes, list):
+            raise ModelFormatError(f"{where}: nodeDef is not a list")
+        ops = {}
+        for rn in raw_nodes:
+            if isinstance(rn, dict) and isinstance(rn.get("name"), str):
+                ops[rn["name"]] = rn.get("op")
+
+        def ref(text, at):
+            if not isinstance(text, str):
+                raise ModelFormatError(f"{at}: bad input {text!r}")
+            if text in args:
+                return f"{text}:0"
+            parts = text.split(":")
+            node = parts[0]
+            if node not in ops:
+                raise ModelFormatError(f"{at}: reads {text!r}, but the function has no node or argument "
+                                       f"{node!r}")
+            if len(parts) == 1:
+                return f"{node}:0"
+            if len(parts) == 2 and parts[1].isdigit():
+                return f"{node}:{parts[1]}"
+            if len(parts) != 3 or not parts[2].isdigit():
+                raise ModelFormatError(f"{at}: bad input {text!r}")
+            names = OUTPUT_ARGS.get(ops[node], [])
+            base = names.index(parts[1]) if parts[1] in names else 0
+            return f"{node}:{base + int(parts[2])}"
+
+        nodes = [Node(a, "Placeholder", [], {}) for a in args]
+        consts = {}
+        for i, rn in enumerate(raw_nodes):
+            at = f"{where}: nodeDef[{i}]"
+            nname = _require(rn, "name", str, at)
+            op = _require(rn, "op", str, at)
+            at = f"{where}: node {nname!r} ({op})"
+            raw_inputs = rn.get("input", [])
+            if not isinstance(raw_inputs, list):
+                raise ModelFormatError(f"{at}: 'input' must be a list")
+            attrs = {k: decode_attr(v, f"{at} attr {k!r}") for k, v in (rn.get("attr") or {}).items()}
+            inputs = [ref(t, at) for t in raw_inputs if not (isinstance(t, str) and t.startswith("^"))]
+            if op == "Const":
+                consts[nname] = _const_value(nname, attrs, weights, at)
+            elif op not in OPS and op not in GRAPH_OPS:
+                raise UnsupportedOpError(f"{where}: unsupported op {op} (node {nname!r})")
+            nodes.append(Node(nname, op, inputs, attrs))
+        missing = [o for o in outs if o not in ret]
+        if missing:
+            raise ModelFormatError(f"{where}: outputs {missing} have no 'ret' entry")
+        nodes = topo_sort(nodes, where)
+        functions[name] = Function(name, nodes, consts, [f"{a}:0" for a in args],
+                                   [ref(ret[o], f"{where}: ret {o!r}") for o in outs])
+    return functions

@@ -129,7 +129,10 @@ def compile_plan(graph: Graph, input_specs: dict[str, TensorSpec], output_keys: 
                                        f"model input (inputs: {sorted(input_specs)})")
             specs[key] = input_specs[key]
             continue
-        op = OPS[node.op]
+        op = OPS.get(node.op)
+        if op is None or op.dynamic:
+            raise ModelFormatError(f"{where}: control flow or a value-dependent shape: the graph "
+                                   f"interpreter runs it (graph/control.py), not a static plan")
         try:
             ins = [specs[k] for k in node.inputs]
         except KeyError as e:

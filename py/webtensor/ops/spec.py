@@ -31,6 +31,9 @@ class OpSpec:
     ref: Callable
     shape: Callable
     foldable: bool = True             # may run at plan time when all inputs are known
+    dynamic: bool = False             # output shapes depend on input values (NMS, Where) or the
+                                      # values are not tensors (TensorLists): the graph interpreter
+                                      # (graph/control.py) runs it on numpy, never a static plan
 
 
 OPS: dict[str, OpSpec] = {}
@@ -44,14 +47,14 @@ class OpError(ValueError):
     """Invalid inputs/attributes for an op; the executor adds the node name."""
 
 
-def register(names, inputs, shape, foldable=True):
+def register(names, inputs, shape, foldable=True, dynamic=False):
     """Decorator: register `ref` under one or more TF op names."""
     if isinstance(names, str):
         names = (names,)
 
     def deco(ref):
         for n in names:
-            OPS[n] = OpSpec(n, tuple(inputs), ref, shape, foldable)
+            OPS[n] = OpSpec(n, tuple(inputs), ref, shape, foldable, dynamic)
         return ref
     return deco
 

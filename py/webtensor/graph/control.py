@@ -1,0 +1,658 @@
+"""Graphs with control flow and value-dependent shapes, run by an interpreter whose dense
+parts are static plans.
+
+TensorFlow writes control flow two ways, and models converted for TF.js carry both:
+
+* TF1 frames: `Enter` moves a value into a loop's frame, `Merge` joins the first value with
+  the one `NextIteration` sends back, `LoopCond` + `Switch` send each value either into the
+  body (port 1) or out through `Exit` (port 0).  A `Switch`/`Merge` pair outside a loop is a
+  conditional: the untaken port carries a *dead* value, every op with a dead input is dead,
+  and `Merge` passes on its live input.
+* TF2 functional ops: `While` / `StatelessWhile` (cond and body functions), `If` /
+  `StatelessIf`, `PartitionedCall` — the functions are in model.json's `library`.
+
+A `Program` is the graph cut into blocks: the root, one per loop frame (its body, with the
+cond), one per function.  A block's items run in order; each is a node the interpreter
+runs itself (control flow, ops whose output shape depends on values, TensorList values),
+a nested `Loop`, or a `Group`: a convex set of plain nodes that runs as one static plan
+(compiled when its inputs' shapes are known, cached per shape) — on the model's native
+backend when it holds real work (a conv, a matmul, a resize, a pool), else node by node on
+numpy.  Groups are formed per "level": a plain node's level is the number of interpreter
+items on its longest path from the block's start, so nothing in a group waits on something
+that waits on the group.  Nodes also group only with nodes of the same *guard* (the Switch
+ports they lie behind), so a group is dead or alive as a whole.
+
+The backend is not known here (layers: graph/ imports no backend): the model passes an
+executor with `run_group(group, feeds)`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ExecutionError, ModelFormatError, WebtensorError, is_out_of_memory, wrap_backend_error
+from ..ops import CONTROL_FLOW, OPS
+from .ir import Graph, Node, split_ref
+
+DEFAULT_LOOP_LIMIT = 100_000
+_LOOP_LIMIT = [DEFAULT_LOOP_LIMIT]
+
+
+def set_loop_limit(n: int) -> int:
+    """The most iterations one loop may run before the model fails with an ExecutionError
+    naming the loop (a loop whose condition never turns false would otherwise hang the
+    page).  Returns the previous limit."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"the loop limit must be a positive int, got {n!r}")
+    old, _LOOP_LIMIT[0] = _LOOP_LIMIT[0], n
+    return old
+
+
+def loop_limit() -> int:
+    return _LOOP_LIMIT[0]
+
+
+class _Dead:
+    def __repr__(self):
+        return "DEAD"
+
+
+DEAD = _Dead()
+
+ENTER = ("Enter", "RefEnter")
+EXIT = ("Exit", "RefExit")
+MERGE = ("Merge", "RefMerge")
+SWITCH = ("Switch", "RefSwitch")
+NEXT = ("NextIteration", "RefNextIteration")
+WHILE = ("While", "StatelessWhile")
+IF = ("If", "StatelessIf")
+CALL = ("PartitionedCall", "StatefulPartitionedCall")
+
+# Real work: a group holding one of these runs as a native plan; a group of only shape
+# arithmetic and small element-wise steps is cheaper on numpy than a plan compile + call.
+HEAVY_OPS = {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "MatMul",
+             "_FusedMatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "ResizeBilinear",
+             "ResizeNearestNeighbor", "MaxPool", "AvgPool", "WtQConv2D", "WtQDepthwiseConv2D", "WtQMatMul"}
+# Small integer inputs of a native group are compiled in as constants (a Reshape's shape, a
+# slice's bounds computed at run time): the plan is specialised on them, and cached per value.
+SPECIALISE_ELEMENTS = 16
+
+
+def is_dynamic_node(node: Node) -> bool:
+    """Run by the interpreter itself: control flow, value-dependent shapes, list values."""
+    if node.op in CONTROL_FLOW:
+        return True
+    spec = OPS.get(node.op)
+    if spec is not None and spec.dynamic:
+        return True
+    # a plain op (Identity...) carrying a TensorList / resource value
+    return any(isinstance(v, str) and v in ("DT_VARIANT", "DT_RESOURCE") for v in node.attrs.values())
+
+
+def needs_interpreter(graph: Graph, nodes) -> bool:
+    return any(is_dynamic_node(n) for n in nodes)
+
+
+# ----------------------------------------------------------------------------- structure
+@dataclass
+class Group:
+    id: int
+    nodes: list[Node]
+    inputs: list[str]            # keys the group reads from outside it (constants excluded)
+    outputs: list[str]           # keys read after it
+    heavy: bool
+    source: str
+
+    @property
+    def label(self) -> str:
+        return f"group {self.id} ({len(self.nodes)} nodes: {self.nodes[0].name!r} ...)"
+
+
+@dataclass
+class Loop:
+    name: str                    # the frame name
+    enters: list[Node]
+    merges: list[Node]           # one per loop variable
+    first: dict                  # merge name -> (input index of its Enter, Enter node)
+    nexts: dict                  # merge name -> (input index of its NextIteration, NextIteration node)
+    invariants: list[Node]       # Enters that feed no Merge: the same value every iteration
+    cond: Node                   # LoopCond
+    exits: list[Node]
+    block: "Block" = None
+
+
+@dataclass
+class Block:
+    items: list = field(default_factory=list)       # Node | Loop | Group
+
+
+class Program:
+    """A graph (or function body) cut into blocks; built once per set of requested outputs."""
+
+    def __init__(self, nodes: list[Node], consts: dict, input_keys: list[str], output_keys: list[str],
+                 source: str, library: dict | None = None, needed_only: bool = True):
+        self.source = source
+        self.consts = consts
+        self.library = library or {}
+        self.input_keys = list(input_keys)
+        self.output_keys = list(output_keys)
+        self.groups: list[Group] = []
+        self.loops: list[Loop] = []
+        self.functions: dict[str, Program] = {}
+        by_name = {n.name: n for n in nodes}
+        self.by_name = by_name
+        keep = _needed(by_name, output_keys) if needed_only else set(by_name)
+        self.nodes = [n for n in nodes if n.name in keep]
+        self.position = {n.name: i for i, n in enumerate(self.nodes)}
+        self._frames()
+        self._loops()
+        self._guards()
+        self.root = self._block(())
+
+    # -- frames: which loop each node lives in --------------------------------------------
+    def _where(self, n: Node) -> str:
+        return f"{self.source}: node {n.name!r} ({n.op})"
+
+    def _frames(self):
+        frame: dict[str, tuple] = {}           # node -> the frame its outputs live in
+        home: dict[str, tuple] = {}            # node -> the frame whose block runs it
+        for n in self.nodes:
+            if n.op in ("Const", "Placeholder"):
+                frame[n.name] = home[n.name] = ()
+                continue
+            ins = []
+            for k in n.inputs:
+                p = split_ref(k)[0]
+                if self.by_name[p].op in ("Const",) or self.by_name[p].op in NEXT:
+                    continue
+                if p not in frame:
+                    raise ModelFormatError(f"{self._where(n)}: reads {k!r} before it is computed (a cycle "
+                                           f"that is not a while loop's NextIteration -> Merge)")
+                ins.append(frame[p])
+            f = max(ins, key=len, default=())
+            for g in ins:
+                if f[:len(g)] != g:
+                    raise ModelFormatError(f"{self._where(n)}: reads tensors of two different loops "
+                                           f"({'/'.join(g) or 'top level'} and {'/'.join(f)})")
+            if n.op in ENTER:
+                name = n.attrs.get("frame_name")
+                if not isinstance(name, str) or not name:
+                    raise ModelFormatError(f"{self._where(n)}: an Enter without a frame_name")
+                home[n.name] = frame[n.name] = f + (name,)
+            elif n.op in EXIT:
+                if not f:
+                    raise ModelFormatError(f"{self._where(n)}: an Exit outside any loop")
+                home[n.name] = f
+                frame[n.name] = f[:-1]
+            else:
+                home[n.name] = frame[n.name] = f
+        self.frame, self.home = frame, home
+
+    def _loops(self):
+        by_frame: dict[tuple, dict] = {}
+        for n in self.nodes:
+            f = self.home[n.name]
+            if n.op in ENTER or n.op in EXIT or n.op == "LoopCond" or n.op in MERGE:
+                by_frame.setdefault(f, {"enter": [], "exit": [], "cond": [], "merge": []})
+            if n.op in ENTER:
+                by_frame[f]["enter"].append(n)
+            elif n.op in EXIT:
+                by_frame[f]["exit"].append(n)
+            elif n.op == "LoopCond":
+                by_frame[f]["cond"].append(n)
+            elif n.op in MERGE and any(self.by_name[split_ref(k)[0]].op in NEXT for k in n.inputs):
+                by_frame[f]["merge"].append(n)
+        self.loop_of: dict[tuple, Loop] = {}
+        for f, parts in sorted(by_frame.items(), key=lambda kv: len(kv[0])):
+            if not f:
+                if parts["merge"] or parts["cond"]:
+                    bad = (parts["merge"] + parts["cond"])[0]
+                    raise ModelFormatError(f"{self._where(bad)}: a loop node outside any loop frame (no Enter)")
+                continue
+            where = f"{self.source}: loop {f[-1]!r}"
+            if len(parts["cond"]) != 1:
+                raise ModelFormatError(f"{where} has {len(parts['cond'])} LoopCond nodes, expected 1")
+            cond = parts["cond"][0]
+            first, nexts, fed = {}, {}, set()
+            for m in parts["merge"]:
+                if len(m.inputs) != 2:
+                    raise ModelFormatError(f"{self._where(m)}: a loop Merge needs 2 inputs, has {len(m.inputs)}")
+                for i, k in enumerate(m.inputs):
+                    p = self.by_name[split_ref(k)[0]]
+                    if p.op in NEXT:
+                        nexts[m.name] = (i, p)
+                    elif p.op in ENTER:
+                        first[m.name] = (i, p)
+                        fed.add(p.name)
+                if m.name not in first or m.name not in nexts:
+                    raise ModelFormatError(f"{self._where(m)}: a loop Merge must join an Enter and a NextIteration")
+            invariants = [e for e in parts["enter"] if e.name not in fed]
+            loop = Loop(f[-1], parts["enter"], parts["merge"], first, nexts, invariants, cond, parts["exit"])
+            self.loop_of[f] = loop
+            self.loops.append(loop)
+        for n in self.nodes:
+            if n.op in NEXT and self.home[n.name] not in self.loop_of:
+                raise ModelFormatError(f"{self._where(n)}: a NextIteration outside any loop")
+
+    def _guards(self):
+        """Per node, the (predicate tensor, port) pairs of the Switches it lies behind: nodes
+        group only with nodes of the same guard, so a group is dead or alive as a whole."""
+        self.guard = guard = {}
+        for n in self.nodes:
+            ins = [self._switch_guard(k) for k in n.inputs if self.by_name[split_ref(k)[0]].op not in NEXT]
+            if n.op in MERGE:
+                g = frozenset.intersection(*ins) if ins else frozenset()
+            elif n.op in EXIT:
+                loop = self.loop_of[self.home[n.name]]
+                g = frozenset().union(*[guard.get(e.name, frozenset()) for e in loop.enters])
+            else:
+                g = frozenset().union(*ins)
+            guard[n.name] = g
+
+    def _switch_guard(self, key: str) -> frozenset:
+        """The guard of a tensor read by a consumer: a Switch's port adds itself."""
+        name, port = split_ref(key)
+        n = self.by_name[name]
+        g = self.guard.get(name, frozenset())
+        if n.op in SWITCH:
+            g = g | {(n.inputs[1], port)}
+        return g
+
+    # -- blocks -------------------------------------------------------------------------------
+    def _block(self, f: tuple) -> Block:
+        """The items of frame f in a runnable order: its own nodes and its child loops, each
+        child loop one item; then the plain nodes grouped by (level, guard)."""
+        depth = len(f)
+
+        def item_of(name):
+            h = self.home[name]
+            if h[:depth] != f:
+                return None                          # outside this block: already computed
+            return name if len(h) == depth else ("loop", h[:depth + 1])
+
+        members: list = []
+        seen = set()
+        first_pos: dict = {}
+        for n in self.nodes:
+            if n.op in ("Const", "Placeholder"):
+                continue
+            it = item_of(n.name)
+            if it is None:
+                continue
+            if isinstance(it, str) and (n.op in ENTER or n.op in EXIT or n in self._loop_merges(f)):
+                continue                             # set by the loop (Enter, Merge) or read by it (Exit)
+            if it not in seen:
+                seen.add(it)
+                members.append(it)
+                first_pos[it] = self.position[n.name]
+        deps: dict = {it: set() for it in members}
+        for n in self.nodes:
+            it = item_of(n.name) if n.op not in ("Const", "Placeholder") else None
+            if it is None or it not in deps:
+                continue
+            for k in n.inputs:
+                p = split_ref(k)[0]
+                if self.by_name[p].op in NEXT and n.op in MERGE:
+                    continue
+                pi = item_of(p) if self.by_name[p].op not in ("Const", "Placeholder") else None
+                if pi is not None and pi != it and pi in deps:
+                    deps[it].add(pi)
+        order = _kahn(members, deps, first_pos, f"{self.source}: {'/'.join(f) or 'top level'}")
+        # levels and groups
+        level: dict = {}
+        dynamic: dict = {}
+        for it in order:
+            is_dyn = not isinstance(it, str) or is_dynamic_node(self.by_name[it])
+            dynamic[it] = is_dyn
+            lv = 0
+            for d in deps[it]:
+                lv = max(lv, level[d] + (1 if dynamic[d] and not is_dyn else 0))
+            level[it] = lv
+        block = Block()
+        index = {it: i for i, it in enumerate(order)}
+        by_key: dict = {}
+        plan: list = []
+        for it in order:
+            if dynamic[it]:
+                plan.append((level[it], 1, index[it], it))
+            else:
+                by_key.setdefault((level[it], self.guard[it]), []).append(it)
+        for (lv, g), names in by_key.items():
+            # same level: a group depends only on groups of a smaller guard (fewer Switches)
+            plan.append((lv, 0, (len(g), index[names[0]]), ("group", names)))
+        plan.sort(key=lambda t: t[:3])
+        for _, kind, _, it in plan:
+            if kind == 0:
+                block.items.append(self._group(it[1], f))
+            elif isinstance(it, str):
+                block.items.append(self.by_name[it])
+            else:
+                loop = self.loop_of[it[1]]
+                loop.block = self._block(it[1])
+                block.items.append(loop)
+        return block
+
+    def _loop_merges(self, f):
+        loop = self.loop_of.get(f)
+        return loop.merges if loop else []
+
+    def _group(self, names: list[str], f: tuple) -> Group:
+        inside = set(names)
+        nodes = [self.by_name[n] for n in names]
+        nodes.sort(key=lambda n: self.position[n.name])
+        inputs: list[str] = []
+        for n in nodes:
+            for k in n.inputs:
+                p = split_ref(k)[0]
+                if p not in inside and self.by_name[p].op != "Const" and k not in inputs:
+                    inputs.append(k)
+        used_after = set(self.output_keys)
+        for n in self.nodes:
+            if n.name not in inside:
+                used_after.update(n.inputs)
+        outputs = sorted({k for k in used_after if split_ref(k)[0] in inside},
+                         key=lambda k: (self.position[split_ref(k)[0]], k))
+        heavy = any(n.op in HEAVY_OPS for n in nodes)
+        g = Group(len(self.groups), nodes, inputs, outputs, heavy, self.source)
+        self.groups.append(g)
+        return g
+
+    # -- functions (TF2 control flow) ------------------------------------------------------
+    def function(self, name) -> "Program":
+        if isinstance(name, dict):
+            name = name.get("name")
+        prog = self.functions.get(name)
+        if prog is None:
+            fn = self.library.get(name)
+            if fn is None:
+                raise ModelFormatError(f"{self.source}: calls function {name!r}, which the model's library "
+                                       f"does not define")
+            prog = Program(fn.nodes, fn.consts, fn.arg_keys, fn.output_keys, f"{self.source}: function {name!r}",
+                           self.library, needed_only=False)
+            self.functions[name] = prog
+        return prog
+
+    def describe(self) -> dict:
+        return {"loops": [lp.name for lp in self.loops],
+                "groups": [{"id": g.id, "nodes": len(g.nodes), "native": g.heavy} for g in self.groups],
+                "interpreted_ops": sorted({n.op for n in self.nodes if is_dynamic_node(n)})}
+
+
+def _needed(by_name: dict, output_keys) -> set[str]:
+    need, stack = set(), [split_ref(k)[0] for k in output_keys]
+    while stack:
+        name = stack.pop()
+        if name in need:
+            continue
+        if name not in by_name:
+            raise ModelFormatError(f"no node {name!r} in the graph")
+        need.add(name)
+        n = by_name[name]
+        stack.extend(split_ref(t)[0] for t in n.inputs)
+    return need
+
+
+def _kahn(members, deps, first_pos, where):
+    import heapq
+    users: dict = {m: [] for m in members}
+    remaining = {m: len(deps[m]) for m in members}
+    for m in members:
+        for d in deps[m]:
+            users[d].append(m)
+    heap = [(first_pos[m], i, m) for i, m in enumerate(members) if remaining[m] == 0]
+    heapq.heapify(heap)
+    order = []
+    tick = len(members)
+    while heap:
+        _, _, m = heapq.heappop(heap)
+        order.append(m)
+        for u in users[m]:
+            remaining[u] -= 1
+            if remaining[u] == 0:
+                tick += 1
+                heapq.heappush(heap, (first_pos[u], tick, u))
+    if len(order) != len(members):
+        stuck = [m for m in members if m not in set(order)][:3]
+        raise ModelFormatError(f"{where}: a cycle through {stuck} (only a while loop's NextIteration may "
+                               f"feed back)")
+    return order
+
+
+# ----------------------------------------------------------------------------- running
+class Scope:
+    """Tensor values of one block run; reads fall through to the enclosing scopes."""
+    __slots__ = ("values", "parent", "dead")
+
+    def __init__(self, parent: "Scope | None" = None):
+        self.values: dict = {}
+        self.parent = parent
+        self.dead: set = set()
+
+    def get(self, key):
+        s = self
+        name = None
+        while s is not None:
+            v = s.values.get(key)
+            if v is not None:
+                return v
+            if s.dead:
+                name = name or split_ref(key)[0]
+                if name in s.dead:
+                    return DEAD
+            s = s.parent
+        raise KeyError(key)
+
+
+def _truth(v, where) -> bool:
+    """TF's rule for If / LoopCond predicates: a scalar is true when non-zero; a tensor of
+    more elements is true when it is non-empty."""
+    a = np.asarray(v)
+    if a.ndim == 0:
+        return bool(a)
+    if a.dtype == np.bool_ and a.size == 1:
+        return bool(a.reshape(()))
+    return a.size > 0
+
+
+class Interpreter:
+    """Runs a Program.  `executor.run_group(group, feeds)` (awaitable) runs a heavy group
+    natively and returns its outputs; `executor.record(node, ms)` may count numpy steps."""
+
+    def __init__(self, program: Program, executor):
+        self.program = program
+        self.executor = executor
+
+    async def run(self, feeds: dict) -> dict:
+        prog = self.program
+        scope = Scope()
+        for k, v in prog.consts.items():
+            scope.values[f"{k}:0"] = v
+        scope.values.update(feeds)
+        await self._block(prog, prog.root, scope)
+        out = {}
+        for k in prog.output_keys:
+            v = scope.get(k)
+            if v is DEAD:
+                raise ExecutionError(f"{prog.source}: output {k!r} is dead (it lies on a branch the "
+                                     f"model's condition did not take)")
+            out[k] = v
+        return out
+
+    async def _block(self, prog: Program, block: Block, scope: Scope):
+        for item in block.items:
+            if isinstance(item, Group):
+                await self._group(prog, item, scope)
+            elif isinstance(item, Loop):
+                await self._loop(prog, item, scope)
+            else:
+                await self._node(prog, item, scope)
+
+    async def _group(self, prog: Program, group: Group, scope: Scope):
+        feeds = {k: scope.get(k) for k in group.inputs}
+        if any(v is DEAD for v in feeds.values()):
+            scope.dead.update(n.name for n in group.nodes)
+            return
+        if group.heavy:
+            result = await self.executor.run_group(group, feeds)
+            if result is not None:
+                scope.values.update(result)
+                return
+        local = Scope(scope)
+        local.values.update(feeds)
+        for n in group.nodes:
+            await self._node(prog, n, local)
+        for k in group.outputs:
+            scope.values[k] = local.values[k]
+
+    async def _node(self, prog: Program, n: Node, scope: Scope):
+        try:
+            ins = [scope.get(k) for k in n.inputs]
+        except KeyError as e:
+            raise ExecutionError(f"{prog._where(n)}: reads {e.args[0]!r}, which was never computed") from None
+        op = n.op
+        if op in MERGE:
+            for i, v in enumerate(ins):
+                if v is not DEAD:
+                    scope.values[n.output(0)] = v
+                    scope.values[n.output(1)] = np.int32(i)
+                    return
+            scope.dead.add(n.name)
+            return
+        if any(v is DEAD for v in ins):
+            scope.dead.add(n.name)
+            return
+        if op in SWITCH:
+            if len(ins) != 2:
+                raise ExecutionError(f"{prog._where(n)}: a Switch needs data and a predicate")
+            taken = 1 if _truth(ins[1], prog._where(n)) else 0
+            scope.values[n.output(taken)] = ins[0]
+            scope.values[n.output(1 - taken)] = None
+            scope.dead.add(n.name)            # the untaken port: its key is absent, so it reads dead
+            return
+        if op == "LoopCond" or op in NEXT:
+            scope.values[n.output(0)] = ins[0]
+            return
+        if op in WHILE:
+            outs = await self._while(prog, n, ins)
+        elif op in IF:
+            branch = n.attrs.get("then_branch") if _truth(ins[0], prog._where(n)) else n.attrs.get("else_branch")
+            outs = await self._call(prog, n, branch, ins[1:])
+        elif op in CALL:
+            outs = await self._call(prog, n, n.attrs.get("f"), ins)
+        elif op in ENTER or op in EXIT:
+            raise ExecutionError(f"{prog._where(n)}: outside the loop structure it belongs to")
+        else:
+            outs = self._reference(prog, n, ins)
+        for i, v in enumerate(outs):
+            scope.values[n.output(i)] = v
+
+    def _reference(self, prog: Program, n: Node, ins):
+        spec = OPS.get(n.op)
+        where = prog._where(n)
+        if spec is None:
+            raise ExecutionError(f"{where}: no reference for this op")
+        t0 = time.perf_counter()
+        try:
+            outs = spec.ref(ins, n.attrs)
+        except WebtensorError:
+            raise
+        except Exception as e:
+            raise (wrap_backend_error(e, where) if is_out_of_memory(e) else ExecutionError(f"{where} failed: {e}")) from None
+        record = getattr(self.executor, "record", None)
+        if record is not None:
+            record(n, ins, outs, (time.perf_counter() - t0) * 1e3)
+        return outs
+
+    async def _loop(self, prog: Program, loop: Loop, scope: Scope):
+        where = f"{prog.source}: loop {loop.name!r}"
+        entered = {e.name: scope.get(e.inputs[0]) for e in loop.enters}
+        if any(v is DEAD for v in entered.values()):
+            scope.dead.update(x.name for x in loop.exits)
+            return
+        values = {m.name: entered[loop.first[m.name][1].name] for m in loop.merges}
+        came_from = {m.name: loop.first[m.name][0] for m in loop.merges}
+        limit = loop_limit()
+        iteration = 0
+        while True:
+            local = Scope(scope)
+            for e in loop.invariants:
+                local.values[e.output(0)] = entered[e.name]
+            for e in loop.enters:
+                local.values.setdefault(e.output(0), entered[e.name])
+            for m in loop.merges:
+                local.values[m.output(0)] = values[m.name]
+                local.values[m.output(1)] = np.int32(came_from[m.name])
+            await self._block(prog, loop.block, local)
+            try:
+                pred = local.get(loop.cond.inputs[0])
+            except KeyError:
+                raise ExecutionError(f"{where}: its condition was never computed") from None
+            if pred is DEAD or not _truth(pred, where):
+                for x in loop.exits:
+                    v = local.get(x.inputs[0])
+                    if v is DEAD:
+                        scope.dead.add(x.name)
+                    else:
+                        scope.values[x.output(0)] = v
+                return
+            iteration += 1
+            if iteration >= limit:
+                raise ExecutionError(f"{where} ran {iteration} iterations without its condition turning false "
+                                     f"(the limit; raise it with webtensor.set_loop_limit(n))")
+            for m in loop.merges:
+                v = local.get(loop.nexts[m.name][1].inputs[0])
+                if v is DEAD:
+                    raise ExecutionError(f"{where}: the next value of {m.name!r} is dead while the loop goes on")
+                values[m.name] = v
+                came_from[m.name] = loop.nexts[m.name][0]
+
+    async def _call(self, prog: Program, n: Node, fn, args):
+        body = prog.function(fn)
+        if len(args) != len(body.input_keys):
+            raise ExecutionError(f"{prog._where(n)}: passes {len(args)} arguments to {body.source}, which takes "
+                                 f"{len(body.input_keys)}")
+        out = await Interpreter(body, self.executor).run(dict(zip(body.input_keys, args)))
+        return [out[k] for k in body.output_keys]
+
+    async def _while(self, prog: Program, n: Node, args):
+        cond, body = n.attrs.get("cond"), n.attrs.get("body")
+        where = prog._where(n)
+        limit = loop_limit()
+        values = list(args)
+        for iteration in range(limit + 1):
+            pred = (await self._call(prog, n, cond, values))[0]
+            if not _truth(pred, where):
+                return values
+            if iteration >= limit:
+                break
+            new = await self._call(prog, n, body, values)
+            if len(new) != len(values):
+                raise ExecutionError(f"{where}: the body returns {len(new)} values for {len(values)} loop variables")
+            values = new
+        raise ExecutionError(f"{where} ran {limit} iterations without its condition turning false "
+                             f"(the limit; raise it with webtensor.set_loop_limit(n))")
+
+
+# ----------------------------------------------------------------------------- TF2 function library
+@dataclass
+class Function:
+    name: str
+    nodes: list[Node]
+    consts: dict
+    arg_keys: list[str]
+    output_keys: list[str]
+
+
+# Output argument names of multi-output ops, for a function body's "node:arg:index" references.
+OUTPUT_ARGS = {
+    "Switch": ["output_false", "output_true"], "Merge": ["output", "value_index"],
+    "TopKV2": ["values", "indices"], "NonMaxSuppressionV4": ["selected_indices", "valid_outputs"],
+    "NonMaxSuppressionV5": ["selected_indices", "selected_scores", "valid_outputs"],
+    "TensorListPopBack": ["output_handle", "tensor"], "TensorListConcatV2": ["tensor", "lengths"],
+    "TensorArrayV3": ["handle", "flow"], "TensorArrayConcatV3": ["value", "lengths"],
+    "FusedBatchNorm": ["y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2"],
+    "FusedBatchNormV3": ["y", "batch_mean", "batch_variance", "reserve_space_1", "reserve_space_2",
+                         "reserve_space_3"],
+}
