@@ -46,7 +46,7 @@ def quantize(arr: np.ndarray, qdtype: str):
 
 def write_model(folder: Path, nodes: list[dict], consts: dict[str, np.ndarray], *,
                 quant: dict[str, str] | None = None, shards: int = 1, signature: dict | None = None,
-                name: str = "model") -> Path:
+                name: str = "model", library: dict | None = None) -> Path:
     """Consts are added as Const nodes and packed into `shards` shard files."""
     quant = quant or {}
     weights, blobs = [], []
@@ -73,7 +73,7 @@ def write_model(folder: Path, nodes: list[dict], consts: dict[str, np.ndarray], 
         (folder / p).write_bytes(data[i * step:(i + 1) * step])
         paths.append(p)
     doc = {"format": "graph-model", "generatedBy": "tests", "convertedBy": "tests",
-           "modelTopology": {"node": const_nodes + nodes, "library": {}, "versions": {}},
+           "modelTopology": {"node": const_nodes + nodes, "library": library or {}, "versions": {}},
            "weightsManifest": [{"paths": paths, "weights": weights}]}
     if signature:
         doc["signature"] = signature

@@ -54,7 +54,16 @@ BINARY_F = ["Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "DivNoNan", "FloorDi
 REDUCE = ["Mean", "Sum", "Max", "Min", "Prod", "All", "Any"]
 CONVS = ["Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"]
 # ops left out, and why (a test checks every op of the spec is drawn or listed here)
+_LISTS = "TensorList/TensorArray values: tests/test_control_flow.py (list loops, element rules)"
 NOT_DRAWN = {"NoOp": "no inputs and no outputs",
+             **{name: _LISTS for name in (
+                 "EmptyTensorList", "TensorListReserve", "TensorListFromTensor", "TensorListGetItem",
+                 "TensorListSetItem", "TensorListPushBack", "TensorListPopBack", "TensorListLength",
+                 "TensorListElementShape", "TensorListResize", "TensorListStack", "TensorListGather",
+                 "TensorListScatter", "TensorListScatterV2", "TensorListScatterIntoExistingList",
+                 "TensorListConcatV2", "TensorListSplit", "TensorArrayV3", "TensorArrayWriteV3",
+                 "TensorArrayReadV3", "TensorArrayGatherV3", "TensorArrayScatterV3", "TensorArraySizeV3",
+                 "TensorArrayConcatV3", "TensorArraySplitV3", "TensorArrayCloseV3")},
              "WtQConv2D": "int8 ops: exact-integer cases in the conformance suite",
              "WtQDepthwiseConv2D": "int8 ops: exact-integer cases in the conformance suite",
              "WtQMatMul": "int8 ops: exact-integer cases in the conformance suite",
@@ -286,6 +295,26 @@ def draw_case(d, op=None):
         size = np.array([n, oh, ow, co], np.int32)
         return op, [size, array(d, (kh, kw, co, ci)), array(d, (n, h, w, ci))], {0}, \
             {"strides": [1, s, s, 1], "padding": pad, "data_format": "NHWC"}
+    if op.startswith("NonMaxSuppression"):
+        n = d.int(0, 9)
+        boxes = array(d, (n, 4), lo=0.0, hi=1.0)
+        if n > 1 and d.bool():
+            boxes[-1] = boxes[0]                 # a duplicate box
+        levels = np.array([0.1, 0.5, 0.5, 0.9], np.float32)      # ties are common
+        scores = levels[np.random.default_rng(d.int(0, 2 ** 31)).integers(0, 4, n)]
+        ins = [boxes, scores, np.array(d.int(0, 10), np.int32), np.array(d.pick([0.0, 0.3, 0.5, 1.0]), np.float32)]
+        if op != "NonMaxSuppressionV2":
+            ins.append(np.array(d.pick([-1.0, 0.0, 0.4]), np.float32))
+        if op == "NonMaxSuppressionV5":
+            ins.append(np.array(d.pick([0.0, 0.0, 0.5]), np.float32))
+        # boxes and scores at run time: the interpreter runs the op when they are known
+        return op, ins, set(range(2, len(ins))), {"pad_to_max_output_size": d.bool()}
+    if op == "Where":
+        s = shape(d, 1, 3, 0, 4)
+        x = array(d, s, d.pick([F32, BOOL]))
+        if x.dtype == F32:
+            x = np.where(x > 0, x, 0).astype(np.float32)
+        return op, [x], set(), {}
     raise ValueError(f"no draw for {op}")
 
 
@@ -295,7 +324,8 @@ ALL_DRAWN = set(UNARY_F) | set(BINARY_F) | set(REDUCE) | set(CONVS) | {
     "FusedBatchNormV3", "Transpose", "Reshape", "Squeeze", "ExpandDims", "Slice", "StridedSlice", "ConcatV2",
     "Concat", "Pack", "Unpack", "Split", "SplitV", "Pad", "PadV2", "MirrorPad", "GatherV2", "GatherNd",
     "ResizeBilinear", "ResizeNearestNeighbor", "Cast", "Select", "SelectV2", "TopKV2", "Fill", "Range", "Shape",
-    "DepthToSpace", "Conv2DBackpropInput"}
+    "DepthToSpace", "Conv2DBackpropInput", "NonMaxSuppressionV2", "NonMaxSuppressionV3", "NonMaxSuppressionV4",
+    "NonMaxSuppressionV5", "Where"}
 
 
 def case_graph(op, inputs, consts, attrs, name="drawn"):

@@ -1,4 +1,4 @@
-"""Every graph model of @vladmandic/human (all but control-flow `handtrack`) on numpy."""
+"""Every graph model of @vladmandic/human on numpy (control-flow `handtrack`: test_control_flow.py)."""
 import asyncio
 
 import numpy as np
@@ -34,9 +34,16 @@ def test_model_runs_with_finite_outputs_of_signature_shapes(name):
             assert all(w < 0 or w == g for w, g in zip(info.shape, value.shape)), (info.shape, value.shape)
 
 
-def test_handtrack_is_reported_unsupported_at_load():
-    with pytest.raises(webtensor.UnsupportedOpError, match="handtrack.json.*NonMaxSuppressionV5"):
-        webtensor.read_graph_model(HUMAN_MODELS / "handtrack.json")
+def test_an_unknown_op_is_still_reported_at_load(tmp_path):
+    import json
+    doc = json.loads((HUMAN_MODELS / "handtrack.json").read_text())
+    for n in doc["modelTopology"]["node"]:
+        if n["op"] == "NonMaxSuppressionV5":
+            n["op"] = "NonMaxSuppressionV9"
+    (tmp_path / "handtrack.json").write_text(json.dumps(doc))
+    (tmp_path / "handtrack.bin").write_bytes((HUMAN_MODELS / "handtrack.bin").read_bytes())
+    with pytest.raises(webtensor.UnsupportedOpError, match="handtrack.json.*NonMaxSuppressionV9"):
+        webtensor.read_graph_model(tmp_path / "handtrack.json")
 
 
 def test_blazeface_finds_the_astronaut():

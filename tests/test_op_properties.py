@@ -51,7 +51,8 @@ def test_shape_rule_agrees_with_the_reference_on_seeded_draws(op):
 
 def check_case(op, inputs, consts, attrs):
     spec = OPS[op]
-    specs = [TensorSpec(v.shape, v.dtype, v if i in consts else None) for i, v in enumerate(inputs)]
+    # a dynamic op's rule is exact only once its values are known (the interpreter runs it then)
+    specs = [TensorSpec(v.shape, v.dtype, v if i in consts or spec.dynamic else None) for i, v in enumerate(inputs)]
     try:
         rule = spec.shape(specs, attrs)
     except OpError:

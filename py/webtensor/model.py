@@ -347,7 +347,7 @@ def _describe_programs(programs, notes: dict) -> dict:
             groups.append({"group": g.id, "outputs": len(prog.output_keys), "nodes": len(g.nodes), "native": native,
                            "why": None if native else notes.get(id(g), "no conv, matmul, resize or pool: "
                                                                        "cheaper on numpy than a plan")})
-    return {"loops": loops, "groups": groups, "numpy_ops": sorted(ops.values(), key=lambda e: e["op"]),
+    return {"loops": sorted(set(loops)), "groups": groups, "numpy_ops": sorted(ops.values(), key=lambda e: e["op"]),
             "interop_calls_per_inference": sum(1 for g in groups if g["native"])}
 
 

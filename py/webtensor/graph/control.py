@@ -188,6 +188,11 @@ class Program:
                 frame[n.name] = f[:-1]
             else:
                 home[n.name] = frame[n.name] = f
+            for k in n.inputs:                   # reading its own loop's Exit: a cycle the frames hide
+                p = split_ref(k)[0]
+                loop = home.get(p) if self.by_name[p].op in EXIT else None
+                if loop and home[n.name][:len(loop)] == loop:
+                    raise ModelFormatError(f"{self._where(n)}: reads {k!r}, the exit of the loop it is in")
         self.frame, self.home = frame, home
 
     def _loops(self):
@@ -232,9 +237,10 @@ class Program:
             loop = Loop(f[-1], parts["enter"], parts["merge"], first, nexts, invariants, cond, parts["exit"])
             self.loop_of[f] = loop
             self.loops.append(loop)
+        fed_back = {p.name for lp in self.loops for _, p in lp.nexts.values()}
         for n in self.nodes:
-            if n.op in NEXT and self.home[n.name] not in self.loop_of:
-                raise ModelFormatError(f"{self._where(n)}: a NextIteration outside any loop")
+            if n.op in NEXT and (self.home[n.name] not in self.loop_of or n.name not in fed_back):
+                raise ModelFormatError(f"{self._where(n)}: a NextIteration that feeds no loop Merge")
 
     def _guards(self):
         """Per node, the (predicate tensor, port) pairs of the Switches it lies behind: nodes
@@ -445,6 +451,13 @@ class Scope:
         raise KeyError(key)
 
 
+def _read(scope: Scope, key: str, where: str):
+    try:
+        return scope.get(key)
+    except KeyError:
+        raise ExecutionError(f"{where}: reads {key!r}, which was never computed (a malformed graph)") from None
+
+
 def _truth(v, where) -> bool:
     """TF's rule for If / LoopCond predicates: a scalar is true when non-zero; a tensor of
     more elements is true when it is non-empty."""
@@ -473,7 +486,7 @@ class Interpreter:
         await self._block(prog, prog.root, scope)
         out = {}
         for k in prog.output_keys:
-            v = scope.get(k)
+            v = _read(scope, k, f"{prog.source}: output")
             if v is DEAD:
                 raise ExecutionError(f"{prog.source}: output {k!r} is dead (it lies on a branch the "
                                      f"model's condition did not take)")
@@ -490,7 +503,7 @@ class Interpreter:
                 await self._node(prog, item, scope)
 
     async def _group(self, prog: Program, group: Group, scope: Scope):
-        feeds = {k: scope.get(k) for k in group.inputs}
+        feeds = {k: _read(scope, k, f"{prog.source}: {group.label}") for k in group.inputs}
         if any(v is DEAD for v in feeds.values()):
             scope.dead.update(n.name for n in group.nodes)
             return
@@ -507,10 +520,7 @@ class Interpreter:
             scope.values[k] = local.values[k]
 
     async def _node(self, prog: Program, n: Node, scope: Scope):
-        try:
-            ins = [scope.get(k) for k in n.inputs]
-        except KeyError as e:
-            raise ExecutionError(f"{prog._where(n)}: reads {e.args[0]!r}, which was never computed") from None
+        ins = [_read(scope, k, prog._where(n)) for k in n.inputs]
         op = n.op
         if op in MERGE:
             for i, v in enumerate(ins):
@@ -567,7 +577,7 @@ class Interpreter:
 
     async def _loop(self, prog: Program, loop: Loop, scope: Scope):
         where = f"{prog.source}: loop {loop.name!r}"
-        entered = {e.name: scope.get(e.inputs[0]) for e in loop.enters}
+        entered = {e.name: _read(scope, e.inputs[0], prog._where(e)) for e in loop.enters}
         if any(v is DEAD for v in entered.values()):
             scope.dead.update(x.name for x in loop.exits)
             return
@@ -585,13 +595,10 @@ class Interpreter:
                 local.values[m.output(0)] = values[m.name]
                 local.values[m.output(1)] = np.int32(came_from[m.name])
             await self._block(prog, loop.block, local)
-            try:
-                pred = local.get(loop.cond.inputs[0])
-            except KeyError:
-                raise ExecutionError(f"{where}: its condition was never computed") from None
+            pred = _read(local, loop.cond.inputs[0], f"{where}: its condition")
             if pred is DEAD or not _truth(pred, where):
                 for x in loop.exits:
-                    v = local.get(x.inputs[0])
+                    v = _read(local, x.inputs[0], prog._where(x))
                     if v is DEAD:
                         scope.dead.add(x.name)
                     else:
@@ -602,7 +609,7 @@ class Interpreter:
                 raise ExecutionError(f"{where} ran {iteration} iterations without its condition turning false "
                                      f"(the limit; raise it with webtensor.set_loop_limit(n))")
             for m in loop.merges:
-                v = local.get(loop.nexts[m.name][1].inputs[0])
+                v = _read(local, loop.nexts[m.name][1].inputs[0], where)
                 if v is DEAD:
                     raise ExecutionError(f"{where}: the next value of {m.name!r} is dead while the loop goes on")
                 values[m.name] = v

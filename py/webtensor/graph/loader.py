@@ -341,7 +341,7 @@ def _const_value(node_name: str, attrs: dict, weights: dict, where: str) -> np.n
             n = int(np.prod(shape)) if shape else 1
             if vals.size not in (1, n):
                 raise ModelFormatError(f"{where}: {vals.size} values for shape {shape}")
-            return np.broadcast_to(vals, shape).copy() if vals.size == 1 else vals.reshape(shape)
+            return np.full(shape, vals.reshape(-1)[0], dt) if vals.size == 1 else vals.reshape(shape)
     raise ModelFormatError(f"{where}: a constant whose value webtensor cannot read ({sorted(proto)})")
 
 
