@@ -72,3 +72,15 @@ def test_detect_hands_pipeline(tmp_path, built):
     tip = hands[0]["keypoints"][8]                     # the pointing index fingertip, near (1150, 412)
     assert 1120 < tip[0] < 1175 and 395 < tip[1] < 435, tip
     assert (tmp_path / "zidane.hands.png").exists()
+
+
+def test_detect_handtrack(tmp_path, built):
+    """--model handtrack: human's hand detector (a graph model with a while loop and NMS), on its
+    default photo (zidane.jpg's right half: a pointing hand)."""
+    res = run_detect("--json", "--model", "handtrack", "--backend", "wasm-simd-threads", "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    (hands,) = json.loads(res.stdout).values()
+    assert len(hands) == 1 and hands[0]["label"] == "point" and hands[0]["score"] > 0.85, hands
+    x0, y0, x1, y1 = hands[0]["box"]
+    assert 280 < x0 < 350 and 360 < y0 < 420 and 450 < x1 < 520 and 460 < y1 < 520, hands[0]["box"]
+    assert (tmp_path / "hand.hands.png").exists()

@@ -1,5 +1,6 @@
-"""`build.py detect`: face detection on image files, run by Pyodide in headless Chromium, with
-BlazeFace (TF.js graph model) or MediaPipe's short/full-range .tflite detectors."""
+"""`build.py detect`: face or hand detection on image files, run by Pyodide in headless Chromium,
+with BlazeFace (TF.js graph model), MediaPipe's .tflite detectors and hands pipeline, or human's
+handtrack (a TF.js graph model with control flow)."""
 from __future__ import annotations
 
 import base64
@@ -14,7 +15,8 @@ DETECTOR_MODELS = {"blazeface": "models/blazeface.json",
                    "mediapipe-short": "models/mediapipe/face_detection_short_range.tflite",
                    "mediapipe-full": "models/mediapipe/face_detection_full_range.tflite",
                    "mediapipe-full-sparse": "models/mediapipe/face_detection_full_range_sparse.tflite",
-                   "mediapipe-hands": "models/mediapipe/hand_landmark_lite.tflite"}
+                   "mediapipe-hands": "models/mediapipe/hand_landmark_lite.tflite",
+                   "handtrack": "models/handtrack.json"}
 
 
 def annotate(image_path: Path, faces: list[dict], out_path: Path, connections=()) -> None:
@@ -30,7 +32,8 @@ def annotate(image_path: Path, faces: list[dict], out_path: Path, connections=()
         r = width * 1.5
         for x, y in f["keypoints"]:
             draw.ellipse([x - r, y - r, x + r, y + r], fill=(255, 23, 68))
-        draw.text((f["box"][0], max(0, f["box"][1] - 12)), f"{f['score']:.2f}", fill=(0, 230, 118))
+        label = f"{f['label']} " if f.get("label") else ""
+        draw.text((f["box"][0], max(0, f["box"][1] - 12)), f"{label}{f['score']:.2f}", fill=(0, 230, 118))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     im.save(out_path)
 
@@ -56,7 +59,8 @@ def print_faces(given: str, res: dict, out: Path) -> None:
     for f in res["faces"]:
         box = ", ".join(f"{v:.1f}" for v in f["box"])
         kps = " ".join(f"({x:.0f},{y:.0f})" for x, y in f["keypoints"])
-        print(f"  score {f['score']:.3f}  box [{box}]  keypoints {kps}")
+        label = f"{f['label']}  " if f.get("label") else ""
+        print(f"  {label}score {f['score']:.3f}  box [{box}]" + (f"  keypoints {kps}" if kps else ""))
 
 
 def detect_main(images: list[str], backend: str = "numpy", as_json: bool = False, out_dir: str | None = None,

@@ -257,7 +257,7 @@ function draw(result, source) {
     for (const [x, y] of f.keypoints) { ctx.beginPath(); ctx.arc(x, y, ctx.lineWidth * 1.5, 0, 2 * Math.PI); ctx.fill(); }
     ctx.fillStyle = '#00e676';
     ctx.font = `${Math.max(12, result.width / 40)}px sans-serif`;
-    ctx.fillText(f.score.toFixed(2), x0, Math.max(12, y0 - 4));
+    ctx.fillText((f.label ? `${f.label} ` : '') + f.score.toFixed(2), x0, Math.max(12, y0 - 4));
   }
   stats.times.push(result.ms);
   if (stats.times.length > 30) stats.times.shift();
@@ -361,9 +361,10 @@ async function loop() {
 // ------------------------------------------------------------------ wiring + API for tests/CLI
 $('start-camera').onclick = () => startCamera();
 $('stop-camera').onclick = () => stopCamera();
-// the sample photo: a face, or for the hands pipeline a photo with a hand
+// the sample photo: a face, or for the hand detectors a photo with a hand
 $('sample').onclick = async () => {
-  const name = $('detector').value.includes('hand_landmark') ? 'zidane.jpg' : 'astronaut.png';
+  const det = $('detector').value;
+  const name = det.includes('hand_landmark') ? 'zidane.jpg' : det.includes('handtrack') ? 'hand.png' : 'astronaut.png';
   showImageFile(await (await fetch(`samples/${name}`)).blob(), name);
 };
 $('file').onchange = (ev) => { const f = ev.target.files[0]; if (f) showImageFile(f, f.name); };

@@ -14,7 +14,7 @@ from .backends import backends as list_backends, current_backend_name, set_backe
 from .engine import memory as _memory, profile_async as _profile_async
 from .errors import WebtensorError
 from .native import set_threads as _set_threads
-from .vision import BlazeFace, FaceDetector, SsdFaceDetector, decode_image
+from .vision import BlazeFace, FaceDetector, HandDetector, SsdFaceDetector, decode_image
 from .vision.hands import CONNECTIONS, HandTracker
 from .vision.image import rgba_to_rgb
 
@@ -59,8 +59,9 @@ async def set_threads(n: int) -> str:
 
 async def load_detector(url: str, min_score: float | None = None) -> str:
     """A detector from `url`: MediaPipe's hand landmark .tflite -> the hands pipeline (with the
-    palm detector beside it), another .tflite -> one of MediaPipe's face detectors, a
-    model.json -> BlazeFace; min_score defaults to the detector's own threshold."""
+    palm detector beside it), another .tflite -> one of MediaPipe's face detectors, human's
+    handtrack.json -> hand boxes, another model.json -> BlazeFace; min_score defaults to the
+    detector's own threshold."""
     global _detector
     try:
         t0 = time.perf_counter()
@@ -70,6 +71,9 @@ async def load_detector(url: str, min_score: float | None = None) -> str:
             palm = path.rsplit("/", 1)[0] + "/palm_detection_lite.tflite"
             kw = {} if min_score is None else {"min_palm_score": float(min_score)}
             _detector = await HandTracker.load(palm, url, **kw)
+        elif name.startswith("handtrack"):
+            kw = {} if min_score is None else {"min_score": float(min_score)}
+            _detector = await HandDetector.load(url, **kw)
         else:
             kw = {} if min_score is None else {"min_score": float(min_score)}
             _detector = await (FaceDetector if path.endswith(".tflite") else BlazeFace).load(url, **kw)
@@ -92,8 +96,8 @@ async def set_precision(precision: str, calibration_url: str) -> str:
     try:
         if _detector is None:
             raise WebtensorError("no detector loaded: call load_detector first")
-        if isinstance(_detector, HandTracker) and precision == "int8":
-            raise WebtensorError("int8 is offered for the face detectors; the hands pipeline runs in float32")
+        if isinstance(_detector, (HandTracker, HandDetector)) and precision == "int8":
+            raise WebtensorError("int8 is offered for the face detectors; the hand detectors run in float32")
         if precision not in ("float32", "int8"):
             raise WebtensorError(f"precision must be 'float32' or 'int8', got {precision!r}")
         quantize_ms = 0.0
@@ -122,6 +126,8 @@ async def _detect(image) -> str:
     if isinstance(_detector, HandTracker):             # hands drawn like faces: box, points, and bones
         found = [_hand_as_detection(h) for h in found]
         extra = {"kind": "hands", "connections": CONNECTIONS}
+    elif isinstance(_detector, HandDetector):            # boxes with a class label, no landmarks
+        extra = {"kind": "hands"}
     return _ok(faces=found, width=int(image.shape[1]), height=int(image.shape[0]),
                ms=(time.perf_counter() - t0) * 1e3, backend=current_backend_name(), **extra)
 

@@ -372,6 +372,10 @@ def quantize(model, calibration_inputs, backend: str | None = None, equalization
     of inputs as `predict` takes them (arrays, or dicts for several inputs), all of one
     shape.  Returns a GraphModel whose `quantization` dict says what was quantised."""
     from .model import GraphModel
+    if model.program_for(model.output_keys) is not None:
+        from .errors import UnsupportedOpError
+        raise UnsupportedOpError(f"quantize: {model.graph.source} has control flow or value-dependent shapes; "
+                                 f"int8 quantization covers models that are one static plan")
     if not isinstance(calibration_inputs, (list, tuple)) or not calibration_inputs:
         raise InputError("quantize: calibration_inputs must be a non-empty list of model inputs")
     feeds_list = [model._feeds(x) for x in calibration_inputs]
