@@ -33,6 +33,7 @@ enum Opcode {
   OP_DEQUANTIZE = 15, // int8 -> float32
   OP_QMAXPOOL = 16,   // int8 max pool
   OP_COPY8 = 17,      // strided copy of 1-byte elements
+  OP_TOPK = 18,       // the k largest of each row, with their indices
 };
 
 enum Activation {
@@ -246,3 +247,4 @@ void op_quantize(const int32_t* a, int tid, int nthreads);
 void op_dequantize(const int32_t* a, int tid, int nthreads);
 void op_qmaxpool(const int32_t* a, int tid, int nthreads);
 void op_copy8(const int32_t* a, int tid, int nthreads);
+void op_topk(const int32_t* a, int tid, int nthreads);

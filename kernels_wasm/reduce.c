@@ -1,4 +1,4 @@
-// Reductions over a middle axis (after the planner merges axes) and softmax.
+// Reductions over a middle axis (after the planner merges axes), softmax, and top-k selection.
 #include "common.h"
 
 // args: x out outer n inner kind(0 mean, 1 sum, 2 max, 3 min):  out[o][i] = reduce_k x[o][k][i]
@@ -40,6 +40,37 @@ void op_softmax(const int32_t* a, int tid, int nthreads) {
       for (int c = 0; c < cols; c++) { o[c] = wt_expf(xr[c] - m); s += o[c]; }
       const float inv = 1.0f / s;
       for (int c = 0; c < cols; c++) o[c] *= inv;
+    }
+  }
+}
+
+// v ranks strictly above w, v seen after w: a larger number, or any number above NaN (NaN ranks
+// below every number, the reference's sort order); equal values keep the earlier index first.
+INLINE int topk_above(float v, float w) { return v > w || (w != w && v == v); }
+
+// args: x values indices rows n k:  per row of x [rows][n], its k largest values in order and
+// their indices.  One pass with the best k kept sorted in the output row itself: after the first
+// k elements most are rejected by one comparison with the k-th best (O(n) for k << n).
+void op_topk(const int32_t* a, int tid, int nthreads) {
+  const float* x = PTR(const float, a[0]);
+  float* values = PTR(float, a[1]);
+  int32_t* indices = PTR(int32_t, a[2]);
+  const int rows = a[3], n = a[4], k = a[5];
+  int r0, r1;
+  FOR_WORK(rows, r0, r1) {
+    for (int r = r0; r < r1; r++) {
+      const float* xr = x + (size_t)r * n;
+      float* vo = values + (size_t)r * k;
+      int32_t* io = indices + (size_t)r * k;
+      int count = 0;
+      for (int i = 0; i < n; i++) {
+        const float v = xr[i];
+        if (count == k && (k == 0 || !topk_above(v, vo[k - 1]))) continue;
+        int j = count < k ? count++ : k - 1;        // the last slot is dropped when full
+        while (j > 0 && topk_above(v, vo[j - 1])) { vo[j] = vo[j - 1]; io[j] = io[j - 1]; j--; }
+        vo[j] = v;
+        io[j] = i;
+      }
     }
   }
 }

@@ -40,6 +40,11 @@ class Mutant:
 
 WASM, SIMD, GL, GPU = ("wasm",), ("wasm-simd",), ("webgl",), ("webgpu",)
 MUTANTS = [
+    Mutant("top-k lets a later equal value overtake an earlier one", "kernels_wasm/reduce.c",
+           "INLINE int topk_above(float v, float w) { return v > w ||",
+           "INLINE int topk_above(float v, float w) { return v >= w ||", WASM),
+    Mutant("top-k drops the row offset of the output", "kernels_wasm/reduce.c",
+           "float* vo = values + (size_t)r * k;", "float* vo = values;", SIMD),
     # -- the 13 of issue 19
     Mutant("scalar conv drops the batch offset", "kernels_wasm/conv.c",
            "const float* xn = x + (size_t)n * H * W * C;\n      const int whole",

@@ -148,6 +148,14 @@ def cases() -> list[Case]:
                 {"keep_dims": keep}, tol=TOL_ACCUM)
     for cols in (1, 3, 4, 7, 100):
         add(f"Softmax cols={cols}", "Softmax", {"x": _rand(rng, 3, cols, lo=-5, hi=5)}, {}, tol=TOL_TRANSCENDENTAL)
+    # TopK: ties (values from a small set: the lower index first), rows > 1, k = n, k = 0, a long row
+    # streamed past a full buffer, and NaN / +-Inf (NaN ranks below every number)
+    ties = rng.integers(-3, 4, (2, 4, 33)).astype(np.float32)
+    ties[0, 1, [3, 9]], ties[1, 2, [0, 5, 7]], ties[1, 3, 4] = np.nan, np.inf, -np.inf
+    ties[1, 0, :] = np.nan
+    for name, x, k in [("ties, NaN/Inf, rows 8", ties, 5), ("k = n", _rand(rng, 3, 6), 6),
+                       ("k = 0", _rand(rng, 2, 4), 0), ("a long row", _rand(rng, 1, 5000), 100)]:
+        add(f"TopKV2 {name}", "TopKV2", {"x": x}, {"k": np.array(k, np.int32)}, {"sorted": True}, n_out=2)
     add("Cast int32->float32", "Cast", {"x": rng.integers(-100, 100, (3, 5)).astype(np.int32)}, {},
         {"DstT": np.dtype(np.float32)})
     add("Cast float32->int32", "Cast", {"x": _rand(rng, 4, 6, lo=-9, hi=9)}, {}, {"DstT": np.dtype(np.int32)})

@@ -23,7 +23,7 @@ from ..ops.kinds import ACTIVATIONS, BINARY_KINDS, REDUCTIONS, UNARY_KINDS
 from ..ops.nn import conv_geometry
 from ..ops.spec import norm_axis
 from .calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv, QDepthwiseConv,
-                    Quantize, Reduce, Ref, Requant, Resize, Softmax, Unary, Window)
+                    Quantize, Reduce, Ref, Requant, Resize, Softmax, TopK, Unary, Window)
 from .memory import plan_arena, slot_bytes, slot_span  # noqa: F401  (re-exported)
 
 VIEW_OPS = {"Reshape", "Squeeze", "ExpandDims", "Identity", "StopGradient", "Snapshot"}
@@ -643,6 +643,16 @@ def lower_softmax(low: Lowering, i: int, step: Step):
     low.emit(Softmax(low.ref(x), Ref("t", out), rows, shape[-1]), [x], [out], f"softmax:{step.node.name}")
 
 
+def lower_topk(low: Lowering, i: int, step: Step):
+    x, values, indices = step.inputs[0], step.outputs[0], step.outputs[1]
+    low.require_f32(x)
+    shape = low.shape(x)
+    k = low.shape(values)[-1]
+    rows = int(np.prod(shape[:-1], dtype=np.int64))
+    low.emit(TopK(low.ref(x), Ref("t", values), Ref("t", indices), rows, shape[-1], k), [x], [values, indices],
+             f"topk:{step.node.name}")
+
+
 def lower_cast(low: Lowering, i: int, step: Step):
     x, out = step.inputs[0], step.outputs[0]
     src, dst = low.dtype(x), low.dtype(out)
@@ -728,7 +738,7 @@ LOWERINGS = {
     "Pad": lower_pad, "PadV2": lower_pad,
     "ResizeBilinear": lower_resize, "ResizeNearestNeighbor": lower_resize,
     **{op: lower_reduce for op in REDUCTIONS},
-    "Softmax": lower_softmax, "Cast": lower_cast,
+    "Softmax": lower_softmax, "Cast": lower_cast, "TopKV2": lower_topk,
     "WtQConv2D": lower_qconv, "WtQMatMul": lower_qconv, "WtQDepthwiseConv2D": lower_qdwconv,
     "WtQuantize": lower_quantize, "WtDequantize": lower_quantize,
 }

@@ -186,6 +186,18 @@ class Cast(Call):
     dst: str
 
 
+@dataclass
+class TopK(Call):
+    """Per row of x viewed as [rows, n]: the k largest values in order and their indices
+    (ties: the lower index first; NaN ranks below every number, as the reference's sort)."""
+    x: Ref
+    values: Ref
+    indices: Ref
+    rows: int
+    n: int
+    k: int
+
+
 @dataclass(frozen=True)
 class Requant:
     """The int8 epilogue (ops/quant.py): acc * mult + out_zero, clamped to [qmin, qmax];
@@ -254,4 +266,7 @@ class Dequantize(Call):
 
 
 CALL_TYPES = (Conv, DepthwiseConv, Pool, Binary, Unary, Copy, Fill, Resize, Reduce, Softmax, Cast, QConv,
-              QDepthwiseConv, Quantize, Dequantize)
+              QDepthwiseConv, Quantize, Dequantize, TopK)
+# Calls the GPU backends have no kernel for, and why (their lowering sends the op to numpy there)
+GPU_REFUSED = {TopK: "selection needs a sort; a fragment/compute pass per output would read the whole row "
+                     "k times (numpy's partition runs it there)"}

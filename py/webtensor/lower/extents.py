@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv, QDepthwiseConv,
-                    Quantize, Reduce, Ref, Resize, Softmax, Unary)
+                    Quantize, Reduce, Ref, Resize, Softmax, TopK, Unary)
 
 
 def span(shape, strides) -> tuple[int, int]:
@@ -47,6 +47,8 @@ EXTENTS = {
     Cast: _io(lambda c: c.n),
     Quantize: _io(lambda c: c.n),
     Dequantize: _io(lambda c: c.n),
+    TopK: lambda c: [(c.x, (0, c.rows * c.n), False), (c.values, (0, c.rows * c.k), True),
+                     (c.indices, (0, c.rows * c.k), True)],
 }
 
 

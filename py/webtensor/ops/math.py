@@ -208,6 +208,28 @@ def top_k(ins, attrs):
     x = ins[0]
     k = int(np.asarray(ins[1]).reshape(-1)[0])
     check(x.ndim >= 1 and 0 <= k <= x.shape[-1], f"k={k} out of range for shape {list(x.shape)}")
-    # stable sort of descending values: equal values keep the lower index first, as TF does
-    order = np.argsort(-x.astype(np.float64), axis=-1, kind="stable")[..., :k]
+    n = x.shape[-1]
+    if k == 0 or x.size == 0:
+        order = np.zeros(x.shape[:-1] + (k,), np.int64)
+    elif 4 * k < n and x.dtype.kind == "f" and not np.isnan(x).any():
+        order = _top_k_partition(x, k)
+    else:
+        # stable sort of descending values: equal values keep the lower index first, as TF
+        # does; NaN sorts after every number
+        order = np.argsort(-x.astype(np.float64), axis=-1, kind="stable")[..., :k]
     return [np.take_along_axis(x, order, axis=-1), order.astype(np.int32)]
+
+
+def _top_k_partition(x, k):
+    """The same order as the stable sort in O(n) per row (CenterNet: 1.3M scores, k = 100):
+    a partition finds the k-th largest value v; every element above v is in, then the
+    lowest-index elements equal to v fill the rest; only those k are sorted."""
+    rows = x.reshape(-1, x.shape[-1])
+    out = np.empty((rows.shape[0], k), np.int64)
+    for r, row in enumerate(rows):
+        v = row[np.argpartition(row, row.size - k)[row.size - k]]
+        above = np.flatnonzero(row > v)
+        ties = np.flatnonzero(row == v)[:k - above.size]
+        pick = np.concatenate([above, ties])
+        out[r] = pick[np.lexsort((pick, -row[pick].astype(np.float64)))]
+    return out.reshape(x.shape[:-1] + (k,))

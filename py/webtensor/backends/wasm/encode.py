@@ -18,13 +18,13 @@ import numpy as np
 from ...errors import ExecutionError
 from ...lower import BOOL, I8, Lowered, Ref, slot_bytes
 from ...lower.calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv,
-                            QDepthwiseConv, Quantize, Reduce, Resize, Softmax, Unary)
+                            QDepthwiseConv, Quantize, Reduce, Resize, Softmax, TopK, Unary)
 
 # --- the contract with kernels_wasm/common.h and the kernels -------------------------------
 OPCODES = {"OP_CONV": 1, "OP_DWCONV": 2, "OP_POOL": 3, "OP_BINARY": 4, "OP_UNARY": 5, "OP_COPY": 6,
            "OP_FILL": 7, "OP_RESIZE": 8, "OP_REDUCE": 9, "OP_SOFTMAX": 10, "OP_CAST": 11,
            "OP_QCONV": 12, "OP_QDWCONV": 13, "OP_QUANTIZE": 14, "OP_DEQUANTIZE": 15, "OP_QMAXPOOL": 16,
-           "OP_COPY8": 17}
+           "OP_COPY8": 17, "OP_TOPK": 18}
 _CONV_GEOMETRY = ("N", "H", "W", "C", "OH", "OW")
 _WINDOW = ("KH", "KW", "SH", "SW", "DH", "DW", "PT", "PL")
 _REQUANT = ("xz", "oz", "qmin", "qmax", "rz", "rscale", "out_float", "act")
@@ -50,6 +50,7 @@ ARGS = {
                    "CP"),
     "OP_QUANTIZE": ("x", "out", "n", "inv", "zp"),
     "OP_DEQUANTIZE": ("x", "out", "n", "s", "zp"),
+    "OP_TOPK": ("x", "values", "indices", "rows", "n", "k"),
 }
 # the vocabulary (ops/kinds.py) in the kernels' codes (common.h, elementwise.c, reduce.c)
 ACT_CODES = {None: 0, "Relu": 1, "Relu6": 2, "Sigmoid": 3, "Tanh": 4, "Elu": 5, "LeakyRelu": 6, "Prelu": 7,
@@ -301,10 +302,15 @@ def enc_dequantize(call: Dequantize, e: Encoder):
                                  zp=call.zero_point)
 
 
+def enc_topk(call: TopK, e: Encoder):
+    return "OP_TOPK", dict(x=e.ref(call.x), values=e.ref(call.values), indices=e.ref(call.indices), rows=call.rows,
+                           n=call.n, k=call.k)
+
+
 ENCODERS = {Conv: enc_conv, DepthwiseConv: enc_dwconv, Pool: enc_pool, Binary: enc_binary, Unary: enc_unary,
             Copy: enc_copy, Fill: enc_fill, Resize: enc_resize, Reduce: enc_reduce, Softmax: enc_softmax,
             Cast: enc_cast, QConv: enc_qconv, QDepthwiseConv: enc_qdwconv, Quantize: enc_quantize,
-            Dequantize: enc_dequantize}
+            Dequantize: enc_dequantize, TopK: enc_topk}
 
 
 def supports(call) -> bool:
@@ -389,6 +395,8 @@ EXTENTS = {
                              ("out", _dense(a.N * a.OH * a.OW * a.C), 4 if a.out_float else 1, True)],
     "OP_QUANTIZE": lambda a: [("x", _dense(a.n), 4, False), ("out", _dense(a.n), 1, True)],
     "OP_DEQUANTIZE": lambda a: [("x", _dense(a.n), 1, False), ("out", _dense(a.n), 4, True)],
+    "OP_TOPK": lambda a: [("x", _dense(a.rows * a.n), 4, False), ("values", _dense(a.rows * a.k), 4, True),
+                          ("indices", _dense(a.rows * a.k), 4, True)],
 }
 
 
