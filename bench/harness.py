@@ -32,8 +32,10 @@ RESULTS = ROOT / "bench" / "results"
 
 # model name -> file under dist/ (graph models from @vladmandic/human)
 MODELS = {"blazeface": "models/blazeface.json", "movenet-lightning": "models/movenet-lightning.json",
-          "mobilenetv2": "models/mobilenet_v2/model.json"}
+          "mobilenetv2": "models/mobilenet_v2/model.json", "centernet": "models/centernet.json",
+          "handtrack": "models/handtrack.json"}
 LAYERS_MODELS = {"mobilenetv2"}         # Keras-converted: load_layers_model / tf.loadLayersModel
+DYNAMIC_MODELS = {"handtrack"}          # control flow: TF.js needs executeAsync
 BACKENDS = ("numpy", "wasm", "wasm-simd", "wasm-simd-threads", "webgl", "webgpu")
 
 
@@ -74,6 +76,11 @@ def bench_input(model: str, shape, dtype) -> np.ndarray:
         from PIL import Image
         img = np.asarray(Image.open(ROOT / ".cache" / "samples" / "astronaut.png").convert("RGB"))
         return to_model_input(img, shape[1])
+    if model == "handtrack":            # the photo with a hand, as int32 (what human feeds it)
+        from PIL import Image
+        from webtensor.vision import HandDetector
+        img = np.asarray(Image.open(ROOT / ".cache" / "samples" / "hand.png").convert("RGB"))
+        return HandDetector(webtensor.read_graph_model(DIST / MODELS[model])).prepare(img).astype(np.int32)
     rng = np.random.default_rng(42)
     if np.dtype(dtype).kind == "f":
         return rng.uniform(-1, 1, shape).astype(np.float32)
@@ -161,7 +168,8 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
         log(f"  {label} {qs}: loading")
         s = page.evaluate("(a) => window.bench.setup(a)", {"modelUrl": f"{base}/{url}", "inputB64": b64,
                                                            "shape": list(x.shape), "dtype": x.dtype.name,
-                                                           "outputs": outs, "kind": "layers" if layers else "graph"})
+                                                           "outputs": outs, "kind": "layers" if layers else "graph",
+                                                           "dynamic": model in DYNAMIC_MODELS})
         s["wasm_files"] = sorted(set(wasm_files))
         engines.append({"engine": label, "page": page, "setup": s, "ms": [], "query": query})
 

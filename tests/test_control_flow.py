@@ -283,3 +283,44 @@ def test_hand_detector_finds_the_hand():
     x0, y0, x1, y1 = h["box"]
     assert 280 < x0 < 350 and 360 < y0 < 420 and 450 < x1 < 520 and 460 < y1 < 520, h["box"]
     assert det.detect(_photo()[:200, :200]) == []      # the top-left corner: no hand
+
+
+def _sequential_hard_nms(boxes, scores, size, iou_t, score_t):
+    """TF's definition, one candidate at a time: the blocked implementation must agree."""
+    def iou(a, b):
+        ay1, ax1, ay2, ax2 = min(a[0], a[2]), min(a[1], a[3]), max(a[0], a[2]), max(a[1], a[3])
+        by1, bx1, by2, bx2 = min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])
+        aa, ab = (ay2 - ay1) * (ax2 - ax1), (by2 - by1) * (bx2 - bx1)
+        if aa <= 0 or ab <= 0:
+            return 0.0
+        inter = max(min(ay2, by2) - max(ay1, by1), 0) * max(min(ax2, bx2) - max(ax1, bx1), 0)
+        return inter / (aa + ab - inter)
+    order = sorted((i for i in range(len(scores)) if scores[i] > score_t), key=lambda i: (-scores[i], i))
+    kept = []
+    for i in order:
+        if len(kept) == size:
+            break
+        if all(iou(boxes[i], boxes[j]) <= iou_t for j in kept):
+            kept.append(i)
+    return kept
+
+
+def test_blocked_nms_equals_the_sequential_definition():
+    """Seeded draws across block boundaries (blocks of 128; above 1024 candidates the best 512
+    come from a partition): clustered boxes, duplicates, tied scores, every threshold kind."""
+    rng = np.random.default_rng(151)
+    for trial in range(60):
+        n = int(rng.integers(1100, 1800)) if trial % 6 == 0 else int(rng.integers(0, 700))
+        centres = rng.uniform(0, 1, (n, 2))
+        size = rng.uniform(0.02, 0.3, (n, 2))
+        boxes = np.concatenate([centres - size / 2, centres + size / 2], axis=1).astype(np.float32)
+        if n > 4:
+            boxes[rng.integers(0, n, n // 5)] = boxes[0]
+        scores = (rng.integers(0, 20, n) / 20).astype(np.float32) if trial % 2 else rng.uniform(0, 1, n).astype(np.float32)
+        m = int(rng.integers(0, 300)) if trial % 12 else 700          # sometimes past the partition's 512
+        iou_t = float(rng.choice([0.0, 0.2, 0.5, 0.9, 1.0]))
+        score_t = float(rng.choice([-1.0, 0.3]))
+        got = non_max_suppression(boxes, scores, m, iou_t, score_t)[0].tolist()
+        want = _sequential_hard_nms(boxes.astype(np.float64).tolist(), scores.tolist(), m, np.float32(iou_t),
+                                    np.float32(score_t))
+        assert got == want, (trial, n, m, iou_t, score_t)

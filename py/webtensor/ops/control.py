@@ -38,19 +38,24 @@ def _by_values(ref):
 
 
 # ----------------------------------------------------------------------------- non-max suppression
-def _iou(boxes: np.ndarray, i: int, others: np.ndarray) -> np.ndarray:
-    """IoU of box i with boxes[others], corners in either order; 0 when either area is 0
-    (TF's similarity function, in float32 like the kernel)."""
+def _corners(boxes: np.ndarray):
     b = boxes.astype(np.float32, copy=False)
     y1, x1 = np.minimum(b[:, 0], b[:, 2]), np.minimum(b[:, 1], b[:, 3])
     y2, x2 = np.maximum(b[:, 0], b[:, 2]), np.maximum(b[:, 1], b[:, 3])
-    area = (y2 - y1) * (x2 - x1)
-    iy = np.maximum(np.minimum(y2[i], y2[others]) - np.maximum(y1[i], y1[others]), np.float32(0))
-    ix = np.maximum(np.minimum(x2[i], x2[others]) - np.maximum(x1[i], x1[others]), np.float32(0))
+    return y1, x1, y2, x2, (y2 - y1) * (x2 - x1)
+
+
+def _iou_matrix(c, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """IoU of boxes[rows] (axis 0) with boxes[cols] (axis 1), corners in either order; 0 when
+    either area is 0 (TF's similarity function, in float32 like the kernel).  `c` = _corners."""
+    y1, x1, y2, x2, area = c
+    r, k = rows[:, None], cols[None, :]
+    iy = np.maximum(np.minimum(y2[r], y2[k]) - np.maximum(y1[r], y1[k]), np.float32(0))
+    ix = np.maximum(np.minimum(x2[r], x2[k]) - np.maximum(x1[r], x1[k]), np.float32(0))
     inter = iy * ix
     with np.errstate(invalid="ignore", divide="ignore"):
-        iou = inter / (area[i] + area[others] - inter)
-    return np.where((area[i] <= 0) | (area[others] <= 0), np.float32(0), iou).astype(np.float32)
+        iou = inter / (area[r] + area[k] - inter)
+    return np.where((area[r] <= 0) | (area[k] <= 0), np.float32(0), iou).astype(np.float32)
 
 
 def non_max_suppression(boxes, scores, max_output_size, iou_threshold, score_threshold=-np.inf,
@@ -72,7 +77,65 @@ def non_max_suppression(boxes, scores, max_output_size, iou_threshold, score_thr
     check(0 <= iou_t <= 1, f"iou_threshold must be in [0, 1], got {iou_t}")
     check(sigma >= 0, f"soft_nms_sigma must be non-negative, got {sigma}")
     soft = bool(sigma > 0)
-    scale = np.float32(-0.5) / sigma if soft else np.float32(0)
+    corners = _corners(boxes)
+    if soft:
+        selected, kept = _soft_nms(corners, scores, size, iou_t, score_t, sigma)
+    else:
+        selected = _hard_nms(corners, scores, size, iou_t, score_t)
+        kept = [float(scores[i]) for i in selected]
+    valid = len(selected)
+    if pad:
+        selected += [0] * (size - valid)
+        kept += [0.0] * (size - valid)
+    return np.asarray(selected, dtype=np.int32), np.asarray(kept, dtype=np.float32), np.int32(valid)
+
+
+def _hard_nms(corners, scores, size: int, iou_t, score_t) -> list[int]:
+    """Hard NMS, TF's greedy order, a block of candidates at a time: a candidate is kept when
+    its IoU with every box kept before it is <= iou_t.  Each block's IoUs (with the boxes
+    kept so far and among itself) are one array operation; the walk through the block only
+    reads them (handtrack: 7 calls over 12804 boxes, ~25x faster than one candidate at a
+    time in Pyodide)."""
+    cand = np.flatnonzero(scores > score_t)
+    selected: list[int] = []
+    if size <= 0:
+        return selected
+    for order in _best_first(cand, scores[cand]):
+        for start in range(0, order.size, 128):
+            chunk = order[start:start + 128]
+            alive = np.ones(chunk.size, bool)
+            if selected:
+                alive &= ~(_iou_matrix(corners, np.asarray(selected), chunk) > iou_t).any(axis=0)
+            suppress = _iou_matrix(corners, chunk, chunk) > iou_t
+            for j in np.flatnonzero(alive):
+                if not alive[j]:
+                    continue
+                selected.append(int(chunk[j]))
+                if len(selected) >= size:
+                    return selected
+                alive[j + 1:] &= ~suppress[j, j + 1:]
+    return selected
+
+
+def _best_first(cand: np.ndarray, s: np.ndarray, first: int = 512):
+    """`cand` (ascending indices) in NMS order, highest score first, ties by lower index: the
+    best `first` from a partition (a whole sort of 12804 scores cost more than the NMS walk),
+    then, only if the walk needs them, the rest."""
+    if cand.size > 2 * first:
+        from .math import _top_k_partition
+        top = _top_k_partition(s[None], first)[0]
+        yield cand[top]
+        rest = np.ones(cand.size, bool)
+        rest[top] = False
+        cand, s = cand[rest], s[rest]
+    yield cand[np.lexsort((cand, -s.astype(np.float64)))]
+
+
+def _soft_nms(corners, scores, size: int, iou_t, score_t, sigma) -> tuple[list[int], list[float]]:
+    """Soft-NMS (sigma > 0), candidate by candidate as TF's kernel: a candidate's score decays
+    by exp(-0.5 iou^2 / sigma) against each box selected since it was last looked at, and it
+    goes back into the queue while above score_t; no hard suppression in soft mode."""
+    scale = np.float32(-0.5) / sigma
     # heap of (-score, index, suppress_begin): the smallest tuple is the highest score, then the lower index
     heap = [(-float(s), i, 0) for i, s in enumerate(scores) if s > score_t]
     heapq.heapify(heap)
@@ -81,29 +144,18 @@ def non_max_suppression(boxes, scores, max_output_size, iou_threshold, score_thr
     while len(selected) < size and heap:
         neg, i, begin = heapq.heappop(heap)
         original = score = np.float32(-neg)
-        hard = False
         if len(selected) > begin:
-            ious = _iou(boxes, i, np.asarray(selected[begin:][::-1], dtype=np.int64))   # newest first
+            ious = _iou_matrix(corners, np.asarray([i]), np.asarray(selected[begin:][::-1]))[0]   # newest first
             for sim in ious:
-                weight = np.exp(scale * sim * sim, dtype=np.float32) if soft or sim <= iou_t else np.float32(0)
-                score = np.float32(score * weight)
-                if not soft and sim > iou_t:
-                    hard = True
-                    break
+                score = np.float32(score * np.exp(scale * sim * sim, dtype=np.float32))
                 if score <= score_t:
                     break
-        if hard:
-            continue
         if score == original:
             selected.append(i)
             kept.append(float(score))
         elif score > score_t:
             heapq.heappush(heap, (-float(score), i, len(selected)))
-    valid = len(selected)
-    if pad:
-        selected += [0] * (size - valid)
-        kept += [0.0] * (size - valid)
-    return np.asarray(selected, dtype=np.int32), np.asarray(kept, dtype=np.float32), np.int32(valid)
+    return selected, kept
 
 
 @register("NonMaxSuppressionV2", ["boxes", "scores", "max_output_size", "iou_threshold"],
