@@ -96,4 +96,16 @@ window.bench = {
     });
   },
   memory() { return tf.memory(); },
+  // like with like for the memory table: TF.js's peak bytes over one inference (tf.profile:
+  // weights + the intermediates alive at once) and, on wasm, its heap's size
+  async memoryProfile() {
+    const info = await tf.profile(async () => {
+      const outs = layers ? model.predict(input)
+        : dynamic ? await model.executeAsync(input, outputNames) : model.execute(input, outputNames);
+      (Array.isArray(outs) ? outs : [outs]).forEach((t) => t.dispose());
+    });
+    const be = tf.backend();
+    const heap = be && be.wasm && be.wasm.HEAPU8 ? be.wasm.HEAPU8.byteLength : null;
+    return { peakBytes: info.peakBytes, newBytes: info.newBytes, numBytes: tf.memory().numBytes, wasmHeapBytes: heap };
+  },
 };

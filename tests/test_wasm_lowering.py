@@ -155,13 +155,25 @@ def test_arena_never_overlaps_live_tensors(name):
         if base(k) in life:
             life[base(k)][1] = end
     size = lambda k: int(np.prod(plan.specs[k].shape)) * 4
+    # in place: a kernel's output may take its input's slot where that input dies at the kernel
+    from webtensor.lower.memory import in_place_pairs
+    in_place = {(base(r.key), base(o.key), i) for i, it in enumerate(low.items) if it.call is not None
+                for o, r in in_place_pairs(it.call)}
+    shared = 0
     keys = sorted(life)
     for i, a in enumerate(keys):
         for b in keys[i + 1:]:
             if life[a][1] < life[b][0] or life[b][1] < life[a][0]:
                 continue
             ra, rb = (offsets[a], offsets[a] + size(a)), (offsets[b], offsets[b] + size(b))
-            assert ra[1] <= rb[0] or rb[1] <= ra[0], f"{a} and {b} overlap while both alive"
+            if ra[1] <= rb[0] or rb[1] <= ra[0]:
+                continue
+            touch = life[a][1] == life[b][0] and (a, b, life[a][1]) in in_place or \
+                life[b][1] == life[a][0] and (b, a, life[b][1]) in in_place
+            assert touch and ra == rb, f"{a} and {b} overlap while both alive"
+            shared += 1
+    if name == "blazeface":
+        assert shared >= 8          # its residual blocks run in place (the arena: 5.25 -> 3.75 MB)
 
 
 def test_blazeface_lowers_to_fused_kernels_without_fallbacks():

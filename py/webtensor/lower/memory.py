@@ -20,10 +20,34 @@ def slot_span(spec) -> int:
     return max(16, -(-slot_bytes(spec) // 16) * 16)
 
 
+def in_place_pairs(call) -> list[tuple[object, object]]:
+    """(output Ref, input Ref) pairs a kernel may compute in place: every element of the
+    output is written after the input's element at the same index was read, and no other
+    output element needs it (a fused residual, an element-wise operand of the output's own
+    shape).  The planner may then give both one slot when the input dies at this call."""
+    from .calls import Binary, Cast, Conv, DepthwiseConv, Unary
+    if isinstance(call, (Conv, DepthwiseConv)):
+        if call.residual is not None and call.residual.key != call.x.key and not call.int8:
+            return [(call.out, call.residual)]
+        return []
+    if isinstance(call, Binary):
+        dense = [int(s) for s in np.cumprod([1] + list(call.shape[::-1]))[:-1][::-1]]
+        same = lambda strides: all(st == d or n == 1 for st, d, n in zip(strides, dense, call.shape))
+        pairs = [(call.out, r) for r, st in ((call.x, call.xs), (call.y, call.ys)) if same(st)]
+        if len(pairs) == 2 and call.x.key == call.y.key:
+            return []
+        return pairs
+    if isinstance(call, (Unary, Cast)):
+        return [(call.out, call.x)]
+    return []
+
+
 def plan_arena(lowered, specs, input_keys, output_keys, reuse: bool = True,
                guard: int = 0) -> tuple[dict[str, int], int, int]:
     """Offsets for every non-constant tensor from lifetimes over the item sequence
-    (greedy by size, first fit in time-overlapping placements).  Returns
+    (greedy by size, first fit in time-overlapping placements).  A kernel's output shares
+    its input's slot (in place) where in_place_pairs allows it and the input dies at that
+    kernel: BlazeFace's residual blocks then hold one feature map fewer at once.  Returns
     (offset per base tensor, arena bytes, naive bytes).  guard > 0 (debug mode) leaves
     that many bytes after every slot, and before the first, for sentinels."""
     base = lambda k: lowered.aliases.get(k, k)
@@ -43,6 +67,31 @@ def plan_arena(lowered, specs, input_keys, output_keys, reuse: bool = True,
         if k in specs and base(k) in first:
             last[base(k)] = end
     sizes = {k: slot_span(specs[k]) + guard for k in first}
+    naive = sum(sizes.values())
+    # in place: an output joins its input's slot (one group, one lifetime) when the input's
+    # last read is this kernel, both are 4-byte tensors of one slot size, and neither is a
+    # model input (inputs stay whole for the whole run)
+    group: dict[str, str] = {}
+    root = lambda k: root(group[k]) if k in group else k
+    if reuse and not guard:
+        inputs = {base(k) for k in input_keys}
+        for i, item in enumerate(lowered.items):
+            if item.call is None:
+                continue
+            for out, src in in_place_pairs(item.call):
+                if out.kind != "t" or src.kind != "t" or out.offset or src.offset:
+                    continue
+                o, r = base(out.key), base(src.key)
+                if (o == r or o not in first or r not in first or r in inputs or first[o] != i or last[r] != i
+                        or sizes[o] != sizes[r] or o in group or np.dtype(specs[o].dtype).itemsize
+                        != np.dtype(specs[r].dtype).itemsize or slot_bytes(specs[o]) != slot_bytes(specs[r])):
+                    continue
+                g = root(r)
+                group[o] = g
+                last[g] = max(last[g], last[o])
+                break                      # one input per output
+    members = {k: root(k) for k in first}
+    first = {k: v for k, v in first.items() if k not in group}
     order = sorted(first, key=lambda k: (-sizes[k], first[k]))
     placed: list[tuple[int, int, int, int]] = []   # (offset, size, first, last)
     offsets: dict[str, int] = {}
@@ -56,5 +105,7 @@ def plan_arena(lowered, specs, input_keys, output_keys, reuse: bool = True,
             off = max(off, b)
         offsets[k] = off
         placed.append((off, sizes[k], lo, hi))
+    for k, g in members.items():
+        offsets[k] = offsets[g]
     arena = max((o + s for o, s, _, _ in placed), default=0)
-    return offsets, arena, sum(sizes.values())
+    return offsets, arena, naive

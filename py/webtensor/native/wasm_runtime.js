@@ -53,7 +53,9 @@ class WasmRuntime {
   u8() { return new Uint8Array(this.memory.buffer); }
 
   // ---- memory: first-fit free list over the module's memory, growing it on demand
-  alloc(bytes) {
+  // `kind` labels the block in stats().byKind (weights, arena, programs, ...): the heap's
+  // breakdown sums to usedBytes.
+  alloc(bytes, kind = 'runtime') {
     if (!(bytes >= 0) || bytes > MAX_PAGES * WASM_PAGE) {
       throw new Error(`webtensor-oom: ${this.name} cannot allocate ${bytes} bytes (limit ${MAX_PAGES * WASM_PAGE / 2 ** 20} MiB)`);
     }
@@ -80,6 +82,8 @@ class WasmRuntime {
     block.size -= size;
     if (block.size === 0) this.free.splice(i, 1);
     (this.sizes ||= new Map()).set(offset, size);
+    (this.kinds ||= new Map()).set(offset, kind);
+    (this.byKind ||= {})[kind] = (this.byKind[kind] || 0) + size;
     this.used += size;
     this.peakUsed = Math.max(this.peakUsed, this.used);
     return offset;
@@ -89,6 +93,9 @@ class WasmRuntime {
     const size = this.sizes.get(offset);
     if (size === undefined) throw new Error(`${this.name}: release of unknown block ${offset}`);
     this.sizes.delete(offset);
+    const kind = this.kinds.get(offset);
+    this.kinds.delete(offset);
+    this.byKind[kind] -= size;
     this.used -= size;
     this.free.push({ offset, size });
     this.free.sort((a, b) => a.offset - b.offset);
@@ -244,7 +251,7 @@ class WasmRuntime {
   }
 
   spawnHelper(tid) {
-    const stack = this.alloc(HELPER_STACK_BYTES);
+    const stack = this.alloc(HELPER_STACK_BYTES, 'thread stacks');
     const stackTop = stack + HELPER_STACK_BYTES;
     const worker = new Worker(this.helperURL);
     const helper = { worker, tid, stackTop, stack };
@@ -264,6 +271,7 @@ class WasmRuntime {
 
   stats() {
     return { name: this.name, memoryBytes: this.memory.buffer.byteLength, usedBytes: this.used,
+             heapBase: this.exports.__heap_base.value, byKind: { ...(this.byKind || {}) },
              peakUsedBytes: this.peakUsed, threads: this.threaded ? this.threads : 1,
              readyThreads: this.readyThreads(), mainThread: !CAN_BLOCK, runs: this.runs };
   }

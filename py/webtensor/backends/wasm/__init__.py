@@ -60,7 +60,7 @@ class CompiledPlan(SegmentedPlan):
             enc.weights + [np.zeros(enc.zero_floats, np.float32)])
         self.w_addr = [self.weights_base + o for o in w_offsets]
         self.zero_addr = self.w_addr[-1]
-        self.arena_base = self._alloc(max(self.arena_bytes, 16))
+        self.arena_base = self._alloc(max(self.arena_bytes, 16), "arena")
         if self.guard:
             self._guards = self._guard_ranges()
             self.rt.fillGuards(to_js_list(self._guards))
@@ -96,8 +96,8 @@ class CompiledPlan(SegmentedPlan):
             raise ExecutionError(f"{self.plan.graph.source}: memory guard after {owner} (at {addr}) was "
                                  f"overwritten by {label}: a kernel wrote outside its slot")
 
-    def _alloc(self, nbytes: int) -> int:
-        addr = int(self.rt.alloc(nbytes))
+    def _alloc(self, nbytes: int, kind: str) -> int:
+        addr = int(self.rt.alloc(nbytes, kind))
         self.blocks.append(addr)
         return addr
 
@@ -119,7 +119,7 @@ class CompiledPlan(SegmentedPlan):
         words = [PROGRAM_MAGIC, len(ops), 0, 0]
         for op, _ in ops:
             words.extend(op)
-        addr = self._alloc(len(words) * 4 + 16)
+        addr = self._alloc(len(words) * 4 + 16, "programs")
         words[2] = addr + len(words) * 4          # barrier words follow the ops
         arr = np.array(words + [0, 0, 0, 0], dtype=np.int32)
         self.rt.write(addr, arr)
@@ -227,7 +227,7 @@ class WasmBackend:
         entry = self._weights.get(key)
         if entry is None:
             rt = self.runtime()
-            addr = int(rt.alloc(max(total, 16)))
+            addr = int(rt.alloc(max(total, 16), "weights"))
             try:
                 blob = np.zeros(total, np.uint8)
                 for w, o in zip(arrays, offsets):
@@ -264,7 +264,13 @@ class WasmBackend:
 
     def memory_stats(self) -> dict:
         st = self.runtime().stats()
+        by_kind = {str(k): int(v) for k, v in st.byKind.to_py().items() if int(v)}
+        # every byte of the wasm memory, by what holds it: the blocks in use by kind, the
+        # module's own data and main stack (below __heap_base), and free blocks
+        breakdown = {**by_kind, "module data + stack": int(st.heapBase),
+                     "free": int(st.memoryBytes) - int(st.heapBase) - int(st.usedBytes)}
         return {"kind": "wasm", "heap_reserved_bytes": int(st.memoryBytes), "heap_used_bytes": int(st.usedBytes),
+                "heap_breakdown": breakdown,
                 "heap_peak_used_bytes": int(st.peakUsedBytes), "threads": int(st.threads),
                 "shared_weight_blobs": len(self._weights),
                 "shared_weight_bytes": int(sum(e[1] for e in self._weights.values())),
