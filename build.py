@@ -355,6 +355,7 @@ def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
         built = sorted(Path(tmp).glob("webtensor-*.whl"))
         if len(built) != 1:
             raise SetupError(f"pip wheel made {[b.name for b in built]}, expected one webtensor wheel")
+        add_pyodide_bytecode(built[0])
         for old in out_dir.glob("webtensor-*.whl"):
             old.unlink()
         target = out_dir / built[0].name
@@ -366,6 +367,41 @@ def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
     if lost:
         raise SetupError(f"{target.name} lacks {', '.join(lost)}: check pyproject.toml's [tool.hatch] sections")
     return target
+
+
+PYODIDE_SITE_PACKAGES = "/lib/python3.12/site-packages"     # where the page unpacks the wheel
+
+
+def add_pyodide_bytecode(wheel: Path) -> None:
+    """Add __pycache__/*.cpython-312.pyc for every module of the wheel, compiled by the
+    Pyodide the page runs (in node: tools/pyodide_pyc.js), and list them in RECORD: the
+    browser then imports webtensor without compiling it (CPython 3.11 here ignores them)."""
+    import base64
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(wheel) as z:
+        sources = [n for n in z.namelist() if n.endswith(".py")]
+        for n in sources:
+            z.extract(n, tmp)
+        entries = {n: z.read(n) for n in z.namelist()}
+        infos = {i.filename: i for i in z.infolist()}
+        run(["node", ROOT / "tools" / "pyodide_pyc.js", NODE_MODULES / "pyodide", tmp, PYODIDE_SITE_PACKAGES])
+        added = {str(p.relative_to(tmp)).replace(os.sep, "/"): p.read_bytes()
+                 for p in Path(tmp).rglob("*.pyc")}
+    record = next(n for n in entries if n.endswith(".dist-info/RECORD"))
+    lines = [ln for ln in entries[record].decode().splitlines() if ln]
+    for name, data in sorted(added.items()):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.insert(len(lines) - 1, f"{name},sha256={digest},{len(data)}")
+    entries[record] = ("\n".join(lines) + "\n").encode()
+    tmp_wheel = wheel.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp_wheel, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in entries.items():
+            if name != record:
+                out.writestr(infos[name], data)
+        for name, data in sorted(added.items()):
+            out.writestr(zipfile.ZipInfo(name, date_time=infos[record].date_time), data, zipfile.ZIP_DEFLATED)
+        out.writestr(infos[record], entries[record])
+    tmp_wheel.replace(wheel)
 
 
 # One C source tree, three modules (DESIGN.md section 2): scalar, SIMD, SIMD + threads.

@@ -31,9 +31,9 @@ DIST = ROOT / "dist"
 RESULTS = ROOT / "bench" / "results"
 
 # model name -> file under dist/ (graph models from @vladmandic/human)
-MODELS = {"blazeface": "models/blazeface.json", "movenet-lightning": "models/movenet-lightning.json",
-          "mobilenetv2": "models/mobilenet_v2/model.json", "centernet": "models/centernet.json",
-          "handtrack": "models/handtrack.json"}
+HUMAN_GRAPH_MODELS = ("antispoof", "blazeface", "centernet", "emotion", "facemesh", "faceres", "handlandmark-lite",
+                      "iris", "liveness", "movenet-lightning", "handtrack")
+MODELS = {**{m: f"models/{m}.json" for m in HUMAN_GRAPH_MODELS}, "mobilenetv2": "models/mobilenet_v2/model.json"}
 LAYERS_MODELS = {"mobilenetv2"}         # Keras-converted: load_layers_model / tf.loadLayersModel
 DYNAMIC_MODELS = {"handtrack"}          # control flow: TF.js needs executeAsync
 BACKENDS = ("numpy", "wasm", "wasm-simd", "wasm-simd-threads", "webgl", "webgpu")
@@ -92,6 +92,11 @@ WT_SETUP = """
 import base64, json, js, numpy as np, webtensor
 now = js.performance.now
 _x = np.frombuffer(base64.b64decode({b64!r}), {dtype!r}).reshape({shape!r})
+if globals().get('_model') is not None:          # the previous row's model: its memory goes back
+    _model.dispose()
+    _model = None
+if {backend!r}.startswith('wasm'):                # the peak counts this model alone
+    webtensor.native.start({backend!r}).resetPeak()
 t0 = now()
 _model = await webtensor.{loader}({url!r})
 load_ms = now() - t0
@@ -120,6 +125,7 @@ WT_OUTPUTS = "json.dumps([base64.b64encode(np.ascontiguousarray(o, np.float32).t
 WT_MEMORY = """
 if {backend!r}.startswith('wasm'):
     _st = webtensor.native.start({backend!r}).stats().to_py()
+    _st["breakdown"] = webtensor.memory().backends[{backend!r}]["heap_breakdown"]
 elif {backend!r} == 'webgl':
     _st = webtensor.native.start('webgl').stats().to_py()
     _st["peakUsedBytes"] = _st["textureBytes"]
@@ -192,7 +198,10 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
                "median_ms": round(statistics.median(ms), 2), "p90_ms": round(float(np.percentile(ms, 90)), 2),
                "runs": len(ms), "peak_bytes": None, "max_abs_diff": None, "ua_memory_bytes": e.get("ua_memory")}
         if e["engine"] == "webtensor":
+            # weights + arena + programs (+ thread stacks): the most this model held at once
             row["peak_bytes"] = wt_mem.get("peakUsedBytes") if wt_mem else None
+            row["heap_bytes"] = wt_mem.get("memoryBytes") if wt_mem else None
+            row["heap_breakdown"] = wt_mem.get("breakdown") if wt_mem else None
             rep = e["setup"]["report"]
             row["fallbacks"] = e["setup"]["fallbacks"]
             row["kernel_calls"] = rep.get("kernel_calls")
@@ -202,8 +211,11 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
                 row["peak_gflops_per_s_per_core"] = round(gflops_peak, 2) if gflops_peak else None
         else:
             page = e["page"]
-            mem = page.evaluate("() => window.bench.memory()")
-            row["peak_bytes"] = mem.get("numBytes")
+            # tf.profile's peak over one inference (weights + intermediates alive at once): the
+            # same quantity as webtensor's peak; on wasm its heap's size beside it
+            mem = page.evaluate("() => window.bench.memoryProfile()")
+            row["peak_bytes"] = mem.get("peakBytes")
+            row["heap_bytes"] = mem.get("wasmHeapBytes")
             row["tfjs_backend"] = e["setup"]["backend"]
             row["wasm_files"] = e["setup"].get("wasm_files")
             row["reported_cores"] = e["setup"].get("hardwareConcurrency")
@@ -345,6 +357,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ua-memory", action="store_true",
                     help="also record performance.measureUserAgentSpecificMemory() per page (slow: waits for a GC)")
     ap.add_argument("--model", action="append", default=[], help="NAME=path/under/dist/model.json (repeatable)")
+    ap.add_argument("--all", action="store_true",
+                    help="every human graph model (handtrack included) and MobileNetV2 (overrides --models)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run the whole alternating comparison N times; report each ratio's min / median / max")
     args = ap.parse_args(argv)
@@ -353,7 +367,7 @@ def main(argv=None) -> int:
     for spec in args.model:
         name, _, path = spec.partition("=")
         MODELS[name] = path
-    models = [m for m in args.models.split(",") if m]
+    models = list(HUMAN_GRAPH_MODELS) + ["mobilenetv2"] if args.all else [m for m in args.models.split(",") if m]
     backends = [b for b in args.backends.split(",") if b]
     from bench.mediapipe import MODELS as MEDIAPIPE_MODELS, measure_mediapipe
     missing = [m for m in models if m not in MEDIAPIPE_MODELS and not (DIST / MODELS.get(m, "-")).exists()]

@@ -63,10 +63,20 @@ function unwrap(res) {
 const client = new WorkerClient('worker.js', (p) => setStatus(`${p}…`));
 const stats = { times: [], frames: [], history: [], running: false };   // history: [t, ms, fps]
 
+// Start-up stages, ms since the page's navigation began (worker stages come as epoch ms):
+// printed by the start-up test; the page's readiness is 'first detection drawn'.
+const startup = { stages: [['page script', performance.now()]] };
+function startupStage(name, epochMs) {
+  startup.stages.push([name, epochMs === undefined ? performance.now() : epochMs - performance.timeOrigin]);
+}
+
 const ready = (async () => {
   const info = await client.call('init', { testHooks: TEST_HOOKS });
+  for (const [name, at] of info.stages || []) startupStage(name, at);
+  startupStage('worker ready');
   setStatus('loading the detector…');
   const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));
+  startupStage('model loaded');
   showDetector(MODEL_URL);
   let be = await client.call('backends');
   // the fastest backend, unless ?backend= names one: asking for threads is enough, Python's
@@ -78,6 +88,7 @@ const ready = (async () => {
     be = await client.call('backends');
   }
   fillBackends(be);
+  startupStage(`backend ${be.current} ready`);
   setStatus(`ready: webtensor ${info.version}, Pyodide + numpy + webtensor (${fmtBytes(info.fetchedBytes)}) in ` +
             `${Math.round(info.ms)} ms, model ` +
             `(${fmtBytes(loaded.weight_bytes)} of weights) in ${Math.round(loaded.load_ms)} ms` +
@@ -233,6 +244,10 @@ function drawProfile(kernels) {
 function median(xs) { const s = [...xs].sort((a, b) => a - b); return s.length ? s[s.length >> 1] : 0; }
 
 function draw(result, source) {
+  if (!startup.stages.some(([n]) => n === 'first detection drawn')) {
+    startupStage('first detection drawn');
+    startup.readyMs = startup.stages[startup.stages.length - 1][1];
+  }
   const canvas = $('overlay');
   canvas.width = result.width;
   canvas.height = result.height;
@@ -447,6 +462,7 @@ function base64ToBuffer(b64) {
 
 window.webtensorApp = {
   ready,
+  startup,
   frames: 0,
   lastResult: null,
   memory: null,

@@ -17,21 +17,42 @@ function progress(text) {
   self.postMessage({ progress: `${text} (${(fetchedBytes() / (1 << 20)).toFixed(1)} MB fetched)` });
 }
 
+// Start-up stages as epoch milliseconds (performance.timeOrigin + now(): comparable with the
+// page's clock), for the page's start-up report.
+const stages = [];
+function stage(name) { stages.push([name, performance.timeOrigin + performance.now()]); }
+stage('worker started');
+
+// What does not depend on Pyodide starts at once, in parallel with it: the build manifest and
+// the wheel's bytes (installed by unpacking into site-packages: no micropip to load).
+const wheelBytes = fetch('webtensor-build.json').then((r) => r.json()).then(async (build) => {
+  const res = await fetch(build.wheel);
+  if (!res.ok) throw new Error(`cannot fetch ${build.wheel}: HTTP ${res.status}`);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  stage('wheel fetched');
+  return { build, bytes };
+});
+wheelBytes.catch(() => {});       // reported where it is awaited
+
 async function init({ testHooks: hooks } = {}) {
   testHooks = hooks === true;
   const t0 = performance.now();
   progress('loading Pyodide');
   pyodide = await loadPyodide({ indexURL: new URL('pyodide/', self.location).href });
+  stage('pyodide ready');
   progress('loading numpy');
-  await pyodide.loadPackage(['numpy', 'micropip'], { messageCallback: () => {}, errorCallback: (m) => progress(m) });
-  const build = await (await fetch('webtensor-build.json')).json();
+  const numpy = pyodide.loadPackage(['numpy'], { messageCallback: () => {}, errorCallback: (m) => progress(m) });
+  const { build, bytes } = await wheelBytes;
   progress(`installing ${build.wheel}`);
-  const micropip = pyodide.pyimport('micropip');
-  await micropip.install(new URL(build.wheel, self.location).href);
-  micropip.destroy();
+  const sitePackages = pyodide.runPython('import sysconfig; sysconfig.get_paths()["purelib"]');
+  pyodide.unpackArchive(bytes, 'whl', { extractDir: sitePackages });
+  stage('wheel installed');
+  await numpy;
+  stage('numpy loaded');
   app = pyodide.pyimport('webtensor.app');
+  stage('webtensor imported');
   return { version: build.version, ms: performance.now() - t0, fetchedBytes: fetchedBytes(),
-           crossOriginIsolated: self.crossOriginIsolated === true };
+           crossOriginIsolated: self.crossOriginIsolated === true, stages };
 }
 
 // Python functions return JSON text: {"ok": ..., ...}
