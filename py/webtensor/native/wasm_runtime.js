@@ -165,8 +165,9 @@ class WasmRuntime {
     return n;
   }
 
-  run(prog, kind = 0, index = 0) {
-    const n = this.readyThreads();
+  // maxThreads: a plan too small to gain from the pool runs on thread 0 alone (0: all).
+  run(prog, kind = 0, index = 0, maxThreads = 0) {
+    const n = maxThreads > 0 ? Math.min(maxThreads, this.readyThreads()) : this.readyThreads();
     const spin = CAN_BLOCK ? 0 : 1;
     if (n > 1) {
       const i32 = this.i32(), c = this.ctl / 4;
@@ -197,17 +198,17 @@ class WasmRuntime {
   }
 
   // One call per inference: copy inputs in, run the program, copy outputs out.
-  execute(prog, inOffsets, inArrays, outOffsets, outArrays) {
+  execute(prog, inOffsets, inArrays, outOffsets, outArrays, maxThreads = 0) {
     const t0 = performance.now();
     for (let i = 0; i < inOffsets.length; i++) { const a = inArrays.get(i); this.write(inOffsets[i], a); a.destroy(); }
     const t1 = performance.now();
-    if (prog) this.run(prog);
+    if (prog) this.run(prog, 0, 0, maxThreads);
     const t2 = performance.now();
     for (let i = 0; i < outOffsets.length; i++) { const a = outArrays.get(i); this.read(outOffsets[i], a); a.destroy(); }
     this.lastTimings = { upload: t1 - t0, run: t2 - t1, download: performance.now() - t2 };
   }
 
-  runOp(prog, index) { return this.run(prog, 1, index); }
+  runOp(prog, index, maxThreads = 0) { return this.run(prog, 1, index, maxThreads); }
 
   // Each thread fills a 64 KiB stack buffer with its own pattern and checks it after a
   // barrier: the count of corrupted words (0 = no collision).  shareStacks=true points

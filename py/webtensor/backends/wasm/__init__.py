@@ -31,6 +31,8 @@ def to_js_list(values):
 
 
 # ----------------------------------------------------------------------------- compiled plan
+SMALL_PLAN_FLOPS = 30e6        # conv/GEMM/depthwise flops below which a plan runs on one thread
+
 class CompiledPlan(SegmentedPlan):
     """A Plan lowered and laid out in one runtime's memory."""
 
@@ -78,6 +80,9 @@ class CompiledPlan(SegmentedPlan):
         if current:
             self.segments.append(("native", self._program(current)))
         self.n_ops = sum(1 for it in low.items if it.call is not None)
+        # A plan this small loses more to waking the pool and its barriers than the second
+        # thread gains (liveness, 13 MFLOP: 1.5 ms on one thread, 7 ms on two): thread 0 alone.
+        self.max_threads = 1 if low.conv_flops < SMALL_PLAN_FLOPS else 0
         self._js_addresses = None
 
     def _guard_ranges(self) -> list[int]:
@@ -144,7 +149,7 @@ class CompiledPlan(SegmentedPlan):
                                   to_js([self.address(k) for k in out_keys]))
         in_arrays = [self.checked(k, feeds[k]) for k in self.plan.input_keys]
         out_arrays = [np.empty(self.plan.specs[k].shape, self.stored_dtype(k)) for k in out_keys]
-        self.rt.execute(prog, self._js_addresses[0], in_arrays, self._js_addresses[1], out_arrays)
+        self.rt.execute(prog, self._js_addresses[0], in_arrays, self._js_addresses[1], out_arrays, self.max_threads)
         return {k: v.astype(BOOL) if self.plan.specs[k].dtype == BOOL else v for k, v in zip(out_keys, out_arrays)}
 
     def per_op_only(self) -> bool:
@@ -159,7 +164,7 @@ class CompiledPlan(SegmentedPlan):
         in debug_memory_guards mode, every sentinel checked after it."""
         prog, items = segment
         if recorder is None and not self.guard:
-            self.rt.run(prog)
+            self.rt.run(prog, 0, 0, self.max_threads)
             return
         import js
         now = js.performance.now
@@ -168,7 +173,7 @@ class CompiledPlan(SegmentedPlan):
                                       f"performance.now around it, {self.rt.stats().threads} thread(s)")
         for i, item in enumerate(items):
             t0 = now()
-            self.rt.runOp(prog, i)
+            self.rt.runOp(prog, i, self.max_threads)
             ms = now() - t0
             if self.guard:
                 self._check_guards(f"kernel {item.label}")
@@ -188,7 +193,7 @@ class CompiledPlan(SegmentedPlan):
     def describe(self) -> dict:
         return {**self.describe_base(self.n_ops), "arena_bytes": self.arena_bytes,
                 "naive_activation_bytes": self.naive_bytes, "weight_bytes": self.weight_bytes,
-                "conv_flops": self.lowered.conv_flops}
+                "conv_flops": self.lowered.conv_flops, "max_threads": self.max_threads or None}
 
 
 class WasmBackend:
