@@ -84,3 +84,30 @@ json.dumps({"threads": b['wasm-simd-threads'], "simd": b['wasm-simd'], "chosen":
     assert r["threads"]["available"] is False and "cross-origin isolated" in r["threads"]["reason"]
     assert r["simd"]["available"] is True
     assert r["chosen"] == "wasm-simd"
+
+
+def test_a_small_plan_runs_on_one_thread_and_agrees(app):
+    """liveness (13 MFLOP) runs on thread 0 alone on wasm-simd-threads, BlazeFace (378 MFLOP)
+    on the pool; both equal the single-threaded SIMD results; the conformance suite's small
+    cases still use the pool (it sets one_thread_below_flops to 0)."""
+    page, _, _ = app
+    code = """
+import json, numpy as np, webtensor
+out = {}
+for name in ('liveness', 'blazeface'):
+    m = await webtensor.load_graph_model(f'models/{name}.json')
+    info = m.inputs[0]
+    x = np.random.default_rng(3).uniform(0, 1, [1 if d < 0 else d for d in info.shape]).astype(np.float32)
+    m.backend_name = 'wasm-simd'
+    want = m.predict(x)
+    m.backend_name = 'wasm-simd-threads'
+    got = m.predict(x)
+    want, got = (w if isinstance(w, list) else [w] for w in (want, got))
+    out[name] = {'cap': m.report()['plans'][-1].get('max_threads'),
+                 'diff': max(float(np.abs(a - b).max()) for a, b in zip(got, want))}
+    m.dispose()
+json.dumps(out)
+"""
+    res = py(page, code)
+    assert res["liveness"]["cap"] == 1 and res["blazeface"]["cap"] is None, res
+    assert all(r["diff"] < 1e-4 for r in res.values()), res

@@ -121,6 +121,9 @@ class _Engine:
         self.backends: dict[str, object] = {}     # live backend instances (backends/ registers them)
         self.guard_bytes = 0                     # > 0: sentinels after every arena slot (debug_memory_guards)
         self.plan_cache_size = 4                 # compiled plans a model keeps per input shape (LRU)
+        # wasm plans with fewer conv/GEMM/depthwise flops run on one thread (the pool's
+        # wake-up and barriers cost more); the conformance suite sets 0 to test every split
+        self.one_thread_below_flops = 30e6
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

@@ -31,7 +31,6 @@ def to_js_list(values):
 
 
 # ----------------------------------------------------------------------------- compiled plan
-SMALL_PLAN_FLOPS = 30e6        # conv/GEMM/depthwise flops below which a plan runs on one thread
 
 class CompiledPlan(SegmentedPlan):
     """A Plan lowered and laid out in one runtime's memory."""
@@ -82,7 +81,7 @@ class CompiledPlan(SegmentedPlan):
         self.n_ops = sum(1 for it in low.items if it.call is not None)
         # A plan this small loses more to waking the pool and its barriers than the second
         # thread gains (liveness, 13 MFLOP: 1.5 ms on one thread, 7 ms on two): thread 0 alone.
-        self.max_threads = 1 if low.conv_flops < SMALL_PLAN_FLOPS else 0
+        self.max_threads = 1 if low.conv_flops < engine().one_thread_below_flops else 0
         self._js_addresses = None
 
     def _guard_ranges(self) -> list[int]:
