@@ -384,7 +384,8 @@ def add_pyodide_bytecode(wheel: Path) -> None:
             z.extract(n, tmp)
         entries = {n: z.read(n) for n in z.namelist()}
         infos = {i.filename: i for i in z.infolist()}
-        run(["node", ROOT / "tools" / "pyodide_pyc.js", NODE_MODULES / "pyodide", tmp, PYODIDE_SITE_PACKAGES])
+        run(["node", ROOT / "tools" / "pyodide_pyc.js", NODE_MODULES / "pyodide", tmp, PYODIDE_SITE_PACKAGES],
+            stdout=sys.stderr)          # stdout stays the command's own (detect --json)
         added = {str(p.relative_to(tmp)).replace(os.sep, "/"): p.read_bytes()
                  for p in Path(tmp).rglob("*.pyc")}
     record = next(n for n in entries if n.endswith(".dist-info/RECORD"))

@@ -44,5 +44,5 @@ json.dumps(out)
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     fs.writeFileSync(dest, py.FS.readFile(`${sitePackages}/${rel}`));
   }
-  process.stdout.write(`${JSON.parse(compiled).length} files compiled for ${py.runPython('import sys; sys.implementation.cache_tag')}\n`);
+  process.stderr.write(`${JSON.parse(compiled).length} files compiled for ${py.runPython('import sys; sys.implementation.cache_tag')}\n`);
 })().catch((e) => { console.error(e); process.exit(1); });
