@@ -244,7 +244,7 @@ function drawProfile(kernels) {
 function median(xs) { const s = [...xs].sort((a, b) => a - b); return s.length ? s[s.length >> 1] : 0; }
 
 function draw(result, source) {
-  if (!startup.stages.some(([n]) => n === 'first detection drawn')) {
+  if (startup.readyMs === undefined) {       // the page's readiness: its first detection drawn
     startupStage('first detection drawn');
     startup.readyMs = startup.stages[startup.stages.length - 1][1];
   }

@@ -14,7 +14,7 @@ from .graph.ir import Node, split_ref, tensor_key
 from .graph.layers import parse_layers_model
 from .graph.tflite import parse_tflite
 from .graph.loader import load_json, manifest_entries, parse_model_json
-from .graph.control import Group, Interpreter, Program, needs_interpreter
+from .graph.control import Group, Interpreter, Program, interpreted_why, needs_interpreter
 from .graph.plan import Plan, compile_plan, needed_nodes
 from .ops import TensorSpec
 
@@ -62,54 +62,43 @@ class GraphModel:
     def plan_for(self, shapes: dict[str, tuple[int, ...]], output_keys: list[str]) -> Plan:
         """The compiled plan for these input shapes: plans are cached per shape in a bounded
         LRU (webtensor.set_plan_cache_size); an evicted plan frees its backend memory."""
-        cache_key = (tuple(sorted(shapes.items())), tuple(output_keys))
-        plan = self._plans.pop(cache_key, None)
-        if plan is None:
+        def build():
             dtype = {i.key: np.dtype(i.dtype) for i in self.inputs}
             specs = {k: TensorSpec(tuple(s), dtype[k]) for k, s in shapes.items()}
-            plan = compile_plan(self.graph, specs, output_keys, fold=self.optimize)
-        self._plans[cache_key] = plan              # (re)inserted last: the most recently used
-        while len(self._plans) > engine().plan_cache_size:
-            _release_plan(self._plans.pop(next(iter(self._plans))))
-        return plan
+            return compile_plan(self.graph, specs, output_keys, fold=self.optimize)
+        return _lru(self._plans, (tuple(sorted(shapes.items())), tuple(output_keys)), build)
 
     def program_for(self, output_keys: list[str]) -> Program | None:
         """The control-flow program for these outputs, or None when the nodes they need are
         all plain (one static plan, the fast path)."""
         key = tuple(output_keys)
         if key not in self._programs:
-            need = needed_nodes(self.graph, list(output_keys))
+            need = needed_nodes(self.graph.nodes, list(output_keys))
             nodes = [n for n in self.graph.nodes if n.name in need]
-            self._programs[key] = (Program(self.graph.nodes, self.graph.consts, [i.key for i in self.inputs],
+            self._programs[key] = (Program(nodes, self.graph.consts, [i.key for i in self.inputs],
                                            list(output_keys), self.graph.source, self.graph.library)
-                                   if needs_interpreter(self.graph, nodes) else None)
+                                   if needs_interpreter(nodes) else None)
         return self._programs[key]
 
     def group_plan(self, group: Group, feeds: dict) -> tuple[Plan | None, dict]:
         """A heavy group's static plan for these input shapes (small integer inputs compiled
         in as constants), cached per group; (None, _) when it cannot be planned (then it runs
         on numpy, and report() says why)."""
-        fixed = {k: np.asarray(v) for k, v in feeds.items()
-                 if np.asarray(v).dtype.kind in "biu" and np.asarray(v).size <= SPECIALISE_ELEMENTS}
-        runtime = {k: np.asarray(v) for k, v in feeds.items() if k not in fixed}
-        cache_key = (tuple((k, v.shape, v.dtype.str) for k, v in runtime.items()),
-                     tuple((k, v.shape, v.dtype.str, v.tobytes()) for k, v in fixed.items()))
-        plans = self._group_plans.setdefault(id(group), {})     # groups live as long as their program
-        if cache_key in plans:
-            plan = plans.pop(cache_key)
-        else:
+        arrays = {k: np.asarray(v) for k, v in feeds.items()}
+        fixed = {k: v for k, v in arrays.items() if v.dtype.kind in "biu" and v.size <= SPECIALISE_ELEMENTS}
+        runtime = {k: v for k, v in arrays.items() if k not in fixed}
+
+        def build():
             try:
-                plan = compile_plan(_group_graph(group, self.graph.consts, runtime, fixed),
+                return compile_plan(_group_graph(group, self.graph.consts, runtime, fixed),
                                     {f"{k}:0": TensorSpec(v.shape, v.dtype) for k, v in runtime.items()},
                                     group.outputs, fold=self.optimize)
             except ModelFormatError as e:
                 self._group_notes[id(group)] = str(e)
-                plan = None
-        plans[cache_key] = plan
-        while len(plans) > engine().plan_cache_size:
-            old = plans.pop(next(iter(plans)))
-            if old is not None:
-                _release_plan(old)
+                return None
+        cache_key = (tuple((k, v.shape, v.dtype.str) for k, v in runtime.items()),
+                     tuple((k, v.shape, v.dtype.str, v.tobytes()) for k, v in fixed.items()))
+        plan = _lru(self._group_plans.setdefault(id(group), {}), cache_key, build)   # groups live as long as their program
         return plan, {f"{k}:0": v for k, v in runtime.items()}
 
     def report(self) -> dict:
@@ -322,26 +311,15 @@ def _group_graph(group: Group, consts: dict, runtime: dict, fixed: dict) -> Grap
     return Graph(nodes, sub_consts, inputs, outputs, f"{group.source} ({group.label})")
 
 
-INTERPRETED_WHY = {"control": "control flow: run by the graph interpreter",
-                   "dynamic": "output shape depends on input values",
-                   "list": "TensorList / TensorArray values live in Python"}
-
-
 def _describe_programs(programs, notes: dict) -> dict:
-    from .graph.control import is_dynamic_node
-    from .ops import CONTROL_FLOW, OPS
     ops: dict[str, dict] = {}
     loops, groups = [], []
     for prog in programs:
         loops += [lp.name for lp in prog.loops]
         for n in prog.nodes:
-            if not is_dynamic_node(n):
-                continue
-            why = ("control" if n.op in CONTROL_FLOW else
-                   "dynamic" if OPS.get(n.op) is not None and OPS[n.op].dynamic and not n.op.startswith("Tensor")
-                   else "list")
-            e = ops.setdefault(n.op, {"op": n.op, "nodes": 0, "why": INTERPRETED_WHY[why]})
-            e["nodes"] += 1
+            why = interpreted_why(n)
+            if why is not None:
+                ops.setdefault(n.op, {"op": n.op, "nodes": 0, "why": why})["nodes"] += 1
         for g in prog.groups:
             native = g.heavy and id(g) not in notes
             groups.append({"group": g.id, "outputs": len(prog.output_keys), "nodes": len(g.nodes), "native": native,
@@ -349,6 +327,19 @@ def _describe_programs(programs, notes: dict) -> dict:
                                                                        "cheaper on numpy than a plan")})
     return {"loops": sorted(set(loops)), "groups": groups, "numpy_ops": sorted(ops.values(), key=lambda e: e["op"]),
             "interop_calls_per_inference": sum(1 for g in groups if g["native"])}
+
+
+def _lru(cache: dict, key, build):
+    """cache[key], built on a miss and made the most recently used; past the plan cache size
+    (webtensor.set_plan_cache_size) the least recently used plan is evicted and its backend
+    memory freed."""
+    value = cache.pop(key) if key in cache else build()
+    cache[key] = value
+    while len(cache) > engine().plan_cache_size:
+        old = cache.pop(next(iter(cache)))
+        if old is not None:
+            _release_plan(old)
+    return value
 
 
 def _release_plan(plan: Plan) -> None:

@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ExecutionError, ModelFormatError, WebtensorError, is_out_of_memory, wrap_backend_error
+from ..errors import ExecutionError, ModelFormatError
 from ..ops import CONTROL_FLOW, OPS
-from .ir import Graph, Node, split_ref
+from ..ops.control import LIST_OPS
+from .ir import Node, split_ref, stable_topo_order
+from .plan import call_reference
 
 DEFAULT_LOOP_LIMIT = 100_000
 _LOOP_LIMIT = [DEFAULT_LOOP_LIMIT]
@@ -80,18 +82,26 @@ HEAVY_OPS = {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseC
 SPECIALISE_ELEMENTS = 16
 
 
+def interpreted_why(node: Node) -> str | None:
+    """Why the interpreter runs `node` itself (on numpy), or None for a plain node a static
+    plan may hold."""
+    if node.op in CONTROL_FLOW:
+        return "control flow: run by the graph interpreter"
+    spec = OPS.get(node.op)
+    if node.op in LIST_OPS or any(isinstance(v, str) and v in ("DT_VARIANT", "DT_RESOURCE")
+                                  for v in node.attrs.values()):     # Identity... carrying a list
+        return "TensorList / TensorArray values live in Python"
+    if spec is not None and spec.dynamic:
+        return "output shape depends on input values"
+    return None
+
+
 def is_dynamic_node(node: Node) -> bool:
     """Run by the interpreter itself: control flow, value-dependent shapes, list values."""
-    if node.op in CONTROL_FLOW:
-        return True
-    spec = OPS.get(node.op)
-    if spec is not None and spec.dynamic:
-        return True
-    # a plain op (Identity...) carrying a TensorList / resource value
-    return any(isinstance(v, str) and v in ("DT_VARIANT", "DT_RESOURCE") for v in node.attrs.values())
+    return interpreted_why(node) is not None
 
 
-def needs_interpreter(graph: Graph, nodes) -> bool:
+def needs_interpreter(nodes) -> bool:
     return any(is_dynamic_node(n) for n in nodes)
 
 
@@ -117,7 +127,6 @@ class Loop:
     merges: list[Node]           # one per loop variable
     first: dict                  # merge name -> (input index of its Enter, Enter node)
     nexts: dict                  # merge name -> (input index of its NextIteration, NextIteration node)
-    invariants: list[Node]       # Enters that feed no Merge: the same value every iteration
     cond: Node                   # LoopCond
     exits: list[Node]
     block: "Block" = None
@@ -132,9 +141,8 @@ class Program:
     """A graph (or function body) cut into blocks; built once per set of requested outputs."""
 
     def __init__(self, nodes: list[Node], consts: dict, input_keys: list[str], output_keys: list[str],
-                 source: str, library: dict | None = None, needed_only: bool = True):
+                 source: str, library: dict | None = None):
         self.source = source
-        self.consts = consts
         self.library = library or {}
         self.input_keys = list(input_keys)
         self.output_keys = list(output_keys)
@@ -143,13 +151,15 @@ class Program:
         self.functions: dict[str, Program] = {}
         by_name = {n.name: n for n in nodes}
         self.by_name = by_name
-        keep = _needed(by_name, output_keys) if needed_only else set(by_name)
-        self.nodes = [n for n in nodes if n.name in keep]
+        self.nodes = list(nodes)          # the caller keeps only what the outputs need
         self.position = {n.name: i for i, n in enumerate(self.nodes)}
         self._frames()
         self._loops()
         self._guards()
         self.root = self._block(())
+        # the constants as tensors, one scope every run reads through (built once, not per run)
+        self.constants = Scope()
+        self.constants.values.update((f"{k}:0", v) for k, v in consts.items())
 
     # -- frames: which loop each node lives in --------------------------------------------
     def _where(self, n: Node) -> str:
@@ -165,7 +175,7 @@ class Program:
             ins = []
             for k in n.inputs:
                 p = split_ref(k)[0]
-                if self.by_name[p].op in ("Const",) or self.by_name[p].op in NEXT:
+                if self.by_name[p].op == "Const" or self.by_name[p].op in NEXT:
                     continue
                 if p not in frame:
                     raise ModelFormatError(f"{self._where(n)}: reads {k!r} before it is computed (a cycle "
@@ -193,7 +203,7 @@ class Program:
                 loop = home.get(p) if self.by_name[p].op in EXIT else None
                 if loop and home[n.name][:len(loop)] == loop:
                     raise ModelFormatError(f"{self._where(n)}: reads {k!r}, the exit of the loop it is in")
-        self.frame, self.home = frame, home
+        self.home = home
 
     def _loops(self):
         by_frame: dict[tuple, dict] = {}
@@ -220,7 +230,7 @@ class Program:
             if len(parts["cond"]) != 1:
                 raise ModelFormatError(f"{where} has {len(parts['cond'])} LoopCond nodes, expected 1")
             cond = parts["cond"][0]
-            first, nexts, fed = {}, {}, set()
+            first, nexts = {}, {}
             for m in parts["merge"]:
                 if len(m.inputs) != 2:
                     raise ModelFormatError(f"{self._where(m)}: a loop Merge needs 2 inputs, has {len(m.inputs)}")
@@ -230,11 +240,9 @@ class Program:
                         nexts[m.name] = (i, p)
                     elif p.op in ENTER:
                         first[m.name] = (i, p)
-                        fed.add(p.name)
                 if m.name not in first or m.name not in nexts:
                     raise ModelFormatError(f"{self._where(m)}: a loop Merge must join an Enter and a NextIteration")
-            invariants = [e for e in parts["enter"] if e.name not in fed]
-            loop = Loop(f[-1], parts["enter"], parts["merge"], first, nexts, invariants, cond, parts["exit"])
+            loop = Loop(f[-1], parts["enter"], parts["merge"], first, nexts, cond, parts["exit"])
             self.loop_of[f] = loop
             self.loops.append(loop)
         fed_back = {p.name for lp in self.loops for _, p in lp.nexts.values()}
@@ -278,6 +286,8 @@ class Program:
                 return None                          # outside this block: already computed
             return name if len(h) == depth else ("loop", h[:depth + 1])
 
+        loop = self.loop_of.get(f)
+        merges = {m.name for m in loop.merges} if loop else set()
         members: list = []
         seen = set()
         first_pos: dict = {}
@@ -287,7 +297,7 @@ class Program:
             it = item_of(n.name)
             if it is None:
                 continue
-            if isinstance(it, str) and (n.op in ENTER or n.op in EXIT or n in self._loop_merges(f)):
+            if isinstance(it, str) and (n.op in ENTER or n.op in EXIT or n.name in merges):
                 continue                             # set by the loop (Enter, Merge) or read by it (Exit)
             if it not in seen:
                 seen.add(it)
@@ -305,7 +315,11 @@ class Program:
                 pi = item_of(p) if self.by_name[p].op not in ("Const", "Placeholder") else None
                 if pi is not None and pi != it and pi in deps:
                     deps[it].add(pi)
-        order = _kahn(members, deps, first_pos, f"{self.source}: {'/'.join(f) or 'top level'}")
+        order = stable_topo_order(members, deps, first_pos)
+        if len(order) != len(members):
+            stuck = [m for m in members if m not in set(order)][:3]
+            raise ModelFormatError(f"{self.source}: {'/'.join(f) or 'top level'}: a cycle through {stuck} (only a "
+                                   f"while loop's NextIteration may feed back)")
         # levels and groups
         level: dict = {}
         dynamic: dict = {}
@@ -331,7 +345,7 @@ class Program:
         plan.sort(key=lambda t: t[:3])
         for _, kind, _, it in plan:
             if kind == 0:
-                block.items.append(self._group(it[1], f))
+                block.items.append(self._group(it[1]))
             elif isinstance(it, str):
                 block.items.append(self.by_name[it])
             else:
@@ -340,11 +354,7 @@ class Program:
                 block.items.append(loop)
         return block
 
-    def _loop_merges(self, f):
-        loop = self.loop_of.get(f)
-        return loop.merges if loop else []
-
-    def _group(self, names: list[str], f: tuple) -> Group:
+    def _group(self, names: list[str]) -> Group:
         inside = set(names)
         nodes = [self.by_name[n] for n in names]
         nodes.sort(key=lambda n: self.position[n.name])
@@ -376,54 +386,9 @@ class Program:
                 raise ModelFormatError(f"{self.source}: calls function {name!r}, which the model's library "
                                        f"does not define")
             prog = Program(fn.nodes, fn.consts, fn.arg_keys, fn.output_keys, f"{self.source}: function {name!r}",
-                           self.library, needed_only=False)
+                           self.library)
             self.functions[name] = prog
         return prog
-
-    def describe(self) -> dict:
-        return {"loops": [lp.name for lp in self.loops],
-                "groups": [{"id": g.id, "nodes": len(g.nodes), "native": g.heavy} for g in self.groups],
-                "interpreted_ops": sorted({n.op for n in self.nodes if is_dynamic_node(n)})}
-
-
-def _needed(by_name: dict, output_keys) -> set[str]:
-    need, stack = set(), [split_ref(k)[0] for k in output_keys]
-    while stack:
-        name = stack.pop()
-        if name in need:
-            continue
-        if name not in by_name:
-            raise ModelFormatError(f"no node {name!r} in the graph")
-        need.add(name)
-        n = by_name[name]
-        stack.extend(split_ref(t)[0] for t in n.inputs)
-    return need
-
-
-def _kahn(members, deps, first_pos, where):
-    import heapq
-    users: dict = {m: [] for m in members}
-    remaining = {m: len(deps[m]) for m in members}
-    for m in members:
-        for d in deps[m]:
-            users[d].append(m)
-    heap = [(first_pos[m], i, m) for i, m in enumerate(members) if remaining[m] == 0]
-    heapq.heapify(heap)
-    order = []
-    tick = len(members)
-    while heap:
-        _, _, m = heapq.heappop(heap)
-        order.append(m)
-        for u in users[m]:
-            remaining[u] -= 1
-            if remaining[u] == 0:
-                tick += 1
-                heapq.heappush(heap, (first_pos[u], tick, u))
-    if len(order) != len(members):
-        stuck = [m for m in members if m not in set(order)][:3]
-        raise ModelFormatError(f"{where}: a cycle through {stuck} (only a while loop's NextIteration may "
-                               f"feed back)")
-    return order
 
 
 # ----------------------------------------------------------------------------- running
@@ -479,9 +444,7 @@ class Interpreter:
 
     async def run(self, feeds: dict) -> dict:
         prog = self.program
-        scope = Scope()
-        for k, v in prog.consts.items():
-            scope.values[f"{k}:0"] = v
+        scope = Scope(prog.constants)
         scope.values.update(feeds)
         await self._block(prog, prog.root, scope)
         out = {}
@@ -560,16 +523,10 @@ class Interpreter:
 
     def _reference(self, prog: Program, n: Node, ins):
         spec = OPS.get(n.op)
-        where = prog._where(n)
         if spec is None:
-            raise ExecutionError(f"{where}: no reference for this op")
+            raise ExecutionError(f"{prog._where(n)}: no reference for this op")
         t0 = time.perf_counter()
-        try:
-            outs = spec.ref(ins, n.attrs)
-        except WebtensorError:
-            raise
-        except Exception as e:
-            raise (wrap_backend_error(e, where) if is_out_of_memory(e) else ExecutionError(f"{where} failed: {e}")) from None
+        outs = call_reference(spec, n, ins, prog._where(n))
         record = getattr(self.executor, "record", None)
         if record is not None:
             record(n, ins, outs, (time.perf_counter() - t0) * 1e3)
@@ -583,14 +540,12 @@ class Interpreter:
             return
         values = {m.name: entered[loop.first[m.name][1].name] for m in loop.merges}
         came_from = {m.name: loop.first[m.name][0] for m in loop.merges}
+        frame = Scope(scope)                      # what entered the frame: the same every iteration
+        frame.values.update((e.output(0), entered[e.name]) for e in loop.enters)
         limit = loop_limit()
         iteration = 0
         while True:
-            local = Scope(scope)
-            for e in loop.invariants:
-                local.values[e.output(0)] = entered[e.name]
-            for e in loop.enters:
-                local.values.setdefault(e.output(0), entered[e.name])
+            local = Scope(frame)
             for m in loop.merges:
                 local.values[m.output(0)] = values[m.name]
                 local.values[m.output(1)] = np.int32(came_from[m.name])

@@ -81,7 +81,6 @@ def topo_sort(nodes: list[Node], source: str) -> list[Node]:
             raise ModelFormatError(f"{source}: duplicate node name {n.name!r}")
         by_name[n.name] = n
     deps: dict[str, set[str]] = {}
-    users: dict[str, list[str]] = {n.name: [] for n in nodes}
     for n in nodes:
         ds = set()
         for t in n.inputs:
@@ -92,23 +91,33 @@ def topo_sort(nodes: list[Node], source: str) -> list[Node]:
             if by_name[src].op not in BACK_EDGE_OPS:
                 ds.add(src)
         deps[n.name] = ds
-        for d in ds:
-            users[d].append(n.name)
-    order: list[Node] = []
-    ready = [n.name for n in nodes if not deps[n.name]]
-    remaining = {k: len(v) for k, v in deps.items()}
     position = {n.name: i for i, n in enumerate(nodes)}
+    order = stable_topo_order(list(by_name), deps, position)
+    if len(order) != len(nodes):
+        stuck = sorted(set(by_name) - set(order))[:5]
+        raise ModelFormatError(f"{source}: the graph has a cycle through nodes {stuck}")
+    return [by_name[name] for name in order]
+
+
+def stable_topo_order(items: list, deps: dict, position: dict) -> list:
+    """Kahn's algorithm over hashable items (deps: item -> the items it needs), taking the
+    ready item of lowest `position` first.  Items on a cycle are left out: a caller compares
+    lengths to detect one."""
     import heapq
-    heap = [(position[r], r) for r in ready]
+    users: dict = {it: [] for it in items}
+    remaining = {it: len(deps[it]) for it in items}
+    for it in items:
+        for d in deps[it]:
+            users[d].append(it)
+    heap = [(position[it], i, it) for i, it in enumerate(items) if remaining[it] == 0]
     heapq.heapify(heap)
+    order, tick = [], len(items)
     while heap:
-        _, name = heapq.heappop(heap)
-        order.append(by_name[name])
-        for u in users[name]:
+        _, _, it = heapq.heappop(heap)
+        order.append(it)
+        for u in users[it]:
             remaining[u] -= 1
             if remaining[u] == 0:
-                heapq.heappush(heap, (position[u], u))
-    if len(order) != len(nodes):
-        stuck = sorted(set(by_name) - {n.name for n in order})[:5]
-        raise ModelFormatError(f"{source}: the graph has a cycle through nodes {stuck}")
+                tick += 1                  # positions may repeat: the tick breaks ties, items never compared
+                heapq.heappush(heap, (position[u], tick, u))
     return order

@@ -48,6 +48,16 @@ class Plan:
                 "constant_bytes": int(sum(v.nbytes for v in self.constants.values()))}
 
 
+def call_reference(op: OpSpec, node: Node, inputs: list, where: str) -> list:
+    """An op's numpy reference on `inputs`; any failure an error naming `where` (the node)."""
+    try:
+        return op.ref(inputs, node.attrs)
+    except WebtensorError:
+        raise
+    except Exception as e:
+        raise (wrap_backend_error(e, where) if is_out_of_memory(e) else ExecutionError(f"{where} failed: {e}")) from None
+
+
 def run_reference(plan: Plan, step: Step, inputs: list[np.ndarray]) -> list[np.ndarray]:
     """Run one step on its numpy reference and check every output against the shape and
     dtype the plan reserved for it.  Every backend stores a fallback's outputs through
@@ -55,12 +65,7 @@ def run_reference(plan: Plan, step: Step, inputs: list[np.ndarray]) -> list[np.n
     the node, instead of writing past its slot into other tensors (or other models)."""
     node = step.node
     where = f"{plan.graph.source}: node {node.name!r} ({node.op})"
-    try:
-        outs = step.op.ref(inputs, node.attrs)
-    except WebtensorError:
-        raise
-    except Exception as e:
-        raise (wrap_backend_error(e, where) if is_out_of_memory(e) else ExecutionError(f"{where} failed: {e}")) from None
+    outs = call_reference(step.op, node, inputs, where)
     if len(outs) < len(step.outputs):
         raise ExecutionError(f"{where} produced {len(outs)} outputs, the plan expects {len(step.outputs)}")
     checked = []
@@ -93,13 +98,16 @@ def check_supported(nodes: list[Node], source: str) -> None:
         raise UnsupportedOpError(f"{source}: unsupported ops: " + ", ".join(parts))
 
 
-def needed_nodes(graph: Graph, output_keys: list[str]) -> set[str]:
-    by_name = {n.name: n for n in graph.nodes}
+def needed_nodes(nodes: list[Node], output_keys: list[str]) -> set[str]:
+    """The names of the nodes the outputs depend on (a missing one: ModelFormatError)."""
+    by_name = {n.name: n for n in nodes}
     need, stack = set(), [split_ref(k)[0] for k in output_keys]
     while stack:
         name = stack.pop()
         if name in need:
             continue
+        if name not in by_name:
+            raise ModelFormatError(f"no node {name!r} in the graph")
         need.add(name)
         stack.extend(split_ref(t)[0] for t in by_name[name].inputs)
     return need
@@ -108,7 +116,7 @@ def needed_nodes(graph: Graph, output_keys: list[str]) -> set[str]:
 def compile_plan(graph: Graph, input_specs: dict[str, TensorSpec], output_keys: list[str],
                  fold: bool = True) -> Plan:
     """input_specs: tensor key -> concrete shape/dtype of each fed Placeholder."""
-    need = needed_nodes(graph, output_keys)
+    need = needed_nodes(graph.nodes, output_keys)
     specs: dict[str, TensorSpec] = {}
     values: dict[str, np.ndarray] = {}
     steps: list[Step] = []

@@ -24,7 +24,7 @@ from ..ops.nn import conv_geometry
 from ..ops.spec import norm_axis
 from .calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv, QDepthwiseConv,
                     Quantize, Reduce, Ref, Requant, Resize, Softmax, TopK, Unary, Window)
-from .memory import plan_arena, slot_bytes, slot_span  # noqa: F401  (re-exported)
+from .memory import contiguous_strides, plan_arena, slot_bytes, slot_span  # noqa: F401  (re-exported)
 
 VIEW_OPS = {"Reshape", "Squeeze", "ExpandDims", "Identity", "StopGradient", "Snapshot"}
 # steps that may be lowered ahead of a conv to feed its fused residual (see ready_before)
@@ -42,13 +42,6 @@ class Fallback(Exception):
 class Refused(Fallback):
     """The backend's `supports` refused the kernel call this op lowers to."""
 
-
-def contiguous_strides(shape) -> list[int]:
-    strides, acc = [], 1
-    for d in reversed(shape):
-        strides.append(acc)
-        acc *= d
-    return strides[::-1]
 
 
 def view_geometry(shape, index) -> tuple[int, tuple, list[int]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .calls import Binary, Cast, Conv, DepthwiseConv, Unary
+
 BOOL, I8 = np.dtype(np.bool_), np.dtype(np.int8)
 
 
@@ -20,18 +22,25 @@ def slot_span(spec) -> int:
     return max(16, -(-slot_bytes(spec) // 16) * 16)
 
 
+def contiguous_strides(shape) -> list[int]:
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= d
+    return strides[::-1]
+
+
 def in_place_pairs(call) -> list[tuple[object, object]]:
     """(output Ref, input Ref) pairs a kernel may compute in place: every element of the
     output is written after the input's element at the same index was read, and no other
     output element needs it (a fused residual, an element-wise operand of the output's own
     shape).  The planner may then give both one slot when the input dies at this call."""
-    from .calls import Binary, Cast, Conv, DepthwiseConv, Unary
     if isinstance(call, (Conv, DepthwiseConv)):
         if call.residual is not None and call.residual.key != call.x.key and not call.int8:
             return [(call.out, call.residual)]
         return []
     if isinstance(call, Binary):
-        dense = [int(s) for s in np.cumprod([1] + list(call.shape[::-1]))[:-1][::-1]]
+        dense = contiguous_strides(call.shape)
         same = lambda strides: all(st == d or n == 1 for st, d, n in zip(strides, dense, call.shape))
         pairs = [(call.out, r) for r, st in ((call.x, call.xs), (call.y, call.ys)) if same(st)]
         if len(pairs) == 2 and call.x.key == call.y.key:

@@ -15,6 +15,7 @@ import heapq
 
 import numpy as np
 
+from .math import top_k_order
 from .spec import OpError, ShapeUnknown, TensorSpec, check, register
 
 I32 = np.dtype(np.int32)
@@ -122,8 +123,7 @@ def _best_first(cand: np.ndarray, s: np.ndarray, first: int = 512):
     best `first` from a partition (a whole sort of 12804 scores cost more than the NMS walk),
     then, only if the walk needs them, the rest."""
     if cand.size > 2 * first:
-        from .math import _top_k_partition
-        top = _top_k_partition(s[None], first)[0]
+        top = top_k_order(s[None], first)[0]
         yield cand[top]
         rest = np.ones(cand.size, bool)
         rest[top] = False
@@ -260,7 +260,11 @@ def _list_shape(ins, attrs):
     raise ShapeUnknown()
 
 
+LIST_OPS: set[str] = set()       # ops whose values (or some inputs) are TensorLists / TensorArrays
+
+
 def _tl(name, inputs):
+    LIST_OPS.add(name)
     return register(name, inputs, _list_shape, foldable=False, dynamic=True)
 
 
@@ -459,6 +463,7 @@ FLOW = np.float32(0)
 
 
 def _ta(name, inputs):
+    LIST_OPS.add(name)
     return register(name, inputs, _list_shape, foldable=False, dynamic=True)
 
 
