@@ -121,6 +121,13 @@ for _ in range({n}):
     ts.append(now() - t0)
 json.dumps(ts)
 """
+WT_BARRIERS = """
+webtensor.thread_stats(reset=True)
+for _ in range({n}):
+    {run}(_x, _outs)
+_b = webtensor.thread_stats()
+json.dumps({{"barriers": _b["barriers"][0] / {n}, "wait_ms": [round(w / {n}, 3) for w in _b["wait_ms"]]}})
+"""
 WT_OUTPUTS = "json.dumps([base64.b64encode(np.ascontiguousarray(o, np.float32).tobytes()).decode() for o in {run}(_x, _outs)])"
 WT_MEMORY = """
 if {backend!r}.startswith('wasm'):
@@ -183,6 +190,8 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
 
     wt_out = [np.frombuffer(base64.b64decode(o), np.float32) for o in wt(wt_page, WT_OUTPUTS.format(run=wt_run(backend)))]
     wt_mem = wt(wt_page, WT_MEMORY.format(backend=backend))
+    # the pool's barriers: how many per inference, and each thread's time waiting in them
+    barriers = wt(wt_page, WT_BARRIERS.format(n=10, run=wt_run(backend))) if backend == "wasm-simd-threads" else None
     gflops_peak = None
     if backend.startswith("wasm"):
         gflops_peak = wt(wt_page, WT_PEAK.format(backend=backend, lanes=1 if backend == "wasm" else 4))
@@ -206,6 +215,9 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
             row["fallbacks"] = e["setup"]["fallbacks"]
             row["kernel_calls"] = rep.get("kernel_calls")
             row["arena_bytes"] = rep.get("arena_bytes")
+            if barriers:
+                row["barriers_per_inference"] = barriers["barriers"]
+                row["barrier_wait_ms"] = barriers["wait_ms"]
             if rep.get("conv_flops"):
                 row["conv_gflops_per_s"] = round(rep["conv_flops"] / (row["median_ms"] * 1e6), 2)
                 row["peak_gflops_per_s_per_core"] = round(gflops_peak, 2) if gflops_peak else None
@@ -294,6 +306,9 @@ def print_table(rows: list[dict]) -> None:
         if r.get("model_only_median_ms"):
             print(f"  {r['model']} {r['backend']} webtensor: model alone {r['model_only_median_ms']} ms of the "
                   f"{r['median_ms']} ms detect; detections agree with MediaPipe: {r['detections_agree']} (IoU {r['iou']})")
+        if r.get("barrier_wait_ms"):
+            print(f"  {r['model']} {r['backend']} webtensor: {r['barriers_per_inference']:.0f} barriers per inference; "
+                  f"ms waiting in them per inference, by thread: {', '.join(f'{w:.2f}' for w in r['barrier_wait_ms'])}")
         if r.get("conv_gflops_per_s"):
             peak = r.get("peak_gflops_per_s_per_core")
             print(f"  {r['model']} {r['backend']} webtensor: {r['conv_gflops_per_s']} GFLOP/s in conv/GEMM/depthwise "

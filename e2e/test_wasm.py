@@ -111,3 +111,31 @@ json.dumps(out)
     res = py(page, code)
     assert res["liveness"]["cap"] == 1 and res["blazeface"]["cap"] is None, res
     assert all(r["diff"] < 1e-4 for r in res.values()), res
+
+
+def test_thread_stats_count_every_barrier(app):
+    """webtensor.thread_stats(): after a reset, each pool thread passed one barrier per
+    kernel per inference (BlazeFace is one program), and its waiting time is a time."""
+    page, _, _ = app
+    code = """
+import json, math, numpy as np, webtensor
+m = await webtensor.load_graph_model('models/blazeface.json', backend='wasm-simd-threads')
+await webtensor.set_threads(2)
+x = np.zeros((1, 256, 256, 3), np.float32)
+m.predict(x)
+webtensor.thread_stats(reset=True)
+for _ in range(3):
+    m.predict(x)
+st = webtensor.thread_stats()
+after_reset = webtensor.thread_stats(reset=True) and webtensor.thread_stats()
+kernels = m.report()['plans'][-1]['kernel_calls']
+m.dispose()
+json.dumps({'st': st, 'kernels': kernels, 'after_reset': after_reset,
+            'finite': all(math.isfinite(w) and w >= 0 for w in st['wait_ms'])})
+"""
+    r = py(page, code)
+    st = r["st"]
+    assert st["threads"] == 2 and st["runs"] == 3, st
+    assert st["barriers"] == [3 * r["kernels"]] * 2, (st, r["kernels"])
+    assert r["finite"], st
+    assert r["after_reset"]["barriers"] == [0, 0] and r["after_reset"]["runs"] == 0, r["after_reset"]

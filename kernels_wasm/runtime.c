@@ -34,11 +34,22 @@ static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
 }
 
 #ifdef __wasm_atomics__
+// What the barriers cost, per thread: how many it passed and the wall time it spent
+// waiting in them (a thread that arrives last waits ~0; the others wait for it).  The
+// JS runtime reads these for its stats; the clock is the embedder's performance.now.
+enum { STATS_THREADS = 64 };      // the JS runtime's MAX_THREADS
+__attribute__((import_module("env"), import_name("now_ms"))) double wt_now_ms(void);
+static struct { double wait_ms[STATS_THREADS]; int32_t passed[STATS_THREADS]; } barrier_stats;
+EXPORT("barrier_stats") void* barrier_stats_address(void) { return &barrier_stats; }
+
+static int32_t spin_limit = 1000000;    // shared by every thread (linear memory)
+EXPORT("set_spin_limit") void set_spin_limit(int32_t n) { spin_limit = n; }
+
 // Generation barrier: b[0] = arrivals, b[1] = generation.  Spins, then waits.
 // Returns -1 if the other threads do not arrive within ~10 s (a stalled pool becomes an
 // error the caller reports, never a hang).  spin_only: the caller is a page's main
 // thread, where memory.atomic.wait traps; it spins (bounded) instead of sleeping.
-static int barrier(int32_t* b, int nthreads, int spin_only) {
+static int barrier_wait(int32_t* b, int nthreads, int spin_only) {
   const int32_t gen = __atomic_load_n(&b[1], __ATOMIC_ACQUIRE);
   if (__atomic_add_fetch(&b[0], 1, __ATOMIC_ACQ_REL) == nthreads) {
     __atomic_store_n(&b[0], 0, __ATOMIC_RELAXED);
@@ -49,8 +60,11 @@ static int barrier(int32_t* b, int nthreads, int spin_only) {
   }
   // Spin long (up to ~1 ms) before sleeping: a thread that sleeps wakes late on a VM, and
   // one late wake-up made the threads take turns sleeping at every later barrier.  The
-  // pool only spins inside a run, so this costs nothing between inferences.
-  for (int spin = 0; spin < 1000000; spin++)
+  // pool only spins inside a run, so this costs nothing between inferences.  With more
+  // threads than cores the spinning threads take the cores from the ones still working:
+  // then the runtime shortens the spin (set_spin_limit).
+  const int limit = spin_limit;
+  for (int spin = 0; spin < limit; spin++)
     if (__atomic_load_n(&b[1], __ATOMIC_ACQUIRE) != gen) return 0;
   if (spin_only) {   // ~10 s at a few ns per load; no clock in a freestanding module
     for (long long spin = 0; spin < 3000000000LL; spin++)
@@ -63,6 +77,16 @@ static int barrier(int32_t* b, int nthreads, int spin_only) {
   }
   return 0;
 }
+
+static int barrier(int32_t* b, int tid, int nthreads, int spin_only) {
+  const double t0 = wt_now_ms();
+  const int r = barrier_wait(b, nthreads, spin_only);
+  if (tid < STATS_THREADS) {      // each thread writes only its own slots
+    barrier_stats.wait_ms[tid] += wt_now_ms() - t0;
+    barrier_stats.passed[tid]++;
+  }
+  return r;
+}
 #endif
 
 EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads, int spin_only) {
@@ -73,7 +97,7 @@ EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads, int 
   for (int i = 0; i < n; i++) {
     dispatch(p[0], p + 2, tid, nthreads);
 #ifdef __wasm_atomics__
-    if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), nthreads, spin_only) < 0) return -2;
+    if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), tid, nthreads, spin_only) < 0) return -2;
 #endif
     p += p[1];
   }
@@ -88,7 +112,7 @@ EXPORT("run_op") int run_op(const int32_t* prog, int index, int tid, int nthread
   for (int i = 0; i < index; i++) p += p[1];
   dispatch(p[0], p + 2, tid, nthreads);
 #ifdef __wasm_atomics__
-  if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), nthreads, spin_only) < 0) return -2;
+  if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), tid, nthreads, spin_only) < 0) return -2;
 #endif
   return 0;
 }
@@ -100,12 +124,12 @@ EXPORT("stack_probe") int stack_probe(int32_t* barrier_words, int tid, int nthre
   volatile int32_t buf[16384];
   for (int i = 0; i < 16384; i++) buf[i] = tid * 1000003 + i;
 #ifdef __wasm_atomics__
-  if (nthreads > 1 && (barrier(barrier_words, nthreads, spin_only) < 0 || barrier(barrier_words, nthreads, spin_only) < 0)) return -2;
+  if (nthreads > 1 && (barrier(barrier_words, tid, nthreads, spin_only) < 0 || barrier(barrier_words, tid, nthreads, spin_only) < 0)) return -2;
 #endif
   int bad = 0;
   for (int i = 0; i < 16384; i++) bad += buf[i] != tid * 1000003 + i;
 #ifdef __wasm_atomics__
-  if (nthreads > 1 && barrier(barrier_words, nthreads, spin_only) < 0) return -2;
+  if (nthreads > 1 && barrier(barrier_words, tid, nthreads, spin_only) < 0) return -2;
 #endif
   return bad;
 }

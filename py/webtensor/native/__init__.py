@@ -172,6 +172,21 @@ def startup() -> dict[str, dict]:
     return {k: dict(v) for k, v in _startup.items()}
 
 
+def thread_stats(reset: bool = False) -> dict | None:
+    """What the wasm-simd-threads pool's barriers cost since the last reset: `runs` (programs
+    or single kernels run), per thread `barriers` passed and `wait_ms` spent waiting in them
+    (the thread that arrives last waits ~0).  None before the pool starts.  reset=True
+    starts a new count after reading."""
+    rt = _runtimes.get("wasm-simd-threads")
+    if rt is None:
+        return None
+    st = rt.barrierStats().to_py()
+    if reset:
+        rt.resetBarrierStats()
+    return {"threads": len(st["passed"]), "runs": int(st["runs"]), "barriers": [int(b) for b in st["passed"]],
+            "wait_ms": [float(w) for w in st["waitMs"]]}
+
+
 async def set_threads(n: int) -> int:
     """Size the wasm-simd-threads pool (starting it if needed) and wait until every
     helper thread is ready; returns the thread count."""

@@ -13,6 +13,7 @@ const MAX_PAGES = 16384;                 // 1 GiB, the --max-memory the modules 
 const HELPER_STACK_BYTES = 1 << 20;      // per helper thread (thread 0 uses the module's own stack)
 const GUARD_BYTE = 0xA5;                 // sentinel value of the debug guards
 const MAX_THREADS = 64;
+const FULL_SPINS = 1000000, OVERSUBSCRIBED_SPINS = 2000;   // barrier spins before sleeping (runtime.c)
 // control block: [go, prog, nthreads, kind, index, done, quit, ..., barrier, ..., results[tid], ready[tid]]
 const CTL = { GO: 0, PROG: 1, NTHREADS: 2, KIND: 3, INDEX: 4, DONE: 5, QUIT: 6, BARRIER: 8, RESULTS: 16,
               READY: 16 + MAX_THREADS };
@@ -36,7 +37,7 @@ class WasmRuntime {
     this.threaded = threaded;
     this.helperURL = helperURL;      // a Blob URL of wasm_thread.js (threaded variant only)
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: threaded });
-    this.instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    this.instance = new WebAssembly.Instance(module, { env: { memory: this.memory, now_ms: () => performance.now() } });
     this.exports = this.instance.exports;
     const base = this.exports.__heap_base.value;
     this.free = [{ offset: align(base, 64), size: this.memory.buffer.byteLength - align(base, 64) }];
@@ -241,6 +242,10 @@ class WasmRuntime {
     n = Math.max(1, Math.min(n | 0, MAX_THREADS));
     while (this.helpers.length < n - 1) this.spawnHelper(this.helpers.length + 1);
     this.threads = n;
+    // More threads than cores: a thread spinning at a barrier holds a core the late one
+    // needs (2 cores, 3 threads: BlazeFace 22 -> 56 ms), so it sleeps almost at once.
+    const cores = (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || n;
+    this.exports.set_spin_limit(n > cores ? OVERSUBSCRIBED_SPINS : FULL_SPINS);
     return n;
   }
 
@@ -270,11 +275,30 @@ class WasmRuntime {
   // peak each model adds).
   resetPeak() { this.peakUsed = this.used; }
 
+  // Per thread: barriers passed and ms spent waiting in them since the last reset (the
+  // threaded module keeps them in its memory; a helper's performance.now has its own
+  // origin, but each figure is a difference of one thread's clock).
+  barrierStats() {
+    if (!this.exports.barrier_stats) return null;
+    const addr = this.exports.barrier_stats(), n = this.threads;
+    return { waitMs: Array.from(new Float64Array(this.memory.buffer, addr, n)),
+             passed: Array.from(new Int32Array(this.memory.buffer, addr + 8 * MAX_THREADS, n)),
+             runs: this.runs - (this.runsAtReset || 0) };
+  }
+
+  resetBarrierStats() {
+    if (!this.exports.barrier_stats) return;
+    const addr = this.exports.barrier_stats();
+    new Uint8Array(this.memory.buffer, addr, 12 * MAX_THREADS).fill(0);
+    this.runsAtReset = this.runs;
+  }
+
   stats() {
     return { name: this.name, memoryBytes: this.memory.buffer.byteLength, usedBytes: this.used,
              heapBase: this.exports.__heap_base.value, byKind: { ...(this.byKind || {}) },
              peakUsedBytes: this.peakUsed, threads: this.threaded ? this.threads : 1,
-             readyThreads: this.readyThreads(), mainThread: !CAN_BLOCK, runs: this.runs };
+             readyThreads: this.readyThreads(), mainThread: !CAN_BLOCK, runs: this.runs,
+             barriers: this.barrierStats() };
   }
 }
 

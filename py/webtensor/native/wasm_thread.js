@@ -9,7 +9,7 @@ self.onmessage = (ev) => {
   if (msg.setStack !== undefined) { exports_.__stack_pointer.value = msg.setStack; self.postMessage('ack'); return; }
   const { module, memory, tid, stackTop, ctl, layout } = msg;
   try {
-    exports_ = new WebAssembly.Instance(module, { env: { memory } }).exports;
+    exports_ = new WebAssembly.Instance(module, { env: { memory, now_ms: () => performance.now() } }).exports;
     exports_.__stack_pointer.value = stackTop;   // each thread its own stack region
   } catch (err) { self.postMessage(String(err)); return; }
   // Read the run generation *before* saying ready: a run started right after 'ready'
