@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 IN_BROWSER = sys.platform == "emscripten"
@@ -29,6 +28,9 @@ async def fetch_bytes(url: str) -> bytes:
             raise OSError(f"cannot fetch {url}: HTTP {resp.status}")
         return await resp.bytes()
     if url.startswith(("http://", "https://")):
+        import urllib.request     # here, not at the top: it pulls http.client, email, ssl
+        # (~200 ms of a ~600 ms webtensor import in Pyodide, which never takes this path)
+
         def get():
             with urllib.request.urlopen(url, timeout=60) as r:
                 return r.read()
