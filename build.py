@@ -444,6 +444,18 @@ def copy_if_changed(src: Path, dst: Path) -> None:
     shutil.copy2(src, dst)
 
 
+def make_pyodide_snapshot(out: Path) -> None:
+    """The page's worker restores this memory snapshot of a booted Pyodide instead of
+    initialising Python (tools/pyodide_snapshot.js); remade when Pyodide or the tool changes."""
+    tool, wasm = ROOT / "tools" / "pyodide_snapshot.js", NODE_MODULES / "pyodide" / "pyodide.asm.wasm"
+    if out.exists() and out.stat().st_mtime >= max(tool.stat().st_mtime, wasm.stat().st_mtime):
+        return
+    say(f"making the Pyodide memory snapshot the page boots from ({out.relative_to(ROOT)})")
+    tmp = out.with_suffix(".tmp")
+    run(["node", tool, NODE_MODULES / "pyodide", tmp], stdout=sys.stderr)
+    tmp.replace(out)
+
+
 def build() -> Path:
     """dist/ = the web root: page, worker, Pyodide, numpy wheel, webtensor wheel (with the
     kernels and JS runtimes inside it), models."""
@@ -457,6 +469,7 @@ def build() -> Path:
         copy_if_changed(pyo / f, DIST / "pyodide" / f)
     for whl in sorted((CACHE / "pyodide-packages").iterdir()):
         copy_if_changed(whl, DIST / "pyodide" / whl.name)
+    make_pyodide_snapshot(DIST / "pyodide-snapshot.bin")
     models = NODE_MODULES / "@vladmandic" / "human" / "models"
     for m in HUMAN_MODELS:
         for ext in (".json", ".bin"):
@@ -504,7 +517,8 @@ def build() -> Path:
     # PyScript's config names the wheel file (its version comes from pyproject/__init__)
     (DIST / "examples" / "pyscript" / "pyscript.json").write_text(json.dumps(
         {"interpreter": "../../pyodide/pyodide.mjs", "packages": ["numpy", f"../../{wheel.name}"]}, indent=1))
-    (DIST / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name, "version": webtensor_version()}))
+    (DIST / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name, "version": webtensor_version(),
+                                                           "snapshot_bytes": (DIST / "pyodide-snapshot.bin").stat().st_size}))
     say(f"built {wheel.relative_to(ROOT)} and the web root dist/")
     return wheel
 

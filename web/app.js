@@ -73,6 +73,7 @@ function startupStage(name, epochMs) {
 const ready = (async () => {
   const info = await client.call('init', { testHooks: TEST_HOOKS });
   for (const [name, at] of info.stages || []) startupStage(name, at);
+  startup.pyodideBoot = info.boot;      // 'snapshot', or how Python booted without one and why
   startupStage('worker ready');
   setStatus('loading the detector…');
   const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));

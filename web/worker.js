@@ -34,11 +34,48 @@ const wheelBytes = fetch('webtensor-build.json').then((r) => r.json()).then(asyn
 });
 wheelBytes.catch(() => {});       // reported where it is awaited
 
+const SNAPSHOT_MAGIC = 0x706e7300;     // Pyodide 0.27's snapshot header, little endian "\0snp"
+// The interpreter's memory as booted at build time (tools/pyodide_snapshot.js): restoring it
+// skips initialising Python (measured here: Pyodide ready at ~4.5 s -> ~1.4 s).  A missing
+// or unusable one is not used: Python boots as usual and the start-up says why.  A cut or
+// foreign file is refused here, before Pyodide sees it (a short image makes loadPyodide
+// hang); one made by another Pyodide build is refused by Pyodide's own build id check.
+const snapshotBytes = fetch('pyodide-snapshot.bin').then((r) => {
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  return r.arrayBuffer();
+}).then(async (b) => {
+  const bytes = new Uint8Array(b), want = (await wheelBytes).build.snapshot_bytes;
+  const magic = bytes.length >= 16 ? new DataView(b).getUint32(0, true) : 0;
+  if (bytes.length !== want || magic !== SNAPSHOT_MAGIC) {
+    throw new Error(`is ${bytes.length} bytes${magic === SNAPSHOT_MAGIC ? '' : ' without the snapshot magic'}, the build made ${want}`);
+  }
+  stage('snapshot fetched');
+  return bytes;
+});
+snapshotBytes.catch(() => {});
+
+async function bootPyodide() {
+  const indexURL = new URL('pyodide/', self.location).href;
+  let snapshot;
+  try {
+    snapshot = await snapshotBytes;
+  } catch (e) {
+    return { pyodide: await loadPyodide({ indexURL }), boot: `booted (no snapshot: pyodide-snapshot.bin ${e.message})` };
+  }
+  try {
+    return { pyodide: await loadPyodide({ indexURL, _loadSnapshot: snapshot }), boot: 'snapshot' };
+  } catch (e) {
+    console.warn(`webtensor: the Pyodide snapshot was refused (${e.message}); booting Python instead`);
+    return { pyodide: await loadPyodide({ indexURL }), boot: `booted (snapshot refused: ${String(e.message).split('\n')[0]})` };
+  }
+}
+
 async function init({ testHooks: hooks } = {}) {
   testHooks = hooks === true;
   const t0 = performance.now();
   progress('loading Pyodide');
-  pyodide = await loadPyodide({ indexURL: new URL('pyodide/', self.location).href });
+  const { pyodide: booted, boot } = await bootPyodide();
+  pyodide = booted;
   stage('pyodide ready');
   progress('loading numpy');
   const numpy = pyodide.loadPackage(['numpy'], { messageCallback: () => {}, errorCallback: (m) => progress(m) });
@@ -52,7 +89,7 @@ async function init({ testHooks: hooks } = {}) {
   app = pyodide.pyimport('webtensor.app');
   stage('webtensor imported');
   return { version: build.version, ms: performance.now() - t0, fetchedBytes: fetchedBytes(),
-           crossOriginIsolated: self.crossOriginIsolated === true, stages };
+           crossOriginIsolated: self.crossOriginIsolated === true, stages, boot };
 }
 
 // Python functions return JSON text: {"ok": ..., ...}
