@@ -142,8 +142,9 @@ def cases() -> list[Case]:
         for size, ac, hp in [((9, 7), False, False), ((4, 3), False, True), ((11, 5), True, False)]:
             add(f"{op} {size} ac={ac} hp={hp}", op, {"x": _rand(rng, 1, 6, 5, 3)}, {"size": _i32(size)},
                 {"align_corners": ac, "half_pixel_centers": hp}, tol=TOL_EXACT)
-    for op in ("Mean", "Sum", "Max"):
-        for axes, keep in [([1, 2], True), ([-1], False), ([0], False)]:
+    for op in ("Mean", "Sum", "Max", "Min"):
+        # ([1]: 2 outer rows x 42 lanes, past one 32-lane run of the wasm kernel)
+        for axes, keep in [([1, 2], True), ([-1], False), ([0], False), ([1], False)]:
             add(f"{op} axes={axes} keep={keep}", op, {"x": _rand(rng, 2, 5, 7, 6)}, {"ax": _i32(axes)},
                 {"keep_dims": keep}, tol=TOL_ACCUM)
     for cols in (1, 3, 4, 7, 100):
