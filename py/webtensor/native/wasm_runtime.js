@@ -14,8 +14,9 @@ const HELPER_STACK_BYTES = 1 << 20;      // per helper thread (thread 0 uses the
 const GUARD_BYTE = 0xA5;                 // sentinel value of the debug guards
 const MAX_THREADS = 64;
 const FULL_SPINS = 1000000, OVERSUBSCRIBED_SPINS = 2000;   // barrier spins before sleeping (runtime.c)
+const HELPER_SPINS = 300000;     // a helper's polls of the control block after a run (~1 ms) before sleeping
 // control block: [go, prog, nthreads, kind, index, done, quit, ..., barrier, ..., results[tid], ready[tid]]
-const CTL = { GO: 0, PROG: 1, NTHREADS: 2, KIND: 3, INDEX: 4, DONE: 5, QUIT: 6, BARRIER: 8, RESULTS: 16,
+const CTL = { GO: 0, PROG: 1, NTHREADS: 2, KIND: 3, INDEX: 4, DONE: 5, QUIT: 6, SPIN: 7, BARRIER: 8, RESULTS: 16,
               READY: 16 + MAX_THREADS };
 const CTL_WORDS = CTL.READY + MAX_THREADS;
 const VARIANTS = {
@@ -246,8 +247,14 @@ class WasmRuntime {
     // needs (2 cores, 3 threads: BlazeFace 22 -> 56 ms), so it sleeps almost at once.
     const cores = (typeof navigator !== 'undefined' && navigator.hardwareConcurrency) || n;
     this.exports.set_spin_limit(n > cores ? OVERSUBSCRIBED_SPINS : FULL_SPINS);
+    this.setHelperSpin(n > cores ? 0 : HELPER_SPINS);
     return n;
   }
+
+  // After a run a helper polls for the next one this many times before it sleeps: a model
+  // whose native segments alternate with numpy steps restarts the pool within about a
+  // millisecond, and a sleeping helper wakes late (CenterNet: 14 segments an inference).
+  setHelperSpin(n) { this.i32()[this.ctl / 4 + CTL.SPIN] = n; }
 
   // Start helpers up to n threads and wait until all of them are ready.
   async setThreads(n) {

@@ -22,9 +22,16 @@ self.onmessage = (ev) => {
   self.postMessage('ready');
   // Leave this handler so `setStack` messages can still arrive between runs: the loop
   // yields to the event loop with a zero-delay timeout when it has been idle.
+  // Right after a run, poll a while before sleeping (the runtime's SPIN word; 0 when the
+  // pool has more threads than cores): the next segment of the same inference often follows.
+  let justRan = false;
   const loop = () => {
     for (;;) {
       const i32 = new Int32Array(memory.buffer);
+      if (justRan) {
+        for (let s = i32[c + layout.SPIN]; s > 0 && Atomics.load(i32, c + layout.GO) === seen; s--);
+        justRan = false;
+      }
       if (Atomics.wait(i32, c + layout.GO, seen, 20) === 'timed-out') { setTimeout(loop, 0); return; }
       seen = Atomics.load(i32, c + layout.GO);
       if (i32[c + layout.QUIT]) { self.close(); return; }
@@ -36,6 +43,7 @@ self.onmessage = (ev) => {
       else i32[c + layout.RESULTS + tid] = exports_.stack_probe(ctl + layout.BARRIER * 4, tid, n, 0);
       Atomics.add(i32, c + layout.DONE, 1);
       Atomics.notify(i32, c + layout.DONE);
+      justRan = true;
     }
   };
   loop();
