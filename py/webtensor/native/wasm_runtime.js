@@ -304,8 +304,7 @@ class WasmRuntime {
     return { name: this.name, memoryBytes: this.memory.buffer.byteLength, usedBytes: this.used,
              heapBase: this.exports.__heap_base.value, byKind: { ...(this.byKind || {}) },
              peakUsedBytes: this.peakUsed, threads: this.threaded ? this.threads : 1,
-             readyThreads: this.readyThreads(), mainThread: !CAN_BLOCK, runs: this.runs,
-             barriers: this.barrierStats() };
+             readyThreads: this.readyThreads(), mainThread: !CAN_BLOCK, runs: this.runs };
   }
 }
 
