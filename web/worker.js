@@ -3,7 +3,7 @@
 // progress lines go out as {progress: text}.  One Python call per request.
 // webtensor starts its native runtimes itself from the wheel (webtensor.native), as in
 // any other Pyodide app: this worker loads nothing but Pyodide.
-importScripts('pyodide/pyodide.js');
+importScripts('pyodide/pyodide.js', 'unzip.js');
 
 let pyodide = null;
 let app = null;   // the webtensor.app module (PyProxy)
@@ -23,16 +23,30 @@ const stages = [];
 function stage(name) { stages.push([name, performance.timeOrigin + performance.now()]); }
 stage('worker started');
 
-// What does not depend on Pyodide starts at once, in parallel with it: the build manifest and
-// the wheel's bytes (installed by unpacking into site-packages: no micropip to load).
-const wheelBytes = fetch('webtensor-build.json').then((r) => r.json()).then(async (build) => {
-  const res = await fetch(build.wheel);
-  if (!res.ok) throw new Error(`cannot fetch ${build.wheel}: HTTP ${res.status}`);
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  stage('wheel fetched');
-  return { build, bytes };
+// What does not depend on Pyodide starts at once, in parallel with it: the build manifest,
+// webtensor's wheel and numpy's, each fetched and inflated by a helper worker (unzip.js),
+// and the memory snapshot.  Once Python is up the wheels' files are only written into its
+// file system.
+const buildInfo = fetch('webtensor-build.json').then((r) => {
+  if (!r.ok) throw new Error(`cannot fetch webtensor-build.json: HTTP ${r.status}`);
+  return r.json();
 });
-wheelBytes.catch(() => {});       // reported where it is awaited
+// numpy's wheel is the one dist's pyodide-lock.json names, its sha256 checked here too: Pyodide's
+// loadPackage still downloads, checks and registers it and loads its libraries; only its
+// unpacking is replaced by writing these files (installNumpyFiles).  Any failure here
+// leaves loadPackage to do everything, with the reason in the console.
+const wheels = buildInfo.then((build) => inflateElsewhere([
+  { url: build.wheel },
+  { url: `pyodide/${build.numpy.file}`, sha256: build.numpy.sha256 },
+]));
+const wheel = wheels.then(([w]) => w).then((w) => { stage('wheel fetched'); return w; });
+const numpyFiles = wheels.then(async ([, inflated]) => {
+  const [build, n] = [await buildInfo, await inflated];
+  stage('numpy inflated');
+  return { file: build.numpy.file, size: n.size, files: n.files };
+});
+wheel.catch(() => {});            // reported where they are awaited
+numpyFiles.catch(() => {});
 
 const SNAPSHOT_MAGIC = 0x706e7300;     // Pyodide 0.27's snapshot header, little endian "\0snp"
 // The interpreter's memory as booted at build time (tools/pyodide_snapshot.js): restoring it
@@ -44,7 +58,7 @@ const snapshotBytes = fetch('pyodide-snapshot.bin').then((r) => {
   if (!r.ok) throw new Error(`HTTP ${r.status}`);
   return r.arrayBuffer();
 }).then(async (b) => {
-  const bytes = new Uint8Array(b), want = (await wheelBytes).build.snapshot_bytes;
+  const bytes = new Uint8Array(b), want = (await buildInfo).snapshot_bytes;
   const magic = bytes.length >= 16 ? new DataView(b).getUint32(0, true) : 0;
   if (bytes.length !== want || magic !== SNAPSHOT_MAGIC) {
     throw new Error(`is ${bytes.length} bytes${magic === SNAPSHOT_MAGIC ? '' : ' without the snapshot magic'}, the build made ${want}`);
@@ -56,17 +70,99 @@ snapshotBytes.catch(() => {});
 
 async function bootPyodide() {
   const indexURL = new URL('pyodide/', self.location).href;
-  let snapshot;
   try {
-    snapshot = await snapshotBytes;
+    // the promise itself: Pyodide fetches its script and wasm while the snapshot arrives
+    return { pyodide: await loadPyodide({ indexURL, _loadSnapshot: snapshotBytes }), boot: 'snapshot' };
   } catch (e) {
-    return { pyodide: await loadPyodide({ indexURL }), boot: `booted (no snapshot: pyodide-snapshot.bin ${e.message})` };
+    const why = await snapshotBytes.then(() => `snapshot refused: ${String(e.message).split('\n')[0]}`,
+                                         (f) => `no snapshot: pyodide-snapshot.bin ${f.message}`);
+    console.warn(`webtensor: Pyodide boots without its snapshot (${why})`);
+    return { pyodide: await loadPyodide({ indexURL }), boot: `booted (${why})` };
   }
+}
+
+// Pyodide's package loader unpacks a wheel in Python (pyodide._package_loader.unpack_buffer);
+// for numpy's, whose files are already inflated here, this stands in for it: it writes them,
+// then does the rest as the original does (the wheel's INSTALLER record, its data files, the
+// list of its libraries for Pyodide to load).  Any other archive goes to the original.
+// Returns a function that puts the original back.
+const UNPACK_FROM_JS = `
+def hook(write):
+    import pyodide._package_loader as loader
+    from pathlib import Path
+    from tempfile import NamedTemporaryFile
+    from zipfile import ZipFile
+    original = loader.unpack_buffer
+
+    def unpack_buffer(buffer, *, filename="", format=None, extract_dir=None, calculate_dynlibs=False,
+                      installer=None, source=None):
+        name = filename.rpartition("/")[-1]
+        if format or extract_dir is None or not write(name, extract_dir, buffer.byteLength):
+            return original(buffer, filename=filename, format=format, extract_dir=extract_dir,
+                            calculate_dynlibs=calculate_dynlibs, installer=installer, source=source)
+        target = Path(extract_dir)
+        with NamedTemporaryFile(suffix=name) as f:
+            buffer._into_file(f)
+            archive = ZipFile(f)
+            loader.set_wheel_installer(name, archive, target, installer, source)
+            loader.install_datafiles(name, archive, target)
+            return loader.to_js(loader.get_dynlibs(f, ".whl", target)) if calculate_dynlibs else None
+
+    def restore():
+        loader.unpack_buffer = original
+    loader.unpack_buffer = unpack_buffer
+    return restore
+hook
+`;
+
+// Pyodide's loadPackage ends with importlib.invalidate_caches(), and CPython 3.12's
+// zipimporter answers that by re-reading its archive's directory in Python: the standard
+// library's zip, once for each of the ~20 packages imported from it, 200-300 ms on the live
+// page (measured).  Here an importer re-reads its archive only when the file changed (size,
+// mtime); the directory read last is shared by the importers of the same archive.
+const ZIP_DIRECTORY_ONCE = `
+def once():
+    import os, zipimport
+    read = zipimport.zipimporter.invalidate_caches
+    known = {}       # archive -> ((mtime, size), directory)
+
+    def stamp(path):
+        st = os.stat(path)
+        return st.st_mtime_ns, st.st_size
+
+    for archive, files in zipimport._zip_directory_cache.items():
+        known[archive] = (stamp(archive), files)
+
+    def invalidate_caches(self):
+        try:
+            now = stamp(self.archive)
+        except OSError:
+            now = None
+        if now is not None and archive_is(self.archive, now):
+            self._files = known[self.archive][1]
+            zipimport._zip_directory_cache[self.archive] = self._files
+            return
+        read(self)
+        if now is not None:
+            known[self.archive] = (now, self._files)
+
+    def archive_is(archive, now):
+        return archive in known and known[archive][0] == now
+
+    zipimport.zipimporter.invalidate_caches = invalidate_caches
+once()
+`;
+
+function installNumpyFiles(py, numpy) {
+  const hook = py.runPython(UNPACK_FROM_JS);
   try {
-    return { pyodide: await loadPyodide({ indexURL, _loadSnapshot: snapshot }), boot: 'snapshot' };
-  } catch (e) {
-    console.warn(`webtensor: the Pyodide snapshot was refused (${e.message}); booting Python instead`);
-    return { pyodide: await loadPyodide({ indexURL }), boot: `booted (snapshot refused: ${String(e.message).split('\n')[0]})` };
+    return hook((name, dir, nbytes) => {
+      if (name !== numpy.file || nbytes !== numpy.size) return false;
+      writeFiles(py.FS, dir, numpy.files);
+      return true;
+    });
+  } finally {
+    hook.destroy();
   }
 }
 
@@ -78,13 +174,31 @@ async function init({ testHooks: hooks } = {}) {
   pyodide = booted;
   stage('pyodide ready');
   progress('loading numpy');
+  pyodide.runPython(ZIP_DIRECTORY_ONCE);
+  let restoreUnpack = null;
+  try {
+    restoreUnpack = installNumpyFiles(pyodide, await numpyFiles);
+  } catch (e) {
+    console.warn(`webtensor: numpy is unpacked by Pyodide (${e.message})`);
+  }
   const numpy = pyodide.loadPackage(['numpy'], { messageCallback: () => {}, errorCallback: (m) => progress(m) });
-  const { build, bytes } = await wheelBytes;
+  const build = await buildInfo;
   progress(`installing ${build.wheel}`);
   const sitePackages = pyodide.runPython('import sysconfig; sysconfig.get_paths()["purelib"]');
-  pyodide.unpackArchive(bytes, 'whl', { extractDir: sitePackages });
+  try {
+    writeFiles(pyodide.FS, sitePackages, (await wheel).files);
+  } catch (e) {       // e.g. a browser without DecompressionStream: Pyodide unpacks it
+    console.warn(`webtensor: ${e.message}; Pyodide unpacks the wheel instead`);
+    const res = await fetch(build.wheel);
+    if (!res.ok) throw new Error(`cannot fetch ${build.wheel}: HTTP ${res.status}`);
+    pyodide.unpackArchive(new Uint8Array(await res.arrayBuffer()), 'whl', { extractDir: sitePackages });
+  }
   stage('wheel installed');
-  await numpy;
+  try {
+    await numpy;
+  } finally {
+    if (restoreUnpack) { restoreUnpack(); restoreUnpack.destroy(); }
+  }
   stage('numpy loaded');
   app = pyodide.pyimport('webtensor.app');
   stage('webtensor imported');
