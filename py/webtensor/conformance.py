@@ -107,6 +107,14 @@ def cases() -> list[Case]:
         for sa, sb in shapes[:3] if op not in ("AddV2", "Mul") else shapes:
             b = _rand(rng, *sb, lo=0.5, hi=2) if op == "RealDiv" else _rand(rng, *sb)
             add(f"{op} {sa} {sb}", op, {"a": _rand(rng, *sa)}, {"b": b}, tol=TOL_EXACT)
+    # a short row repeated over NHWC (a per-channel mean or scale): the kernels' periodic path,
+    # batch 2, 50 rows of 3 = 12 whole periods of 12 and a tail of two rows; either side repeats
+    for op in ("AddV2", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "SquaredDifference"):
+        row = _rand(rng, 3, lo=0.5, hi=2) if op == "RealDiv" else _rand(rng, 3)
+        add(f"{op} (2, 5, 5, 3) (3,)", op, {"a": _rand(rng, 2, 5, 5, 3)}, {"b": row}, tol=TOL_EXACT)
+        big = _rand(rng, 2, 5, 5, 3, lo=0.5, hi=2) if op == "RealDiv" else _rand(rng, 2, 5, 5, 3)
+        add(f"{op} (7,) (1, 3, 3, 7)", op, {"a": _rand(rng, 7)}, {"b": big[:1, :3, :3, :].repeat(3, 3)[..., :7]},
+            tol=TOL_EXACT)
     add("AddV2 two runtime inputs", "AddV2", {"a": _rand(rng, 2, 8, 5), "b": _rand(rng, 8, 1)}, {})
     add("Prelu", "Prelu", {"x": _rand(rng, 1, 5, 5, 6)}, {"alpha": _rand(rng, 6)})
     add("AddN x3", "AddN", {"a": _rand(rng, 3, 7), "b": _rand(rng, 3, 7), "c": _rand(rng, 3, 7)}, {})
@@ -381,6 +389,16 @@ def nonfinite_cases(rng) -> list[Case]:
         bb = bb[0] if op == "Prelu" else bb                # Prelu: per-channel alphas
         out.append(Case(f"{op} NaN/Inf/-0", [Node("y", op, ["a:0", "b:0"], {})], {"a": a, "b": bb}, {}, ["y:0"],
                         TOL_EXACT, [op]))
+    # the same specials through the periodic path: a row of three specials repeated over NHWC
+    # against specials scattered in the streamed side (and the other way round)
+    grid = _rand(rng, 2, 4, 5, 3, lo=-3, hi=3)
+    grid.reshape(-1)[::7] = np.resize(SPECIALS, grid.reshape(-1)[::7].size)
+    row = SPECIALS[[0, 1, 5]]
+    for op in NONFINITE_BINARY[:7]:
+        out.append(Case(f"{op} NaN/Inf over a repeated row", [Node("y", op, ["a:0", "b:0"], {})],
+                        {"a": grid, "b": row}, {}, ["y:0"], TOL_EXACT, [op]))
+        out.append(Case(f"{op} NaN/Inf repeated row first", [Node("y", op, ["a:0", "b:0"], {})],
+                        {"a": row, "b": grid}, {}, ["y:0"], TOL_EXACT, [op]))
     xc = _rand(rng, 1, 6, 6, 4, lo=-2, hi=2)
     xc[0, 1, 1, 0], xc[0, 4, 2, 3], xc[0, 3, 3, 1] = np.nan, np.inf, -np.inf
     out.append(Case("_FusedConv2D BiasAdd+Relu6 on NaN/Inf input", [Node("y", "_FusedConv2D", ["x:0", "w:0", "b:0"], {
