@@ -195,7 +195,32 @@ void op_cast(const int32_t* a, int tid, int nthreads) {
   const int n = a[2], kind = a[3];
   int i0, i1;
   FOR_WORK(n, i0, i1) {
-    for (int i = i0; i < i1; i++) {
+    int i = i0;
+#ifdef __wasm_simd128__
+    // four lanes at a time, each kind with the scalar loop's exact results (CenterNet casts
+    // 1.3 M floats: 1.5 ms lane by lane with the switch inside)
+    const v128_t one = wasm_i32x4_splat(1);
+    switch (kind) {
+      case 0:
+        for (; i + 4 <= i1; i += 4) wasm_v128_store(outf + i, wasm_f32x4_convert_i32x4(wasm_v128_load(x + i)));
+        break;
+      case 1:   // trunc_sat: NaN -> 0, saturating; from 2147483520 up INT_MAX, as below
+        for (; i + 4 <= i1; i += 4) {
+          const v128_t v = wasm_v128_load(xf + i);
+          wasm_v128_store(out + i, wasm_v128_bitselect(wasm_i32x4_splat(2147483647), wasm_i32x4_trunc_sat_f32x4(v),
+                                                       wasm_f32x4_ge(v, wasm_f32x4_splat(2147483520.0f))));
+        }
+        break;
+      case 2:
+        for (; i + 4 <= i1; i += 4)
+          wasm_v128_store(out + i, wasm_v128_and(wasm_f32x4_ne(wasm_v128_load(xf + i), wasm_f32x4_splat(0)), one));
+        break;
+      default:
+        for (; i + 4 <= i1; i += 4)
+          wasm_v128_store(out + i, wasm_v128_and(wasm_i32x4_ne(wasm_v128_load(x + i), wasm_i32x4_splat(0)), one));
+    }
+#endif
+    for (; i < i1; i++) {
       switch (kind) {
         case 0: outf[i] = (float)x[i]; break;
         case 1: {

@@ -168,6 +168,11 @@ def cases() -> list[Case]:
     add("Cast int32->float32", "Cast", {"x": rng.integers(-100, 100, (3, 5)).astype(np.int32)}, {},
         {"DstT": np.dtype(np.float32)})
     add("Cast float32->int32", "Cast", {"x": _rand(rng, 4, 6, lo=-9, hi=9)}, {}, {"DstT": np.dtype(np.int32)})
+    big = _rand(rng, 3, 11, lo=-1e6, hi=1e6)               # a tail of 1 after 8 vectors
+    big[0, :3] = [-0.0, -0.99, 0.99]                          # toward zero
+    add("Cast float32->int32 (3, 11)", "Cast", {"x": big}, {}, {"DstT": np.dtype(np.int32)})
+    add("Cast int32->float32 (3, 11)", "Cast", {"x": rng.integers(-2**20, 2**20, (3, 11)).astype(np.int32)},
+        {}, {"DstT": np.dtype(np.float32)})
     add("Reshape (view)", "Reshape", {"x": _rand(rng, 2, 3, 4)}, {"s": _i32([4, -1])})
 
     # -- chains that exercise fusion: conv -> add(residual) -> relu, conv -> bias -> relu6
@@ -399,6 +404,11 @@ def nonfinite_cases(rng) -> list[Case]:
                         {"a": grid, "b": row}, {}, ["y:0"], TOL_EXACT, [op]))
         out.append(Case(f"{op} NaN/Inf repeated row first", [Node("y", op, ["a:0", "b:0"], {})],
                         {"a": row, "b": grid}, {}, ["y:0"], TOL_EXACT, [op]))
+    out.append(Case("Cast float32->bool NaN/Inf/-0", [Node("y", "Cast", ["x:0"], {"DstT": np.dtype(np.bool_)})],
+                    {"x": x}, {}, ["y:0"], TOL_EXACT, ["Cast"]))
+    out.append(Case("Cast float32->bool->float32 NaN/Inf/-0 (true is 1)", [
+        Node("b", "Cast", ["x:0"], {"DstT": np.dtype(np.bool_)}), Node("y", "Cast", ["b:0"], {"DstT": F32})],
+        {"x": np.concatenate([x, x[:, :5]], axis=1)}, {}, ["y:0"], TOL_EXACT, ["Cast"]))
     xc = _rand(rng, 1, 6, 6, 4, lo=-2, hi=2)
     xc[0, 1, 1, 0], xc[0, 4, 2, 3], xc[0, 3, 3, 1] = np.nan, np.inf, -np.inf
     out.append(Case("_FusedConv2D BiasAdd+Relu6 on NaN/Inf input", [Node("y", "_FusedConv2D", ["x:0", "w:0", "b:0"], {

@@ -37,7 +37,9 @@ fn body(i: i32) {
     } else {                                      // from float32
       let v = ld(x);
       if (p[3] == 2) {
-        buf[o] = u32(v != 0.0);                   // NaN is true, as in TF
+        // nonzero bits but the sign's: NaN and +-Inf are true, +-0 false, as in TF (v != 0.0
+        // was false for NaN on SwiftShader's WebGPU: a compiler may assume no NaN)
+        buf[o] = u32((bitcast<u32>(v) & 0x7fffffffu) != 0u);
       } else if (wt_isnan(v)) {
         buf[o] = 0u;
       } else if (v >= 2147483520.0) {
