@@ -452,7 +452,8 @@ def copy_if_changed(src: Path, dst: Path) -> None:
 PAGE_BYTECODE_PACKAGES = ("numpy",)
 
 
-def serve_pyodide_packages(out: Path) -> None:
+def serve_pyodide_packages(out: Path) -> dict:
+    """Pyodide's wheels into out/, with the lock they are served under (returned)."""
     import json
     lock = pyodide_lock()
     by_file = {p["file_name"]: name for name, p in lock["packages"].items()}
@@ -473,6 +474,7 @@ def serve_pyodide_packages(out: Path) -> None:
     text = json.dumps(lock)
     if not (out / "pyodide-lock.json").exists() or (out / "pyodide-lock.json").read_text() != text:
         (out / "pyodide-lock.json").write_text(text)
+    return lock
 
 
 def make_pyodide_snapshot(out: Path) -> None:
@@ -498,7 +500,7 @@ def build() -> Path:
     pyo = NODE_MODULES / "pyodide"
     for f in ("pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"):
         copy_if_changed(pyo / f, DIST / "pyodide" / f)
-    serve_pyodide_packages(DIST / "pyodide")
+    served_lock = serve_pyodide_packages(DIST / "pyodide")
     make_pyodide_snapshot(DIST / "pyodide-snapshot.bin")
     models = NODE_MODULES / "@vladmandic" / "human" / "models"
     for m in HUMAN_MODELS:
@@ -549,7 +551,7 @@ def build() -> Path:
         {"interpreter": "../../pyodide/pyodide.mjs", "packages": ["numpy", f"../../{wheel.name}"]}, indent=1))
     # the page's worker fetches and inflates numpy's wheel itself while Pyodide boots: which
     # file, and the sha256 dist's pyodide-lock.json gives it
-    numpy_lock = json.loads((DIST / "pyodide" / "pyodide-lock.json").read_text())["packages"]["numpy"]
+    numpy_lock = served_lock["packages"]["numpy"]
     (DIST / "webtensor-build.json").write_text(json.dumps({
         "wheel": wheel.name, "version": webtensor_version(),
         "snapshot_bytes": (DIST / "pyodide-snapshot.bin").stat().st_size,

@@ -80,14 +80,13 @@ static void binary_row(int kind, int act, float param, const float* x, int sx, c
 #endif
 }
 
-// args: x y out kind act param  shape[6]  xstrides[6]  ystrides[6]   (strides in elements)
 #ifdef __wasm_simd128__
 #define PERIOD_MAX 64
 // One operand contiguous over the whole output, the other one short row repeated (a
 // per-channel mean, scale or bias on NHWC: rows of 3 to 16): row by row that was a
 // division and a scalar tail per pixel (MoveNet's input scaling, 110 K floats: 0.6 ms).
 // Here the short row is repeated to a whole number of vectors, period = lcm(row, 4), and
-// the output runs in periods; the last partial period goes through binary_row.
+// the output runs in periods; the rows after the last whole period go through binary_row.
 static void binary_periodic(int kind, int act, float param, const float* x, const float* y, int y_repeats,
                             float* out, int total, int inner, int tid, int nthreads) {
   const float* rep_src = y_repeats ? y : x;
@@ -117,6 +116,7 @@ static void binary_periodic(int kind, int act, float param, const float* x, cons
 }
 #endif
 
+// args: x y out kind act param  shape[6]  xstrides[6]  ystrides[6]   (strides in elements)
 void op_binary(const int32_t* a, int tid, int nthreads) {
   const float* x = PTR(const float, a[0]);
   const float* y = PTR(const float, a[1]);

@@ -137,17 +137,12 @@ def once():
         try:
             now = stamp(self.archive)
         except OSError:
-            now = None
-        if now is not None and archive_is(self.archive, now):
-            self._files = known[self.archive][1]
-            zipimport._zip_directory_cache[self.archive] = self._files
+            return read(self)
+        if known.get(self.archive, (None,))[0] == now:
+            self._files = zipimport._zip_directory_cache[self.archive] = known[self.archive][1]
             return
         read(self)
-        if now is not None:
-            known[self.archive] = (now, self._files)
-
-    def archive_is(archive, now):
-        return archive in known and known[archive][0] == now
+        known[self.archive] = (now, self._files)
 
     zipimport.zipimporter.invalidate_caches = invalidate_caches
 once()
