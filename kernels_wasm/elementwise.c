@@ -175,9 +175,11 @@ void op_unary(const int32_t* a, int tid, int nthreads) {
     int i = c0 * 4;
     const int end = MIN(n, c1 * 4);
 #ifdef __wasm_simd128__
-    if (kind < 20 && kind != ACT_SIGMOID && kind != ACT_TANH && kind != ACT_ELU && kind != ACT_SELU) {
+    if (kind < 20) {
       for (; i + 4 <= end; i += 4)
         wasm_v128_store(out + i, activate4(wasm_v128_load(x + i), kind, param, wasm_f32x4_splat(0)));
+    } else if (kind == U_EXP) {
+      for (; i + 4 <= end; i += 4) wasm_v128_store(out + i, wt_expf4(wasm_v128_load(x + i)));
     } else if (kind == U_SQRT) {
       for (; i + 4 <= end; i += 4) wasm_v128_store(out + i, wasm_f32x4_sqrt(wasm_v128_load(x + i)));
     }

@@ -127,6 +127,13 @@ def cases() -> list[Case]:
                             ("Square", -3, 3, TOL_EXACT), ("Floor", -3, 3, 0), ("Round", -3, 3, 0)]:
         add(f"{op}", op, {"x": _rand(rng, 3, 37, lo=lo, hi=hi)}, {}, tol=tol)
     add("LeakyRelu", "LeakyRelu", {"x": _rand(rng, 2, 11)}, {}, {"alpha": 0.3})
+    # the exponential's whole range: results down to the denormals and up to FLT_MAX, the
+    # limits where it turns 0 and inf, and the small-argument branches of Tanh and Elu
+    wide = np.concatenate([np.linspace(-110, 95, 60), np.linspace(-0.1, 0.1, 13), [88.37, 88.38, -103.9, -104.0,
+                                                                                   9.0, 9.01, -9.01, -0.0625]])
+    for op in ("Exp", "Sigmoid", "Tanh", "Elu", "Selu"):
+        add(f"{op} over the float range", op, {"x": wide.astype(np.float32).reshape(3, 27)}, {},
+            tol=TOL_TRANSCENDENTAL * 5)
     # -- data movement
     add("Pad", "Pad", {"x": _rand(rng, 1, 5, 4, 3)}, {"p": _i32([[0, 0], [1, 2], [0, 1], [2, 3]])})
     add("PadV2 value", "PadV2", {"x": _rand(rng, 2, 3)}, {"p": _i32([[1, 0], [2, 2]]), "v": np.float32(-7)})
