@@ -323,17 +323,82 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
 
 // args: x out  N H W C  OH OW  KH KW SH SW PT PL  kind(0 max, 1 avg)
 // Avg divides by the number of real (unpadded) cells, as TensorFlow does.
+#define POOL_RING 2048   // floats of column maxima kept for one output row: KW columns x C channels
+
+// One output row of a max pool with stride 1 along W.  Each input column's max over the
+// window's rows is computed once, kept in a ring of the last KW columns and shared by the
+// KW outputs whose windows hold it: (KH-1) + (KW-1) maxima per output instead of KH*KW-1
+// (CenterNet's 3x3 peak-finding pool on 128x128x80: 5.5 -> ms on wasm-simd, 32 -> ms
+// on scalar wasm).  A column in the padding is -inf.  The column of input iw sits in slot
+// (iw + PL) % KW.  NaN: as in the general loop below (SIMD: pmax and a NaN flag, kept in
+// the ring as all-ones lanes; scalar: f32.max).
+static void maxpool_row_sliding(const float* xn, float* o, int ih0, int kh_lo, int kh_hi, int W, int C, int OW,
+                                int KW, int PL) {
+  float ring[POOL_RING];
+  int fill = 0;                                   // the slot the next column goes to
+  for (int iw = -PL; iw < OW - PL + KW - 1; iw++) {
+    float* col = ring + (size_t)fill * C;
+    int c = 0;
+    const int inside = iw >= 0 && iw < W;
+#ifdef __wasm_simd128__
+    for (; c + 4 <= C; c += 4) {
+      v128_t m = wasm_f32x4_splat(-__builtin_inff()), nan = wasm_i32x4_splat(0);
+      if (inside)
+        for (int kh = kh_lo; kh < kh_hi; kh++) {
+          const v128_t v = wasm_v128_load(xn + ((size_t)(ih0 + kh) * W + iw) * C + c);
+          m = wasm_f32x4_pmax(m, v);
+          nan = wasm_v128_or(nan, wasm_f32x4_ne(v, v));
+        }
+      wasm_v128_store(col + c, wasm_v128_or(m, nan));
+    }
+#endif
+    for (; c < C; c++) {
+      float m = -__builtin_inff();
+      if (inside)
+        for (int kh = kh_lo; kh < kh_hi; kh++) m = __builtin_wasm_max_f32(m, xn[((size_t)(ih0 + kh) * W + iw) * C + c]);
+      col[c] = m;
+    }
+    if (++fill == KW) fill = 0;
+    const int ow = iw + PL - (KW - 1);            // the output whose window this column completes
+    if (ow < 0) continue;
+    float* oc = o + (size_t)ow * C;
+    c = 0;
+#ifdef __wasm_simd128__
+    for (; c + 4 <= C; c += 4) {
+      v128_t m = wasm_v128_load(ring + c);
+      v128_t nan = wasm_f32x4_ne(m, m);
+      for (int k = 1; k < KW; k++) {
+        const v128_t v = wasm_v128_load(ring + (size_t)k * C + c);
+        m = wasm_f32x4_pmax(m, v);
+        nan = wasm_v128_or(nan, wasm_f32x4_ne(v, v));
+      }
+      wasm_v128_store(oc + c, wasm_v128_or(m, nan));
+    }
+#endif
+    for (; c < C; c++) {
+      float m = ring[c];
+      for (int k = 1; k < KW; k++) m = __builtin_wasm_max_f32(m, ring[(size_t)k * C + c]);
+      oc[c] = m;
+    }
+  }
+}
+
 void op_pool(const int32_t* a, int tid, int nthreads) {
   const float* x = PTR(const float, a[0]);
   float* out = PTR(float, a[1]);
   const int N = a[2], H = a[3], W = a[4], C = a[5], OH = a[6], OW = a[7];
   const int KH = a[8], KW = a[9], SH = a[10], SW = a[11], PT = a[12], PL = a[13], kind = a[14];
+  const int sliding = !kind && SW == 1 && KW > 1 && KW * C <= POOL_RING;
   int r0, r1;
   FOR_WORK(N * OH, r0, r1) {
     for (int row = r0; row < r1; row++) {
       const int n = row / OH, oh = row % OH, ih0 = oh * SH - PT;
       const int kh_lo = MAX(0, -ih0), kh_hi = MIN(KH, H - ih0);
       const float* xn = x + (size_t)n * H * W * C;
+      if (sliding) {
+        maxpool_row_sliding(xn, out + (size_t)row * OW * C, ih0, kh_lo, kh_hi, W, C, OW, KW, PL);
+        continue;
+      }
       for (int ow = 0; ow < OW; ow++) {
         const int iw0 = ow * SW - PL, kw_lo = MAX(0, -iw0), kw_hi = MIN(KW, W - iw0);
         const float count = (float)((kh_hi - kh_lo) * (kw_hi - kw_lo));

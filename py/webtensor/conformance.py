@@ -100,6 +100,12 @@ def cases() -> list[Case]:
         for (h, c, k, s, pad) in [(7, 3, 3, 2, "SAME"), (8, 4, 2, 2, "VALID"), (5, 9, 3, 1, "SAME")]:
             add(f"{op} {h}x{h}x{c} k{k} s{s} {pad}", op, {"x": _rand(rng, 1, h, h, c)}, {},
                 {"ksize": [1, k, k, 1], "strides": [1, s, s, 1], "padding": pad})
+    # stride 1 along W, a window wider than tall and the right padding wider than the left
+    # (the max pool's sliding column path), and stride 2 down, 1 across
+    add("MaxPool 6x9x7 k2x4 s1 SAME", "MaxPool", {"x": _rand(rng, 1, 6, 9, 7)}, {},
+        {"ksize": [1, 2, 4, 1], "strides": [1, 1, 1, 1], "padding": "SAME"})
+    add("MaxPool 7x6x5 k3x2 s2x1 VALID", "MaxPool", {"x": _rand(rng, 1, 7, 6, 5)}, {},
+        {"ksize": [1, 3, 2, 1], "strides": [1, 2, 1, 1], "padding": "VALID"})
     # -- element-wise binary with broadcasting
     shapes = [((2, 3, 5), (2, 3, 5)), ((1, 4, 4, 7), (7,)), ((3, 1, 6), (1, 5, 1)), ((2, 9), ()), ((), (4, 3)),
               ((1, 6, 6, 3), (1, 6, 6, 1))]
@@ -428,6 +434,8 @@ def nonfinite_cases(rng) -> list[Case]:
     for op in ("MaxPool", "AvgPool"):
         out.append(Case(f"{op} on NaN/Inf input", [Node("y", op, ["x:0"], {
             "ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"})], {"x": xc}, {}, ["y:0"], TOL_EXACT, [op]))
+        out.append(Case(f"{op} k3 s1 SAME on NaN/Inf input", [Node("y", op, ["x:0"], {
+            "ksize": [1, 3, 3, 1], "strides": [1, 1, 1, 1], "padding": "SAME"})], {"x": xc}, {}, ["y:0"], TOL_EXACT, [op]))
     for op in ("Max", "Min", "Sum", "Mean"):
         out.append(Case(f"{op} reduction on NaN/Inf input", [Node("y", op, ["x:0", "ax:0"], {})],
                         {"x": xc}, {"ax": _i32([1])}, ["y:0"], TOL_ACCUM, [op]))
