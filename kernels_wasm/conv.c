@@ -208,10 +208,73 @@ INLINE void dw_pointers(const float** ptr, const float* xn, const float* zero, i
 
 #define DW_MAX_TAPS 64
 
+// Two output pixels of a depthwise conv with channel multiplier 1, every channel: p0 and
+// p1 hold each tap's input row for the two pixels, so every weight load serves both, and
+// 8 channels x 2 pixels are four independent add chains (one chain per output would wait
+// on the adder's latency: CenterNet's 5x5 layers ran at a third of the 3x3 ones' rate).
+// The 3x3 call site passes taps = 9, a constant once inlined: that loop is unrolled.
+// o1 == o0 when the row ends on an odd pixel: o0 is stored last and wins.
+INLINE void dw_two_pixels(const float* const* p0, const float* const* p1, const int taps, const float* w,
+                          const float* bias, const float* alpha, int C, float* o0, float* o1, const float* res0,
+                          const float* res1, int act, float param) {
+  int c = 0;
+#ifdef __wasm_simd128__
+  for (; c + 8 <= C; c += 8) {
+    v128_t a0 = wasm_v128_load(bias + c), a1 = wasm_v128_load(bias + c + 4), b0 = a0, b1 = a1;
+    for (int t = 0; t < taps; t++) {
+      const v128_t w0 = wasm_v128_load(w + (size_t)t * C + c), w1 = wasm_v128_load(w + (size_t)t * C + c + 4);
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(p0[t] + c), w0));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(p0[t] + c + 4), w1));
+      b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(wasm_v128_load(p1[t] + c), w0));
+      b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(wasm_v128_load(p1[t] + c + 4), w1));
+    }
+    dw_store4(o1, res1, alpha, c, b0, act, param);
+    dw_store4(o1, res1, alpha, c + 4, b1, act, param);
+    dw_store4(o0, res0, alpha, c, a0, act, param);
+    dw_store4(o0, res0, alpha, c + 4, a1, act, param);
+  }
+  for (; c + 4 <= C; c += 4) {
+    v128_t a0 = wasm_v128_load(bias + c), b0 = a0;
+    for (int t = 0; t < taps; t++) {
+      const v128_t w0 = wasm_v128_load(w + (size_t)t * C + c);
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(p0[t] + c), w0));
+      b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(wasm_v128_load(p1[t] + c), w0));
+    }
+    dw_store4(o1, res1, alpha, c, b0, act, param);
+    dw_store4(o0, res0, alpha, c, a0, act, param);
+  }
+#endif
+  // scalar: two channels x two pixels = four independent add chains
+  for (; c + 2 <= C; c += 2) {
+    float s0 = bias[c], s1 = bias[c], u0 = bias[c + 1], u1 = bias[c + 1];
+    for (int t = 0; t < taps; t++) {
+      const float wv = w[(size_t)t * C + c], wu = w[(size_t)t * C + c + 1];
+      s0 += p0[t][c] * wv;
+      s1 += p1[t][c] * wv;
+      u0 += p0[t][c + 1] * wu;
+      u1 += p1[t][c + 1] * wu;
+    }
+    o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+    o1[c + 1] = activate(u1 + (res1 ? res1[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
+    o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+    o0[c + 1] = activate(u0 + (res0 ? res0[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
+  }
+  for (; c < C; c++) {
+    float s0 = bias[c], s1 = bias[c];
+    for (int t = 0; t < taps; t++) {
+      const float wv = w[(size_t)t * C + c];
+      s0 += p0[t][c] * wv;
+      s1 += p1[t][c] * wv;
+    }
+    o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+    o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+  }
+}
+
 // args: x w bias out residual alpha zero  N H W C  OH OW  KH KW SH SW DH DW PT PL  act param  mult
 // w is TF's [KH][KW][C][mult] (= [KH][KW][C*mult]); bias/alpha have C*mult entries; zero >= C floats.
-// Like op_conv it works from an indirection buffer; the 3x3 case (most models) is
-// unrolled and computes two output pixels per pass so each weight load serves both.
+// Like op_conv it works from an indirection buffer; with multiplier 1 it computes two
+// output pixels per pass (dw_two_pixels), the 3x3 case (most models) unrolled.
 void op_dwconv(const int32_t* a, int tid, int nthreads) {
   const float* x = PTR(const float, a[0]);
   const float* w = PTR(const float, a[1]);
@@ -250,67 +313,29 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
             dw_pointers(p1, xn, zero, ih0, iwb, H, W, C, 3, 3, DH, DW);
           }
           float* o0 = out + ((size_t)row * OW + ow) * CM;
-          float* o1 = o0 + (size_t)two * CM;
           const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
-          const float* res1 = residual ? res0 + (size_t)two * CM : 0;
-          int c = 0;
-#ifdef __wasm_simd128__
-          for (; c + 4 <= C; c += 4) {
-            v128_t a0 = wasm_v128_load(bias + c), a1 = a0;
-#define DW_TAP(t) { const v128_t wv = wasm_v128_load(w + (t) * C + c); \
-                      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(p0[t] + c), wv)); \
-                      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(p1[t] + c), wv)); }
-            DW_TAP(0) DW_TAP(1) DW_TAP(2) DW_TAP(3) DW_TAP(4) DW_TAP(5) DW_TAP(6) DW_TAP(7) DW_TAP(8)
-#undef DW_TAP
-            dw_store4(o1, res1, alpha, c, a1, act, param);   // o1 == o0 at an odd tail: o0 wins
-            dw_store4(o0, res0, alpha, c, a0, act, param);
-          }
-#endif
-          // scalar: two channels x two pixels = four independent add chains (one chain of
-          // 9 dependent adds per output would be latency-bound)
-          for (; c + 2 <= C; c += 2) {
-            float s0 = bias[c], s1 = bias[c], u0 = bias[c + 1], u1 = bias[c + 1];
-            for (int t = 0; t < 9; t++) {
-              const float wv = w[t * C + c], wu = w[t * C + c + 1];
-              s0 += p0[t][c] * wv;
-              s1 += p1[t][c] * wv;
-              u0 += p0[t][c + 1] * wu;
-              u1 += p1[t][c + 1] * wu;
-            }
-            o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
-            o1[c + 1] = activate(u1 + (res1 ? res1[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
-            o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
-            o0[c + 1] = activate(u0 + (res0 ? res0[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
-          }
-          for (; c < C; c++) {
-            float s0 = bias[c], s1 = bias[c];
-            for (int t = 0; t < 9; t++) {
-              const float wv = w[t * C + c];
-              s0 += p0[t][c] * wv;
-              s1 += p1[t][c] * wv;
-            }
-            o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
-            o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
-          }
+          dw_two_pixels(p0, p1, 9, w, bias, alpha, C, o0, o0 + (size_t)two * CM, res0,
+                        res0 ? res0 + (size_t)two * CM : 0, act, param);
         }
         continue;
       }
-      for (; ow < OW; ow++) {  // any kernel size, any channel multiplier
+      if (mult == 1 && taps <= DW_MAX_TAPS) {   // any other window, two pixels per pass as well
+        for (; ow < OW; ow += 2) {
+          const int two = ow + 1 < OW;
+          dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, KH, KW, DH, DW);
+          dw_pointers(p1, xn, zero, ih0, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW);
+          float* o0 = out + ((size_t)row * OW + ow) * CM;
+          const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
+          dw_two_pixels(p0, p1, taps, w, bias, alpha, C, o0, o0 + (size_t)two * CM, res0,
+                        res0 ? res0 + (size_t)two * CM : 0, act, param);
+        }
+        continue;
+      }
+      for (; ow < OW; ow++) {  // a channel multiplier above 1, any window
         dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, KH, KW, DH, DW);
         float* o = out + ((size_t)row * OW + ow) * CM;
         const float* res = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
-        int oc = 0;
-#ifdef __wasm_simd128__
-        if (mult == 1) {
-          for (; oc + 4 <= C; oc += 4) {
-            v128_t acc = wasm_v128_load(bias + oc);
-            for (int t = 0; t < taps; t++)
-              acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(p0[t] + oc), wasm_v128_load(w + (size_t)t * C + oc)));
-            dw_store4(o, res, alpha, oc, acc, act, param);
-          }
-        }
-#endif
-        for (; oc < CM; oc++) {
+        for (int oc = 0; oc < CM; oc++) {
           const int ic = oc / mult;
           float acc = bias[oc];
           for (int t = 0; t < taps; t++) acc += p0[t][ic] * w[(size_t)t * CM + oc];

@@ -83,7 +83,9 @@ def cases() -> list[Case]:
         tol = TOL_TRANSCENDENTAL * 10 if fused[-1] in ("Sigmoid", "Elu", "Tanh") else TOL_ACCUM
         add(f"_FusedConv2D {'+'.join(fused)}", "_FusedConv2D", {"x": _rand(rng, 1, 7, 6, 5, lo=-3, hi=3)}, consts,
             attrs, tol=tol)
-    for (h, c, mult, k, s) in [(7, 3, 1, 3, 1), (9, 8, 1, 3, 2), (8, 5, 2, 3, 1), (6, 17, 1, 5, 2), (5, 4, 1, 3, 1)]:
+    # channels 14 = 8 + 4 + 2 and 17 = 8 + 8 + 1: every channel block of the two-pixel kernel
+    for (h, c, mult, k, s) in [(7, 3, 1, 3, 1), (9, 8, 1, 3, 2), (8, 5, 2, 3, 1), (6, 17, 1, 5, 2), (5, 4, 1, 3, 1),
+                               (7, 14, 1, 5, 1), (6, 14, 1, 3, 1)]:
         add(f"depthwise {h}x{h}x{c} m{mult} k{k} s{s}", "DepthwiseConv2dNative", {"x": _rand(rng, 1, h, h, c)},
             {"w": _rand(rng, k, k, c, mult)}, conv(s, "SAME"), tol=TOL_ACCUM)
     add("FusedDepthwise BiasAdd+Relu6", "FusedDepthwiseConv2dNative", {"x": _rand(rng, 1, 9, 9, 6, lo=-4, hi=4)},
