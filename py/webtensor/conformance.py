@@ -426,6 +426,7 @@ def nonfinite_cases(rng) -> list[Case]:
         {"x": np.concatenate([x, x[:, :5]], axis=1)}, {}, ["y:0"], TOL_EXACT, ["Cast"]))
     xc = _rand(rng, 1, 6, 6, 4, lo=-2, hi=2)
     xc[0, 1, 1, 0], xc[0, 4, 2, 3], xc[0, 3, 3, 1] = np.nan, np.inf, -np.inf
+    xc[0, 2, 4, 2] = np.copysign(np.float32(np.nan), np.float32(-1))     # a NaN with its sign bit set
     out.append(Case("_FusedConv2D BiasAdd+Relu6 on NaN/Inf input", [Node("y", "_FusedConv2D", ["x:0", "w:0", "b:0"], {
         **{"strides": [1, 1, 1, 1], "padding": "SAME"}, "fused_ops": ["BiasAdd", "Relu6"]})],
         {"x": xc}, {"w": _rand(rng, 3, 3, 4, 5), "b": _rand(rng, 5)}, ["y:0"], TOL_ACCUM, ["_FusedConv2D"]))
