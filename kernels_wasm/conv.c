@@ -213,7 +213,8 @@ INLINE void dw_pointers(const float** ptr, const float* xn, const float* zero, i
 // 8 channels x 2 pixels are four independent add chains (one chain per output would wait
 // on the adder's latency: CenterNet's 5x5 layers ran at a third of the 3x3 ones' rate).
 // The 3x3 call site passes taps = 9, a constant once inlined: that loop is unrolled.
-// o1 == o0 when the row ends on an odd pixel: o0 is stored last and wins.
+// o1 is NULL when the row ends on an odd pixel (p1 = p0 then): the pixel is stored once,
+// since a second store would read back a residual that shares the output's slot (in place).
 INLINE void dw_two_pixels(const float* const* p0, const float* const* p1, const int taps, const float* w,
                           const float* bias, const float* alpha, int C, float* o0, float* o1, const float* res0,
                           const float* res1, int act, float param) {
@@ -228,8 +229,10 @@ INLINE void dw_two_pixels(const float* const* p0, const float* const* p1, const 
       b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(wasm_v128_load(p1[t] + c), w0));
       b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(wasm_v128_load(p1[t] + c + 4), w1));
     }
-    dw_store4(o1, res1, alpha, c, b0, act, param);
-    dw_store4(o1, res1, alpha, c + 4, b1, act, param);
+    if (o1) {
+      dw_store4(o1, res1, alpha, c, b0, act, param);
+      dw_store4(o1, res1, alpha, c + 4, b1, act, param);
+    }
     dw_store4(o0, res0, alpha, c, a0, act, param);
     dw_store4(o0, res0, alpha, c + 4, a1, act, param);
   }
@@ -240,12 +243,17 @@ INLINE void dw_two_pixels(const float* const* p0, const float* const* p1, const 
       a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(p0[t] + c), w0));
       b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(wasm_v128_load(p1[t] + c), w0));
     }
-    dw_store4(o1, res1, alpha, c, b0, act, param);
+    if (o1) dw_store4(o1, res1, alpha, c, b0, act, param);
     dw_store4(o0, res0, alpha, c, a0, act, param);
   }
-#else
-  // the scalar build: four channels x two pixels, eight chains (BlazeFace's depthwise
-  // layers 0.87 of the time of two channels x two pixels)
+#endif
+  // scalar (the scalar build; the SIMD build's channel tail): sums and residual stored
+  // first (each residual element read before its output element is written: they may
+  // share a slot), then the activation over the row (activate_row)
+  const int c_scalar = c;
+#ifndef __wasm_simd128__
+  // four channels x two pixels, eight chains (BlazeFace's depthwise layers: 0.87 of the
+  // time of two channels x two pixels)
   for (; c + 4 <= C; c += 4) {
     float s0 = bias[c], s1 = bias[c + 1], s2 = bias[c + 2], s3 = bias[c + 3];
     float u0 = s0, u1 = s1, u2 = s2, u3 = s3;
@@ -257,14 +265,14 @@ INLINE void dw_two_pixels(const float* const* p0, const float* const* p1, const 
       s0 += x0[0] * w0; s1 += x0[1] * w1; s2 += x0[2] * w2; s3 += x0[3] * w3;
       u0 += x1[0] * w0; u1 += x1[1] * w1; u2 += x1[2] * w2; u3 += x1[3] * w3;
     }
-    const float sv[4] = { s0, s1, s2, s3 }, uv[4] = { u0, u1, u2, u3 };
-    for (int j = 0; j < 4; j++) {
-      o1[c + j] = activate(uv[j] + (res1 ? res1[c + j] : 0.0f), act, param, alpha ? alpha[c + j] : 0.0f);
-      o0[c + j] = activate(sv[j] + (res0 ? res0[c + j] : 0.0f), act, param, alpha ? alpha[c + j] : 0.0f);
+    if (res0) {
+      s0 += res0[c]; s1 += res0[c + 1]; s2 += res0[c + 2]; s3 += res0[c + 3];
+      if (o1) { u0 += res1[c]; u1 += res1[c + 1]; u2 += res1[c + 2]; u3 += res1[c + 3]; }
     }
+    if (o1) { o1[c] = u0; o1[c + 1] = u1; o1[c + 2] = u2; o1[c + 3] = u3; }
+    o0[c] = s0; o0[c + 1] = s1; o0[c + 2] = s2; o0[c + 3] = s3;
   }
 #endif
-  // scalar: two channels x two pixels = four independent add chains
   for (; c + 2 <= C; c += 2) {
     float s0 = bias[c], s1 = bias[c], u0 = bias[c + 1], u1 = bias[c + 1];
     for (int t = 0; t < taps; t++) {
@@ -274,10 +282,12 @@ INLINE void dw_two_pixels(const float* const* p0, const float* const* p1, const 
       u0 += p0[t][c + 1] * wu;
       u1 += p1[t][c + 1] * wu;
     }
-    o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
-    o1[c + 1] = activate(u1 + (res1 ? res1[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
-    o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
-    o0[c + 1] = activate(u0 + (res0 ? res0[c + 1] : 0.0f), act, param, alpha ? alpha[c + 1] : 0.0f);
+    if (o1) {
+      o1[c] = s1 + (res1 ? res1[c] : 0.0f);
+      o1[c + 1] = u1 + (res1 ? res1[c + 1] : 0.0f);
+    }
+    o0[c] = s0 + (res0 ? res0[c] : 0.0f);
+    o0[c + 1] = u0 + (res0 ? res0[c + 1] : 0.0f);
   }
   for (; c < C; c++) {
     float s0 = bias[c], s1 = bias[c];
@@ -286,8 +296,12 @@ INLINE void dw_two_pixels(const float* const* p0, const float* const* p1, const 
       s0 += p0[t][c] * wv;
       s1 += p1[t][c] * wv;
     }
-    o1[c] = activate(s1 + (res1 ? res1[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
-    o0[c] = activate(s0 + (res0 ? res0[c] : 0.0f), act, param, alpha ? alpha[c] : 0.0f);
+    if (o1) o1[c] = s1 + (res1 ? res1[c] : 0.0f);
+    o0[c] = s0 + (res0 ? res0[c] : 0.0f);
+  }
+  if (c_scalar < C && act != ACT_NONE) {
+    if (o1) activate_row(o1 + c_scalar, alpha ? alpha + c_scalar : 0, C - c_scalar, act, param);
+    activate_row(o0 + c_scalar, alpha ? alpha + c_scalar : 0, C - c_scalar, act, param);
   }
 }
 
@@ -334,8 +348,7 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
           }
           float* o0 = out + ((size_t)row * OW + ow) * CM;
           const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
-          dw_two_pixels(p0, p1, 9, w, bias, alpha, C, o0, o0 + (size_t)two * CM, res0,
-                        res0 ? res0 + (size_t)two * CM : 0, act, param);
+          dw_two_pixels(p0, p1, 9, w, bias, alpha, C, o0, two ? o0 + CM : 0, res0, res0 ? res0 + CM : 0, act, param);
         }
         continue;
       }
@@ -346,8 +359,8 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
           dw_pointers(p1, xn, zero, ih0, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW);
           float* o0 = out + ((size_t)row * OW + ow) * CM;
           const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
-          dw_two_pixels(p0, p1, taps, w, bias, alpha, C, o0, o0 + (size_t)two * CM, res0,
-                        res0 ? res0 + (size_t)two * CM : 0, act, param);
+          dw_two_pixels(p0, p1, taps, w, bias, alpha, C, o0, two ? o0 + CM : 0, res0, res0 ? res0 + CM : 0, act,
+                        param);
         }
         continue;
       }

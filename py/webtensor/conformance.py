@@ -191,6 +191,16 @@ def cases() -> list[Case]:
     add("Reshape (view)", "Reshape", {"x": _rand(rng, 2, 3, 4)}, {"s": _i32([4, -1])})
 
     # -- chains that exercise fusion: conv -> add(residual) -> relu, conv -> bias -> relu6
+    # a depthwise conv with a fused residual that dies there (the output takes its slot, in
+    # place) on rows of odd width (the two-pixel kernels' last pixel is alone), 3x3 and 5x5,
+    # channels 14 = 8 + 4 + 2 (every channel block)
+    for k in (3, 5):
+        out.append(Case(f"fusion: depthwise {k}x{k} + in-place residual, odd width", [
+            Node("r", "Relu", ["xr:0"], {}),
+            Node("dw", "DepthwiseConv2dNative", ["x:0", "wd:0"], conv(1, "SAME")),
+            Node("y", "AddV2", ["dw:0", "r:0"], {})],
+            {"x": _rand(rng, 1, 5, 7, 14), "xr": _rand(rng, 1, 5, 7, 14)}, {"wd": _rand(rng, k, k, 14, 1)}, ["y:0"],
+            TOL_ACCUM, ["DepthwiseConv2dNative", "AddV2", "Relu"]))
     x = _rand(rng, 1, 8, 8, 8)
     out.append(Case("fusion: dwconv -> conv+bias -> add residual -> relu", [
         Node("dw", "DepthwiseConv2dNative", ["x:0", "wd:0"], conv(1, "SAME")),
