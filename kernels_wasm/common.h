@@ -34,6 +34,7 @@ enum Opcode {
   OP_QMAXPOOL = 16,   // int8 max pool
   OP_COPY8 = 17,      // strided copy of 1-byte elements
   OP_TOPK = 18,       // the k largest of each row, with their indices
+  OP_SEPCONV = 19,    // depthwise conv -> 1x1 conv in one pass, the depthwise rows in a scratch
 };
 
 enum Activation {
@@ -327,3 +328,4 @@ void op_dequantize(const int32_t* a, int tid, int nthreads);
 void op_qmaxpool(const int32_t* a, int tid, int nthreads);
 void op_copy8(const int32_t* a, int tid, int nthreads);
 void op_topk(const int32_t* a, int tid, int nthreads);
+void op_sepconv(const int32_t* a, int tid, int nthreads);

@@ -92,6 +92,29 @@ static void conv_scalar(const int32_t* a, int tid, int nthreads) {
 
 // args: x w bias out residual alpha zero  N H W C  OH OW CO  KH KW SH SW DH DW PT PL  act param
 // zero: a row of >= KW*C zero floats for taps in the padding.
+#ifdef __wasm_simd128__
+// One pixel's 8-channel panel (ncols < 8 at the channel tail) out of a GEMM block:
+// residual, activation, store.
+INLINE void store_panel(float* o, const float* res, const float* alpha, int co0, int ncols, v128_t v0, v128_t v1,
+                        int act, float param) {
+  if (ncols == 8) {
+    if (res) {
+      v0 = wasm_f32x4_add(v0, wasm_v128_load(res));
+      v1 = wasm_f32x4_add(v1, wasm_v128_load(res + 4));
+    }
+    const v128_t a0 = alpha ? wasm_v128_load(alpha + co0) : wasm_f32x4_splat(0);
+    const v128_t a1 = alpha ? wasm_v128_load(alpha + co0 + 4) : wasm_f32x4_splat(0);
+    wasm_v128_store(o, activate4(v0, act, param, a0));
+    wasm_v128_store(o + 4, activate4(v1, act, param, a1));
+    return;
+  }
+  float t[8];
+  wasm_v128_store(t, v0);
+  wasm_v128_store(t + 4, v1);
+  for (int j = 0; j < ncols; j++) o[j] = activate(t[j] + (res ? res[j] : 0.0f), act, param, alpha ? alpha[co0 + j] : 0.0f);
+}
+#endif
+
 void op_conv(const int32_t* a, int tid, int nthreads) {
 #ifndef __wasm_simd128__
   conv_scalar(a, tid, nthreads);
@@ -153,32 +176,10 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
           }
         }
         // epilogue: residual, activation, store (partial panel at the channel tail)
-        const int co0 = cb * 8, ncols = MIN(8, CO - co0);
-        for (int r = 0; r < nrows; r++) {
-          float* o = out + (size_t)(p0 + r) * CO + co0;
-          const float* res = residual ? residual + (size_t)(p0 + r) * CO + co0 : 0;
-#ifdef __wasm_simd128__
-          if (ncols == 8) {
-            v128_t v0 = acc[r][0], v1 = acc[r][1];
-            if (res) {
-              v0 = wasm_f32x4_add(v0, wasm_v128_load(res));
-              v1 = wasm_f32x4_add(v1, wasm_v128_load(res + 4));
-            }
-            const v128_t a0 = alpha ? wasm_v128_load(alpha + co0) : wasm_f32x4_splat(0);
-            const v128_t a1 = alpha ? wasm_v128_load(alpha + co0 + 4) : wasm_f32x4_splat(0);
-            wasm_v128_store(o, activate4(v0, act, param, a0));
-            wasm_v128_store(o + 4, activate4(v1, act, param, a1));
-            continue;
-          }
-          float t[8];
-          wasm_v128_store(t, acc[r][0]);
-          wasm_v128_store(t + 4, acc[r][1]);
-#endif
-          for (int j = 0; j < ncols; j++) {
-            float v = t[j] + (res ? res[j] : 0.0f);
-            o[j] = activate(v, act, param, alpha ? alpha[co0 + j] : 0.0f);
-          }
-        }
+        const int co0 = cb * 8;
+        for (int r = 0; r < nrows; r++)
+          store_panel(out + (size_t)(p0 + r) * CO + co0, residual ? residual + (size_t)(p0 + r) * CO + co0 : 0,
+                      alpha, co0, MIN(8, CO - co0), acc[r][0], acc[r][1], act, param);
       }
     }
   }
@@ -374,6 +375,104 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
           for (int t = 0; t < taps; t++) acc += p0[t][ic] * w[(size_t)t * CM + oc];
           o[oc] = activate(acc + (res ? res[oc] : 0.0f), act, param, alpha ? alpha[oc] : 0.0f);
         }
+      }
+    }
+  }
+}
+
+// The 1x1 conv of op_sepconv over np pixels of C channels, contiguous at `in`: op_conv's
+// microkernel (MR pixels x an 8-channel panel; scalar: 1 x 8) and epilogue.
+static void pointwise_pixels(const float* in, int np, int C, const float* w, const float* bias, int CO, float* out,
+                             const float* res, const float* alpha, int act, float param) {
+  const int CO8 = (CO + 7) / 8;
+#ifdef __wasm_simd128__
+  for (int p0 = 0; p0 < np; p0 += MR) {
+    const int nrows = MIN(MR, np - p0);
+    const float* rows[MR];
+    for (int r = 0; r < MR; r++) rows[r] = in + (size_t)(p0 + MIN(r, nrows - 1)) * C;   // past the end: the last
+    for (int cb = 0; cb < CO8; cb++) {
+      const float* wt = w + (size_t)cb * C * 8;
+      v128_t acc[MR][2];
+      for (int r = 0; r < MR; r++) {
+        acc[r][0] = wasm_v128_load(bias + cb * 8);
+        acc[r][1] = wasm_v128_load(bias + cb * 8 + 4);
+      }
+      for (int c = 0; c < C; c++) {
+        const v128_t w0 = wasm_v128_load(wt + c * 8), w1 = wasm_v128_load(wt + c * 8 + 4);
+        for (int r = 0; r < MR; r++) {
+          const v128_t v = wasm_v128_load32_splat(rows[r] + c);
+          acc[r][0] = wasm_f32x4_add(acc[r][0], wasm_f32x4_mul(v, w0));
+          acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(v, w1));
+        }
+      }
+      const int co0 = cb * 8;
+      for (int r = 0; r < nrows; r++)
+        store_panel(out + (size_t)(p0 + r) * CO + co0, res ? res + (size_t)(p0 + r) * CO + co0 : 0, alpha, co0,
+                    MIN(8, CO - co0), acc[r][0], acc[r][1], act, param);
+    }
+  }
+#else
+  for (int p = 0; p < np; p++) {
+    const float* row = in + (size_t)p * C;
+    for (int cb = 0; cb < CO8; cb++) {
+      float acc[8];
+      for (int j = 0; j < 8; j++) acc[j] = bias[cb * 8 + j];
+      panel_1x8(acc, &row, 1, w + (size_t)cb * C * 8, C, 0);
+      const size_t o = (size_t)p * CO + cb * 8;
+      store_activated(out + o, acc, res ? res + o : 0, MIN(8, CO - cb * 8), act, param, alpha ? alpha + cb * 8 : 0);
+    }
+  }
+#endif
+}
+
+#define SEP_SCRATCH 4096   // floats of depthwise output held per chunk (16 KiB: in L1)
+
+// args: x dw dbias out residual alpha zero  N H W C  OH OW CO  KH KW SH SW DH DW PT PL  dact dparam  w bias act param
+// A depthwise conv (multiplier 1, its own activation) whose output only a 1x1 stride-1
+// conv reads, in one pass: per chunk of an output row the depthwise pixels go to a
+// scratch on the stack and the 1x1 conv (packed panels, residual, activation) reads them
+// there.  The intermediate map never reaches the arena (BlazeFace at 128x128: 1.5 MB
+// written and read back per block), and with threads the two halves of a row need no
+// barrier between them (issue 16's banding, a band being one output row).
+void op_sepconv(const int32_t* a, int tid, int nthreads) {
+  const float* x = PTR(const float, a[0]);
+  const float* dw = PTR(const float, a[1]);
+  const float* dbias = PTR(const float, a[2]);
+  float* out = PTR(float, a[3]);
+  const float* residual = PTR(const float, a[4]);
+  const float* alpha = PTR(const float, a[5]);
+  const float* zero = PTR(const float, a[6]);
+  const int N = a[7], H = a[8], W = a[9], C = a[10], OH = a[11], OW = a[12], CO = a[13];
+  const int KH = a[14], KW = a[15], SH = a[16], SW = a[17], DH = a[18], DW = a[19], PT = a[20], PL = a[21];
+  const int dact = a[22];
+  const float dparam = bits_to_f32(a[23]);
+  const float* w = PTR(const float, a[24]);
+  const float* bias = PTR(const float, a[25]);
+  const int act = a[26];
+  const float param = bits_to_f32(a[27]);
+  const int taps = KH * KW, chunk = (SEP_SCRATCH / C) & ~1;    // even: whole pixel pairs (C <= SEP_SCRATCH/2)
+  float scratch[SEP_SCRATCH];
+  int r0, r1;
+  FOR_WORK(N * OH, r0, r1) {
+    const float* p0[DW_MAX_TAPS];
+    const float* p1[DW_MAX_TAPS];
+    for (int row = r0; row < r1; row++) {
+      const int n = row / OH, oh = row % OH, ih0 = oh * SH - PT;
+      const float* xn = x + (size_t)n * H * W * C;
+      for (int ow0 = 0; ow0 < OW; ow0 += chunk) {
+        const int np = MIN(chunk, OW - ow0);
+        for (int j = 0; j < np; j += 2) {
+          const int two = j + 1 < np, ow = ow0 + j;
+          dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, KH, KW, DH, DW);
+          dw_pointers(p1, xn, zero, ih0, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW);
+          float* s0 = scratch + (size_t)j * C;
+          if (taps == 9)   // inlined with a constant: the 3x3 loop unrolled
+            dw_two_pixels(p0, p1, 9, dw, dbias, 0, C, s0, two ? s0 + C : 0, 0, 0, dact, dparam);
+          else
+            dw_two_pixels(p0, p1, taps, dw, dbias, 0, C, s0, two ? s0 + C : 0, 0, 0, dact, dparam);
+        }
+        const size_t o = ((size_t)row * OW + ow0) * CO;
+        pointwise_pixels(scratch, np, C, w, bias, CO, out + o, residual ? residual + o : 0, alpha, act, param);
       }
     }
   }

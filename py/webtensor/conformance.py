@@ -201,6 +201,39 @@ def cases() -> list[Case]:
             Node("y", "AddV2", ["dw:0", "r:0"], {})],
             {"x": _rand(rng, 1, 5, 7, 14), "xr": _rand(rng, 1, 5, 7, 14)}, {"wd": _rand(rng, k, k, 14, 1)}, ["y:0"],
             TOL_ACCUM, ["DepthwiseConv2dNative", "AddV2", "Relu"]))
+    # a depthwise conv that only a 1x1 conv reads: one separable call where the backend has
+    # one (wasm).  Stride 2 with Relu6 between and 10 output channels (a partial panel);
+    # 5x5 with a LeakyRelu, a Sigmoid after, and an in-place residual on an odd width; a
+    # row of 205 pixels x 40 channels (the scratch holds 102: chunks of 102, 102 and 1); and
+    # a depthwise output that a second op reads too (no fusion: the map must be stored)
+    sep = lambda k, s, co, c: {"wd": _rand(rng, k, k, c, 1), "bd": _rand(rng, c), "wp": _rand(rng, 1, 1, c, co),
+                               "bp": _rand(rng, co)}
+    dwb = lambda s, act=None: {**conv(s, "SAME"), "fused_ops": ["BiasAdd"] + ([act] if act else []),
+                               "leakyrelu_alpha": 0.2}
+    out.append(Case("separable: depthwise 3x3 s2 -> Relu6 -> 1x1 conv (10 channels)", [
+        Node("d", "FusedDepthwiseConv2dNative", ["x:0", "wd:0", "bd:0"], dwb(2, "Relu6")),
+        Node("y", "_FusedConv2D", ["d:0", "wp:0", "bp:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]})],
+        {"x": _rand(rng, 1, 9, 11, 14, lo=-3, hi=3)}, sep(3, 2, 10, 14), ["y:0"], TOL_ACCUM,
+        ["FusedDepthwiseConv2dNative", "_FusedConv2D"]))
+    out.append(Case("separable: depthwise 5x5 LeakyRelu -> 1x1 conv + in-place residual -> Sigmoid, odd width", [
+        Node("d", "FusedDepthwiseConv2dNative", ["x:0", "wd:0", "bd:0"], dwb(1, "LeakyRelu")),
+        Node("r", "Relu", ["xr:0"], {}),
+        Node("p", "_FusedConv2D", ["d:0", "wp:0", "bp:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
+        Node("s", "AddV2", ["p:0", "r:0"], {}), Node("y", "Sigmoid", ["s:0"], {})],
+        {"x": _rand(rng, 1, 6, 7, 9), "xr": _rand(rng, 1, 6, 7, 12)}, sep(5, 1, 12, 9), ["y:0"],
+        TOL_TRANSCENDENTAL * 10 + TOL_ACCUM, ["FusedDepthwiseConv2dNative", "_FusedConv2D", "AddV2", "Sigmoid"]))
+    out.append(Case("separable: a row of 205 pixels x 40 channels (three scratch chunks) + residual", [
+        Node("d", "FusedDepthwiseConv2dNative", ["x:0", "wd:0", "bd:0"], dwb(1)),
+        Node("p", "_FusedConv2D", ["d:0", "wp:0", "bp:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
+        Node("s", "AddV2", ["p:0", "xr:0"], {}), Node("y", "Relu", ["s:0"], {})],
+        {"x": _rand(rng, 1, 2, 205, 40), "xr": _rand(rng, 1, 2, 205, 16)}, sep(3, 1, 16, 40), ["y:0"], TOL_ACCUM,
+        ["FusedDepthwiseConv2dNative", "_FusedConv2D", "AddV2", "Relu"]))
+    out.append(Case("separable: the depthwise output read twice (stays apart)", [
+        Node("d", "FusedDepthwiseConv2dNative", ["x:0", "wd:0", "bd:0"], dwb(1)),
+        Node("p", "_FusedConv2D", ["d:0", "wp:0", "bp:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
+        Node("y", "AddV2", ["p:0", "d:0"], {})],
+        {"x": _rand(rng, 1, 5, 5, 8)}, sep(3, 1, 8, 8), ["y:0"], TOL_ACCUM,
+        ["FusedDepthwiseConv2dNative", "_FusedConv2D", "AddV2"]))
     x = _rand(rng, 1, 8, 8, 8)
     out.append(Case("fusion: dwconv -> conv+bias -> add residual -> relu", [
         Node("dw", "DepthwiseConv2dNative", ["x:0", "wd:0"], conv(1, "SAME")),

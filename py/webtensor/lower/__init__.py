@@ -23,7 +23,7 @@ from ..ops.kinds import ACTIVATIONS, BINARY_KINDS, REDUCTIONS, UNARY_KINDS
 from ..ops.nn import conv_geometry
 from ..ops.spec import norm_axis
 from .calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv, QDepthwiseConv,
-                    Quantize, Reduce, Ref, Requant, Resize, Softmax, TopK, Unary, Window)
+                    Quantize, Reduce, Ref, Requant, Resize, SeparableConv, Softmax, TopK, Unary, Window)
 from .memory import contiguous_strides, plan_arena, slot_bytes, slot_span  # noqa: F401  (re-exported)
 
 VIEW_OPS = {"Reshape", "Squeeze", "ExpandDims", "Identity", "StopGradient", "Snapshot"}
@@ -362,7 +362,33 @@ def lower_conv(low: Lowering, i: int, step: Step):
     low.conv_flops += 2 * g.N * g.OH * g.OW * co * g.KH * g.KW * g.C
     call = Conv(low.ref(x), Ref("t", out), np.asarray(w4, np.float32), np.asarray(bias, np.float32),
                 Ref("t", residual) if residual else None, alpha, g, co, act, param)
-    low.emit(call, [x] + ([residual] if residual else []), [out], f"conv:{step.node.name}")
+    reads = [x] + ([residual] if residual else [])
+    if not fuse_separable(low, call, x, reads, out, step.node.name):
+        low.emit(call, reads, [out], f"conv:{step.node.name}")
+
+
+def fuse_separable(low: Lowering, conv: Conv, x: str, reads: list[str], out: str, name: str) -> bool:
+    """A 1x1 stride-1 conv whose input only it reads, made by a depthwise conv (multiplier
+    1, no residual, no Prelu): one SeparableConv in the depthwise item's stead, where the
+    backend supports it (wasm: the depthwise rows stay in a scratch and never reach the
+    arena; with threads, one barrier fewer).  The call goes after any items hoisted since
+    the depthwise one (a residual branch): nothing between reads the depthwise output."""
+    g = conv.g
+    if (not low.optimize or (g.KH, g.KW, g.SH, g.SW, g.PT, g.PL) != (1, 1, 1, 1, 0, 0) or conv.x != Ref("t", x)
+            or x in low.outputs or len(low.uses.get(x, [])) != 1):
+        return False
+    j = next((n for n in range(len(low.items) - 1, -1, -1) if x in low.items[n].writes), None)
+    dw = low.items[j].call if j is not None else None
+    if (not isinstance(dw, DepthwiseConv) or dw.out != Ref("t", x) or dw.MULT != 1 or dw.residual is not None
+            or dw.alpha is not None or dw.act == "Prelu" or low.items[j].writes != [x]):
+        return False
+    call = SeparableConv(dw, conv)
+    if not low.supports(call):
+        return False
+    dw_item = low.items.pop(j)
+    low.items.append(Item(call, None, dw_item.reads + [k for k in reads[1:] if low.const(k) is None], [out],
+                          f"sepconv:{dw_item.label.partition(':')[2]}+{name}"))
+    return True
 
 
 def _gemm_geometry(low: Lowering, x: str, w: np.ndarray, attrs: dict, matmul: bool) -> tuple[Window, np.ndarray]:

@@ -265,8 +265,33 @@ class Dequantize(Call):
     int8 = True
 
 
+@dataclass
+class SeparableConv(Call):
+    """A depthwise conv (multiplier 1, no residual, no Prelu) whose output only a 1x1
+    stride-1 conv reads, as one call: `dw.out` (= `pw.x`) is never stored, so it has no
+    slot.  The Lowering forms it only where the backend's supports() takes it; otherwise
+    the two calls stay apart."""
+    dw: DepthwiseConv
+    pw: Conv
+
+    @property
+    def x(self) -> Ref:
+        return self.dw.x
+
+    @property
+    def out(self) -> Ref:
+        return self.pw.out
+
+    @property
+    def residual(self) -> Ref | None:
+        return self.pw.residual
+
+
 CALL_TYPES = (Conv, DepthwiseConv, Pool, Binary, Unary, Copy, Fill, Resize, Reduce, Softmax, Cast, QConv,
-              QDepthwiseConv, Quantize, Dequantize, TopK)
-# Calls the GPU backends have no kernel for, and why (their lowering sends the op to numpy there)
+              QDepthwiseConv, Quantize, Dequantize, TopK, SeparableConv)
+# Calls the GPU backends have no kernel for, and why (their lowering sends the op to numpy there,
+# or, for a fusion, keeps its parts apart)
 GPU_REFUSED = {TopK: "selection needs a sort; a fragment/compute pass per output would read the whole row "
-                     "k times (numpy's partition runs it there)"}
+                     "k times (numpy's partition runs it there)",
+               SeparableConv: "a fusion for the CPU's caches and barriers: on a GPU the depthwise output would "
+                              "be recomputed per output channel; the two passes stay apart"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv, QDepthwiseConv,
-                    Quantize, Reduce, Ref, Resize, Softmax, TopK, Unary)
+                    Quantize, Reduce, Ref, Resize, SeparableConv, Softmax, TopK, Unary)
 
 
 def span(shape, strides) -> tuple[int, int]:
@@ -49,6 +49,8 @@ EXTENTS = {
     Dequantize: _io(lambda c: c.n),
     TopK: lambda c: [(c.x, (0, c.rows * c.n), False), (c.values, (0, c.rows * c.k), True),
                      (c.indices, (0, c.rows * c.k), True)],
+    # the depthwise half's input, the 1x1 half's residual and output (the map between: no slot)
+    SeparableConv: lambda c: _conv(c.dw, c.dw.g.C)[:1] + _conv(c.pw, c.pw.CO)[1:],
 }
 
 

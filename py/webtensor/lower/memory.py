@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .calls import Binary, Cast, Conv, DepthwiseConv, Unary
+from .calls import Binary, Cast, Conv, DepthwiseConv, SeparableConv, Unary
 
 BOOL, I8 = np.dtype(np.bool_), np.dtype(np.int8)
 
@@ -37,7 +37,7 @@ def in_place_pairs(call) -> list[tuple[object, object]]:
     output is written after the input's element at the same index was read, and no other
     output element needs it (a fused residual, an element-wise operand of the output's own
     shape).  The planner may then give both one slot when the input dies at this call."""
-    if isinstance(call, (Conv, DepthwiseConv)):
+    if isinstance(call, (Conv, DepthwiseConv, SeparableConv)):
         if call.residual is not None and call.residual.key != call.x.key and not call.int8:
             return [(call.out, call.residual)]
         return []

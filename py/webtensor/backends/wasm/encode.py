@@ -18,13 +18,13 @@ import numpy as np
 from ...errors import ExecutionError
 from ...lower import BOOL, I8, Lowered, Ref, slot_bytes
 from ...lower.calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv,
-                            QDepthwiseConv, Quantize, Reduce, Resize, Softmax, TopK, Unary)
+                            QDepthwiseConv, Quantize, Reduce, Resize, SeparableConv, Softmax, TopK, Unary)
 
 # --- the contract with kernels_wasm/common.h and the kernels -------------------------------
 OPCODES = {"OP_CONV": 1, "OP_DWCONV": 2, "OP_POOL": 3, "OP_BINARY": 4, "OP_UNARY": 5, "OP_COPY": 6,
            "OP_FILL": 7, "OP_RESIZE": 8, "OP_REDUCE": 9, "OP_SOFTMAX": 10, "OP_CAST": 11,
            "OP_QCONV": 12, "OP_QDWCONV": 13, "OP_QUANTIZE": 14, "OP_DEQUANTIZE": 15, "OP_QMAXPOOL": 16,
-           "OP_COPY8": 17, "OP_TOPK": 18}
+           "OP_COPY8": 17, "OP_TOPK": 18, "OP_SEPCONV": 19}
 _CONV_GEOMETRY = ("N", "H", "W", "C", "OH", "OW")
 _WINDOW = ("KH", "KW", "SH", "SW", "DH", "DW", "PT", "PL")
 _REQUANT = ("xz", "oz", "qmin", "qmax", "rz", "rscale", "out_float", "act")
@@ -51,6 +51,8 @@ ARGS = {
     "OP_QUANTIZE": ("x", "out", "n", "inv", "zp"),
     "OP_DEQUANTIZE": ("x", "out", "n", "s", "zp"),
     "OP_TOPK": ("x", "values", "indices", "rows", "n", "k"),
+    "OP_SEPCONV": ("x", "dw", "dbias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "dact",
+                   "dparam", "w", "bias", "act", "param"),
 }
 # the vocabulary (ops/kinds.py) in the kernels' codes (common.h, elementwise.c, reduce.c)
 ACT_CODES = {None: 0, "Relu": 1, "Relu6": 2, "Sigmoid": 3, "Tanh": 4, "Elu": 5, "LeakyRelu": 6, "Prelu": 7,
@@ -65,6 +67,7 @@ CAST_CODES = {("int32", "float32"): 0, ("bool", "float32"): 0, ("float32", "int3
               ("int32", "bool"): 3}
 # kernel limits
 MAX_DEPTHWISE_TAPS = 64           # conv.c DW_MAX_TAPS / quant.c tap pointers
+SEP_SCRATCH = 4096                # conv.c: floats of depthwise output op_sepconv holds (two pixels at least)
 QSCRATCH, QMR = 16384, 4          # quant.c: gathered-row scratch bytes per tile, rows per tile
 
 
@@ -179,6 +182,18 @@ def enc_dwconv(call: DepthwiseConv, e: Encoder):
         x=e.ref(call.x), w=e.weight(call.filter), bias=e.weight(call.bias), out=e.ref(call.out),
         residual=e.ref(call.residual), alpha=e.weight(call.alpha) if call.alpha is not None else 0, zero=Addr("z"),
         **_geometry(call.g), act=ACT_CODES[call.act], param=f32_bits(call.param), mult=call.MULT)
+
+
+def enc_sepconv(call: SeparableConv, e: Encoder):
+    dw, pw = call.dw, call.pw
+    e.zero_floats = max(e.zero_floats, dw.g.C)
+    co8 = -(-pw.CO // 8)
+    return "OP_SEPCONV", dict(
+        x=e.ref(dw.x), dw=e.weight(dw.filter), dbias=e.weight(dw.bias), out=e.ref(pw.out),
+        residual=e.ref(pw.residual), alpha=e.weight(_padded(pw.alpha, co8 * 8)) if pw.alpha is not None else 0,
+        zero=Addr("z"), **_geometry(dw.g), CO=pw.CO, dact=ACT_CODES[dw.act], dparam=f32_bits(dw.param),
+        w=e.weight(pw.filter, pack_panels8, "panels8"), bias=e.weight(_padded(pw.bias, co8 * 8)),
+        act=ACT_CODES[pw.act], param=f32_bits(pw.param))
 
 
 def enc_pool(call: Pool, e: Encoder):
@@ -310,7 +325,7 @@ def enc_topk(call: TopK, e: Encoder):
 ENCODERS = {Conv: enc_conv, DepthwiseConv: enc_dwconv, Pool: enc_pool, Binary: enc_binary, Unary: enc_unary,
             Copy: enc_copy, Fill: enc_fill, Resize: enc_resize, Reduce: enc_reduce, Softmax: enc_softmax,
             Cast: enc_cast, QConv: enc_qconv, QDepthwiseConv: enc_qdwconv, Quantize: enc_quantize,
-            Dequantize: enc_dequantize, TopK: enc_topk}
+            Dequantize: enc_dequantize, TopK: enc_topk, SeparableConv: enc_sepconv}
 
 
 def supports(call) -> bool:
@@ -318,6 +333,9 @@ def supports(call) -> bool:
     if type(call) not in ENCODERS:
         return False
     if isinstance(call, (DepthwiseConv, QDepthwiseConv)) and call.g.KH * call.g.KW > MAX_DEPTHWISE_TAPS:
+        return False
+    if isinstance(call, SeparableConv) and (call.dw.g.KH * call.dw.g.KW > MAX_DEPTHWISE_TAPS
+                                            or 2 * call.dw.g.C > SEP_SCRATCH):
         return False
     if isinstance(call, QConv) and (call.g.KH > 16 or call.g.KH * QMR * _qconv_rows(call) > QSCRATCH):
         return False                   # quant.c gathers QMR rows of KH filter rows into its scratch
@@ -395,6 +413,9 @@ EXTENTS = {
                              ("out", _dense(a.N * a.OH * a.OW * a.C), 4 if a.out_float else 1, True)],
     "OP_QUANTIZE": lambda a: [("x", _dense(a.n), 4, False), ("out", _dense(a.n), 1, True)],
     "OP_DEQUANTIZE": lambda a: [("x", _dense(a.n), 1, False), ("out", _dense(a.n), 4, True)],
+    "OP_SEPCONV": lambda a: [("x", _dense(a.N * a.H * a.W * a.C), 4, False),
+                             ("residual", _dense(a.N * a.OH * a.OW * a.CO), 4, False),
+                             ("out", _dense(a.N * a.OH * a.OW * a.CO), 4, True)],
     "OP_TOPK": lambda a: [("x", _dense(a.rows * a.n), 4, False), ("values", _dense(a.rows * a.k), 4, True),
                           ("indices", _dense(a.rows * a.k), 4, True)],
 }
