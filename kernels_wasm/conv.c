@@ -207,6 +207,27 @@ INLINE void dw_pointers(const float** ptr, const float* xn, const float* zero, i
   }
 }
 
+// Two pixels' tap pointers (iwb >= iwa): where every tap of both lies inside the input
+// (most pixels) by steps from each filter row's first tap, without a bounds check per tap
+// (op_sepconv's per-tap checks: its time 0.79-0.90 of before without them, BlazeFace,
+// alternating A/B); else by dw_pointers.
+INLINE void dw_pointer_pair(const float** p0, const float** p1, const float* xn, const float* zero, int ih0,
+                            int iwa, int iwb, int H, int W, int C, int KH, int KW, int DH, int DW) {
+  if (ih0 >= 0 && ih0 + (KH - 1) * DH < H && iwa >= 0 && iwb + (KW - 1) * DW < W) {
+    const size_t step = (size_t)DW * C, apart = (size_t)(iwb - iwa) * C;
+    for (int kh = 0; kh < KH; kh++) {
+      const float* r = xn + ((size_t)(ih0 + kh * DH) * W + iwa) * C;
+      for (int kw = 0; kw < KW; kw++) {
+        p0[kh * KW + kw] = r + kw * step;
+        p1[kh * KW + kw] = r + kw * step + apart;
+      }
+    }
+  } else {
+    dw_pointers(p0, xn, zero, ih0, iwa, H, W, C, KH, KW, DH, DW);
+    dw_pointers(p1, xn, zero, ih0, iwb, H, W, C, KH, KW, DH, DW);
+  }
+}
+
 #define DW_MAX_TAPS 64
 
 // Two output pixels of a depthwise conv with channel multiplier 1, every channel: p0 and
@@ -333,20 +354,9 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
       const int ih0 = oh * SH - PT;
       int ow = 0;
       if (mult == 1 && taps == 9) {
-        const int rows_in = ih0 >= 0 && ih0 + 2 * DH < H;
         for (; ow < OW; ow += 2) {
           const int two = ow + 1 < OW;
-          const int iwa = ow * SW - PL, iwb = (ow + two) * SW - PL;
-          if (rows_in && iwa >= 0 && iwb + 2 * DW < W) {   // interior: no bounds checks
-            for (int kh = 0; kh < 3; kh++)
-              for (int kw = 0; kw < 3; kw++) {
-                p0[kh * 3 + kw] = xn + ((size_t)(ih0 + kh * DH) * W + iwa + kw * DW) * C;
-                p1[kh * 3 + kw] = p0[kh * 3 + kw] + (size_t)(iwb - iwa) * C;
-              }
-          } else {
-            dw_pointers(p0, xn, zero, ih0, iwa, H, W, C, 3, 3, DH, DW);
-            dw_pointers(p1, xn, zero, ih0, iwb, H, W, C, 3, 3, DH, DW);
-          }
+          dw_pointer_pair(p0, p1, xn, zero, ih0, ow * SW - PL, (ow + two) * SW - PL, H, W, C, 3, 3, DH, DW);
           float* o0 = out + ((size_t)row * OW + ow) * CM;
           const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
           dw_two_pixels(p0, p1, 9, w, bias, alpha, C, o0, two ? o0 + CM : 0, res0, res0 ? res0 + CM : 0, act, param);
@@ -356,8 +366,7 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
       if (mult == 1 && taps <= DW_MAX_TAPS) {   // any other window, two pixels per pass as well
         for (; ow < OW; ow += 2) {
           const int two = ow + 1 < OW;
-          dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, KH, KW, DH, DW);
-          dw_pointers(p1, xn, zero, ih0, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW);
+          dw_pointer_pair(p0, p1, xn, zero, ih0, ow * SW - PL, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW);
           float* o0 = out + ((size_t)row * OW + ow) * CM;
           const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
           dw_two_pixels(p0, p1, taps, w, bias, alpha, C, o0, two ? o0 + CM : 0, res0, res0 ? res0 + CM : 0, act,
@@ -463,13 +472,14 @@ void op_sepconv(const int32_t* a, int tid, int nthreads) {
         const int np = MIN(chunk, OW - ow0);
         for (int j = 0; j < np; j += 2) {
           const int two = j + 1 < np, ow = ow0 + j;
-          dw_pointers(p0, xn, zero, ih0, ow * SW - PL, H, W, C, KH, KW, DH, DW);
-          dw_pointers(p1, xn, zero, ih0, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW);
           float* s0 = scratch + (size_t)j * C;
-          if (taps == 9)   // inlined with a constant: the 3x3 loop unrolled
+          if (KH == 3 && KW == 3) {   // inlined with constants: the 3x3 loops unrolled
+            dw_pointer_pair(p0, p1, xn, zero, ih0, ow * SW - PL, (ow + two) * SW - PL, H, W, C, 3, 3, DH, DW);
             dw_two_pixels(p0, p1, 9, dw, dbias, 0, C, s0, two ? s0 + C : 0, 0, 0, dact, dparam);
-          else
+          } else {
+            dw_pointer_pair(p0, p1, xn, zero, ih0, ow * SW - PL, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW);
             dw_two_pixels(p0, p1, taps, dw, dbias, 0, C, s0, two ? s0 + C : 0, 0, 0, dact, dparam);
+          }
         }
         const size_t o = ((size_t)row * OW + ow0) * CO;
         pointwise_pixels(scratch, np, C, w, bias, CO, out + o, residual ? residual + o : 0, alpha, act, param);
