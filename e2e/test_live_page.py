@@ -73,7 +73,7 @@ def test_live_camera_detection_backend_switch_and_flat_memory(camera, base_url):
         assert m1["backends"]["wasm-simd"]["heap_used_bytes"] == m0["backends"]["wasm-simd"]["heap_used_bytes"]
         # the profile panel: one inference, per-op times
         prof = page.evaluate("window.webtensorApp.runProfile()")
-        assert prof["backend"] == "wasm-simd" and len(prof["kernels"]) > 50
+        assert prof["backend"] == "wasm-simd" and len(prof["kernels"]) >= 40   # BlazeFace: 44 calls, 32 separable
         assert prof["kernels"][0]["ms"] >= prof["kernels"][-1]["ms"] and "run_op" in prof["timing"]
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "live-page-camera.png"), full_page=True)
