@@ -93,6 +93,26 @@ static void conv_scalar(const int32_t* a, int tid, int nthreads) {
 // args: x w bias out residual alpha zero  N H W C  OH OW CO  KH KW SH SW DH DW PT PL  act param
 // zero: a row of >= KW*C zero floats for taps in the padding.
 #ifdef __wasm_simd128__
+// The MR x 8 register block of the GEMM microkernel: accumulators from the panel's bias,
+// then K multiply-adds of each row's input against the panel's packed weights.
+INLINE void gemm_block_init(v128_t acc[MR][2], const float* bias8) {
+  for (int r = 0; r < MR; r++) {
+    acc[r][0] = wasm_v128_load(bias8);
+    acc[r][1] = wasm_v128_load(bias8 + 4);
+  }
+}
+
+INLINE void gemm_block_madd(v128_t acc[MR][2], const float* const* rows, const float* wt, int K) {
+  for (int c = 0; c < K; c++) {
+    const v128_t w0 = wasm_v128_load(wt + c * 8), w1 = wasm_v128_load(wt + c * 8 + 4);
+    for (int r = 0; r < MR; r++) {
+      const v128_t v = wasm_v128_load32_splat(rows[r] + c);
+      acc[r][0] = wasm_f32x4_add(acc[r][0], wasm_f32x4_mul(v, w0));
+      acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(v, w1));
+    }
+  }
+}
+
 // One pixel's 8-channel panel (ncols < 8 at the channel tail) out of a GEMM block:
 // residual, activation, store.
 INLINE void store_panel(float* o, const float* res, const float* alpha, int co0, int ncols, v128_t v0, v128_t v1,
@@ -142,13 +162,8 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
       }
       for (int cb = 0; cb < CO8; cb++) {
         const float* wb = w + (size_t)cb * taps * C * 8;
-#ifdef __wasm_simd128__
         v128_t acc[MR][2];
-        for (int r = 0; r < MR; r++) {
-          acc[r][0] = wasm_v128_load(bias + cb * 8);
-          acc[r][1] = wasm_v128_load(bias + cb * 8 + 4);
-        }
-#endif
+        gemm_block_init(acc, bias + cb * 8);
         for (int kh = 0; kh < KH; kh++) {
           // With unit dilation the KW taps of one filter row read KW adjacent input pixels,
           // i.e. KW*C contiguous floats: when every pixel of the block has the whole row in
@@ -162,17 +177,7 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
               int ih = ih0[r] + kh * DH, iw = iw0[r] + kw * DW;
               rows[r] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + nbase[r] + ((size_t)ih * W + iw) * C : zero;
             }
-            const float* wt = wb + (size_t)(kh * KW + kw) * C * 8;
-#ifdef __wasm_simd128__
-            for (int c = 0; c < K; c++) {
-              const v128_t w0 = wasm_v128_load(wt + c * 8), w1 = wasm_v128_load(wt + c * 8 + 4);
-              for (int r = 0; r < MR; r++) {
-                const v128_t v = wasm_v128_load32_splat(rows[r] + c);
-                acc[r][0] = wasm_f32x4_add(acc[r][0], wasm_f32x4_mul(v, w0));
-                acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(v, w1));
-              }
-            }
-#endif
+            gemm_block_madd(acc, rows, wb + (size_t)(kh * KW + kw) * C * 8, K);
           }
         }
         // epilogue: residual, activation, store (partial panel at the channel tail)
@@ -327,6 +332,22 @@ INLINE void dw_two_pixels(const float* const* p0, const float* const* p1, const 
   }
 }
 
+// Two output pixels of a depthwise conv with multiplier 1 at input columns iwa and iwb
+// (o1 NULL: no second pixel): their tap pointers, then dw_two_pixels.  A 3x3 window takes
+// constants, so that once inlined its loops are unrolled.
+INLINE void dw_pair(const float** p0, const float** p1, const float* xn, const float* zero, int ih0, int iwa, int iwb,
+                    int H, int W, int C, int KH, int KW, int DH, int DW, const float* w, const float* bias,
+                    const float* alpha, float* o0, float* o1, const float* res0, const float* res1, int act,
+                    float param) {
+  if (KH == 3 && KW == 3) {
+    dw_pointer_pair(p0, p1, xn, zero, ih0, iwa, iwb, H, W, C, 3, 3, DH, DW);
+    dw_two_pixels(p0, p1, 9, w, bias, alpha, C, o0, o1, res0, res1, act, param);
+  } else {
+    dw_pointer_pair(p0, p1, xn, zero, ih0, iwa, iwb, H, W, C, KH, KW, DH, DW);
+    dw_two_pixels(p0, p1, KH * KW, w, bias, alpha, C, o0, o1, res0, res1, act, param);
+  }
+}
+
 // args: x w bias out residual alpha zero  N H W C  OH OW  KH KW SH SW DH DW PT PL  act param  mult
 // w is TF's [KH][KW][C][mult] (= [KH][KW][C*mult]); bias/alpha have C*mult entries; zero >= C floats.
 // Like op_conv it works from an indirection buffer; with multiplier 1 it computes two
@@ -353,24 +374,13 @@ void op_dwconv(const int32_t* a, int tid, int nthreads) {
       const float* xn = x + (size_t)n * H * W * C;
       const int ih0 = oh * SH - PT;
       int ow = 0;
-      if (mult == 1 && taps == 9) {
+      if (mult == 1) {   // two pixels per pass
         for (; ow < OW; ow += 2) {
           const int two = ow + 1 < OW;
-          dw_pointer_pair(p0, p1, xn, zero, ih0, ow * SW - PL, (ow + two) * SW - PL, H, W, C, 3, 3, DH, DW);
           float* o0 = out + ((size_t)row * OW + ow) * CM;
           const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
-          dw_two_pixels(p0, p1, 9, w, bias, alpha, C, o0, two ? o0 + CM : 0, res0, res0 ? res0 + CM : 0, act, param);
-        }
-        continue;
-      }
-      if (mult == 1 && taps <= DW_MAX_TAPS) {   // any other window, two pixels per pass as well
-        for (; ow < OW; ow += 2) {
-          const int two = ow + 1 < OW;
-          dw_pointer_pair(p0, p1, xn, zero, ih0, ow * SW - PL, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW);
-          float* o0 = out + ((size_t)row * OW + ow) * CM;
-          const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CM : 0;
-          dw_two_pixels(p0, p1, taps, w, bias, alpha, C, o0, two ? o0 + CM : 0, res0, res0 ? res0 + CM : 0, act,
-                        param);
+          dw_pair(p0, p1, xn, zero, ih0, ow * SW - PL, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW, w, bias, alpha,
+                  o0, two ? o0 + CM : 0, res0, res0 ? res0 + CM : 0, act, param);
         }
         continue;
       }
@@ -400,20 +410,9 @@ static void pointwise_pixels(const float* in, int np, int C, const float* w, con
     const float* rows[MR];
     for (int r = 0; r < MR; r++) rows[r] = in + (size_t)(p0 + MIN(r, nrows - 1)) * C;   // past the end: the last
     for (int cb = 0; cb < CO8; cb++) {
-      const float* wt = w + (size_t)cb * C * 8;
       v128_t acc[MR][2];
-      for (int r = 0; r < MR; r++) {
-        acc[r][0] = wasm_v128_load(bias + cb * 8);
-        acc[r][1] = wasm_v128_load(bias + cb * 8 + 4);
-      }
-      for (int c = 0; c < C; c++) {
-        const v128_t w0 = wasm_v128_load(wt + c * 8), w1 = wasm_v128_load(wt + c * 8 + 4);
-        for (int r = 0; r < MR; r++) {
-          const v128_t v = wasm_v128_load32_splat(rows[r] + c);
-          acc[r][0] = wasm_f32x4_add(acc[r][0], wasm_f32x4_mul(v, w0));
-          acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(v, w1));
-        }
-      }
+      gemm_block_init(acc, bias + cb * 8);
+      gemm_block_madd(acc, rows, w + (size_t)cb * C * 8, C);
       const int co0 = cb * 8;
       for (int r = 0; r < nrows; r++)
         store_panel(out + (size_t)(p0 + r) * CO + co0, res ? res + (size_t)(p0 + r) * CO + co0 : 0, alpha, co0,
@@ -459,7 +458,7 @@ void op_sepconv(const int32_t* a, int tid, int nthreads) {
   const float* bias = PTR(const float, a[25]);
   const int act = a[26];
   const float param = bits_to_f32(a[27]);
-  const int taps = KH * KW, chunk = (SEP_SCRATCH / C) & ~1;    // even: whole pixel pairs (C <= SEP_SCRATCH/2)
+  const int chunk = (SEP_SCRATCH / C) & ~1;    // even: whole pixel pairs (C <= SEP_SCRATCH/2)
   float scratch[SEP_SCRATCH];
   int r0, r1;
   FOR_WORK(N * OH, r0, r1) {
@@ -473,13 +472,8 @@ void op_sepconv(const int32_t* a, int tid, int nthreads) {
         for (int j = 0; j < np; j += 2) {
           const int two = j + 1 < np, ow = ow0 + j;
           float* s0 = scratch + (size_t)j * C;
-          if (KH == 3 && KW == 3) {   // inlined with constants: the 3x3 loops unrolled
-            dw_pointer_pair(p0, p1, xn, zero, ih0, ow * SW - PL, (ow + two) * SW - PL, H, W, C, 3, 3, DH, DW);
-            dw_two_pixels(p0, p1, 9, dw, dbias, 0, C, s0, two ? s0 + C : 0, 0, 0, dact, dparam);
-          } else {
-            dw_pointer_pair(p0, p1, xn, zero, ih0, ow * SW - PL, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW);
-            dw_two_pixels(p0, p1, taps, dw, dbias, 0, C, s0, two ? s0 + C : 0, 0, 0, dact, dparam);
-          }
+          dw_pair(p0, p1, xn, zero, ih0, ow * SW - PL, (ow + two) * SW - PL, H, W, C, KH, KW, DH, DW, dw, dbias, 0,
+                  s0, two ? s0 + C : 0, 0, 0, dact, dparam);
         }
         const size_t o = ((size_t)row * OW + ow0) * CO;
         pointwise_pixels(scratch, np, C, w, bias, CO, out + o, residual ? residual + o : 0, alpha, act, param);

@@ -88,6 +88,10 @@ def cases() -> list[Case]:
                                (7, 14, 1, 5, 1), (6, 14, 1, 3, 1)]:
         add(f"depthwise {h}x{h}x{c} m{mult} k{k} s{s}", "DepthwiseConv2dNative", {"x": _rand(rng, 1, h, h, c)},
             {"w": _rand(rng, k, k, c, mult)}, conv(s, "SAME"), tol=TOL_ACCUM)
+    # nine taps that are not 3x3 (1x9 and 9x1): the 3x3 path must not take them
+    for kh, kw in ((1, 9), (9, 1)):
+        add(f"depthwise 11x10x6 k{kh}x{kw} s1", "DepthwiseConv2dNative", {"x": _rand(rng, 1, 11, 10, 6)},
+            {"w": _rand(rng, kh, kw, 6, 1)}, conv(1, "SAME"), tol=TOL_ACCUM)
     add("FusedDepthwise BiasAdd+Relu6", "FusedDepthwiseConv2dNative", {"x": _rand(rng, 1, 9, 9, 6, lo=-4, hi=4)},
         {"w": _rand(rng, 3, 3, 6, 1), "b": _rand(rng, 6)}, {**conv(2, "VALID"), "fused_ops": ["BiasAdd", "Relu6"]},
         tol=TOL_ACCUM)

@@ -185,15 +185,14 @@ def enc_dwconv(call: DepthwiseConv, e: Encoder):
 
 
 def enc_sepconv(call: SeparableConv, e: Encoder):
-    dw, pw = call.dw, call.pw
-    e.zero_floats = max(e.zero_floats, dw.g.C)
-    co8 = -(-pw.CO // 8)
+    """The depthwise half's words (input, filter, window, activation) and the 1x1 half's
+    (packed panels, output, residual, epilogue), from the two calls' own encoders."""
+    _, d = enc_dwconv(call.dw, e)
+    _, p = enc_conv(call.pw, e)
     return "OP_SEPCONV", dict(
-        x=e.ref(dw.x), dw=e.weight(dw.filter), dbias=e.weight(dw.bias), out=e.ref(pw.out),
-        residual=e.ref(pw.residual), alpha=e.weight(_padded(pw.alpha, co8 * 8)) if pw.alpha is not None else 0,
-        zero=Addr("z"), **_geometry(dw.g), CO=pw.CO, dact=ACT_CODES[dw.act], dparam=f32_bits(dw.param),
-        w=e.weight(pw.filter, pack_panels8, "panels8"), bias=e.weight(_padded(pw.bias, co8 * 8)),
-        act=ACT_CODES[pw.act], param=f32_bits(pw.param))
+        x=d["x"], dw=d["w"], dbias=d["bias"], out=p["out"], residual=p["residual"], alpha=p["alpha"], zero=Addr("z"),
+        **{k: d[k] for k in (*_CONV_GEOMETRY, *_WINDOW)}, CO=p["CO"], dact=d["act"], dparam=d["param"], w=p["w"],
+        bias=p["bias"], act=p["act"], param=p["param"])
 
 
 def enc_pool(call: Pool, e: Encoder):
