@@ -380,7 +380,7 @@ def fuse_separable(low: Lowering, conv: Conv, x: str, reads: list[str], out: str
     j = next((n for n in range(len(low.items) - 1, -1, -1) if x in low.items[n].writes), None)
     dw = low.items[j].call if j is not None else None
     if (not isinstance(dw, DepthwiseConv) or dw.out != Ref("t", x) or dw.MULT != 1 or dw.residual is not None
-            or dw.alpha is not None or dw.act == "Prelu" or low.items[j].writes != [x]):
+            or dw.alpha is not None or low.items[j].writes != [x]):     # alpha: a Prelu, which needs it
         return False
     call = SeparableConv(dw, conv)
     if not low.supports(call):
