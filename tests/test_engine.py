@@ -90,6 +90,24 @@ def test_profile_records_every_kernel():
     assert "numpy" in p.timing and p.new_tensors == 0 and isinstance(p.result, list)
 
 
+def test_outputs_in_another_order_run_the_plan_compiled_at_load():
+    """A detector asks for the model's outputs in its own order: the plan compiled at load
+    (all outputs, signature order) serves it, with each result under its own name."""
+    m = webtensor.read_graph_model(HUMAN_MODELS / "blazeface.json")
+    assert len(m._plans) == 1
+    x = np.random.default_rng(0).random((1, 256, 256, 3), np.float32)
+    keys = m.output_keys
+    ordered = m.execute(x, keys)
+    reversed_ = m.execute(x, keys[::-1])
+    assert len(m._plans) == 1
+    for a, b in zip(ordered, reversed_[::-1]):
+        np.testing.assert_array_equal(a, b)
+    assert len({a.shape for a in ordered}) > 1          # the names really pick different tensors
+    m.execute(x, keys[:1])                               # a subset is another plan
+    assert len(m._plans) == 2
+    m.dispose()
+
+
 def test_time_and_select_backend(model):
     t = webtensor.time(lambda: model.predict(np.ones((2, 4), np.float32)))
     assert t["wall_ms"] >= t["kernel_ms"] > 0 and t["upload_ms"] == 0

@@ -3,7 +3,8 @@
 // most of its start-up (Pyodide ready: ~4.5 s -> ~1.4 s measured in headless Chromium here).
 // Before saving, the interpreter imports the pure-Python standard modules that the page's
 // start-up imports anyway (Pyodide's package loader for numpy, the worker's sysconfig
-// call, webtensor's own imports), so the page does not run them again.
+// call, numpy's and webtensor's own imports: ctypes alone was ~50 ms), so the page does not
+// run them again.
 // Pyodide 0.27's snapshot holds no dynamically loaded library, so numpy (a set of wasm side
 // modules) still loads at run time; the snapshot must hold no JS reference either, checked
 // here.  Only the Pyodide build that made it can restore it (its build id is checked on load).
@@ -19,7 +20,7 @@ const [pyodideDir, out] = process.argv.slice(2);
 const PREIMPORTS = [
   'sysconfig', 'json', 'dataclasses', 'hashlib', 'base64', 'weakref', 'functools', 'typing',
   'pathlib', 'platform', 'pickle', 'numbers', 'datetime', 'csv', 'tarfile', 'zipfile', 'email.message',
-  'email.parser', 'importlib.metadata', 'urllib.parse', '__future__',
+  'email.parser', 'importlib.metadata', 'urllib.parse', '__future__', 'ctypes',
 ];
 
 (async () => {

@@ -61,12 +61,14 @@ class GraphModel:
     # -- planning ----------------------------------------------------------------
     def plan_for(self, shapes: dict[str, tuple[int, ...]], output_keys: list[str]) -> Plan:
         """The compiled plan for these input shapes: plans are cached per shape in a bounded
-        LRU (webtensor.set_plan_cache_size); an evicted plan frees its backend memory."""
+        LRU (webtensor.set_plan_cache_size); an evicted plan frees its backend memory.
+        Results come back by name, so the outputs' order is not part of the key: a detector
+        asking for all outputs in its own order runs the plan compiled at load."""
         def build():
             dtype = {i.key: np.dtype(i.dtype) for i in self.inputs}
             specs = {k: TensorSpec(tuple(s), dtype[k]) for k, s in shapes.items()}
             return compile_plan(self.graph, specs, output_keys, fold=self.optimize)
-        return _lru(self._plans, (tuple(sorted(shapes.items())), tuple(output_keys)), build)
+        return _lru(self._plans, (tuple(sorted(shapes.items())), tuple(sorted(set(output_keys)))), build)
 
     def program_for(self, output_keys: list[str]) -> Program | None:
         """The control-flow program for these outputs, or None when the nodes they need are
