@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 STAGES = ["worker started", "pyodide ready", "wheel installed", "numpy loaded", "webtensor imported",
-          "worker ready", "model loaded", "backend", "first detection drawn"]
+          "worker ready", "backend", "model loaded", "first detection drawn"]
 
 
 def _visit(context, base_url, snapshot_route=None):

@@ -75,14 +75,12 @@ const ready = (async () => {
   for (const [name, at] of info.stages || []) startupStage(name, at);
   startup.pyodideBoot = info.boot;      // 'snapshot', or how Python booted without one and why
   startupStage('worker ready');
-  setStatus('loading the detector…');
-  const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));
-  startupStage('model loaded');
-  showDetector(MODEL_URL);
   let be = await client.call('backends');
   // the fastest backend, unless ?backend= names one: asking for threads is enough, Python's
   // set_backend falls back (SIMD, scalar, numpy) and says why.  (WebGL on a real GPU can beat
-  // wasm on big models; for BlazeFace the threaded SIMD kernels win.)
+  // wasm on big models; for BlazeFace the threaded SIMD kernels win.)  Chosen before the
+  // model loads: the pool's threads start while the model is fetched, and the plan compiled
+  // at load is the one the first detection runs.
   const wanted = params.get('backend') || 'wasm-simd-threads';
   if (wanted !== be.current) {
     unwrap(await client.call('setBackend', { name: wanted }));
@@ -90,6 +88,10 @@ const ready = (async () => {
   }
   fillBackends(be);
   startupStage(`backend ${be.current} ready`);
+  setStatus('loading the detector…');
+  const loaded = unwrap(await client.call('loadDetector', { url: MODEL_URL }));
+  startupStage('model loaded');
+  showDetector(MODEL_URL);
   setStatus(`ready: webtensor ${info.version}, Pyodide + numpy + webtensor (${fmtBytes(info.fetchedBytes)}) in ` +
             `${Math.round(info.ms)} ms, model ` +
             `(${fmtBytes(loaded.weight_bytes)} of weights) in ${Math.round(loaded.load_ms)} ms` +
