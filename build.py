@@ -650,6 +650,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", help="folder for annotated PNGs (default: beside each input)")
     p = sub.add_parser("bench", help="webtensor vs TF.js 4.22 side by side (see bench/harness.py)")
     p.add_argument("bench_args", nargs="*", help="--runs N --models a,b --backends x,y --quick ...")
+    sub.add_parser("startup", help="the live page's start-up, cold and on a second visit (see bench/startup.py)")
     sub.add_parser("optimize-report", help="what the graph passes buy per model (see bench/optimize_report.py)")
     sub.add_parser("quantize-report", help="int8 vs float32: latency, weight bytes, accuracy (bench/quantize_report.py)")
     p = sub.add_parser("mutants", help="apply deliberate kernel/shader/lowering bugs; the conformance suite must "
@@ -658,7 +659,7 @@ def main(argv: list[str]) -> int:
     p = sub.add_parser("test", help="set up, build and run all tests")
     p.add_argument("pytest_args", nargs="*", help="extra arguments for pytest")
     # bench and test hand their options, untouched and in order, to the harness / pytest
-    if argv and argv[0] in ("bench", "test", "optimize-report", "quantize-report", "mutants") and not {"-h", "--help"} & set(argv[1:2]):
+    if argv and argv[0] in ("bench", "startup", "test", "optimize-report", "quantize-report", "mutants") and not {"-h", "--help"} & set(argv[1:2]):
         args, extra = argparse.Namespace(cmd=argv[0]), [a for a in argv[1:] if a != "--"]
     else:
         args, extra = ap.parse_args(argv), []
@@ -691,6 +692,9 @@ def main(argv: list[str]) -> int:
     if args.cmd == "bench":
         from bench.harness import main as bench_main
         return bench_main(extra)
+    if args.cmd == "startup":
+        from bench.startup import main as startup_main
+        return startup_main(extra)
     if args.cmd == "optimize-report":
         from bench.optimize_report import main as report_main
         return report_main(extra)

@@ -7,23 +7,14 @@ import zipfile
 
 import pytest
 
+from tools.session import startup_visit
+
 STAGES = ["worker started", "pyodide ready", "wheel installed", "numpy loaded", "webtensor imported",
           "worker ready", "backend", "model loaded", "first detection drawn"]
 
 
 def _visit(context, base_url, snapshot_route=None):
-    page = context.new_page()
-    if snapshot_route is not None:
-        page.route("**/pyodide-snapshot.bin", snapshot_route)
-    try:
-        page.goto(f"{base_url}/index.html?camera=0&backend=wasm-simd-threads&test=1")
-        page.wait_for_function("window.webtensorApp !== undefined", timeout=30_000)
-        page.evaluate("window.webtensorApp.ready.then(() => true)")
-        page.click("#sample")
-        page.wait_for_function("window.webtensorApp.startup.readyMs !== undefined", timeout=120_000)
-        return page.evaluate("window.webtensorApp.startup")
-    finally:
-        page.close()
+    return startup_visit(context, base_url, snapshot_route=snapshot_route)
 
 
 def test_startup_stages_cold_and_second_visit(browser, base_url):

@@ -57,3 +57,22 @@ def app_page(query: str = "camera=0&backend=numpy", browser_args: list[str] | No
     with served(DIST, isolated) as base, chromium(browser_args) as browser:
         page, console = open_app(browser, base, query)
         yield page, base, console
+
+
+def startup_visit(context, base: str, query: str = "camera=0&backend=wasm-simd-threads", snapshot_route=None) -> dict:
+    """One visit of the live page in `context` (a fresh context: a cold visit; the same one
+    again: a second visit, its HTTP cache warm): the page's start-up record once the sample
+    photo's detection is drawn -> {"stages": [[name, ms since navigation], ...], "readyMs",
+    "pyodideBoot"}."""
+    page = context.new_page()
+    if snapshot_route is not None:
+        page.route("**/pyodide-snapshot.bin", snapshot_route)
+    try:
+        page.goto(f"{base}/index.html?{query}&test=1")
+        page.wait_for_function("window.webtensorApp !== undefined", timeout=30_000)
+        page.evaluate("window.webtensorApp.ready.then(() => true)")
+        page.click("#sample")
+        page.wait_for_function("window.webtensorApp.startup.readyMs !== undefined", timeout=120_000)
+        return page.evaluate("window.webtensorApp.startup")
+    finally:
+        page.close()
