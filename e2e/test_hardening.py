@@ -17,7 +17,8 @@ def py(page, code):
 # A graph model built in Python: GatherV2 with batch_dims = -1 beside a Slice -> Neg of
 # the same input (the tensor the corrupting copy landed in).
 PRELUDE = """
-import json, dataclasses, numpy as np, webtensor
+import json, numpy as np, webtensor
+from webtensor._record import replace
 from webtensor.graph import Graph, Node, TensorInfo
 from webtensor.model import GraphModel
 from webtensor.ops import OPS, TensorSpec
@@ -67,7 +68,7 @@ def test_a_shape_rule_that_disagrees_with_its_op_cannot_corrupt_another_model(ap
     page, _, _ = app
     res = py(page, PRELUDE + """
 real = OPS["GatherV2"]
-OPS["GatherV2"] = dataclasses.replace(real, shape=old_gather_rule)
+OPS["GatherV2"] = replace(real, shape=old_gather_rule)
 out = {}
 try:
     canary = await webtensor.load_graph_model('models/blazeface.json')

@@ -219,8 +219,7 @@ def test_every_kernel_call_fits_its_slots(name):
 def test_a_kernel_call_reaching_past_its_slot_is_refused():
     """A plan whose shapes say less than its kernel writes (a shape rule that disagrees
     with the kernel) is refused before anything is written, naming the kernel and tensor."""
-    import dataclasses
-
+    from webtensor._record import replace
     from webtensor.conformance import cases
     case = next(c for c in cases() if c.name.startswith("conv2d 7x7x3->8"))
     plan = next(iter(case.model()._plans.values()))
@@ -229,7 +228,7 @@ def test_a_kernel_call_reaching_past_its_slot_is_refused():
     check_extents(enc, low, plan.specs, "case")
     out = plan.output_keys[0]
     specs = dict(plan.specs)
-    specs[out] = dataclasses.replace(specs[out], shape=(1, 7, 7, 7))     # one channel fewer than the conv writes
+    specs[out] = replace(specs[out], shape=(1, 7, 7, 7))     # one channel fewer than the conv writes
     with pytest.raises(webtensor.ExecutionError, match=r"conv:y.*would write bytes \[0, 1568\).*'y:0' \(out\).*holds 1372 bytes"):
         check_extents(enc, low, specs, "case")
     # a call that writes into the weights is refused too

@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import time as _time
 import weakref
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._record import record, field
 from .errors import WebtensorError
 
 
@@ -74,7 +74,7 @@ class Tensor:
         return f"<webtensor.Tensor #{self._id} shape={list(self._data.shape)} dtype={self._data.dtype}>"
 
 
-@dataclass
+@record
 class KernelRecord:
     op: str
     node: str
@@ -84,7 +84,7 @@ class KernelRecord:
     bytes_added: int
 
 
-@dataclass
+@record
 class Profile:
     new_bytes: int
     peak_bytes: int
@@ -97,7 +97,7 @@ class Profile:
         return sorted(self.kernels, key=lambda k: -k.ms)
 
 
-@dataclass
+@record
 class MemoryInfo:
     num_tensors: int
     num_bytes: int

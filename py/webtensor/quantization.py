@@ -15,10 +15,9 @@ per-tensor affine int8 with [min, max] of the calibration run widened to include
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from ._record import record
 from .lower import VIEW_OPS, Fallback, Lowering, fused_epilogue_args
 from .errors import InputError
 from .graph.ir import Graph, Node, TensorInfo, split_ref
@@ -33,7 +32,7 @@ ACT_NAMES = {n or None: n for n in QACTS}   # the activations an int8 op folds (
 GEOMETRY_ATTRS = ("strides", "padding", "explicit_paddings", "dilations", "data_format")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class QParams:
     scale: float
     zero_point: int
@@ -50,7 +49,7 @@ def choose_params(lo: float, hi: float) -> QParams:
     return QParams(float(np.float32(scale)), zp)
 
 
-@dataclass
+@record
 class Group:
     """A conv-like step and the epilogue steps it absorbs, in float terms."""
     step: int

@@ -28,10 +28,10 @@ executor with `run_group(group, feeds)`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._record import record, field
 from ..errors import ExecutionError, ModelFormatError
 from ..ops import CONTROL_FLOW, OPS
 from ..ops.control import LIST_OPS
@@ -106,7 +106,7 @@ def needs_interpreter(nodes) -> bool:
 
 
 # ----------------------------------------------------------------------------- structure
-@dataclass
+@record
 class Group:
     id: int
     nodes: list[Node]
@@ -120,7 +120,7 @@ class Group:
         return f"group {self.id} ({len(self.nodes)} nodes: {self.nodes[0].name!r} ...)"
 
 
-@dataclass
+@record
 class Loop:
     name: str                    # the frame name
     enters: list[Node]
@@ -132,7 +132,7 @@ class Loop:
     block: "Block" = None
 
 
-@dataclass
+@record
 class Block:
     items: list = field(default_factory=list)       # Node | Loop | Group
 
@@ -598,7 +598,7 @@ class Interpreter:
 
 
 # ----------------------------------------------------------------------------- TF2 function library
-@dataclass
+@record
 class Function:
     name: str
     nodes: list[Node]

@@ -5,10 +5,9 @@ A tensor is referred to as "node:index" everywhere inside webtensor; TF's
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from .._record import record, field
 from ..errors import ModelFormatError
 
 
@@ -25,7 +24,7 @@ def tensor_key(ref: str) -> str:
     return f"{name}:{idx}"
 
 
-@dataclass
+@record
 class Node:
     name: str
     op: str
@@ -36,7 +35,7 @@ class Node:
         return f"{self.name}:{i}"
 
 
-@dataclass
+@record
 class TensorInfo:
     """A named graph input or output: user-facing name, tensor key, shape (-1 = any), dtype."""
     name: str
@@ -45,7 +44,7 @@ class TensorInfo:
     dtype: np.dtype
 
 
-@dataclass
+@record
 class Graph:
     nodes: list[Node]                 # topological order, Const/Placeholder included
     consts: dict[str, np.ndarray]     # node name -> value (for Const nodes)

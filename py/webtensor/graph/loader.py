@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 
 import numpy as np
 
+from .._record import record
 from .. import dtypes
 from ..errors import ModelFormatError, UnsupportedOpError, WeightsError
 from .ir import Graph, Node, TensorInfo, split_ref, tensor_key, topo_sort
@@ -23,7 +23,7 @@ from .ir import Graph, Node, TensorInfo, split_ref, tensor_key, topo_sort
 BYTES_PER = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "uint16": 2, "float16": 2, "int8": 1}
 
 
-@dataclass
+@record
 class GraphModelFiles:
     """model.json text and the bytes of each shard, keyed by the manifest's path."""
     model_json: bytes | str | dict

@@ -8,10 +8,9 @@ not need, and records each tensor's last use so executors can free it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from .._record import record, field
 from ..errors import (ExecutionError, ModelFormatError, UnsupportedOpError, WebtensorError, is_out_of_memory,
                       wrap_backend_error)
 from ..ops import GRAPH_OPS, OPS, OpSpec, ShapeUnknown, TensorSpec
@@ -21,7 +20,7 @@ from .ir import Graph, Node, split_ref
 NO_FOLD_OPS = {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative"}
 
 
-@dataclass
+@record
 class Step:
     node: Node
     op: OpSpec
@@ -29,7 +28,7 @@ class Step:
     outputs: list[str]
 
 
-@dataclass
+@record
 class Plan:
     graph: Graph
     input_keys: list[str]

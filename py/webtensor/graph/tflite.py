@@ -11,10 +11,9 @@ int8 tensors (per-tensor or per-axis scales) become webtensor's int8 ops; see `_
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from .._record import record
 from ..errors import ModelFormatError, UnsupportedOpError
 from ..ops.quant import I8, I32
 from .flatbuffers import FlatBufferError, Table
@@ -69,7 +68,7 @@ FUSED_ACTIVATIONS = {0: None, 1: "Relu", 3: "Relu6", 2: "RELU_N1_TO_1"}
 MAX_TFLITE_BYTES = 1 << 31
 
 
-@dataclass
+@record
 class _Tensor:
     index: int
     name: str

@@ -11,12 +11,11 @@ activation epilogues, zero-pad folding).
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from .._record import record, field, replace
 from ..graph.plan import Plan, Step
 from ..ops.array import pad_widths, strided_index
 from ..ops.kinds import ACTIVATIONS, BINARY_KINDS, REDUCTIONS, UNARY_KINDS
@@ -80,7 +79,7 @@ def broadcast_strides(in_shape, out_shape) -> list[int]:
     return strides
 
 
-@dataclass
+@record
 class Item:
     """One unit of the lowered plan: a kernel call or a numpy fallback step."""
     call: object | None             # a lower/calls.py call, for the native backend
@@ -90,7 +89,7 @@ class Item:
     label: str
 
 
-@dataclass
+@record
 class Lowered:
     items: list[Item]
     aliases: dict[str, str]             # view tensor -> base tensor (same bytes)
@@ -413,7 +412,7 @@ def _unfold_pad(low: Lowering, x: str, g: Window) -> tuple[str, Window]:
         return x, g
     src, top, left = low.folded_pads[x]
     _, h0, w0, _ = low.shape(src)
-    return src, dataclasses.replace(g, H=h0, W=w0, PT=g.PT + top, PL=g.PL + left)
+    return src, replace(g, H=h0, W=w0, PT=g.PT + top, PL=g.PL + left)
 
 
 def lower_dwconv(low: Lowering, i: int, step: Step):

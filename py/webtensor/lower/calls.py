@@ -5,12 +5,12 @@ knows a backend's codes, packing or limits.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from .._record import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class Ref:
     """A tensor operand: an activation ("t", key) that the memory plan places, or a
     constant ("c", key) of plan.constants that the backend uploads once.  `offset`
@@ -20,7 +20,7 @@ class Ref:
     offset: int = 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Window:
     """NHWC geometry of a sliding-window call: input N,H,W,C, output OH,OW, window
     KH,KW, strides SH,SW, dilations DH,DW, top/left padding PT,PL (taps outside the
@@ -45,7 +45,7 @@ class Call:
     int8 = False          # touches int8 tensors (backends without int8 kernels refuse it)
 
 
-@dataclass
+@record
 class FilterCall(Call):
     """What Conv and DepthwiseConv share: input, output, a logical filter, and the fused
     epilogue act(conv + bias [+ residual]); alpha [channels] for Prelu, else None."""
@@ -58,7 +58,7 @@ class FilterCall(Call):
     g: Window
 
 
-@dataclass
+@record
 class Conv(FilterCall):
     """A conv (a MatMul is a 1x1 conv over M pixels): filter [KH,KW,C,CO] float32 with any
     folded scale; bias [CO]; param: LeakyRelu's slope."""
@@ -67,7 +67,7 @@ class Conv(FilterCall):
     param: float
 
 
-@dataclass
+@record
 class DepthwiseConv(FilterCall):
     """A depthwise conv: filter [KH,KW,C,MULT], output channel c * MULT + m."""
     MULT: int
@@ -75,7 +75,7 @@ class DepthwiseConv(FilterCall):
     param: float
 
 
-@dataclass
+@record
 class Pool(Call):
     """Max or average ("Max" / "Avg") pooling; average divides by the taps inside the input."""
     x: Ref
@@ -89,7 +89,7 @@ class Pool(Call):
         return self.dtype == "int8"
 
 
-@dataclass
+@record
 class Binary(Call):
     """out = act(x <kind> y) over a 6-d shape with per-operand element strides (0 broadcasts)."""
     x: Ref
@@ -103,7 +103,7 @@ class Binary(Call):
     ys: list[int]
 
 
-@dataclass
+@record
 class Unary(Call):
     """out = kind(x) over n elements (activations included); param: LeakyRelu's slope."""
     x: Ref
@@ -113,7 +113,7 @@ class Unary(Call):
     param: float
 
 
-@dataclass
+@record
 class Copy(Call):
     """dst[dst strides] = src[src strides] over a 6-d shape (transpose, slice, concat,
     pack, split, pad interior); offsets live in the Refs."""
@@ -129,7 +129,7 @@ class Copy(Call):
         return self.itemsize == 1
 
 
-@dataclass
+@record
 class Fill(Call):
     """The first n elements of out = value."""
     out: Ref
@@ -142,7 +142,7 @@ class Fill(Call):
         return self.dtype == "int8"
 
 
-@dataclass
+@record
 class Resize(Call):
     x: Ref
     out: Ref
@@ -157,7 +157,7 @@ class Resize(Call):
     half_pixel_centers: bool
 
 
-@dataclass
+@record
 class Reduce(Call):
     """x viewed as [outer, n, inner] reduced over n by kind (ops/kinds.REDUCTIONS)."""
     x: Ref
@@ -168,7 +168,7 @@ class Reduce(Call):
     kind: str
 
 
-@dataclass
+@record
 class Softmax(Call):
     """Softmax over the last axis of x viewed as [rows, cols]."""
     x: Ref
@@ -177,7 +177,7 @@ class Softmax(Call):
     cols: int
 
 
-@dataclass
+@record
 class Cast(Call):
     x: Ref
     out: Ref
@@ -186,7 +186,7 @@ class Cast(Call):
     dst: str
 
 
-@dataclass
+@record
 class TopK(Call):
     """Per row of x viewed as [rows, n]: the k largest values in order and their indices
     (ties: the lower index first; NaN ranks below every number, as the reference's sort)."""
@@ -198,7 +198,7 @@ class TopK(Call):
     k: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Requant:
     """The int8 epilogue (ops/quant.py): acc * mult + out_zero, clamped to [qmin, qmax];
     a residual adds (r - residual_zero) * residual_scale; out_float writes
@@ -213,7 +213,7 @@ class Requant:
     act: str | None
 
 
-@dataclass
+@record
 class QConv(Call):
     """int8 conv / MatMul: filter int8 [KH,KW,C,CO], bias int32 [CO] (zero points
     folded in), mult float32 [CO]."""
@@ -229,7 +229,7 @@ class QConv(Call):
     int8 = True
 
 
-@dataclass
+@record
 class QDepthwiseConv(Call):
     """int8 depthwise conv (multiplier 1): filter int8 [KH,KW,C]."""
     x: Ref
@@ -243,7 +243,7 @@ class QDepthwiseConv(Call):
     int8 = True
 
 
-@dataclass
+@record
 class Quantize(Call):
     """out int8 = clamp(round(x / scale) + zero_point)."""
     x: Ref
@@ -254,7 +254,7 @@ class Quantize(Call):
     int8 = True
 
 
-@dataclass
+@record
 class Dequantize(Call):
     """out float32 = (x - zero_point) * scale."""
     x: Ref
@@ -265,7 +265,7 @@ class Dequantize(Call):
     int8 = True
 
 
-@dataclass
+@record
 class SeparableConv(Call):
     """A depthwise conv (multiplier 1, no residual, no Prelu) whose output only a 1x1
     stride-1 conv reads, as one call: `dw.out` (= `pw.x`) is never stored, so it has no

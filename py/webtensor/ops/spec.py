@@ -7,13 +7,14 @@ Semantics follow TensorFlow's op documentation (e.g. SAME padding, rounding).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from .._record import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class TensorSpec:
     shape: tuple[int, ...] | None
     dtype: np.dtype
@@ -24,7 +25,7 @@ class TensorSpec:
         return len(self.shape)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OpSpec:
     name: str
     inputs: tuple[str, ...]           # input names; "name*" is variadic, "name?" optional

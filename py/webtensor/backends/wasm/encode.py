@@ -10,11 +10,11 @@ memory plan before any word reaches wasm memory).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
 
+from ..._record import record, field
 from ...errors import ExecutionError
 from ...lower import BOOL, I8, Lowered, Ref, slot_bytes
 from ...lower.calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv,
@@ -75,7 +75,7 @@ def f32_bits(v: float) -> int:
     return struct.unpack("<i", struct.pack("<f", float(v)))[0]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Addr:
     """A symbolic address, resolved once the plan is laid out: a tensor ("t", key), a
     weight ("w", index into the encoded weights) or the zero row ("z"), plus bytes."""
@@ -84,7 +84,7 @@ class Addr:
     extra: int = 0
 
 
-@dataclass
+@record
 class Encoded:
     """A Lowered plan in the kernels' words: per native item (opcode, {argument: value
     or Addr}, label), None for a numpy step; the weights to upload (packed)."""
