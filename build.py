@@ -552,10 +552,24 @@ def build() -> Path:
     # the page's worker fetches and inflates numpy's wheel itself while Pyodide boots: which
     # file, and the sha256 dist's pyodide-lock.json gives it
     numpy_lock = served_lock["packages"]["numpy"]
+    # what the worker reads from the Cache API after a first visit (web/cache.js), under a name
+    # that changes whenever one of these files does
+    cached = ["pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip", "pyodide/pyodide-lock.json",
+              f"pyodide/{numpy_lock['file_name']}", wheel.name, "pyodide-snapshot.bin"]
+    digest = hashlib.sha256()
+    for name in cached:
+        digest.update(f"{name} {sha256_file(DIST / name)}\n".encode())
     (DIST / "webtensor-build.json").write_text(json.dumps({
         "wheel": wheel.name, "version": webtensor_version(),
         "snapshot_bytes": (DIST / "pyodide-snapshot.bin").stat().st_size,
-        "numpy": {"file": numpy_lock["file_name"], "sha256": numpy_lock["sha256"]}}))
+        "numpy": {"file": numpy_lock["file_name"], "sha256": numpy_lock["sha256"]},
+        "cache": {"name": f"webtensor-{digest.hexdigest()[:16]}", "files": cached}}))
+    # ...and the same in dist/worker.js, which then needs no request for it
+    worker = (ROOT / "web" / "worker.js").read_text()
+    if "\nconst BUILD = null;\n" not in worker:
+        raise SetupError("web/worker.js has lost its `const BUILD = null;` line (build.py fills it in)")
+    (DIST / "worker.js").write_text(worker.replace(
+        "\nconst BUILD = null;\n", f"\nconst BUILD = {(DIST / 'webtensor-build.json').read_text()};\n"))
     say(f"built {wheel.relative_to(ROOT)} and the web root dist/")
     return wheel
 

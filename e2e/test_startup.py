@@ -38,6 +38,12 @@ def test_startup_stages_cold_and_second_visit(browser, base_url):
         assert "numpy inflated" in names          # numpy's wheel unpacked in JS, not by Pyodide
         assert startup["pyodideBoot"] == "snapshot", startup["pyodideBoot"]   # the build's snapshot restored
         assert "snapshot fetched" in names
+    # the build's unchanging files: fetched on the cold visit (numpy's wheel once: the worker's second
+    # read of it, Pyodide's, finds it cached), read from the Cache API on the second
+    print(f"read from the build's cache: cold {runs['cold']['fromCache']}, second visit {runs['second visit']['fromCache']}")
+    assert not {"pyodide-snapshot.bin", "pyodide.asm.wasm", "python_stdlib.zip"} & set(runs["cold"]["fromCache"])
+    assert set(runs["second visit"]["fromCache"]) >= {"pyodide-snapshot.bin", "pyodide.asm.wasm", "python_stdlib.zip",
+                                                      "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl"}
 
 
 @pytest.mark.parametrize("answer", ["missing", "cut", "other build"])

@@ -225,6 +225,10 @@ def build_mutant(m: Mutant, index: int) -> Path:
         build.build_kernels(src / build.NATIVE, src / "kernels_wasm", variants)
     wheel = build.build_wheel(web, root=src)
     (web / "webtensor-build.json").write_text(json.dumps({"wheel": wheel.name, "version": build.webtensor_version()}))
+    # the worker as written (not dist's, which carries dist's build and reads its cache): it
+    # fetches the mutant's webtensor-build.json above and caches nothing
+    (web / "worker.js").unlink(missing_ok=True)
+    shutil.copy2(ROOT / "web" / "worker.js", web / "worker.js")
     return web
 
 

@@ -74,6 +74,7 @@ const ready = (async () => {
   const info = await client.call('init', { testHooks: TEST_HOOKS });
   for (const [name, at] of info.stages || []) startupStage(name, at);
   startup.pyodideBoot = info.boot;      // 'snapshot', or how Python booted without one and why
+  startup.fromCache = info.fromCache;   // the build's files read from the Cache API (cache.js)
   startupStage('worker ready');
   let be = await client.call('backends');
   // the fastest backend, unless ?backend= names one: asking for threads is enough, Python's
@@ -484,6 +485,8 @@ window.webtensorApp = {
   },
   ...(TEST_HOOKS ? { async python(code) { await ready; return client.call('python', { code }); } } : {}),
   startCamera, stopCamera,
+  // the build's files this visit fetched are in the Cache API once this resolves (web/cache.js)
+  async cacheWritten() { await ready; return client.call('cacheWritten'); },
 };
 
 if (params.get('camera') !== '0') startCamera();

@@ -3,7 +3,7 @@
 // progress lines go out as {progress: text}.  One Python call per request.
 // webtensor starts its native runtimes itself from the wheel (webtensor.native), as in
 // any other Pyodide app: this worker loads nothing but Pyodide.
-importScripts('pyodide/pyodide.js', 'unzip.js');
+importScripts('pyodide/pyodide.js', 'unzip.js', 'cache.js');
 
 let pyodide = null;
 let app = null;   // the webtensor.app module (PyProxy)
@@ -27,10 +27,27 @@ stage('worker started');
 // webtensor's wheel and numpy's, each fetched and inflated by a helper worker (unzip.js),
 // and the memory snapshot.  Once Python is up the wheels' files are only written into its
 // file system.
-const buildInfo = fetch('webtensor-build.json').then((r) => {
+// build.py writes dist's webtensor-build.json here, in dist/worker.js: no request for it, and
+// the build's cache is known before the first fetch.  (null: this worker.js is not the build's,
+// e.g. a mutant's web root: it fetches the file and caches nothing.)
+const BUILD = null;
+const buildInfo = BUILD ? Promise.resolve(BUILD) : fetch('webtensor-build.json', { cache: 'no-cache' }).then((r) => {
   if (!r.ok) throw new Error(`cannot fetch webtensor-build.json: HTTP ${r.status}`);
   return r.json();
 });
+// Every fetch of this worker (Pyodide's own included) goes through the build's cache (cache.js):
+// its unchanging files come from the Cache API after the first visit.  `cacheHits` names them.
+const cacheHits = [];
+const cacheWrites = [];       // done after the first detection (or 5 s after init): cache.js
+if (BUILD && BUILD.cache) {
+  self.fetch = cacheFirstFetch(BUILD.cache, self.fetch.bind(self), cacheHits, self.location.href, cacheWrites);
+  dropOtherBuildCaches(BUILD.cache.name).catch(() => {});
+}
+let cacheWritten = Promise.resolve();
+function writeCache() {
+  const puts = cacheWrites.splice(0).map((put) => put());
+  if (puts.length) cacheWritten = Promise.all([cacheWritten, ...puts]);
+}
 // numpy's wheel is the one dist's pyodide-lock.json names, its sha256 checked here too: Pyodide's
 // loadPackage still downloads, checks and registers it and loads its libraries; only its
 // unpacking is replaced by writing these files (installNumpyFiles).  Any failure here
@@ -38,13 +55,15 @@ const buildInfo = fetch('webtensor-build.json').then((r) => {
 const wheels = buildInfo.then((build) => inflateElsewhere([
   { url: build.wheel },
   { url: `pyodide/${build.numpy.file}`, sha256: build.numpy.sha256 },
-]));
+], BUILD && BUILD.cache));
 const wheel = wheels.then(([w]) => w).then((w) => { stage('wheel fetched'); return w; });
 const numpyFiles = wheels.then(async ([, inflated]) => {
   const [build, n] = [await buildInfo, await inflated];
   stage('numpy inflated');
   return { file: build.numpy.file, size: n.size, files: n.files };
 });
+const wheelCacheHits = [];          // the helper's reads from the build's cache
+wheels.then((jobs) => jobs.forEach((j) => j.then((w) => wheelCacheHits.push(...w.fromCache), () => {})), () => {});
 wheel.catch(() => {});            // reported where they are awaited
 numpyFiles.catch(() => {});
 
@@ -208,8 +227,10 @@ async function init({ testHooks: hooks } = {}) {
   stage('numpy loaded');
   app = pyodide.pyimport('webtensor.app');
   stage('webtensor imported');
+  setTimeout(writeCache, 5000);
   return { version: build.version, ms: performance.now() - t0, fetchedBytes: fetchedBytes(),
-           crossOriginIsolated: self.crossOriginIsolated === true, stages, boot };
+           crossOriginIsolated: self.crossOriginIsolated === true, stages, boot,
+           fromCache: [...cacheHits, ...wheelCacheHits] };
 }
 
 // Python functions return JSON text: {"ok": ..., ...}
@@ -221,7 +242,9 @@ const handlers = {
     progress(`loading the detector ${url.split('/').pop()}`);
     return parse(await app.load_detector(url, minScore ?? null));
   },
-  async detectImage({ bytes, name }) { return parse(await app.detect_image(new Uint8Array(bytes), name)); },
+  async detectImage({ bytes, name }) {
+    try { return parse(await app.detect_image(new Uint8Array(bytes), name)); } finally { setTimeout(writeCache, 0); }
+  },
   async detectFrame({ bitmap }) {
     // ImageBitmap from the page's video: draw it here and hand raw RGBA to Python.
     const { width, height } = bitmap;
@@ -230,8 +253,11 @@ const handlers = {
     ctx.drawImage(bitmap, 0, 0);
     bitmap.close();
     const rgba = ctx.getImageData(0, 0, width, height).data;
-    return parse(await app.detect_frame(rgba, width, height));
+    try { return parse(await app.detect_frame(rgba, width, height)); } finally { setTimeout(writeCache, 0); }
   },
+  // resolves once the build's files fetched so far are in the Cache API (tools wait for it
+  // before closing the page, so that the next visit finds them)
+  async cacheWritten() { writeCache(); await cacheWritten; return cacheHits.length; },
   backends() { return parse(app.backends_json()); },
   memory() { return parse(app.memory_json()); },
   async profile() { return parse(await app.profile_json()); },
