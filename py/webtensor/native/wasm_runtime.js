@@ -200,13 +200,24 @@ class WasmRuntime {
   }
 
   // One call per inference: copy inputs in, run the program, copy outputs out.
-  execute(prog, inOffsets, inArrays, outOffsets, outArrays, maxThreads = 0) {
+  // The outputs land in one byte array, back to back at `outAt` (Python makes its views): one
+  // buffer handshake with Python instead of one per output (~0.25 ms of BlazeFace's 4).
+  execute(prog, inOffsets, inArrays, outOffsets, outSizes, outAt, outBytes, maxThreads = 0) {
     const t0 = performance.now();
     for (let i = 0; i < inOffsets.length; i++) { const a = inArrays.get(i); this.write(inOffsets[i], a); a.destroy(); }
     const t1 = performance.now();
     if (prog) this.run(prog, 0, 0, maxThreads);
     const t2 = performance.now();
-    for (let i = 0; i < outOffsets.length; i++) { const a = outArrays.get(i); this.read(outOffsets[i], a); a.destroy(); }
+    const buf = outBytes.getBuffer('u8');
+    try {
+      const dst = buf.data, u8 = this.u8();
+      for (let i = 0; i < outOffsets.length; i++) {
+        const n = outSizes[i];
+        this.checkRange(outOffsets[i], n, 'read');
+        if (outAt[i] + n > dst.length) throw new RangeError(`webtensor: output ${i} (${n} bytes at ${outAt[i]}) past the ${dst.length}-byte buffer`);
+        dst.set(u8.subarray(outOffsets[i], outOffsets[i] + n), outAt[i]);
+      }
+    } finally { buf.release(); outBytes.destroy(); }
     this.lastTimings = { upload: t1 - t0, run: t2 - t1, download: performance.now() - t2 };
   }
 

@@ -143,13 +143,28 @@ class CompiledPlan(SegmentedPlan):
         """One interop call: inputs in, the program on every pool thread, outputs out."""
         from pyodide.ffi import to_js
         prog = self.segments[0][1][0] if self.segments else 0
-        if self._js_addresses is None:     # static after compiling: converted to JS once
-            self._js_addresses = (to_js([self.address(k) for k in self.plan.input_keys]),
-                                  to_js([self.address(k) for k in out_keys]))
+        layout = self._js_addresses
+        if layout is None or layout[0] != tuple(out_keys):   # static after compiling: converted to JS once
+            views, at = [], 0
+            for k in out_keys:           # every output at an 8-byte aligned offset of one byte buffer
+                dtype = np.dtype(self.stored_dtype(k))
+                shape = self.plan.specs[k].shape
+                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                views.append((k, at, nbytes, dtype, shape))
+                at += -(-nbytes // 8) * 8
+            layout = self._js_addresses = (
+                tuple(out_keys), to_js([self.address(k) for k in self.plan.input_keys]),
+                to_js([self.address(k) for k in out_keys]), to_js([v[2] for v in views]),
+                to_js([v[1] for v in views]), views, at)
+        _, in_addr, out_addr, out_sizes, out_at, views, total = layout
         in_arrays = [self.checked(k, feeds[k]) for k in self.plan.input_keys]
-        out_arrays = [np.empty(self.plan.specs[k].shape, self.stored_dtype(k)) for k in out_keys]
-        self.rt.execute(prog, self._js_addresses[0], in_arrays, self._js_addresses[1], out_arrays, self.max_threads)
-        return {k: v.astype(BOOL) if self.plan.specs[k].dtype == BOOL else v for k, v in zip(out_keys, out_arrays)}
+        out = np.empty(max(total, 8), np.uint8)
+        self.rt.execute(prog, in_addr, in_arrays, out_addr, out_sizes, out_at, out, self.max_threads)
+        result = {}
+        for k, at, nbytes, dtype, shape in views:
+            v = out[at:at + nbytes].view(dtype).reshape(shape)
+            result[k] = v.astype(BOOL) if self.plan.specs[k].dtype == BOOL else v
+        return result
 
     def per_op_only(self) -> bool:
         return bool(self.guard)             # guards are checked after every kernel
