@@ -1,6 +1,5 @@
 // Convolution / GEMM / depthwise, NHWC, fused epilogue: act(conv + bias [+ residual]).
-// Shapes (N, H, W, C, OH, OW, CO, the window) are int uniforms, so layers share programs;
-// the layout flags and the epilogue are #defines.  VEC4: channel counts are multiples
+// Static shapes are #defines (a program per shape).  VEC4: channel counts are multiples
 // of 4, so an output texel is 4 output channels of one pixel and the inner loop is a
 // vec4 x mat4 product; otherwise every component is computed on its own.
 uniform sampler2D X;      // input  [N][H][W][C]

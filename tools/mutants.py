@@ -159,7 +159,7 @@ MUTANTS = [
     Mutant("WebGL Tanh of infinity is NaN", "py/webtensor/backends/webgl.py",
            '"return tanh(clamp(v, -10.0, 10.0));"', '"return tanh(v);"', GL),
     Mutant("WebGL conv drops the residual", "shaders/conv.glsl", "  acc += texel(R, t);", "", GL),
-    Mutant("WebGL conv reads its stride from the width (shapes are uniforms: one program, many layers)",
+    Mutant("WebGL conv steps along the width by the height's stride",
            "shaders/conv.glsl", "int iw = ow * SW - PL + kw * DW;\n      if (iw < 0 || iw >= W) continue;\n#ifdef X_ROWS",
            "int iw = ow * SH - PL + kw * DW;\n      if (iw < 0 || iw >= W) continue;\n#ifdef X_ROWS", GL),
     # -- WebGPU (WGSL kernels and their snippets)

@@ -198,18 +198,6 @@ class GLPlan(SegmentedPlan):
         head, _, rest = prelude.partition("\n")
         return "\n".join([head, *lines, rest, shader_source(shader)])
 
-    def shaped_program(self, shader: str, defines: dict, shape: dict, out_key) -> tuple[str, list]:
-        """(source, int uniforms): `defines` are compiled in, `shape`'s names (and OUT_WIDTH)
-        become `uniform highp int`s set per draw, so layers that differ only in shape share
-        one program.  Each program is a compile and link, on SwiftShader most of a first
-        inference; a uniform in place of a constant measured no slower there."""
-        w, _ = self.dims_of(out_key)
-        shape = {**shape, "OUT_WIDTH": w}
-        lines = [f"#define {k} {v}" for k, v in defines.items()] + [f"uniform highp int {k};" for k in shape]
-        prelude = shader_source("prelude")
-        head, _, rest = prelude.partition("\n")
-        return "\n".join([head, *lines, rest, shader_source(shader)]), [[k, [int(v)]] for k, v in shape.items()]
-
     def translate(self, it) -> dict:
         """One kernel call of the lowering -> one draw (`DRAWS`)."""
         return DRAWS[type(it.call)](self, it.call, it.writes[0])
@@ -282,9 +270,8 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         wt = p.constant_texture(call.filter, "dw", C // 4 if C % 4 == 0 and mult == 1 else None)
     else:
         wt = p.constant_texture(call.filter, "conv", CO // 4 if CO % 4 == 0 else None)
-    shape = dict(N=N, H=H, W=W, C=C, OH=g.OH, OW=g.OW, CO=CO, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, DH=g.DH, DW=g.DW,
-                 PT=g.PT, PL=g.PL, MULT=mult)
-    defs = dict(ACTIVATION=ACT_GLSL[call.act])
+    defs = dict(N=N, H=H, W=W, C=C, OH=g.OH, OW=g.OW, CO=CO, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, DH=g.DH, DW=g.DW,
+                PT=g.PT, PL=g.PL, MULT=mult, ACTIVATION=ACT_GLSL[call.act])
     if dw:
         defs["DEPTHWISE"] = 1
     w_rows = p.dims[wt][0] == (C // 4 if dw else CO // 4)
@@ -306,15 +293,15 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     if call.alpha is not None:
         defs["ALPHA"] = 1
         inputs.append(["Alpha", p.constant_texture(call.alpha, "alpha")])
-    src, ints = p.shaped_program("conv", defs, shape, out_key)
-    return {"src": src, "inputs": inputs, "ints": ints, "floats": [["PARAM", _f32(call.param)]]}
+    return {"src": p.program("conv", defs, out_key), "inputs": inputs, "ints": [],
+            "floats": [["PARAM", _f32(call.param)]]}
 
 
 def draw_pool(p: GLPlan, call: Pool, out_key) -> dict:
     g = call.g
-    shape = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL)
-    src, ints = p.shaped_program("window", dict(AVG=int(call.kind == "Avg")), shape, out_key)
-    return {"src": src, "inputs": [["X", p.tex_of(call.x)]], "ints": ints, "floats": []}
+    defs = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL,
+                AVG=int(call.kind == "Avg"))
+    return {"src": p.program("window", defs, out_key), "inputs": [["X", p.tex_of(call.x)]], "ints": [], "floats": []}
 
 
 def _elementwise(p: GLPlan, defs, inputs, shape, xs, ys, param, out_key) -> dict:
