@@ -113,6 +113,22 @@ rep = _model.report()
 json.dumps({{"load_ms": load_ms, "first_ms": first_ms, "startup_ms": startup_ms, "report": rep["plans"][-1] if rep["plans"] else {{}},
             "fallbacks": rep["fallbacks"]}})
 """
+# The thread-scaling reference: the same model on the single-thread SIMD build, in the same
+# worker, timed in alternation with the pool (engine "webtensor-1t"): the 2-thread speed-up
+# then comes from batches measured side by side, not from two configurations minutes apart.
+WT_SETUP_1T = """
+if globals().get('_model1') is not None:
+    _model1.dispose()
+t0 = now()
+_model1 = await webtensor.{loader}({url!r})
+load_ms = now() - t0
+_model1.backend_name = 'wasm-simd'
+await webtensor.get_backend_async('wasm-simd')
+t0 = now()
+_model1.execute(_x, _outs)
+first_ms = now() - t0
+json.dumps({{"load_ms": load_ms, "first_ms": first_ms}})
+"""
 WT_TIME = """
 ts = []
 for _ in range({n}):
@@ -186,6 +202,11 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
         s["wasm_files"] = sorted(set(wasm_files))
         engines.append({"engine": label, "page": page, "setup": s, "ms": [], "query": query})
 
+    if backend == "wasm-simd-threads":
+        one = wt(wt_page, WT_SETUP_1T.format(url=url, loader="load_layers_model" if layers else "load_graph_model"))
+        one["backend"] = "wasm-simd"
+        engines.append({"engine": "webtensor-1t", "page": None, "setup": one, "ms": [], "model_var": "_model1"})
+
     alternate(engines, wt_page, args)
 
     wt_out = [np.frombuffer(base64.b64decode(o), np.float32) for o in wt(wt_page, WT_OUTPUTS.format(run=wt_run(backend)))]
@@ -206,7 +227,9 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
                "load_ms": round(e["setup"]["load_ms"], 1), "first_ms": round(e["setup"]["first_ms"], 1),
                "median_ms": round(statistics.median(ms), 2), "p90_ms": round(float(np.percentile(ms, 90)), 2),
                "runs": len(ms), "peak_bytes": None, "max_abs_diff": None, "ua_memory_bytes": e.get("ua_memory")}
-        if e["engine"] == "webtensor":
+        if e["engine"] == "webtensor-1t":
+            row["threads"] = 1
+        elif e["engine"] == "webtensor":
             # weights + arena + programs (+ thread stacks): the most this model held at once
             row["peak_bytes"] = wt_mem.get("peakUsedBytes") if wt_mem else None
             row["heap_bytes"] = wt_mem.get("memoryBytes") if wt_mem else None
@@ -235,8 +258,11 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
             row["max_abs_diff"] = float(max(np.max(np.abs(a - b)) for a, b in zip(wt_out, tf_out)))
             page.close()
         rows.append(row)
+    one = next((r for r in rows if r["engine"] == "webtensor-1t"), None)
+    if one:     # the pool's speed-up over one thread, from alternating batches
+        rows[0]["speedup_over_1_thread"] = round(one["median_ms"] / rows[0]["median_ms"], 3)
     # webtensor's agreement is the one with its first peer
-    peers = [r for r in rows if r["engine"] != "webtensor"]
+    peers = [r for r in rows if r["engine"] not in ("webtensor", "webtensor-1t")]
     if peers:
         rows[0]["max_abs_diff"] = peers[0]["max_abs_diff"]
     return rows
@@ -269,6 +295,8 @@ def wt_run(backend: str) -> str:
 def _time(e, wt_page, n: int) -> list[float]:
     if e["engine"] == "webtensor":
         return wt(wt_page, WT_TIME.format(n=n, run=wt_run(e["setup"]["backend"])))
+    if e["engine"] == "webtensor-1t":
+        return wt(wt_page, WT_TIME.format(n=n, run="_model1.execute"))
     return e["page"].evaluate(f"() => window.bench.time({n})")
 
 
@@ -306,6 +334,9 @@ def print_table(rows: list[dict]) -> None:
         if r.get("model_only_median_ms"):
             print(f"  {r['model']} {r['backend']} webtensor: model alone {r['model_only_median_ms']} ms of the "
                   f"{r['median_ms']} ms detect; detections agree with MediaPipe: {r['detections_agree']} (IoU {r['iou']})")
+        if r.get("speedup_over_1_thread"):
+            print(f"  {r['model']} {r['backend']} webtensor: {r['threads']} threads {r['speedup_over_1_thread']:.2f}x "
+                  f"the single-thread SIMD build (webtensor-1t), batches alternating")
         if r.get("barrier_wait_ms"):
             print(f"  {r['model']} {r['backend']} webtensor: {r['barriers_per_inference']:.0f} barriers per inference; "
                   f"ms waiting in them per inference, by thread: {', '.join(f'{w:.2f}' for w in r['barrier_wait_ms'])}")
@@ -335,6 +366,10 @@ def ratio_ranges(repeats: list[list[dict]]) -> list[dict]:
 def print_ranges(summary: list[dict], n: int) -> None:
     print(f"\nratio webtensor / peer over {n} repeats (median [min - max]):")
     for s in summary:
+        if s["peer"] == "webtensor-1t":     # the pool's time over one thread's: its inverse is the speed-up
+            print(f"  {s['model']:<18}{s['backend']:<19}speed-up over 1 thread {1 / s['median']:.2f} "
+                  f"[{1 / s['max']:.2f} - {1 / s['min']:.2f}]")
+            continue
         print(f"  {s['model']:<18}{s['backend']:<19}vs {s['peer']:<11}{s['median']:.2f} [{s['min']:.2f} - {s['max']:.2f}]")
 
 
