@@ -10,6 +10,7 @@
 #include "common.h"
 
 #define MR 4
+#define CONV_PATCH 160    // floats in one pixel's input patch on op_conv's patch path (5x5x6)
 
 // The OP_CONV arguments as named locals (one definition for the scalar and SIMD paths).
 #define CONV_ARGS(a)                                                                                   \
@@ -142,6 +143,9 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
 #else
   CONV_ARGS(a)
   const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW;
+  // the patch path: input channels too few for the rows' contiguous runs to pay
+  const int patch_k = C < 8 && taps > 1 && taps * C <= CONV_PATCH ? taps * C : 0;
+  float patch[MR * CONV_PATCH];
   int b0, b1;
   FOR_WORK((M + MR - 1) / MR, b0, b1) {
     const float* rows[MR];
@@ -159,6 +163,35 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
           ow = 0;
           if (++oh == OH) { oh = 0; n++; }
         }
+      }
+      if (patch_k) {
+        // Few input channels (an RGB stem): the block's MR input patches, gathered once
+        // (zeros in the padding) in the weights' (kh, kw, c) order, then every output
+        // panel is one multiply-add run of depth KH*KW*C over them (a 3x3 stem was 3 runs of
+        // depth 9 per panel, each after regathering its rows' pointers)
+        const float* prow[MR];
+        for (int r = 0; r < MR; r++) {
+          float* pr = patch + r * patch_k;
+          prow[r] = pr;
+          for (int kh = 0; kh < KH; kh++) {
+            const int ih = ih0[r] + kh * DH;
+            for (int kw = 0; kw < KW; kw++, pr += C) {
+              const int iw = iw0[r] + kw * DW;
+              const float* src = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + nbase[r] + ((size_t)ih * W + iw) * C : zero;
+              for (int c = 0; c < C; c++) pr[c] = src[c];
+            }
+          }
+        }
+        for (int cb = 0; cb < CO8; cb++) {
+          v128_t acc[MR][2];
+          gemm_block_init(acc, bias + cb * 8);
+          gemm_block_madd(acc, prow, w + (size_t)cb * patch_k * 8, patch_k);
+          const int co0 = cb * 8;
+          for (int r = 0; r < nrows; r++)
+            store_panel(out + (size_t)(p0 + r) * CO + co0, residual ? residual + (size_t)(p0 + r) * CO + co0 : 0,
+                        alpha, co0, MIN(8, CO - co0), acc[r][0], acc[r][1], act, param);
+        }
+        continue;
       }
       for (int cb = 0; cb < CO8; cb++) {
         const float* wb = w + (size_t)cb * taps * C * 8;

@@ -69,7 +69,8 @@ def cases() -> list[Case]:
     for (h, w, c, co, k, s, pad, d) in [(7, 7, 3, 8, 3, 1, "SAME", 1), (9, 6, 5, 9, 3, 2, "SAME", 1),
                                         (8, 8, 4, 16, 1, 1, "VALID", 1), (5, 5, 17, 7, 1, 1, "SAME", 1),
                                         (10, 11, 1, 4, 5, 2, "VALID", 1), (12, 12, 8, 3, 3, 1, "SAME", 2),
-                                        (6, 6, 9, 17, 2, 2, "SAME", 1), (3, 3, 32, 33, 3, 1, "VALID", 1)]:
+                                        (6, 6, 9, 17, 2, 2, "SAME", 1), (3, 3, 32, 33, 3, 1, "VALID", 1),
+                                        (11, 9, 3, 10, 3, 1, "SAME", 2)]:   # few channels + dilation: the patch path
         add(f"conv2d {h}x{w}x{c}->{co} k{k} s{s} {pad} d{d}", "Conv2D", {"x": _rand(rng, 1, h, w, c)},
             {"w": _rand(rng, k, k, c, co)}, conv(s, pad, d), tol=TOL_ACCUM)
     for fused, extra in [(["BiasAdd"], 1), (["BiasAdd", "Relu"], 1), (["BiasAdd", "Relu6"], 1),
