@@ -50,7 +50,10 @@ def test_device_report_on_blazeface(browser, built):
     # one recommendation per scenario, naming an available backend
     recs = report["recommendations"]["blazeface"]
     assert [r["scenario"] for r in recs] == SCENARIOS
-    assert all(r["backend"] in available and r["code"].startswith("webtensor.set_backend(") for r in recs)
+    # (WebGPU starts asynchronously: its line is `await webtensor.set_backend_async("webgpu")`; it
+    # wins "lowest memory" where int8 is outside its tolerance, as on this machine's CPU)
+    assert all(r["backend"] in available and r["code"].startswith(
+        "await webtensor.set_backend_async(" if r["backend"] == "webgpu" else "webtensor.set_backend(") for r in recs)
     assert [m[0] for m in seen["matrix"]] == SCENARIOS
     assert [m[1] for m in seen["matrix"]] == [f"{r['backend']} {r['precision']}" for r in recs]
     assert seen["chart_height"] > 0 and seen["overflow"] <= 1
