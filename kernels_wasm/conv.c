@@ -136,6 +136,9 @@ INLINE void store_panel(float* o, const float* res, const float* alpha, int co0,
 }
 #endif
 
+static void pointwise_pixels(const float* in, int np, int C, const float* w, const float* bias, int CO, float* out,
+                             const float* res, const float* alpha, int act, float param);
+
 void op_conv(const int32_t* a, int tid, int nthreads) {
 #ifndef __wasm_simd128__
   conv_scalar(a, tid, nthreads);
@@ -168,11 +171,10 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
         // Few input channels (an RGB stem): the block's MR input patches, gathered once
         // (zeros in the padding) in the weights' (kh, kw, c) order, then every output
         // panel is one multiply-add run of depth KH*KW*C over them (a 3x3 stem was 3 runs of
-        // depth 9 per panel, each after regathering its rows' pointers)
-        const float* prow[MR];
-        for (int r = 0; r < MR; r++) {
+        // depth 9 per panel, each after regathering its rows' pointers): the 1x1 microkernel
+        // of the separable conv over the patches, which are contiguous rows of depth KH*KW*C
+        for (int r = 0; r < nrows; r++) {
           float* pr = patch + r * patch_k;
-          prow[r] = pr;
           for (int kh = 0; kh < KH; kh++) {
             const int ih = ih0[r] + kh * DH;
             for (int kw = 0; kw < KW; kw++, pr += C) {
@@ -182,15 +184,8 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
             }
           }
         }
-        for (int cb = 0; cb < CO8; cb++) {
-          v128_t acc[MR][2];
-          gemm_block_init(acc, bias + cb * 8);
-          gemm_block_madd(acc, prow, w + (size_t)cb * patch_k * 8, patch_k);
-          const int co0 = cb * 8;
-          for (int r = 0; r < nrows; r++)
-            store_panel(out + (size_t)(p0 + r) * CO + co0, residual ? residual + (size_t)(p0 + r) * CO + co0 : 0,
-                        alpha, co0, MIN(8, CO - co0), acc[r][0], acc[r][1], act, param);
-        }
+        pointwise_pixels(patch, nrows, patch_k, w, bias, CO, out + (size_t)p0 * CO,
+                         residual ? residual + (size_t)p0 * CO : 0, alpha, act, param);
         continue;
       }
       for (int cb = 0; cb < CO8; cb++) {
