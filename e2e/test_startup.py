@@ -13,14 +13,10 @@ STAGES = ["worker started", "pyodide ready", "wheel installed", "numpy loaded", 
           "worker ready", "backend", "model loaded", "first detection drawn"]
 
 
-def _visit(context, base_url, snapshot_route=None):
-    return startup_visit(context, base_url, snapshot_route=snapshot_route)
-
-
 def test_startup_stages_cold_and_second_visit(browser, base_url):
     context = browser.new_context()
     try:
-        runs = {"cold": _visit(context, base_url), "second visit": _visit(context, base_url)}
+        runs = {"cold": startup_visit(context, base_url), "second visit": startup_visit(context, base_url)}
     finally:
         context.close()
     for label, startup in runs.items():
@@ -63,7 +59,7 @@ def test_without_a_usable_snapshot_python_boots_and_says_why(browser, built, bas
             r.fulfill(status=200, body=other, content_type="application/octet-stream")
     context = browser.new_context()
     try:
-        startup = _visit(context, base_url, route)
+        startup = startup_visit(context, base_url, snapshot_route=route)
     finally:
         context.close()
     boot = startup["pyodideBoot"]

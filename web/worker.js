@@ -43,11 +43,13 @@ if (BUILD && BUILD.cache) {
   self.fetch = cacheFirstFetch(BUILD.cache, self.fetch.bind(self), cacheHits, self.location.href, cacheWrites);
   dropOtherBuildCaches(BUILD.cache.name).catch(() => {});
 }
-let cacheWritten = Promise.resolve();
+let cacheSaved = Promise.resolve();
 function writeCache() {
   const puts = cacheWrites.splice(0).map((put) => put());
-  if (puts.length) cacheWritten = Promise.all([cacheWritten, ...puts]);
+  if (puts.length) cacheSaved = Promise.all([cacheSaved, ...puts]);
 }
+// after a detection: once (later detections find nothing left to write, and set no timer)
+function writeCacheSoon() { if (cacheWrites.length) setTimeout(writeCache, 0); }
 // numpy's wheel is the one dist's pyodide-lock.json names, its sha256 checked here too: Pyodide's
 // loadPackage still downloads, checks and registers it and loads its libraries; only its
 // unpacking is replaced by writing these files (installNumpyFiles).  Any failure here
@@ -62,8 +64,6 @@ const numpyFiles = wheels.then(async ([, inflated]) => {
   stage('numpy inflated');
   return { file: build.numpy.file, size: n.size, files: n.files };
 });
-const wheelCacheHits = [];          // the helper's reads from the build's cache
-wheels.then((jobs) => jobs.forEach((j) => j.then((w) => wheelCacheHits.push(...w.fromCache), () => {})), () => {});
 wheel.catch(() => {});            // reported where they are awaited
 numpyFiles.catch(() => {});
 
@@ -228,9 +228,12 @@ async function init({ testHooks: hooks } = {}) {
   app = pyodide.pyimport('webtensor.app');
   stage('webtensor imported');
   setTimeout(writeCache, 5000);
+  // what the helper read from the build's cache (its jobs are done: both wheels were awaited)
+  const helperHits = (await Promise.allSettled(await wheels.catch(() => [])))
+    .flatMap((r) => (r.status === 'fulfilled' ? r.value.fromCache : []));
   return { version: build.version, ms: performance.now() - t0, fetchedBytes: fetchedBytes(),
            crossOriginIsolated: self.crossOriginIsolated === true, stages, boot,
-           fromCache: [...cacheHits, ...wheelCacheHits] };
+           fromCache: [...cacheHits, ...helperHits] };
 }
 
 // Python functions return JSON text: {"ok": ..., ...}
@@ -243,7 +246,7 @@ const handlers = {
     return parse(await app.load_detector(url, minScore ?? null));
   },
   async detectImage({ bytes, name }) {
-    try { return parse(await app.detect_image(new Uint8Array(bytes), name)); } finally { setTimeout(writeCache, 0); }
+    try { return parse(await app.detect_image(new Uint8Array(bytes), name)); } finally { writeCacheSoon(); }
   },
   async detectFrame({ bitmap }) {
     // ImageBitmap from the page's video: draw it here and hand raw RGBA to Python.
@@ -253,11 +256,11 @@ const handlers = {
     ctx.drawImage(bitmap, 0, 0);
     bitmap.close();
     const rgba = ctx.getImageData(0, 0, width, height).data;
-    try { return parse(await app.detect_frame(rgba, width, height)); } finally { setTimeout(writeCache, 0); }
+    try { return parse(await app.detect_frame(rgba, width, height)); } finally { writeCacheSoon(); }
   },
   // resolves once the build's files fetched so far are in the Cache API (tools wait for it
   // before closing the page, so that the next visit finds them)
-  async cacheWritten() { writeCache(); await cacheWritten; return cacheHits.length; },
+  async cacheWritten() { writeCache(); await cacheSaved; return cacheHits.length; },
   backends() { return parse(app.backends_json()); },
   memory() { return parse(app.memory_json()); },
   async profile() { return parse(await app.profile_json()); },

@@ -11,6 +11,7 @@ listed by `describe` (model.report()).
 from __future__ import annotations
 
 import hashlib
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -82,7 +83,7 @@ class CompiledPlan(SegmentedPlan):
         # A plan this small loses more to waking the pool and its barriers than the second
         # thread gains (liveness, 13 MFLOP: 1.5 ms on one thread, 7 ms on two): thread 0 alone.
         self.max_threads = 1 if low.conv_flops < engine().one_thread_below_flops else 0
-        self._js_addresses = None
+        self._js_io: dict[tuple, SimpleNamespace] = {}   # output keys -> execute_fast's layout
 
     def _guard_ranges(self) -> list[int]:
         """[start, length, ...] of the sentinel bytes: before the first slot and after each."""
@@ -143,28 +144,33 @@ class CompiledPlan(SegmentedPlan):
         """One interop call: inputs in, the program on every pool thread, outputs out."""
         from pyodide.ffi import to_js
         prog = self.segments[0][1][0] if self.segments else 0
-        layout = self._js_addresses
-        if layout is None or layout[0] != tuple(out_keys):   # static after compiling: converted to JS once
-            views, at = [], 0
-            for k in out_keys:           # every output at an 8-byte aligned offset of one byte buffer
-                dtype = np.dtype(self.stored_dtype(k))
-                shape = self.plan.specs[k].shape
-                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                views.append((k, at, nbytes, dtype, shape))
-                at += -(-nbytes // 8) * 8
-            layout = self._js_addresses = (
-                tuple(out_keys), to_js([self.address(k) for k in self.plan.input_keys]),
-                to_js([self.address(k) for k in out_keys]), to_js([v[2] for v in views]),
-                to_js([v[1] for v in views]), views, at)
-        _, in_addr, out_addr, out_sizes, out_at, views, total = layout
+        key = tuple(out_keys)
+        io = self._js_io.get(key)
+        if io is None:            # static after compiling: converted to JS once per output list
+            io = self._js_io[key] = self._io_layout(out_keys, to_js)
         in_arrays = [self.checked(k, feeds[k]) for k in self.plan.input_keys]
-        out = np.empty(max(total, 8), np.uint8)
-        self.rt.execute(prog, in_addr, in_arrays, out_addr, out_sizes, out_at, out, self.max_threads)
+        out = np.empty(io.total, np.uint8)
+        self.rt.execute(prog, io.in_addr, in_arrays, io.out_addr, io.out_sizes, io.out_at, out, self.max_threads)
         result = {}
-        for k, at, nbytes, dtype, shape in views:
+        for k, at, nbytes, dtype, shape in io.views:
             v = out[at:at + nbytes].view(dtype).reshape(shape)
             result[k] = v.astype(BOOL) if self.plan.specs[k].dtype == BOOL else v
         return result
+
+    def _io_layout(self, out_keys, to_js) -> SimpleNamespace:
+        """Where execute_fast's inputs go and its outputs come from, as JS arrays, and each
+        output's place in the one byte buffer they come back in (8-byte aligned views)."""
+        views, at = [], 0
+        for k in out_keys:
+            dtype = np.dtype(self.stored_dtype(k))
+            shape = self.plan.specs[k].shape
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            views.append((k, at, nbytes, dtype, shape))
+            at += -(-nbytes // 8) * 8
+        return SimpleNamespace(in_addr=to_js([self.address(k) for k in self.plan.input_keys]),
+                               out_addr=to_js([self.address(k) for k in out_keys]),
+                               out_sizes=to_js([v[2] for v in views]), out_at=to_js([v[1] for v in views]),
+                               views=views, total=max(at, 8))
 
     def per_op_only(self) -> bool:
         return bool(self.guard)             # guards are checked after every kernel
