@@ -87,21 +87,27 @@ json.dumps({"threads": b['wasm-simd-threads'], "simd": b['wasm-simd'], "chosen":
 
 
 def test_a_small_plan_runs_on_one_thread_and_agrees(app):
-    """liveness (13 MFLOP) runs on thread 0 alone on wasm-simd-threads, BlazeFace (378 MFLOP)
-    on the pool; both equal the single-threaded SIMD results; the conformance suite's small
-    cases still use the pool (it sets one_thread_below_flops to 0)."""
+    """A plan under engine().one_thread_below_flops (a 0.5 MFLOP conformance conv) runs on
+    thread 0 alone on wasm-simd-threads, liveness (13 MFLOP) and BlazeFace (378 MFLOP) on the
+    pool; all equal the single-threaded SIMD results; the conformance suite's small cases still
+    use the pool (it sets one_thread_below_flops to 0)."""
     page, _, _ = app
     code = """
 import json, numpy as np, webtensor
+from webtensor import conformance
 out = {}
+case = next(c for c in conformance.cases() if c.name == 'tiles: conv2d 9x7x13->37 k3')
+models = {'small conv': (case.model(), dict(case.inputs), list(case.outputs))}
 for name in ('liveness', 'blazeface'):
     m = await webtensor.load_graph_model(f'models/{name}.json')
     info = m.inputs[0]
     x = np.random.default_rng(3).uniform(0, 1, [1 if d < 0 else d for d in info.shape]).astype(np.float32)
+    models[name] = (m, x, None)
+for name, (m, x, outs) in models.items():
     m.backend_name = 'wasm-simd'
-    want = m.predict(x)
+    want = m.execute(x, outs)
     m.backend_name = 'wasm-simd-threads'
-    got = m.predict(x)
+    got = m.execute(x, outs)
     want, got = (w if isinstance(w, list) else [w] for w in (want, got))
     out[name] = {'cap': m.report()['plans'][-1].get('max_threads'),
                  'diff': max(float(np.abs(a - b).max()) for a, b in zip(got, want))}
@@ -109,7 +115,8 @@ for name in ('liveness', 'blazeface'):
 json.dumps(out)
 """
     res = py(page, code)
-    assert res["liveness"]["cap"] == 1 and res["blazeface"]["cap"] is None, res
+    assert res["small conv"]["cap"] == 1, res
+    assert res["liveness"]["cap"] is None and res["blazeface"]["cap"] is None, res
     assert all(r["diff"] < 1e-4 for r in res.values()), res
 
 

@@ -123,7 +123,7 @@ class _Engine:
         self.plan_cache_size = 4                 # compiled plans a model keeps per input shape (LRU)
         # wasm plans with fewer conv/GEMM/depthwise flops run on one thread (the pool's
         # wake-up and barriers cost more); the conformance suite sets 0 to test every split
-        self.one_thread_below_flops = 30e6
+        self.one_thread_below_flops = 4e6
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

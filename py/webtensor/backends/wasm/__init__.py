@@ -81,7 +81,9 @@ class CompiledPlan(SegmentedPlan):
             self.segments.append(("native", self._program(current)))
         self.n_ops = sum(1 for it in low.items if it.call is not None)
         # A plan this small loses more to waking the pool and its barriers than the second
-        # thread gains (liveness, 13 MFLOP: 1.5 ms on one thread, 7 ms on two): thread 0 alone.
+        # thread gains: thread 0 alone.  Measured on 2 cores since helpers poll ~1 ms after a
+        # run: conformance cases under 2.5 MFLOP gain nothing (0.07-0.2 ms either way, a late
+        # helper costs ~0.4 ms), liveness (13 MFLOP, 19 kernels) 0.65 -> 0.42 ms on two.
         self.max_threads = 1 if low.conv_flops < engine().one_thread_below_flops else 0
         self._js_io: dict[tuple, SimpleNamespace] = {}   # output keys -> execute_fast's layout
 
