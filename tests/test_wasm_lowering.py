@@ -189,6 +189,22 @@ def test_blazeface_lowers_to_fused_kernels_without_fallbacks():
     assert sum(1 for it in low.items if isinstance(it.call, SeparableConv)) == 32
 
 
+def test_an_activation_after_a_max_pool_joins_the_conv_before_it():
+    """antispoof's conv -> MaxPool -> Relu (three times): the Relu is the conv's epilogue, no
+    element-wise call is left, and the Relu's output is the pool's slot (an alias)."""
+    from webtensor.lower.calls import Pool, Unary
+    model = webtensor.read_graph_model(HUMAN_MODELS / "antispoof.json")
+    low = Lowering(next(iter(model._plans.values())), supports=supports).run()
+    assert low.fallbacks == []
+    assert not any(isinstance(it.call, Unary) for it in low.items)
+    pools = [it for it in low.items if isinstance(it.call, Pool)]
+    convs = [it.call for it in low.items if isinstance(it.call, Conv)]
+    assert len(pools) == 3 and sum(c.act == "Relu" for c in convs) >= 3
+    plan = next(iter(model._plans.values()))
+    relu_outs = {st.outputs[0] for st in plan.steps if st.node.op == "Relu"}
+    assert len(relu_outs) == 3 and all(any(low.aliases.get(k) in p.writes for p in pools) for k in relu_outs)
+
+
 def test_geometry_helpers():
     off, shape, strides = view_geometry((4, 5, 6), (slice(1, 3), 2, slice(None, None, -2)))
     assert (off, shape, strides) == (1 * 30 + 2 * 6 + 5, (2, 3), [30, -2])

@@ -251,6 +251,23 @@ def cases() -> list[Case]:
         Node("y", "Relu6", ["b:0"], {})],
         {"x": _rand(rng, 1, 9, 9, 3, lo=-4, hi=4)}, {"w": _rand(rng, 3, 3, 3, 10), "bias": _rand(rng, 10)}, ["y:0"],
         TOL_ACCUM, ["Conv2D", "BiasAdd", "Relu6"]))
+    # an activation after a max pool joins the conv before it (Lowering._act_through_max_pool):
+    # odd sizes (the pool drops the last row and column), a SAME pool, and two that must stay
+    # apart (a LeakyRelu with a negative alpha does not commute with max; a pool output that
+    # is also a model output must keep its un-activated values)
+    pool = lambda k, s, pad: {"ksize": [1, k, k, 1], "strides": [1, s, s, 1], "padding": pad}
+    for act, attrs, k, s, pad in (("Relu", {}, 2, 2, "VALID"), ("Relu6", {}, 3, 2, "SAME"),
+                                  ("LeakyRelu", {"alpha": 0.1}, 2, 2, "VALID"),
+                                  ("LeakyRelu", {"alpha": -0.5}, 2, 2, "VALID")):
+        out.append(Case(f"fusion: conv -> MaxPool k{k} s{s} {pad} -> {act}{attrs.get('alpha', '')}", [
+            Node("c", "_FusedConv2D", ["x:0", "w:0", "b:0"], {**conv(1, "SAME"), "fused_ops": ["BiasAdd"]}),
+            Node("m", "MaxPool", ["c:0"], pool(k, s, pad)), Node("y", act, ["m:0"], attrs)],
+            {"x": _rand(rng, 1, 11, 9, 5, lo=-3, hi=3)}, {"w": _rand(rng, 3, 3, 5, 12), "b": _rand(rng, 12)}, ["y:0"],
+            TOL_ACCUM, ["_FusedConv2D", "MaxPool", act]))
+    out.append(Case("fusion: conv -> MaxPool -> Relu, the pool also an output (stays apart)", [
+        Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")), Node("m", "MaxPool", ["c:0"], pool(2, 2, "VALID")),
+        Node("y", "Relu", ["m:0"], {})], {"x": _rand(rng, 1, 8, 8, 4)}, {"w": _rand(rng, 3, 3, 4, 8)},
+        ["y:0", "m:0"], TOL_ACCUM, ["Conv2D", "MaxPool", "Relu"]))
     out.append(Case("fusion: Pad (zeros) -> depthwise VALID stride 2 (pad folded into the conv)", [
         Node("p", "Pad", ["x:0", "pads:0"], {}),
         Node("y", "DepthwiseConv2dNative", ["p:0", "w:0"], conv(2, "VALID"))],
@@ -482,11 +499,18 @@ def nonfinite_cases(rng) -> list[Case]:
         Node("d", "DepthwiseConv2dNative", ["x:0", "w:0"], {"strides": [1, 1, 1, 1], "padding": "SAME"}),
         Node("y", "Relu", ["d:0"], {})], {"x": xc}, {"w": _rand(rng, 3, 3, 4, 1)}, ["y:0"], TOL_ACCUM,
         ["DepthwiseConv2dNative", "Relu"]))
+    out.append(Case("conv -> MaxPool -> Relu on NaN/Inf input (the Relu joins the conv)", [
+        Node("c", "Conv2D", ["x:0", "w:0"], {"strides": [1, 1, 1, 1], "padding": "VALID"}),
+        Node("m", "MaxPool", ["c:0"], {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"}),
+        Node("y", "Relu", ["m:0"], {})], {"x": xc}, {"w": _rand(rng, 1, 1, 4, 6)}, ["y:0"], TOL_ACCUM,
+        ["Conv2D", "MaxPool", "Relu"]))
     for op in ("MaxPool", "AvgPool"):
         out.append(Case(f"{op} on NaN/Inf input", [Node("y", op, ["x:0"], {
             "ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"})], {"x": xc}, {}, ["y:0"], TOL_EXACT, [op]))
         out.append(Case(f"{op} k3 s1 SAME on NaN/Inf input", [Node("y", op, ["x:0"], {
             "ksize": [1, 3, 3, 1], "strides": [1, 1, 1, 1], "padding": "SAME"})], {"x": xc}, {}, ["y:0"], TOL_EXACT, [op]))
+        out.append(Case(f"{op} k3 s2 SAME on NaN/Inf input", [Node("y", op, ["x:0"], {
+            "ksize": [1, 3, 3, 1], "strides": [1, 2, 2, 1], "padding": "SAME"})], {"x": xc}, {}, ["y:0"], TOL_EXACT, [op]))
     for op in ("Max", "Min", "Sum", "Mean"):
         out.append(Case(f"{op} reduction on NaN/Inf input", [Node("y", op, ["x:0", "ax:0"], {})],
                         {"x": xc}, {"ax": _i32([1])}, ["y:0"], TOL_ACCUM, [op]))

@@ -18,7 +18,7 @@ import numpy as np
 from .._record import record, field, replace
 from ..graph.plan import Plan, Step
 from ..ops.array import pad_widths, strided_index
-from ..ops.kinds import ACTIVATIONS, BINARY_KINDS, REDUCTIONS, UNARY_KINDS
+from ..ops.kinds import ACTIVATIONS, BINARY_KINDS, MAX_COMMUTING_ACTIVATIONS, REDUCTIONS, UNARY_KINDS
 from ..ops.nn import conv_geometry
 from ..ops.spec import norm_axis
 from .calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv, QDepthwiseConv,
@@ -110,7 +110,9 @@ class Lowering:
     def __init__(self, plan: Plan, optimize: bool = True, supports: Callable[[object], bool] | None = None,
                  hoist: bool = True):
         self.plan = plan
-        self.hoist = hoist                # may lower a residual's branch ahead of its conv (ready_before)
+        # may move work between steps: a residual's branch lowered ahead of its conv
+        # (ready_before), an activation after a max pool applied before it (fuse_epilogue)
+        self.hoist = hoist
         self.optimize = optimize          # False: no fusion or folding (for optimize-report)
         self.supports = supports or _all_calls
         self.specs = plan.specs
@@ -285,12 +287,35 @@ class Lowering:
             elif act is None and op in ACTIVATIONS and op != "Prelu" and nxt.inputs == [out]:
                 act = op
                 param = float(nxt.node.attrs.get("alpha", 0.2)) if op == "LeakyRelu" else 0.0
+            elif act is None and op == "MaxPool" and nxt.inputs == [out] and self.hoist:
+                act, param = self._act_through_max_pool(i, j, out)
+                break
             else:
                 break
             self.skip.add(j)
             self.fused[nxt.node.name] = self.plan.steps[i].node.name
             out = nxt.outputs[0]
         return out, scale, shift, residual, act, param
+
+
+    def _act_through_max_pool(self, i: int, j: int, out: str) -> tuple[str | None, float]:
+        """conv -> MaxPool -> Relu (antispoof, three times): the activation joins the conv's
+        epilogue and the pool, lowered at its own step, writes the activation's output (an
+        alias): act(max(...)) == max(act(...)) exactly for these activations, and the
+        element-wise kernel and its pass over the pooled map are gone."""
+        pool_out = self.plan.steps[j].outputs[0]
+        k = self.single_consumer(pool_out, j)
+        nxt = self.plan.steps[k] if k is not None else None
+        if nxt is None or nxt.node.op not in MAX_COMMUTING_ACTIVATIONS or nxt.inputs != [pool_out] \
+                or self.dtype(out) != F32:
+            return None, 0.0
+        param = float(nxt.node.attrs.get("alpha", 0.2)) if nxt.node.op == "LeakyRelu" else 0.0
+        if param < 0:
+            return None, 0.0
+        self.skip.add(k)
+        self.fused[nxt.node.name] = self.plan.steps[i].node.name
+        self.aliases[nxt.outputs[0]] = pool_out
+        return nxt.node.op, param
 
 
 # ----------------------------------------------------------------------------- lowerings

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 # activations a conv, depthwise conv or element-wise kernel can apply as its epilogue
 ACTIVATIONS = ("Relu", "Relu6", "Sigmoid", "Tanh", "Elu", "LeakyRelu", "Prelu", "Selu")
+# the ones that commute with a max exactly in float32 (non-decreasing and piecewise linear;
+# LeakyRelu only with alpha >= 0): act(max(a, b)) == max(act(a), act(b)) bit for bit
+MAX_COMMUTING_ACTIVATIONS = ("Relu", "Relu6", "LeakyRelu")
 
 # TF op -> the element-wise binary kind that computes it
 BINARY_KINDS = {"Add": "Add", "AddV2": "Add", "BiasAdd": "Add", "Sub": "Sub", "Mul": "Mul", "RealDiv": "Div",
