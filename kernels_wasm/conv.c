@@ -175,6 +175,17 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
         // of the separable conv over the patches, which are contiguous rows of depth KH*KW*C
         for (int r = 0; r < nrows; r++) {
           float* pr = patch + r * patch_k;
+          if (DW == 1 && iw0[r] >= 0 && iw0[r] + KW <= W && ih0[r] >= 0 && ih0[r] + (KH - 1) * DH < H) {
+            // inside the input (most pixels): each filter row is KW*C contiguous floats
+            const int run = KW * C;
+            for (int kh = 0; kh < KH; kh++, pr += run) {
+              const float* src = x + nbase[r] + ((size_t)(ih0[r] + kh * DH) * W + iw0[r]) * C;
+              int c = 0;
+              for (; c + 4 <= run; c += 4) wasm_v128_store(pr + c, wasm_v128_load(src + c));
+              for (; c < run; c++) pr[c] = src[c];
+            }
+            continue;
+          }
           for (int kh = 0; kh < KH; kh++) {
             const int ih = ih0[r] + kh * DH;
             for (int kw = 0; kw < KW; kw++, pr += C) {

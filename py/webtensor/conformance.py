@@ -73,6 +73,9 @@ def cases() -> list[Case]:
                                         (11, 9, 3, 10, 3, 1, "SAME", 2)]:   # few channels + dilation: the patch path
         add(f"conv2d {h}x{w}x{c}->{co} k{k} s{s} {pad} d{d}", "Conv2D", {"x": _rand(rng, 1, h, w, c)},
             {"w": _rand(rng, k, k, c, co)}, conv(s, pad, d), tol=TOL_ACCUM)
+    # the patch path's row copy (unit dilation along W) under a dilation along H only
+    add("conv2d 10x8x3->6 k3 s1 VALID d2x1", "Conv2D", {"x": _rand(rng, 1, 10, 8, 3)}, {"w": _rand(rng, 3, 3, 3, 6)},
+        {**conv(1, "VALID"), "dilations": [1, 2, 1, 1]}, tol=TOL_ACCUM)
     for fused, extra in [(["BiasAdd"], 1), (["BiasAdd", "Relu"], 1), (["BiasAdd", "Relu6"], 1),
                          (["BiasAdd", "Prelu"], 2), (["BiasAdd", "Sigmoid"], 1), (["BiasAdd", "Elu"], 1),
                          (["BiasAdd", "LeakyRelu"], 1), (["BiasAdd", "Tanh"], 1), (["FusedBatchNorm", "Relu"], 4)]:
