@@ -31,6 +31,25 @@ json.dumps({"ref": ref, "got": got, "before": before, "after": (st.textures, st.
     assert r["before"] == r["after"], "textures or GPU bytes grew over 30 predictions"
 
 
+def test_a_shader_that_does_not_compile_names_its_error(app):
+    """Compiles are not waited for one by one (a status query would serialise them); a
+    shader's compile error still surfaces, with the compiler's log, when its program is
+    first used."""
+    page, _, _ = app
+    r = py(page, """
+import json, webtensor
+rt = webtensor.native.start('webgl')
+p = rt.program('#version 300 es\\nprecision highp float;\\nout vec4 o;\\nvoid main() { o = vec4(undefined_name); }')
+try:
+    rt.linked(p)
+    err = None
+except Exception as e:
+    err = str(e)
+json.dumps({"err": err})
+""")
+    assert r["err"] and "shader compile failed" in r["err"] and "undefined_name" in r["err"], r
+
+
 def test_context_loss_then_restore(app):
     page, _, _ = app
     r = py(page, """

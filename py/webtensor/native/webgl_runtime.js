@@ -37,6 +37,7 @@ class GLRuntime {
     this.renderer = (() => { const d = gl.getExtension('WEBGL_debug_renderer_info');
       return d ? gl.getParameter(d.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER); })();
     this.vs = this.compile(gl.VERTEX_SHADER, VERTEX_SHADER);
+    this.compiled(this.vs, VERTEX_SHADER);
     this.vao = gl.createVertexArray();
     this.fbo = gl.createFramebuffer();
     this.programs = new Map();      // source -> {program, locations}
@@ -55,15 +56,21 @@ class GLRuntime {
     }
   }
 
+  // No status query here: a query waits for the compile to finish (a round trip to the GPU
+  // process), which would serialise a plan's compiles; linked() asks once, at the first draw.
   compile(type, source) {
     const gl = this.gl, sh = gl.createShader(type);
     gl.shaderSource(sh, source);
     gl.compileShader(sh);
+    return sh;
+  }
+
+  compiled(sh, source) {
+    const gl = this.gl;
     if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS) && !gl.isContextLost()) {
       const log = gl.getShaderInfoLog(sh);
       throw new Error(`shader compile failed: ${log}\n${source.split('\n').slice(0, 8).join('\n')}`);
     }
-    return sh;
   }
 
   program(source) {
@@ -71,10 +78,11 @@ class GLRuntime {
     if (p) return p;
     const t0 = performance.now();
     const gl = this.gl, prog = gl.createProgram();
+    const fs = this.compile(gl.FRAGMENT_SHADER, source);
     gl.attachShader(prog, this.vs);
-    gl.attachShader(prog, this.compile(gl.FRAGMENT_SHADER, source));
+    gl.attachShader(prog, fs);
     gl.linkProgram(prog);
-    p = { prog, locations: new Map(), source };
+    p = { prog, fs, locations: new Map(), source };
     this.programs.set(source, p);
     this.compileMs += performance.now() - t0;
     return p;
@@ -83,7 +91,11 @@ class GLRuntime {
   linked(p) {
     const gl = this.gl;
     if (p.ok) return;
-    if (!gl.getProgramParameter(p.prog, gl.LINK_STATUS) && !gl.isContextLost()) {
+    const t0 = performance.now();          // compileMs: issuing the compiles + waiting for them here
+    const ok = gl.getProgramParameter(p.prog, gl.LINK_STATUS);
+    this.compileMs += performance.now() - t0;
+    if (!ok && !gl.isContextLost()) {
+      this.compiled(p.fs, p.source);       // a compile error names the shader's own line
       throw new Error(`program link failed: ${gl.getProgramInfoLog(p.prog)}`);
     }
     p.ok = true;
