@@ -27,6 +27,32 @@
   const float param = bits_to_f32(a[23]);
 
 
+#define POOL_CO_MAX 512   // op_convpool: output channels of a window's four conv pixels held at once
+
+#ifdef __wasm_simd128__
+// The lane-wise max of four vectors, NaN in any of them giving NaN.  NaN is found pairwise:
+// pmax(a, b) and pmax(b, a) differ exactly when a or b is NaN (pmax keeps its first operand
+// when unordered; +0/-0 compare equal): one more pmax and a compare per pair instead of two
+// compares and an or.
+INLINE v128_t max4(v128_t a, v128_t b, v128_t d, v128_t e) {
+  const v128_t ab = wasm_f32x4_pmax(a, b), de = wasm_f32x4_pmax(d, e);
+  const v128_t nan = wasm_v128_or(wasm_f32x4_ne(ab, wasm_f32x4_pmax(b, a)), wasm_f32x4_ne(de, wasm_f32x4_pmax(e, d)));
+  return wasm_v128_or(wasm_f32x4_pmax(ab, de), nan);
+}
+#endif
+
+// A 2x2 max pool's pixel from its window's four conv pixels, each CO channels, back to
+// back at `win` (NaN in any of them gives NaN).
+static void max_of_window(float* o, const float* win, int CO) {
+  int c = 0;
+#ifdef __wasm_simd128__
+  for (; c + 4 <= CO; c += 4)
+    wasm_v128_store(o + c, max4(wasm_v128_load(win + c), wasm_v128_load(win + CO + c), wasm_v128_load(win + 2 * CO + c),
+                                wasm_v128_load(win + 3 * CO + c)));
+#endif
+  for (; c < CO; c++) o[c] = max_f(max_f(win[c], win[CO + c]), max_f(win[2 * CO + c], win[3 * CO + c]));
+}
+
 #ifndef __wasm_simd128__
 // One output pixel x one 8-channel panel over `ntaps` input rows of depth K: 8
 // accumulators and 8 weights fit V8's 16 float registers (4x4 and 2x4 tiles spill or
@@ -50,16 +76,31 @@ INLINE void panel_1x8(float acc[8], const float* const* rows, int ntaps, const f
 // The scalar build's op_conv: per output pixel, gather one input row per filter tap
 // (a whole filter row at once when it is in bounds, as in the SIMD path), then run
 // the 1x8 microkernel over each 8-channel weight panel.
-static void conv_scalar(const int32_t* a, int tid, int nthreads) {
+// pool (op_convpool): p counts pooled pixels; each is the max of its window's four conv
+// pixels, computed into `window` first.
+static void conv_scalar(const int32_t* a, int tid, int nthreads, int pool) {
   CONV_ARGS(a)
-  const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW;
+  const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW, POH = OH / 2, POW = OW / 2;
+  float window[4 * POOL_CO_MAX];
   int p0, p1;
-  FOR_WORK(M, p0, p1) {
+  FOR_WORK(pool ? N * POH * POW : M, p0, p1) {
     const float* rows[SCALAR_MAX_TAPS];
     int wrow[SCALAR_MAX_TAPS];    // weight offset (in K units of 8 floats) of each gathered row
-    for (int p = p0; p < p1; p++) {
-      const int n = p / (OH * OW), rem = p % (OH * OW);
-      const int ih0 = (rem / OW) * SH - PT, iw0 = (rem % OW) * SW - PL;
+    for (int p = p0; p < p1; p++)
+    for (int r = 0; r < (pool ? 4 : 1); r++) {
+      int n, oh, ow;
+      if (pool) {
+        n = p / (POH * POW);
+        const int rem = p % (POH * POW);
+        oh = 2 * (rem / POW) + (r >> 1);
+        ow = 2 * (rem % POW) + (r & 1);
+      } else {
+        n = p / (OH * OW);
+        const int rem = p % (OH * OW);
+        oh = rem / OW;
+        ow = rem % OW;
+      }
+      const int ih0 = oh * SH - PT, iw0 = ow * SW - PL;
       const float* xn = x + (size_t)n * H * W * C;
       const int whole = DW == 1 && iw0 >= 0 && iw0 + KW <= W;
       int nrows = 0;
@@ -72,8 +113,8 @@ static void conv_scalar(const int32_t* a, int tid, int nthreads) {
         }
       }
       const int K = whole ? KW * C : C;
-      float* o = out + (size_t)p * CO;
-      const float* res = residual ? residual + (size_t)p * CO : 0;
+      float* o = pool ? window + (size_t)r * CO : out + (size_t)p * CO;
+      const float* res = residual && !pool ? residual + (size_t)p * CO : 0;
       for (int cb = 0; cb < CO8; cb++) {
         float acc[8];
         for (int j = 0; j < 8; j++) acc[j] = bias[cb * 8 + j];
@@ -86,6 +127,7 @@ static void conv_scalar(const int32_t* a, int tid, int nthreads) {
         const int ncols = MIN(8, CO - cb * 8);
         store_activated(o + cb * 8, acc, res ? res + cb * 8 : 0, ncols, act, param, alpha ? alpha + cb * 8 : 0);
       }
+      if (pool && r == 3) max_of_window(out + (size_t)p * CO, window, CO);
     }
   }
 }
@@ -139,32 +181,74 @@ INLINE void store_panel(float* o, const float* res, const float* alpha, int co0,
 static void pointwise_pixels(const float* in, int np, int C, const float* w, const float* bias, int CO, float* out,
                              const float* res, const float* alpha, int act, float param);
 
-void op_conv(const int32_t* a, int tid, int nthreads) {
+#ifdef __wasm_simd128__
+// A 2x2 max pool's 8-channel panel from the MR (= 4) rows of a GEMM block, each after the
+// conv's epilogue (NaN in any row gives NaN).
+INLINE void store_pooled_panel(float* o, const float* alpha, int co0, int ncols, v128_t acc[MR][2], int act,
+                               float param) {
+  const v128_t a0 = alpha ? wasm_v128_load(alpha + co0) : wasm_f32x4_splat(0);
+  const v128_t a1 = alpha ? wasm_v128_load(alpha + co0 + 4) : wasm_f32x4_splat(0);
+  v128_t m0 = activate4(acc[0][0], act, param, a0), m1 = activate4(acc[0][1], act, param, a1);
+  v128_t n0 = wasm_f32x4_ne(m0, m0), n1 = wasm_f32x4_ne(m1, m1);
+  for (int r = 1; r < MR; r++) {
+    const v128_t v0 = activate4(acc[r][0], act, param, a0), v1 = activate4(acc[r][1], act, param, a1);
+    m0 = wasm_f32x4_pmax(m0, v0);
+    m1 = wasm_f32x4_pmax(m1, v1);
+    n0 = wasm_v128_or(n0, wasm_f32x4_ne(v0, v0));
+    n1 = wasm_v128_or(n1, wasm_f32x4_ne(v1, v1));
+  }
+  m0 = wasm_v128_or(m0, n0);
+  m1 = wasm_v128_or(m1, n1);
+  if (ncols == 8) {
+    wasm_v128_store(o, m0);
+    wasm_v128_store(o + 4, m1);
+    return;
+  }
+  float t[8];
+  wasm_v128_store(t, m0);
+  wasm_v128_store(t + 4, m1);
+  for (int j = 0; j < ncols; j++) o[j] = t[j];
+}
+#endif
+
+// pool (op_convpool): a block is one 2x2 window, its MR = 4 rows the window's conv pixels,
+// and its store the max of the four after the epilogue (no residual); blk counts pooled pixels.
+static void conv_run(const int32_t* a, int tid, int nthreads, int pool) {
 #ifndef __wasm_simd128__
-  conv_scalar(a, tid, nthreads);
-  return;
+  conv_scalar(a, tid, nthreads, pool);
 #else
+  _Static_assert(MR == 4, "op_convpool's blocks are 2x2 windows");
   CONV_ARGS(a)
-  const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW;
+  const int M = N * OH * OW, CO8 = (CO + 7) / 8, taps = KH * KW, POH = OH / 2, POW = OW / 2;
   // the patch path: input channels too few for the rows' contiguous runs to pay
   const int patch_k = C < 8 && taps > 1 && taps * C <= CONV_PATCH ? taps * C : 0;
   float patch[MR * CONV_PATCH];
+  float window[MR * POOL_CO_MAX];        // pool + patch path: the window's conv pixels
   int b0, b1;
-  FOR_WORK((M + MR - 1) / MR, b0, b1) {
+  FOR_WORK(pool ? N * POH * POW : (M + MR - 1) / MR, b0, b1) {
     const float* rows[MR];
     int ih0[MR], iw0[MR], nbase[MR];
     for (int blk = b0; blk < b1; blk++) {
-      const int p0 = blk * MR, nrows = MIN(MR, M - p0);
-      // Each pixel's place: divisions for the block's first, then steps (four divisions per
-      // pixel cost ~2 % of BlazeFace on wasm-simd).
-      int n = p0 / (OH * OW), rem = p0 % (OH * OW), oh = rem / OW, ow = rem % OW;
-      for (int r = 0; r < MR; r++) {
-        ih0[r] = oh * SH - PT;
-        iw0[r] = ow * SW - PL;
-        nbase[r] = n * H * W * C;
-        if (r + 1 < nrows && ++ow == OW) {     // rows past the end repeat the last pixel
-          ow = 0;
-          if (++oh == OH) { oh = 0; n++; }
+      const int p0 = pool ? blk : blk * MR, nrows = pool ? MR : MIN(MR, M - p0);
+      if (pool) {
+        const int n = blk / (POH * POW), rem = blk % (POH * POW), oh = 2 * (rem / POW), ow = 2 * (rem % POW);
+        for (int r = 0; r < MR; r++) {
+          ih0[r] = (oh + (r >> 1)) * SH - PT;
+          iw0[r] = (ow + (r & 1)) * SW - PL;
+          nbase[r] = n * H * W * C;
+        }
+      } else {
+        // Each pixel's place: divisions for the block's first, then steps (four divisions
+        // per pixel cost ~2 % of BlazeFace on wasm-simd).
+        int n = p0 / (OH * OW), rem = p0 % (OH * OW), oh = rem / OW, ow = rem % OW;
+        for (int r = 0; r < MR; r++) {
+          ih0[r] = oh * SH - PT;
+          iw0[r] = ow * SW - PL;
+          nbase[r] = n * H * W * C;
+          if (r + 1 < nrows && ++ow == OW) {     // rows past the end repeat the last pixel
+            ow = 0;
+            if (++oh == OH) { oh = 0; n++; }
+          }
         }
       }
       if (patch_k) {
@@ -195,8 +279,13 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
             }
           }
         }
-        pointwise_pixels(patch, nrows, patch_k, w, bias, CO, out + (size_t)p0 * CO,
-                         residual ? residual + (size_t)p0 * CO : 0, alpha, act, param);
+        if (pool) {
+          pointwise_pixels(patch, MR, patch_k, w, bias, CO, window, 0, alpha, act, param);
+          max_of_window(out + (size_t)p0 * CO, window, CO);
+        } else {
+          pointwise_pixels(patch, nrows, patch_k, w, bias, CO, out + (size_t)p0 * CO,
+                           residual ? residual + (size_t)p0 * CO : 0, alpha, act, param);
+        }
         continue;
       }
       for (int cb = 0; cb < CO8; cb++) {
@@ -221,6 +310,10 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
         }
         // epilogue: residual, activation, store (partial panel at the channel tail)
         const int co0 = cb * 8;
+        if (pool) {
+          store_pooled_panel(out + (size_t)p0 * CO + co0, alpha, co0, MIN(8, CO - co0), acc, act, param);
+          continue;
+        }
         for (int r = 0; r < nrows; r++)
           store_panel(out + (size_t)(p0 + r) * CO + co0, residual ? residual + (size_t)(p0 + r) * CO + co0 : 0,
                       alpha, co0, MIN(8, CO - co0), acc[r][0], acc[r][1], act, param);
@@ -229,6 +322,12 @@ void op_conv(const int32_t* a, int tid, int nthreads) {
   }
 #endif
 }
+
+void op_conv(const int32_t* a, int tid, int nthreads) { conv_run(a, tid, nthreads, 0); }
+
+// args: as op_conv's, `out` the 2x2 stride-2 max pool of the conv's map ([N][OH/2][OW/2][CO],
+// a VALID pool: an odd last row or column of the map is dropped); residual unused
+void op_convpool(const int32_t* a, int tid, int nthreads) { conv_run(a, tid, nthreads, 1); }
 
 // Depthwise epilogue for 4 channels at c: residual, activation, store.
 #ifdef __wasm_simd128__
@@ -586,10 +685,8 @@ static void maxpool_row_sliding(const float* xn, float* o, int ih0, int kh_lo, i
 #ifdef __wasm_simd128__
 // A 2x2 stride-2 max pool (BlazeFace, FaceMesh, iris, liveness, antispoof), one output row,
 // over the pixels whose window lies inside the input; returns where it stopped (the caller's
-// general loop does the rest).  Four fixed loads per 4 channels and NaN found pairwise:
-// pmax(a, b) and pmax(b, a) differ exactly when a or b is NaN (pmax keeps its first operand
-// when unordered; +0/-0 compare equal), so a pair's NaN flag is one more pmax and a compare
-// instead of two compares and an or (antispoof's 126x126x64 pool: 0.48 ms in the general loop).
+// general loop does the rest).  Four fixed loads per 4 channels (max4: antispoof's
+// 126x126x64 pool took 0.48 ms in the general loop).
 static int maxpool2x2_row(const float* xn, float* o, int ih0, int rows_in, int W, int C, int OW, int PL) {
   if (rows_in != 2 || PL != 0) return 0;
   int ow = 0;
@@ -598,11 +695,8 @@ static int maxpool2x2_row(const float* xn, float* o, int ih0, int rows_in, int W
     const float* p = xn + ((size_t)ih0 * W + 2 * ow) * C;
     float* oc = o + (size_t)ow * C;
     for (int c = 0; c < C; c += 4) {
-      const v128_t a = wasm_v128_load(p + c), b = wasm_v128_load(p + C + c);
-      const v128_t d = wasm_v128_load(p + down + c), e = wasm_v128_load(p + down + C + c);
-      const v128_t ab = wasm_f32x4_pmax(a, b), de = wasm_f32x4_pmax(d, e);
-      const v128_t nan = wasm_v128_or(wasm_f32x4_ne(ab, wasm_f32x4_pmax(b, a)), wasm_f32x4_ne(de, wasm_f32x4_pmax(e, d)));
-      wasm_v128_store(oc + c, wasm_v128_or(wasm_f32x4_pmax(ab, de), nan));
+      wasm_v128_store(oc + c, max4(wasm_v128_load(p + c), wasm_v128_load(p + C + c), wasm_v128_load(p + down + c),
+                                   wasm_v128_load(p + down + C + c)));
     }
   }
   return ow;

@@ -30,6 +30,7 @@ static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
     case OP_COPY8: op_copy8(args, tid, nthreads); break;
     case OP_TOPK: op_topk(args, tid, nthreads); break;
     case OP_SEPCONV: op_sepconv(args, tid, nthreads); break;
+    case OP_CONVPOOL: op_convpool(args, tid, nthreads); break;
     default: __builtin_trap();   // Python validated the program: an unknown opcode is a bug
   }
 }

@@ -192,9 +192,10 @@ def test_blazeface_lowers_to_fused_kernels_without_fallbacks():
 def test_an_activation_after_a_max_pool_joins_the_conv_before_it():
     """antispoof's conv -> MaxPool -> Relu (three times): the Relu is the conv's epilogue, no
     element-wise call is left, and the Relu's output is the pool's slot (an alias)."""
-    from webtensor.lower.calls import Pool, Unary
+    from webtensor.lower.calls import ConvPool, Pool, Unary
     model = webtensor.read_graph_model(HUMAN_MODELS / "antispoof.json")
-    low = Lowering(next(iter(model._plans.values())), supports=supports).run()
+    apart = lambda c: not isinstance(c, ConvPool) and supports(c)      # as on a backend without ConvPool
+    low = Lowering(next(iter(model._plans.values())), supports=apart).run()
     assert low.fallbacks == []
     assert not any(isinstance(it.call, Unary) for it in low.items)
     pools = [it for it in low.items if isinstance(it.call, Pool)]
@@ -203,6 +204,29 @@ def test_an_activation_after_a_max_pool_joins_the_conv_before_it():
     plan = next(iter(model._plans.values()))
     relu_outs = {st.outputs[0] for st in plan.steps if st.node.op == "Relu"}
     assert len(relu_outs) == 3 and all(any(low.aliases.get(k) in p.writes for p in pools) for k in relu_outs)
+
+
+def test_a_conv_and_its_2x2_max_pool_are_one_call_and_the_conv_map_has_no_slot():
+    """antispoof on wasm: each conv -> MaxPool 2x2 s2 is one ConvPool (the Relu after the pool
+    is the conv's epilogue), the conv maps get no slot, and the arena shrinks (the stem's
+    126x126x64 map alone was 4 MB of its 5.3); the GPU backends keep conv and pool apart."""
+    from webtensor.backends.webgl import supports as gl_supports
+    from webtensor.lower.calls import ConvPool, Pool
+    model = webtensor.read_graph_model(HUMAN_MODELS / "antispoof.json")
+    plan = next(iter(model._plans.values()))
+    fused = Lowering(plan, True, supports).run()
+    apart = Lowering(plan, True, lambda c: not isinstance(c, ConvPool) and supports(c)).run()
+    cps = [it.call for it in fused.items if isinstance(it.call, ConvPool)]
+    assert len(cps) == 3 and all(c.conv.act == "Relu" for c in cps)
+    assert not any(isinstance(it.call, Pool) for it in fused.items)
+    assert len(fused.items) == len(apart.items) - 3
+    offsets, arena, _ = plan_arena(fused, plan.specs, plan.input_keys, plan.output_keys)
+    _, arena_apart, _ = plan_arena(apart, plan.specs, plan.input_keys, plan.output_keys)
+    assert not {c.conv.out.key for c in cps} & set(offsets)
+    assert arena <= 0.3 * arena_apart                 # 5.3 -> 1.3 MB
+    enc = encode(fused, plan.constants)
+    check_extents(enc, fused, plan.specs, plan.graph.source)
+    assert not any(isinstance(it.call, ConvPool) for it in Lowering(plan, True, gl_supports).run().items)
 
 
 def test_geometry_helpers():

@@ -267,7 +267,21 @@ def cases() -> list[Case]:
             Node("m", "MaxPool", ["c:0"], pool(k, s, pad)), Node("y", act, ["m:0"], attrs)],
             {"x": _rand(rng, 1, 11, 9, 5, lo=-3, hi=3)}, {"w": _rand(rng, 3, 3, 5, 12), "b": _rand(rng, 12)}, ["y:0"],
             TOL_ACCUM, ["_FusedConv2D", "MaxPool", act]))
-    out.append(Case("fusion: conv -> MaxPool -> Relu, the pool also an output (stays apart)", [
+    # conv -> 2x2 stride-2 max pool as one call where a backend has it (wasm's ConvPool): the
+    # rows path (C >= 8) with an activation that stays before the pool, a strided conv, and
+    # a SAME pool over an odd map (whose edge windows reach the padding: never fused)
+    for name, x, w, cattrs, ppad, act in (
+            ("conv 3x3 8x10x16->16 Sigmoid -> MaxPool SAME (even map)", _rand(rng, 1, 8, 10, 16), _rand(rng, 3, 3, 16, 16),
+             conv(1, "SAME"), "SAME", "Sigmoid"),
+            ("conv 3x3 s2 12x12x6->20 -> MaxPool VALID", _rand(rng, 1, 12, 12, 6), _rand(rng, 3, 3, 6, 20),
+             conv(2, "VALID"), "VALID", None),
+            ("conv 3x3 7x9x8->8 -> MaxPool SAME (odd map)", _rand(rng, 1, 7, 9, 8), _rand(rng, 3, 3, 8, 8),
+             conv(1, "SAME"), "SAME", None)):
+        out.append(Case(f"fusion: {name}", [
+            Node("c", "_FusedConv2D", ["x:0", "w:0", "b:0"], {**cattrs, "fused_ops": ["BiasAdd"] + ([act] if act else [])}),
+            Node("y", "MaxPool", ["c:0"], pool(2, 2, ppad))], {"x": x}, {"w": w, "b": _rand(rng, w.shape[3])}, ["y:0"],
+            TOL_ACCUM, ["_FusedConv2D", "MaxPool"]))
+    out.append(Case("fusion: conv -> MaxPool -> Relu, the pool also an output (the Relu stays apart)", [
         Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")), Node("m", "MaxPool", ["c:0"], pool(2, 2, "VALID")),
         Node("y", "Relu", ["m:0"], {})], {"x": _rand(rng, 1, 8, 8, 4)}, {"w": _rand(rng, 3, 3, 4, 8)},
         ["y:0", "m:0"], TOL_ACCUM, ["Conv2D", "MaxPool", "Relu"]))

@@ -21,8 +21,9 @@ from ..ops.array import pad_widths, strided_index
 from ..ops.kinds import ACTIVATIONS, BINARY_KINDS, MAX_COMMUTING_ACTIVATIONS, REDUCTIONS, UNARY_KINDS
 from ..ops.nn import conv_geometry
 from ..ops.spec import norm_axis
-from .calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv, QDepthwiseConv,
-                    Quantize, Reduce, Ref, Requant, Resize, SeparableConv, Softmax, TopK, Unary, Window)
+from .calls import (Binary, Cast, Conv, ConvPool, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv,
+                    QDepthwiseConv, Quantize, Reduce, Ref, Requant, Resize, SeparableConv, Softmax, TopK, Unary,
+                    Window)
 from .memory import contiguous_strides, plan_arena, slot_bytes, slot_span  # noqa: F401  (re-exported)
 
 VIEW_OPS = {"Reshape", "Squeeze", "ExpandDims", "Identity", "StopGradient", "Snapshot"}
@@ -387,8 +388,34 @@ def lower_conv(low: Lowering, i: int, step: Step):
     call = Conv(low.ref(x), Ref("t", out), np.asarray(w4, np.float32), np.asarray(bias, np.float32),
                 Ref("t", residual) if residual else None, alpha, g, co, act, param)
     reads = [x] + ([residual] if residual else [])
-    if not fuse_separable(low, call, x, reads, out, step.node.name):
+    if not fuse_separable(low, call, x, reads, out, step.node.name) and not fuse_max_pool(low, call, i, step.node.name):
         low.emit(call, reads, [out], f"conv:{step.node.name}")
+
+
+def fuse_max_pool(low: Lowering, conv: Conv, i: int, name: str) -> bool:
+    """A conv without a residual whose output only a 2x2 stride-2 max pool reads (VALID, or
+    SAME where the conv's map has even sizes: no window reaches the padding): one ConvPool
+    in the two calls' stead, where the backend supports it.  The pool step is skipped; an
+    activation moved ahead of the pool (_act_through_max_pool) is the conv's epilogue."""
+    out = conv.out.key
+    j = low.single_consumer(out, i) if low.optimize and conv.residual is None else None
+    if j is None or j in low.skip:
+        return False
+    pool = low.plan.steps[j]
+    a, g = pool.node.attrs, conv.g
+    even = g.OH % 2 == 0 and g.OW % 2 == 0
+    if (pool.node.op != "MaxPool" or pool.inputs != [out] or list(a.get("ksize", [])) != [1, 2, 2, 1]
+            or list(a.get("strides", [])) != [1, 2, 2, 1] or not (a.get("padding") == "VALID" or
+                                                                  (a.get("padding") == "SAME" and even))
+            or low.dtype(out) != F32 or g.OH < 2 or g.OW < 2):
+        return False
+    call = ConvPool(conv, Ref("t", pool.outputs[0]))
+    if not low.supports(call):
+        return False
+    low.skip.add(j)
+    low.fused[pool.node.name] = name
+    low.emit(call, [conv.x.key], [pool.outputs[0]], f"convpool:{name}+{pool.node.name}")
+    return True
 
 
 def fuse_separable(low: Lowering, conv: Conv, x: str, reads: list[str], out: str, name: str) -> bool:

@@ -287,11 +287,28 @@ class SeparableConv(Call):
         return self.pw.residual
 
 
+@record
+class ConvPool(Call):
+    """A conv (no residual) whose output only a 2x2 stride-2 max pool reads, as one call: each
+    pooled pixel is the max of the conv's four pixels after its epilogue, so the conv's map
+    (antispoof's stem: 4 MB) is never stored and has no slot.  `out` is the pool's output,
+    [N, OH // 2, OW // 2, CO] (a VALID pool drops an odd last row or column).  Formed only
+    where the backend's supports() takes it; otherwise the two calls stay apart."""
+    conv: Conv
+    out: Ref
+
+    @property
+    def x(self) -> Ref:
+        return self.conv.x
+
+
 CALL_TYPES = (Conv, DepthwiseConv, Pool, Binary, Unary, Copy, Fill, Resize, Reduce, Softmax, Cast, QConv,
-              QDepthwiseConv, Quantize, Dequantize, TopK, SeparableConv)
+              QDepthwiseConv, Quantize, Dequantize, TopK, SeparableConv, ConvPool)
 # Calls the GPU backends have no kernel for, and why (their lowering sends the op to numpy there,
 # or, for a fusion, keeps its parts apart)
 GPU_REFUSED = {TopK: "selection needs a sort; a fragment/compute pass per output would read the whole row "
                      "k times (numpy's partition runs it there)",
                SeparableConv: "a fusion for the CPU's caches and barriers: on a GPU the depthwise output would "
-                              "be recomputed per output channel; the two passes stay apart"}
+                              "be recomputed per output channel; the two passes stay apart",
+               ConvPool: "a fusion for the CPU's caches and memory: a GPU fragment per pooled texel would "
+                         "compute four conv pixels with no reuse; the two passes stay apart"}

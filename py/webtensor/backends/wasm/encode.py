@@ -17,20 +17,23 @@ import numpy as np
 from ..._record import record, field
 from ...errors import ExecutionError
 from ...lower import BOOL, I8, Lowered, Ref, slot_bytes
-from ...lower.calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv,
+from ...lower.calls import (Binary, Cast, Conv, ConvPool, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv,
                             QDepthwiseConv, Quantize, Reduce, Resize, SeparableConv, Softmax, TopK, Unary)
 
 # --- the contract with kernels_wasm/common.h and the kernels -------------------------------
 OPCODES = {"OP_CONV": 1, "OP_DWCONV": 2, "OP_POOL": 3, "OP_BINARY": 4, "OP_UNARY": 5, "OP_COPY": 6,
            "OP_FILL": 7, "OP_RESIZE": 8, "OP_REDUCE": 9, "OP_SOFTMAX": 10, "OP_CAST": 11,
            "OP_QCONV": 12, "OP_QDWCONV": 13, "OP_QUANTIZE": 14, "OP_DEQUANTIZE": 15, "OP_QMAXPOOL": 16,
-           "OP_COPY8": 17, "OP_TOPK": 18, "OP_SEPCONV": 19}
+           "OP_COPY8": 17, "OP_TOPK": 18, "OP_SEPCONV": 19, "OP_CONVPOOL": 20}
 _CONV_GEOMETRY = ("N", "H", "W", "C", "OH", "OW")
 _WINDOW = ("KH", "KW", "SH", "SW", "DH", "DW", "PT", "PL")
 _REQUANT = ("xz", "oz", "qmin", "qmax", "rz", "rscale", "out_float", "act")
 _six = lambda name: tuple(f"{name}{i}" for i in range(6))       # a 6-element array argument
 ARGS = {
     "OP_CONV": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act", "param"),
+    # OP_CONV's words; `out` is the 2x2 max pool of the conv's map, [N][OH/2][OW/2][CO]; no residual
+    "OP_CONVPOOL": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act",
+                    "param"),
     "OP_DWCONV": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, *_WINDOW, "act", "param",
                   "mult"),
     "OP_POOL": ("x", "out", *_CONV_GEOMETRY, "KH", "KW", "SH", "SW", "PT", "PL", "kind"),
@@ -68,6 +71,7 @@ CAST_CODES = {("int32", "float32"): 0, ("bool", "float32"): 0, ("float32", "int3
 # kernel limits
 MAX_DEPTHWISE_TAPS = 64           # conv.c DW_MAX_TAPS / quant.c tap pointers
 SEP_SCRATCH = 4096                # conv.c: floats of depthwise output op_sepconv holds (two pixels at least)
+POOL_CO_MAX = 512                 # conv.c: output channels op_convpool holds for a window's 4 pixels
 QSCRATCH, QMR = 16384, 4          # quant.c: gathered-row scratch bytes per tile, rows per tile
 
 
@@ -174,6 +178,11 @@ def enc_conv(call: Conv, e: Encoder):
         bias=e.weight(_padded(call.bias, co8 * 8)), out=e.ref(call.out), residual=e.ref(call.residual),
         alpha=e.weight(_padded(call.alpha, co8 * 8)) if call.alpha is not None else 0, zero=Addr("z"),
         **_geometry(g), CO=call.CO, act=ACT_CODES[call.act], param=f32_bits(call.param))
+
+
+def enc_convpool(call: ConvPool, e: Encoder):
+    _, args = enc_conv(call.conv, e)
+    return "OP_CONVPOOL", {**args, "out": e.ref(call.out), "residual": 0}
 
 
 def enc_dwconv(call: DepthwiseConv, e: Encoder):
@@ -324,7 +333,7 @@ def enc_topk(call: TopK, e: Encoder):
 ENCODERS = {Conv: enc_conv, DepthwiseConv: enc_dwconv, Pool: enc_pool, Binary: enc_binary, Unary: enc_unary,
             Copy: enc_copy, Fill: enc_fill, Resize: enc_resize, Reduce: enc_reduce, Softmax: enc_softmax,
             Cast: enc_cast, QConv: enc_qconv, QDepthwiseConv: enc_qdwconv, Quantize: enc_quantize,
-            Dequantize: enc_dequantize, TopK: enc_topk, SeparableConv: enc_sepconv}
+            Dequantize: enc_dequantize, TopK: enc_topk, SeparableConv: enc_sepconv, ConvPool: enc_convpool}
 
 
 def supports(call) -> bool:
@@ -336,6 +345,9 @@ def supports(call) -> bool:
     if isinstance(call, SeparableConv) and (call.dw.g.KH * call.dw.g.KW > MAX_DEPTHWISE_TAPS
                                             or 2 * call.dw.g.C > SEP_SCRATCH):
         return False
+    if isinstance(call, ConvPool) and (call.conv.residual is not None or call.conv.CO > POOL_CO_MAX
+                                       or call.conv.g.OH < 2 or call.conv.g.OW < 2):
+        return False                   # conv.c holds the four conv pixels of a window in a stack scratch
     if isinstance(call, QConv) and (call.g.KH > 16 or call.g.KH * QMR * _qconv_rows(call) > QSCRATCH):
         return False                   # quant.c gathers QMR rows of KH filter rows into its scratch
     return True
@@ -412,6 +424,9 @@ EXTENTS = {
                              ("out", _dense(a.N * a.OH * a.OW * a.C), 4 if a.out_float else 1, True)],
     "OP_QUANTIZE": lambda a: [("x", _dense(a.n), 4, False), ("out", _dense(a.n), 1, True)],
     "OP_DEQUANTIZE": lambda a: [("x", _dense(a.n), 1, False), ("out", _dense(a.n), 4, True)],
+    "OP_CONVPOOL": lambda a: [("x", _dense(a.N * a.H * a.W * a.C), 4, False),
+                              ("residual", _dense(0), 4, False),
+                              ("out", _dense(a.N * (a.OH // 2) * (a.OW // 2) * a.CO), 4, True)],
     "OP_SEPCONV": lambda a: [("x", _dense(a.N * a.H * a.W * a.C), 4, False),
                              ("residual", _dense(a.N * a.OH * a.OW * a.CO), 4, False),
                              ("out", _dense(a.N * a.OH * a.OW * a.CO), 4, True)],
