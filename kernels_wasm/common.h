@@ -36,6 +36,7 @@ enum Opcode {
   OP_TOPK = 18,       // the k largest of each row, with their indices
   OP_SEPCONV = 19,    // depthwise conv -> 1x1 conv in one pass, the depthwise rows in a scratch
   OP_CONVPOOL = 20,   // conv -> 2x2 stride-2 max pool in one pass, a window's 4 conv pixels per block
+  OP_EXPDW = 21,      // 1x1 conv -> strided depthwise conv in one pass, the expanded rows in a ring
 };
 
 enum Activation {
@@ -334,3 +335,4 @@ void op_copy8(const int32_t* a, int tid, int nthreads);
 void op_topk(const int32_t* a, int tid, int nthreads);
 void op_sepconv(const int32_t* a, int tid, int nthreads);
 void op_convpool(const int32_t* a, int tid, int nthreads);
+void op_expdw(const int32_t* a, int tid, int nthreads);

@@ -620,6 +620,87 @@ void op_sepconv(const int32_t* a, int tid, int nthreads) {
   }
 }
 
+#define EXPDW_SCRATCH 8192   // floats of expanded rows op_expdw holds: a ring of the window's rows x a chunk's columns
+
+// Row `ih` of the expanded map (the 1x1 conv's output), columns [iw_lo, iw_lo + ncols), at
+// dst: computed where inside the input, zeros in the depthwise conv's padding (which pads
+// the expanded map, not the conv's input).
+static void expand_row(const float* x, const float* w, const float* bias, int n, int ih, int iw_lo, int ncols, int H,
+                       int W, int C, int CE, int act, float param, float* dst) {
+  const int a = MAX(iw_lo, 0), b = MIN(iw_lo + ncols, W);
+  if (ih < 0 || ih >= H || b <= a) {
+    for (int i = 0; i < ncols * CE; i++) dst[i] = 0.0f;
+    return;
+  }
+  for (int i = 0; i < (a - iw_lo) * CE; i++) dst[i] = 0.0f;
+  for (int i = (b - iw_lo) * CE; i < ncols * CE; i++) dst[i] = 0.0f;
+  pointwise_pixels(x + (((size_t)n * H + ih) * W + a) * C, b - a, C, w, bias, CE, dst + (size_t)(a - iw_lo) * CE, 0, 0,
+                   act, param);
+}
+
+// args: x w bias dw dbias out residual  N H W C CE  OH OW  KH KW SH SW DH DW PT PL  act param dact dparam
+// A 1x1 conv (C -> CE, its own activation) whose output only a strided depthwise conv
+// (multiplier 1) reads, in one pass: for a chunk of output columns, the expanded rows a
+// window of output rows needs are computed into a ring on the stack (each expanded row once
+// per chunk of rows, its neighbours' rows kept) and the depthwise conv reads them there.  The
+// expanded map never reaches the arena (CenterNet's 256x256x64 expansion: 16.8 MB of a 24 MB
+// arena).  The idea is the fused inverted-residual block of patch-based inference on small
+// devices (Lin et al. 2021, MCUNetV2); the code is our own.
+void op_expdw(const int32_t* a, int tid, int nthreads) {
+  const float* x = PTR(const float, a[0]);
+  const float* w = PTR(const float, a[1]);
+  const float* bias = PTR(const float, a[2]);
+  const float* dw = PTR(const float, a[3]);
+  const float* dbias = PTR(const float, a[4]);
+  float* out = PTR(float, a[5]);
+  const float* residual = PTR(const float, a[6]);
+  const int N = a[7], H = a[8], W = a[9], C = a[10], CE = a[11], OH = a[12], OW = a[13];
+  const int KH = a[14], KW = a[15], SH = a[16], SW = a[17], DH = a[18], DW = a[19], PT = a[20], PL = a[21];
+  const int act = a[22];
+  const float param = bits_to_f32(a[23]);
+  const int dact = a[24];
+  const float dparam = bits_to_f32(a[25]);
+  const int R = (KH - 1) * DH + 1, span = (KW - 1) * DW + 1, taps = KH * KW;
+  // output columns per chunk: the ring's R rows of (ocw - 1) * SW + span columns fit the scratch
+  const int ocw = MAX(1, (EXPDW_SCRATCH / (R * CE) - span) / SW + 1);
+  const int stride = ((ocw - 1) * SW + span) * CE;        // floats per ring row
+  float ring[EXPDW_SCRATCH];
+  int r0, r1;
+  FOR_WORK(N * OH, r0, r1) {
+    const float* p0[DW_MAX_TAPS];
+    const float* p1[DW_MAX_TAPS];
+    for (int ow0 = 0; ow0 < OW; ow0 += ocw) {
+      const int ow1 = MIN(OW, ow0 + ocw), iw_lo = ow0 * SW - PL, ncols = (ow1 - 1 - ow0) * SW + span;
+      int cur_n = -1, next = 0;              // the image in the ring; the first row not expanded yet
+      for (int row = r0; row < r1; row++) {
+        const int n = row / OH, oh = row % OH, ih0 = oh * SH - PT;
+        if (n != cur_n || next < ih0) {       // a new image, or rows skipped: the ring starts over
+          cur_n = n;
+          next = ih0;
+        }
+        for (; next < ih0 + R; next++)
+          expand_row(x, w, bias, n, next, iw_lo, ncols, H, W, C, CE, act, param, ring + (size_t)(((next % R) + R) % R) * stride);
+        for (int ow = ow0; ow < ow1; ow += 2) {
+          const int two = ow + 1 < ow1;
+          for (int kh = 0; kh < KH; kh++) {
+            const int ih = ih0 + kh * DH;
+            const float* rr = ring + (size_t)(((ih % R) + R) % R) * stride;
+            for (int kw = 0; kw < KW; kw++) {
+              const int col = (ow - ow0) * SW + kw * DW;
+              p0[kh * KW + kw] = rr + (size_t)col * CE;
+              p1[kh * KW + kw] = rr + (size_t)(col + (two ? SW : 0)) * CE;
+            }
+          }
+          float* o0 = out + ((size_t)row * OW + ow) * CE;
+          const float* res0 = residual ? residual + ((size_t)row * OW + ow) * CE : 0;
+          dw_two_pixels(p0, p1, taps, dw, dbias, 0, CE, o0, two ? o0 + CE : 0, res0, res0 && two ? res0 + CE : 0, dact,
+                        dparam);
+        }
+      }
+    }
+  }
+}
+
 // args: x out  N H W C  OH OW  KH KW SH SW PT PL  kind(0 max, 1 avg)
 // Avg divides by the number of real (unpadded) cells, as TensorFlow does.
 #define POOL_RING 2048   // words of column maxima kept for one output row: KW columns x C channels

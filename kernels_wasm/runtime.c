@@ -31,6 +31,7 @@ static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
     case OP_TOPK: op_topk(args, tid, nthreads); break;
     case OP_SEPCONV: op_sepconv(args, tid, nthreads); break;
     case OP_CONVPOOL: op_convpool(args, tid, nthreads); break;
+    case OP_EXPDW: op_expdw(args, tid, nthreads); break;
     default: __builtin_trap();   // Python validated the program: an unknown opcode is a bug
   }
 }

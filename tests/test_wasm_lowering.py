@@ -229,6 +229,43 @@ def test_a_conv_and_its_2x2_max_pool_are_one_call_and_the_conv_map_has_no_slot()
     assert not any(isinstance(it.call, ConvPool) for it in Lowering(plan, True, gl_supports).run().items)
 
 
+@pytest.mark.parametrize("name", ["centernet", "handlandmark-lite"])
+def test_an_expansion_into_a_strided_depthwise_is_one_call_and_its_map_has_no_slot(name):
+    """On wasm a 1x1 conv read only by a stride-2 depthwise conv is one ExpandDepthwise where
+    the expanded map is large (engine().fuse_expansion_above_bytes): that map gets no slot and
+    the arena is smaller; smaller maps, and the GPU backends, keep the two calls."""
+    from webtensor.backends.webgl import supports as gl_supports
+    from webtensor.engine import engine
+    from webtensor.lower.calls import ExpandDepthwise
+    model = webtensor.read_graph_model(HUMAN_MODELS / f"{name}.json")
+    plan = next(iter(model._plans.values()))
+    fused = Lowering(plan, True, supports).run()
+    apart = Lowering(plan, True, lambda c: not isinstance(c, ExpandDepthwise) and supports(c)).run()
+    calls = [it.call for it in fused.items if isinstance(it.call, ExpandDepthwise)]
+    assert calls and all(c.dw.g.SH == 2 and c.pw.g.KH == 1 for c in calls)
+    assert all(4 * c.dw.g.N * c.dw.g.H * c.dw.g.W * c.pw.CO >= engine().fuse_expansion_above_bytes for c in calls)
+    offsets, arena, _ = plan_arena(fused, plan.specs, plan.input_keys, plan.output_keys)
+    _, arena_apart, _ = plan_arena(apart, plan.specs, plan.input_keys, plan.output_keys)
+    assert not {c.pw.out.key for c in calls} & set(offsets) and arena < arena_apart
+    check_extents(encode(fused, plan.constants), fused, plan.specs, plan.graph.source)
+    assert not any(isinstance(it.call, ExpandDepthwise) for it in Lowering(plan, True, gl_supports).run().items)
+    saved, engine().fuse_expansion_above_bytes = engine().fuse_expansion_above_bytes, 1 << 40
+    try:
+        assert not any(isinstance(it.call, ExpandDepthwise) for it in Lowering(plan, True, supports).run().items)
+    finally:
+        engine().fuse_expansion_above_bytes = saved
+
+
+def test_the_arena_packs_in_the_best_of_several_orders():
+    """plan_arena keeps the smallest of several first-fit orders: CenterNet's arena is below
+    the 22.3 MB that largest-first alone packs (21.0 MB, by first use)."""
+    model = webtensor.read_graph_model(HUMAN_MODELS / "centernet.json")
+    plan = next(iter(model._plans.values()))
+    low = Lowering(plan, True, supports).run()
+    _, arena, _ = plan_arena(low, plan.specs, plan.input_keys, plan.output_keys)
+    assert arena < 22_000_000
+
+
 def test_geometry_helpers():
     off, shape, strides = view_geometry((4, 5, 6), (slice(1, 3), 2, slice(None, None, -2)))
     assert (off, shape, strides) == (1 * 30 + 2 * 6 + 5, (2, 3), [30, -2])

@@ -281,6 +281,37 @@ def cases() -> list[Case]:
             Node("c", "_FusedConv2D", ["x:0", "w:0", "b:0"], {**cattrs, "fused_ops": ["BiasAdd"] + ([act] if act else [])}),
             Node("y", "MaxPool", ["c:0"], pool(2, 2, ppad))], {"x": x}, {"w": w, "b": _rand(rng, w.shape[3])}, ["y:0"],
             TOL_ACCUM, ["_FusedConv2D", "MaxPool"]))
+    # a 1x1 conv into a strided depthwise conv as one call where a backend has it (wasm's
+    # ExpandDepthwise; the suite lowers the size threshold to 0): odd sizes, SAME and VALID,
+    # a 5x5 window, a map wide enough for two column chunks, a residual, a folded Pad, and an
+    # expansion another op reads too (never fused)
+    pw = {"strides": [1, 1, 1, 1], "padding": "VALID"}
+    for name, x, ce, k, pad, extra in (
+            ("11x9x5->12 Relu6 -> depthwise 3x3 s2 SAME", _rand(rng, 1, 11, 9, 5), 12, 3, "SAME", None),
+            ("10x12x8->16 -> depthwise 5x5 s2 VALID -> Relu", _rand(rng, 1, 10, 12, 8), 16, 5, "VALID", "relu"),
+            ("12x48x4->64 -> depthwise 3x3 s2 SAME (two column chunks)", _rand(rng, 1, 12, 48, 4), 64, 3, "SAME", None),
+            ("9x10x6->8 -> depthwise 3x3 s2 SAME + residual", _rand(rng, 1, 9, 10, 6), 8, 3, "SAME", "res")):
+        nodes = [Node("e", "_FusedConv2D", ["x:0", "we:0", "be:0"], {**pw, "fused_ops": ["BiasAdd", "Relu6"]}),
+                 Node("y" if extra is None else "d", "DepthwiseConv2dNative", ["e:0", "wd:0"], conv(2, pad))]
+        ins, consts = {"x": x}, {"we": _rand(rng, 1, 1, x.shape[3], ce), "be": _rand(rng, ce), "wd": _rand(rng, k, k, ce, 1)}
+        if extra == "relu":
+            nodes.append(Node("y", "Relu", ["d:0"], {}))
+        elif extra == "res":
+            oh, ow = -(-x.shape[1] // 2), -(-x.shape[2] // 2)
+            ins["r"] = _rand(rng, 1, oh, ow, ce)
+            nodes.append(Node("y", "AddV2", ["d:0", "r:0"], {}))
+        out.append(Case(f"fusion: 1x1 conv {name}", nodes, ins, consts, ["y:0"], TOL_ACCUM,
+                        ["_FusedConv2D", "DepthwiseConv2dNative"]))
+    out.append(Case("fusion: 1x1 conv -> Pad -> depthwise 3x3 s2 VALID (the pad folded, the expansion fused)", [
+        Node("e", "Conv2D", ["x:0", "we:0"], pw), Node("p", "Pad", ["e:0", "pads:0"], {}),
+        Node("y", "DepthwiseConv2dNative", ["p:0", "wd:0"], conv(2, "VALID"))],
+        {"x": _rand(rng, 1, 8, 7, 3)}, {"we": _rand(rng, 1, 1, 3, 8), "pads": _i32([[0, 0], [1, 1], [1, 1], [0, 0]]),
+                                         "wd": _rand(rng, 3, 3, 8, 1)}, ["y:0"], TOL_ACCUM, ["Conv2D", "DepthwiseConv2dNative"]))
+    out.append(Case("fusion: 1x1 conv read by a depthwise s2 and by a Relu (stays apart)", [
+        Node("e", "Conv2D", ["x:0", "we:0"], pw), Node("y", "DepthwiseConv2dNative", ["e:0", "wd:0"], conv(2, "SAME")),
+        Node("z", "Relu", ["e:0"], {})],
+        {"x": _rand(rng, 1, 6, 6, 4)}, {"we": _rand(rng, 1, 1, 4, 8), "wd": _rand(rng, 3, 3, 8, 1)}, ["y:0", "z:0"],
+        TOL_ACCUM, ["Conv2D", "DepthwiseConv2dNative", "Relu"]))
     out.append(Case("fusion: conv -> MaxPool -> Relu, the pool also an output (the Relu stays apart)", [
         Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")), Node("m", "MaxPool", ["c:0"], pool(2, 2, "VALID")),
         Node("y", "Relu", ["m:0"], {})], {"x": _rand(rng, 1, 8, 8, 4)}, {"w": _rand(rng, 3, 3, 4, 8)},
@@ -521,6 +552,11 @@ def nonfinite_cases(rng) -> list[Case]:
         Node("m", "MaxPool", ["c:0"], {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"}),
         Node("y", "Relu", ["m:0"], {})], {"x": xc}, {"w": _rand(rng, 1, 1, 4, 6)}, ["y:0"], TOL_ACCUM,
         ["Conv2D", "MaxPool", "Relu"]))
+    out.append(Case("1x1 conv -> depthwise 3x3 s2 on NaN/Inf input (fused on wasm)", [
+        Node("e", "Conv2D", ["x:0", "w:0"], {"strides": [1, 1, 1, 1], "padding": "VALID"}),
+        Node("y", "DepthwiseConv2dNative", ["e:0", "wd:0"], {"strides": [1, 2, 2, 1], "padding": "SAME"})],
+        {"x": xc}, {"w": _rand(rng, 1, 1, 4, 8), "wd": _rand(rng, 3, 3, 8, 1)}, ["y:0"], TOL_ACCUM,
+        ["Conv2D", "DepthwiseConv2dNative"]))
     for op in ("MaxPool", "AvgPool"):
         out.append(Case(f"{op} on NaN/Inf input", [Node("y", op, ["x:0"], {
             "ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"})], {"x": xc}, {}, ["y:0"], TOL_EXACT, [op]))
@@ -653,11 +689,12 @@ async def run_async(backend: str, names: list[str] | None = None) -> list[dict]:
     """`run` through `execute_async`: the way to run the suite on WebGPU.  Every plan runs on
     the whole thread pool, however small (the kernels' work splits are what is tested)."""
     eng = engine()
-    saved, eng.one_thread_below_flops = eng.one_thread_below_flops, 0
+    saved = eng.one_thread_below_flops, eng.fuse_expansion_above_bytes
+    eng.one_thread_below_flops, eng.fuse_expansion_above_bytes = 0, 0
     try:
         return await _run_cases(backend, names)
     finally:
-        eng.one_thread_below_flops = saved
+        eng.one_thread_below_flops, eng.fuse_expansion_above_bytes = saved
 
 
 async def _run_cases(backend: str, names: list[str] | None) -> list[dict]:

@@ -124,6 +124,10 @@ class _Engine:
         # wasm plans with fewer conv/GEMM/depthwise flops run on one thread (the pool's
         # wake-up and barriers cost more); the conformance suite sets 0 to test every split
         self.one_thread_below_flops = 4e6
+        # wasm fuses a 1x1 conv into the strided depthwise conv that reads it where the expanded
+        # map would take this many bytes or more (a smaller map stays in cache, and the fused
+        # kernel computes the rows its chunks share twice); the conformance suite sets 0
+        self.fuse_expansion_above_bytes = 1 << 20
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

@@ -21,7 +21,7 @@ from ..ops.array import pad_widths, strided_index
 from ..ops.kinds import ACTIVATIONS, BINARY_KINDS, MAX_COMMUTING_ACTIVATIONS, REDUCTIONS, UNARY_KINDS
 from ..ops.nn import conv_geometry
 from ..ops.spec import norm_axis
-from .calls import (Binary, Cast, Conv, ConvPool, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv,
+from .calls import (Binary, Cast, Conv, ConvPool, Copy, DepthwiseConv, Dequantize, ExpandDepthwise, Fill, Pool, QConv,
                     QDepthwiseConv, Quantize, Reduce, Ref, Requant, Resize, SeparableConv, Softmax, TopK, Unary,
                     Window)
 from .memory import contiguous_strides, plan_arena, slot_bytes, slot_span  # noqa: F401  (re-exported)
@@ -491,7 +491,34 @@ def lower_dwconv(low: Lowering, i: int, step: Step):
     low.conv_flops += 2 * g.N * g.OH * g.OW * c * mult * kh * kw
     call = DepthwiseConv(low.ref(x), Ref("t", out), np.ascontiguousarray(w, np.float32), np.asarray(bias, np.float32),
                          Ref("t", residual) if residual else None, alpha, g, mult, act, param)
-    low.emit(call, [x] + ([residual] if residual else []), [out], f"dwconv:{step.node.name}")
+    reads = [x] + ([residual] if residual else [])
+    if not fuse_expansion(low, call, x, reads, out, step.node.name):
+        low.emit(call, reads, [out], f"dwconv:{step.node.name}")
+
+
+def fuse_expansion(low: Lowering, dw: DepthwiseConv, x: str, reads: list[str], out: str, name: str) -> bool:
+    """A strided depthwise conv (multiplier 1, no Prelu) whose input only it reads, made by a
+    1x1 stride-1 conv (no residual, no Prelu): one ExpandDepthwise in the 1x1 item's stead,
+    where the backend supports it (wasm: the expanded rows a window needs live in a ring on
+    the stack, so the expanded map, the largest tensor of an inverted-residual block, gets
+    no slot).  At stride 1 the map is no larger than the depthwise output, which the fusion
+    would store instead: nothing to gain, so strided only."""
+    g = dw.g
+    if (not low.optimize or dw.MULT != 1 or dw.alpha is not None or (g.SH, g.SW) == (1, 1) or dw.x != Ref("t", x)
+            or x in low.outputs or len(low.uses.get(x, ())) != 1):
+        return False
+    j = next((n for n in range(len(low.items) - 1, -1, -1) if x in low.items[n].writes), None)
+    pw = low.items[j].call if j is not None else None
+    if (not isinstance(pw, Conv) or pw.out != Ref("t", x) or pw.residual is not None or pw.alpha is not None
+            or (pw.g.KH, pw.g.KW, pw.g.SH, pw.g.SW, pw.g.PT, pw.g.PL) != (1, 1, 1, 1, 0, 0) or low.items[j].writes != [x]):
+        return False
+    call = ExpandDepthwise(pw, dw)
+    if not low.supports(call):
+        return False
+    pw_item = low.items.pop(j)
+    low.items.append(Item(call, None, pw_item.reads + [k for k in reads[1:] if low.const(k) is None], [out],
+                          f"expdw:{pw_item.label.partition(':')[2]}+{name}"))
+    return True
 
 
 def lower_pool(low: Lowering, i: int, step: Step):

@@ -302,8 +302,30 @@ class ConvPool(Call):
         return self.conv.x
 
 
+@record
+class ExpandDepthwise(Call):
+    """A 1x1 stride-1 conv (no residual, no Prelu) whose output only a strided depthwise conv
+    (multiplier 1, no Prelu) reads, as one call: `pw.out` (= `dw.x`, the expanded map, four
+    times the depthwise output at stride 2) is never stored, so it has no slot.  Formed only
+    where the backend's supports() takes it; otherwise the two calls stay apart."""
+    pw: Conv
+    dw: DepthwiseConv
+
+    @property
+    def x(self) -> Ref:
+        return self.pw.x
+
+    @property
+    def out(self) -> Ref:
+        return self.dw.out
+
+    @property
+    def residual(self) -> Ref | None:
+        return self.dw.residual
+
+
 CALL_TYPES = (Conv, DepthwiseConv, Pool, Binary, Unary, Copy, Fill, Resize, Reduce, Softmax, Cast, QConv,
-              QDepthwiseConv, Quantize, Dequantize, TopK, SeparableConv, ConvPool)
+              QDepthwiseConv, Quantize, Dequantize, TopK, SeparableConv, ConvPool, ExpandDepthwise)
 # Calls the GPU backends have no kernel for, and why (their lowering sends the op to numpy there,
 # or, for a fusion, keeps its parts apart)
 GPU_REFUSED = {TopK: "selection needs a sort; a fragment/compute pass per output would read the whole row "
@@ -311,4 +333,6 @@ GPU_REFUSED = {TopK: "selection needs a sort; a fragment/compute pass per output
                SeparableConv: "a fusion for the CPU's caches and barriers: on a GPU the depthwise output would "
                               "be recomputed per output channel; the two passes stay apart",
                ConvPool: "a fusion for the CPU's caches and memory: a GPU fragment per pooled texel would "
-                         "compute four conv pixels with no reuse; the two passes stay apart"}
+                         "compute four conv pixels with no reuse; the two passes stay apart",
+               ExpandDepthwise: "a fusion for the CPU's memory: on a GPU each depthwise output would recompute "
+                                "its window's expanded pixels; the two passes stay apart"}

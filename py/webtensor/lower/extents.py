@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .calls import (Binary, Cast, Conv, ConvPool, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv,
+from .calls import (Binary, Cast, Conv, ConvPool, Copy, DepthwiseConv, Dequantize, ExpandDepthwise, Fill, Pool, QConv,
                     QDepthwiseConv, Quantize, Reduce, Ref, Resize, SeparableConv, Softmax, TopK, Unary)
 
 
@@ -51,6 +51,8 @@ EXTENTS = {
                      (c.indices, (0, c.rows * c.k), True)],
     # the depthwise half's input, the 1x1 half's residual and output (the map between: no slot)
     SeparableConv: lambda c: _conv(c.dw, c.dw.g.C)[:1] + _conv(c.pw, c.pw.CO)[1:],
+    # the 1x1 half's input, the depthwise half's residual and output (the expanded map: no slot)
+    ExpandDepthwise: lambda c: _conv(c.pw, c.pw.CO)[:1] + _conv(c.dw, c.dw.g.C)[1:],
     # the conv's input and the pooled output (the conv's own map: no slot)
     ConvPool: lambda c: _conv(c.conv, c.conv.CO)[:1] + [
         (c.out, (0, c.conv.g.N * (c.conv.g.OH // 2) * (c.conv.g.OW // 2) * c.conv.CO), True)],

@@ -15,16 +15,18 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..._record import record, field
+from ...engine import engine
 from ...errors import ExecutionError
 from ...lower import BOOL, I8, Lowered, Ref, slot_bytes
-from ...lower.calls import (Binary, Cast, Conv, ConvPool, Copy, DepthwiseConv, Dequantize, Fill, Pool, QConv,
+from ...lower.calls import (Binary, Cast, Conv, ConvPool, Copy, DepthwiseConv, Dequantize, ExpandDepthwise, Fill, Pool, QConv,
                             QDepthwiseConv, Quantize, Reduce, Resize, SeparableConv, Softmax, TopK, Unary)
 
 # --- the contract with kernels_wasm/common.h and the kernels -------------------------------
 OPCODES = {"OP_CONV": 1, "OP_DWCONV": 2, "OP_POOL": 3, "OP_BINARY": 4, "OP_UNARY": 5, "OP_COPY": 6,
            "OP_FILL": 7, "OP_RESIZE": 8, "OP_REDUCE": 9, "OP_SOFTMAX": 10, "OP_CAST": 11,
            "OP_QCONV": 12, "OP_QDWCONV": 13, "OP_QUANTIZE": 14, "OP_DEQUANTIZE": 15, "OP_QMAXPOOL": 16,
-           "OP_COPY8": 17, "OP_TOPK": 18, "OP_SEPCONV": 19, "OP_CONVPOOL": 20}
+           "OP_COPY8": 17, "OP_TOPK": 18, "OP_SEPCONV": 19, "OP_CONVPOOL": 20,
+           "OP_EXPDW": 21}
 _CONV_GEOMETRY = ("N", "H", "W", "C", "OH", "OW")
 _WINDOW = ("KH", "KW", "SH", "SW", "DH", "DW", "PT", "PL")
 _REQUANT = ("xz", "oz", "qmin", "qmax", "rz", "rscale", "out_float", "act")
@@ -56,6 +58,8 @@ ARGS = {
     "OP_TOPK": ("x", "values", "indices", "rows", "n", "k"),
     "OP_SEPCONV": ("x", "dw", "dbias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "dact",
                    "dparam", "w", "bias", "act", "param"),
+    "OP_EXPDW": ("x", "w", "bias", "dw", "dbias", "out", "residual", "N", "H", "W", "C", "CE", "OH", "OW", *_WINDOW,
+                 "act", "param", "dact", "dparam"),
 }
 # the vocabulary (ops/kinds.py) in the kernels' codes (common.h, elementwise.c, reduce.c)
 ACT_CODES = {None: 0, "Relu": 1, "Relu6": 2, "Sigmoid": 3, "Tanh": 4, "Elu": 5, "LeakyRelu": 6, "Prelu": 7,
@@ -72,6 +76,7 @@ CAST_CODES = {("int32", "float32"): 0, ("bool", "float32"): 0, ("float32", "int3
 MAX_DEPTHWISE_TAPS = 64           # conv.c DW_MAX_TAPS / quant.c tap pointers
 SEP_SCRATCH = 4096                # conv.c: floats of depthwise output op_sepconv holds (two pixels at least)
 POOL_CO_MAX = 512                 # conv.c: output channels op_convpool holds for a window's 4 pixels
+EXPDW_SCRATCH = 8192              # conv.c: floats of expanded rows op_expdw holds (one output column's window at least)
 QSCRATCH, QMR = 16384, 4          # quant.c: gathered-row scratch bytes per tile, rows per tile
 
 
@@ -204,6 +209,17 @@ def enc_sepconv(call: SeparableConv, e: Encoder):
         bias=p["bias"], act=p["act"], param=p["param"])
 
 
+def enc_expdw(call: ExpandDepthwise, e: Encoder):
+    """The 1x1 half's words (input, packed panels, epilogue) and the depthwise half's
+    (filter, window, residual, output), from the two calls' own encoders."""
+    _, p = enc_conv(call.pw, e)
+    _, d = enc_dwconv(call.dw, e)
+    return "OP_EXPDW", dict(
+        x=p["x"], w=p["w"], bias=p["bias"], dw=d["w"], dbias=d["bias"], out=d["out"], residual=d["residual"],
+        N=p["N"], H=p["H"], W=p["W"], C=p["C"], CE=p["CO"], OH=d["OH"], OW=d["OW"], **{k: d[k] for k in _WINDOW},
+        act=p["act"], param=p["param"], dact=d["act"], dparam=d["param"])
+
+
 def enc_pool(call: Pool, e: Encoder):
     esize = 1 if call.int8 else 4
     args = dict(x=e.ref(call.x, esize), out=e.ref(call.out, esize), **_geometry(call.g, with_dilation=False))
@@ -333,7 +349,8 @@ def enc_topk(call: TopK, e: Encoder):
 ENCODERS = {Conv: enc_conv, DepthwiseConv: enc_dwconv, Pool: enc_pool, Binary: enc_binary, Unary: enc_unary,
             Copy: enc_copy, Fill: enc_fill, Resize: enc_resize, Reduce: enc_reduce, Softmax: enc_softmax,
             Cast: enc_cast, QConv: enc_qconv, QDepthwiseConv: enc_qdwconv, Quantize: enc_quantize,
-            Dequantize: enc_dequantize, TopK: enc_topk, SeparableConv: enc_sepconv, ConvPool: enc_convpool}
+            Dequantize: enc_dequantize, TopK: enc_topk, SeparableConv: enc_sepconv, ConvPool: enc_convpool,
+            ExpandDepthwise: enc_expdw}
 
 
 def supports(call) -> bool:
@@ -345,6 +362,13 @@ def supports(call) -> bool:
     if isinstance(call, SeparableConv) and (call.dw.g.KH * call.dw.g.KW > MAX_DEPTHWISE_TAPS
                                             or 2 * call.dw.g.C > SEP_SCRATCH):
         return False
+    if isinstance(call, ExpandDepthwise):
+        g, ce = call.dw.g, call.pw.CO
+        window_floats = ((g.KH - 1) * g.DH + 1) * ((g.KW - 1) * g.DW + 1) * ce
+        # worth it only where the expanded map is large: a small one stays in cache, and the
+        # rows its chunks share would be computed twice (engine().fuse_expansion_above_bytes)
+        return (g.KH * g.KW <= MAX_DEPTHWISE_TAPS and window_floats <= EXPDW_SCRATCH
+                and g.N * g.H * g.W * ce * 4 >= engine().fuse_expansion_above_bytes)
     if isinstance(call, ConvPool) and (call.conv.residual is not None or call.conv.CO > POOL_CO_MAX
                                        or call.conv.g.OH < 2 or call.conv.g.OW < 2):
         return False                   # conv.c holds the four conv pixels of a window in a stack scratch
@@ -424,6 +448,9 @@ EXTENTS = {
                              ("out", _dense(a.N * a.OH * a.OW * a.C), 4 if a.out_float else 1, True)],
     "OP_QUANTIZE": lambda a: [("x", _dense(a.n), 4, False), ("out", _dense(a.n), 1, True)],
     "OP_DEQUANTIZE": lambda a: [("x", _dense(a.n), 1, False), ("out", _dense(a.n), 4, True)],
+    "OP_EXPDW": lambda a: [("x", _dense(a.N * a.H * a.W * a.C), 4, False),
+                           ("residual", _dense(a.N * a.OH * a.OW * a.CE), 4, False),
+                           ("out", _dense(a.N * a.OH * a.OW * a.CE), 4, True)],
     "OP_CONVPOOL": lambda a: [("x", _dense(a.N * a.H * a.W * a.C), 4, False),
                               ("residual", _dense(0), 4, False),
                               ("out", _dense(a.N * (a.OH // 2) * (a.OW // 2) * a.CO), 4, True)],
