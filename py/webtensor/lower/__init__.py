@@ -422,23 +422,32 @@ def fuse_separable(low: Lowering, conv: Conv, x: str, reads: list[str], out: str
     """A 1x1 stride-1 conv whose input only it reads, made by a depthwise conv (multiplier
     1, no residual, no Prelu): one SeparableConv in the depthwise item's stead, where the
     backend supports it (wasm: the depthwise rows stay in a scratch and never reach the
-    arena; with threads, one barrier fewer).  The call goes after any items hoisted since
-    the depthwise one (a residual branch): nothing between reads the depthwise output."""
+    arena; with threads, one barrier fewer)."""
     g = conv.g
-    if (not low.optimize or (g.KH, g.KW, g.SH, g.SW, g.PT, g.PL) != (1, 1, 1, 1, 0, 0) or conv.x != Ref("t", x)
-            or x in low.outputs or len(low.uses.get(x, [])) != 1):
+    if (g.KH, g.KW, g.SH, g.SW, g.PT, g.PL) != (1, 1, 1, 1, 0, 0) or conv.x != Ref("t", x):
+        return False
+
+    def fused(dw):      # alpha: a Prelu, which needs it
+        ok = (isinstance(dw, DepthwiseConv) and dw.out == Ref("t", x) and dw.MULT == 1 and dw.residual is None
+              and dw.alpha is None)
+        return SeparableConv(dw, conv) if ok else None
+    return _join_producer(low, x, reads, out, "sepconv", name, fused)
+
+
+def _join_producer(low: Lowering, x: str, reads: list[str], out: str, kind: str, name: str, fused) -> bool:
+    """The item that produced `x` and the call being lowered, which alone reads `x`, as one
+    call: fused(producer's call) -> the joint call, or None.  It goes where the call being
+    lowered would, after any items hoisted since the producer (a residual branch): nothing
+    between reads `x`.  Only where the backend supports it."""
+    if not low.optimize or x in low.outputs or len(low.uses.get(x, ())) != 1:
         return False
     j = next((n for n in range(len(low.items) - 1, -1, -1) if x in low.items[n].writes), None)
-    dw = low.items[j].call if j is not None else None
-    if (not isinstance(dw, DepthwiseConv) or dw.out != Ref("t", x) or dw.MULT != 1 or dw.residual is not None
-            or dw.alpha is not None or low.items[j].writes != [x]):     # alpha: a Prelu, which needs it
+    call = fused(low.items[j].call) if j is not None and low.items[j].writes == [x] else None
+    if call is None or not low.supports(call):
         return False
-    call = SeparableConv(dw, conv)
-    if not low.supports(call):
-        return False
-    dw_item = low.items.pop(j)
-    low.items.append(Item(call, None, dw_item.reads + [k for k in reads[1:] if low.const(k) is None], [out],
-                          f"sepconv:{dw_item.label.partition(':')[2]}+{name}"))
+    first = low.items.pop(j)
+    low.items.append(Item(call, None, first.reads + [k for k in reads[1:] if low.const(k) is None], [out],
+                          f"{kind}:{first.label.partition(':')[2]}+{name}"))
     return True
 
 
@@ -503,22 +512,14 @@ def fuse_expansion(low: Lowering, dw: DepthwiseConv, x: str, reads: list[str], o
     the stack, so the expanded map, the largest tensor of an inverted-residual block, gets
     no slot).  At stride 1 the map is no larger than the depthwise output, which the fusion
     would store instead: nothing to gain, so strided only."""
-    g = dw.g
-    if (not low.optimize or dw.MULT != 1 or dw.alpha is not None or (g.SH, g.SW) == (1, 1) or dw.x != Ref("t", x)
-            or x in low.outputs or len(low.uses.get(x, ())) != 1):
+    if dw.MULT != 1 or dw.alpha is not None or (dw.g.SH, dw.g.SW) == (1, 1) or dw.x != Ref("t", x):
         return False
-    j = next((n for n in range(len(low.items) - 1, -1, -1) if x in low.items[n].writes), None)
-    pw = low.items[j].call if j is not None else None
-    if (not isinstance(pw, Conv) or pw.out != Ref("t", x) or pw.residual is not None or pw.alpha is not None
-            or (pw.g.KH, pw.g.KW, pw.g.SH, pw.g.SW, pw.g.PT, pw.g.PL) != (1, 1, 1, 1, 0, 0) or low.items[j].writes != [x]):
-        return False
-    call = ExpandDepthwise(pw, dw)
-    if not low.supports(call):
-        return False
-    pw_item = low.items.pop(j)
-    low.items.append(Item(call, None, pw_item.reads + [k for k in reads[1:] if low.const(k) is None], [out],
-                          f"expdw:{pw_item.label.partition(':')[2]}+{name}"))
-    return True
+
+    def fused(pw):
+        ok = (isinstance(pw, Conv) and pw.out == Ref("t", x) and pw.residual is None and pw.alpha is None
+              and (pw.g.KH, pw.g.KW, pw.g.SH, pw.g.SW, pw.g.PT, pw.g.PL) == (1, 1, 1, 1, 0, 0))
+        return ExpandDepthwise(pw, dw) if ok else None
+    return _join_producer(low, x, reads, out, "expdw", name, fused)
 
 
 def lower_pool(low: Lowering, i: int, step: Step):
