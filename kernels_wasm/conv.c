@@ -186,19 +186,12 @@ static void pointwise_pixels(const float* in, int np, int C, const float* w, con
 // conv's epilogue (NaN in any row gives NaN).
 INLINE void store_pooled_panel(float* o, const float* alpha, int co0, int ncols, v128_t acc[MR][2], int act,
                                float param) {
-  const v128_t a0 = alpha ? wasm_v128_load(alpha + co0) : wasm_f32x4_splat(0);
-  const v128_t a1 = alpha ? wasm_v128_load(alpha + co0 + 4) : wasm_f32x4_splat(0);
-  v128_t m0 = activate4(acc[0][0], act, param, a0), m1 = activate4(acc[0][1], act, param, a1);
-  v128_t n0 = wasm_f32x4_ne(m0, m0), n1 = wasm_f32x4_ne(m1, m1);
-  for (int r = 1; r < MR; r++) {
-    const v128_t v0 = activate4(acc[r][0], act, param, a0), v1 = activate4(acc[r][1], act, param, a1);
-    m0 = wasm_f32x4_pmax(m0, v0);
-    m1 = wasm_f32x4_pmax(m1, v1);
-    n0 = wasm_v128_or(n0, wasm_f32x4_ne(v0, v0));
-    n1 = wasm_v128_or(n1, wasm_f32x4_ne(v1, v1));
+  v128_t v[2][MR];
+  for (int h = 0; h < 2; h++) {
+    const v128_t al = alpha ? wasm_v128_load(alpha + co0 + 4 * h) : wasm_f32x4_splat(0);
+    for (int r = 0; r < MR; r++) v[h][r] = activate4(acc[r][h], act, param, al);
   }
-  m0 = wasm_v128_or(m0, n0);
-  m1 = wasm_v128_or(m1, n1);
+  const v128_t m0 = max4(v[0][0], v[0][1], v[0][2], v[0][3]), m1 = max4(v[1][0], v[1][1], v[1][2], v[1][3]);
   if (ncols == 8) {
     wasm_v128_store(o, m0);
     wasm_v128_store(o + 4, m1);
@@ -665,6 +658,7 @@ void op_expdw(const int32_t* a, int tid, int nthreads) {
   const int ocw = MAX(1, (EXPDW_SCRATCH / (R * CE) - span) / SW + 1);
   const int stride = ((ocw - 1) * SW + span) * CE;        // floats per ring row
   float ring[EXPDW_SCRATCH];
+#define RING_ROW(ih) (ring + (size_t)((((ih) % R) + R) % R) * stride)   // input row ih's slot (ih may be < 0)
   int r0, r1;
   FOR_WORK(N * OH, r0, r1) {
     const float* p0[DW_MAX_TAPS];
@@ -679,12 +673,12 @@ void op_expdw(const int32_t* a, int tid, int nthreads) {
           next = ih0;
         }
         for (; next < ih0 + R; next++)
-          expand_row(x, w, bias, n, next, iw_lo, ncols, H, W, C, CE, act, param, ring + (size_t)(((next % R) + R) % R) * stride);
+          expand_row(x, w, bias, n, next, iw_lo, ncols, H, W, C, CE, act, param, RING_ROW(next));
         for (int ow = ow0; ow < ow1; ow += 2) {
           const int two = ow + 1 < ow1;
           for (int kh = 0; kh < KH; kh++) {
             const int ih = ih0 + kh * DH;
-            const float* rr = ring + (size_t)(((ih % R) + R) % R) * stride;
+            const float* rr = RING_ROW(ih);
             for (int kw = 0; kw < KW; kw++) {
               const int col = (ow - ow0) * SW + kw * DW;
               p0[kh * KW + kw] = rr + (size_t)col * CE;
@@ -699,6 +693,7 @@ void op_expdw(const int32_t* a, int tid, int nthreads) {
       }
     }
   }
+#undef RING_ROW
 }
 
 // args: x out  N H W C  OH OW  KH KW SH SW PT PL  kind(0 max, 1 avg)

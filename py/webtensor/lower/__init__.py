@@ -393,21 +393,19 @@ def lower_conv(low: Lowering, i: int, step: Step):
 
 
 def fuse_max_pool(low: Lowering, conv: Conv, i: int, name: str) -> bool:
-    """A conv without a residual whose output only a 2x2 stride-2 max pool reads (VALID, or
-    SAME where the conv's map has even sizes: no window reaches the padding): one ConvPool
-    in the two calls' stead, where the backend supports it.  The pool step is skipped; an
-    activation moved ahead of the pool (_act_through_max_pool) is the conv's epilogue."""
+    """A conv whose output only a 2x2 stride-2 max pool reads, no window of it reaching the
+    padding (VALID, or SAME over an even map: the pool's output is the map's halves): one
+    ConvPool in the two calls' stead, where the backend supports it.  The pool step is
+    skipped; an activation moved ahead of the pool (_act_through_max_pool) is the conv's
+    epilogue."""
     out = conv.out.key
-    j = low.single_consumer(out, i) if low.optimize and conv.residual is None else None
-    if j is None or j in low.skip:
+    j = low.single_consumer(out, i) if low.optimize else None
+    if j is None or j in low.skip or low.plan.steps[j].node.op != "MaxPool":
         return False
     pool = low.plan.steps[j]
-    a, g = pool.node.attrs, conv.g
-    even = g.OH % 2 == 0 and g.OW % 2 == 0
-    if (pool.node.op != "MaxPool" or pool.inputs != [out] or list(a.get("ksize", [])) != [1, 2, 2, 1]
-            or list(a.get("strides", [])) != [1, 2, 2, 1] or not (a.get("padding") == "VALID" or
-                                                                  (a.get("padding") == "SAME" and even))
-            or low.dtype(out) != F32 or g.OH < 2 or g.OW < 2):
+    k, g = pool.node.attrs.get("ksize"), conv.g
+    pg = _window(low, out, k[1], k[2], pool.node.attrs)
+    if (pg.KH, pg.KW, pg.SH, pg.SW, pg.PT, pg.PL, pg.OH, pg.OW) != (2, 2, 2, 2, 0, 0, g.OH // 2, g.OW // 2):
         return False
     call = ConvPool(conv, Ref("t", pool.outputs[0]))
     if not low.supports(call):

@@ -154,9 +154,9 @@ class CompiledPlan(SegmentedPlan):
         out = np.empty(io.total, np.uint8)
         self.rt.execute(prog, io.in_addr, in_arrays, io.out_addr, io.out_sizes, io.out_at, out, self.max_threads)
         result = {}
-        for k, at, nbytes, dtype, shape in io.views:
+        for k, at, nbytes, dtype, shape, is_bool in io.views:
             v = out[at:at + nbytes].view(dtype).reshape(shape)
-            result[k] = v.astype(BOOL) if self.plan.specs[k].dtype == BOOL else v
+            result[k] = v.astype(BOOL) if is_bool else v
         return result
 
     def _io_layout(self, out_keys, to_js) -> SimpleNamespace:
@@ -167,7 +167,7 @@ class CompiledPlan(SegmentedPlan):
             dtype = np.dtype(self.stored_dtype(k))
             shape = self.plan.specs[k].shape
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            views.append((k, at, nbytes, dtype, shape))
+            views.append((k, at, nbytes, dtype, shape, self.plan.specs[k].dtype == BOOL))
             at += -(-nbytes // 8) * 8
         return SimpleNamespace(in_addr=to_js([self.address(k) for k in self.plan.input_keys]),
                                out_addr=to_js([self.address(k) for k in out_keys]),

@@ -187,7 +187,7 @@ def enc_conv(call: Conv, e: Encoder):
 
 def enc_convpool(call: ConvPool, e: Encoder):
     _, args = enc_conv(call.conv, e)
-    return "OP_CONVPOOL", {**args, "out": e.ref(call.out), "residual": 0}
+    return "OP_CONVPOOL", {**args, "out": e.ref(call.out)}
 
 
 def enc_dwconv(call: DepthwiseConv, e: Encoder):
@@ -369,8 +369,7 @@ def supports(call) -> bool:
         # rows its chunks share would be computed twice (engine().fuse_expansion_above_bytes)
         return (g.KH * g.KW <= MAX_DEPTHWISE_TAPS and window_floats <= EXPDW_SCRATCH
                 and g.N * g.H * g.W * ce * 4 >= engine().fuse_expansion_above_bytes)
-    if isinstance(call, ConvPool) and (call.conv.residual is not None or call.conv.CO > POOL_CO_MAX
-                                       or call.conv.g.OH < 2 or call.conv.g.OW < 2):
+    if isinstance(call, ConvPool) and (call.conv.residual is not None or call.conv.CO > POOL_CO_MAX):
         return False                   # conv.c holds the four conv pixels of a window in a stack scratch
     if isinstance(call, QConv) and (call.g.KH > 16 or call.g.KH * QMR * _qconv_rows(call) > QSCRATCH):
         return False                   # quant.c gathers QMR rows of KH filter rows into its scratch
