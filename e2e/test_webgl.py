@@ -31,6 +31,22 @@ json.dumps({"ref": ref, "got": got, "before": before, "after": (st.textures, st.
     assert r["before"] == r["after"], "textures or GPU bytes grew over 30 predictions"
 
 
+def test_conformance_with_one_row_per_filter_fetch(app):
+    """test_backends runs the suite with every WebGL conv sharing filter fetches between 4
+    rows (ROWS 4, the large layers' program); this runs the conv cases with ROWS 1 (the
+    smaller program that layers below engine().webgl_shared_rows_above get)."""
+    page, _, _ = app
+    r = py(page, """
+import json, webtensor.conformance as c
+names = [k.name for k in c.cases() if {'Conv2D', 'DepthwiseConv2dNative', '_FusedConv2D', 'FusedDepthwiseConv2dNative', 'MatMul', '_FusedMatMul'} & set(k.kernel_ops)]
+json.dumps({'results': await c.run_async('webgl', names, webgl_shared_rows_above=1 << 62)})
+""")
+    results = r["results"]
+    assert len(results) > 30
+    failed = [x for x in results if not x["ok"]]
+    assert not failed, failed
+
+
 def test_a_shader_that_does_not_compile_names_its_error(app):
     """Compiles are not waited for one by one (a status query would serialise them); a
     shader's compile error still surfaces, with the compiler's log, when its program is

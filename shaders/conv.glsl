@@ -1,95 +1,185 @@
 // Convolution / GEMM / depthwise, NHWC, fused epilogue: act(conv + bias [+ residual]).
-// Static shapes are #defines (a program per shape).  VEC4: channel counts are multiples
-// of 4, so an output texel is 4 output channels of one pixel and the inner loop is a
-// vec4 x mat4 product; otherwise every component is computed on its own.
-uniform sampler2D X;      // input  [N][H][W][C]
-uniform sampler2D Wt;     // filter [KH][KW][C][CO] (depthwise: [KH][KW][C*MULT])
-uniform sampler2D Bias;   // [CO]
+// Static shapes are #defines (a program per shape).
+// VEC4: the output channel count is a multiple of 4 and the output grid has one image row
+// per grid row.  A fragment computes 4 output channels of one pixel in each of its LAYERS
+// grid rows, ROWS rows at a time: with ROWS 4 each filter texel is fetched once for all
+// four rows (large layers; the program is larger and SwiftShader compiles it for longer),
+// with ROWS 1 once per row.  The inner loop is a vec4 x mat4 product (C_VEC4) or, for input
+// channels not a multiple of 4 (an RGB stem), reads a pixel's channels as a 4-element
+// window of two texels.  Otherwise compute(t) works out one output element at a time.
+uniform sampler2DArray X;      // input  [N][H][W][C]
+uniform sampler2DArray Wt;     // filter [KH][KW][C][CO] (depthwise: [KH][KW][C*MULT])
+uniform sampler2DArray Bias;   // [CO]
 #ifdef RESIDUAL
-uniform sampler2D R;      // [N][OH][OW][CO]
+uniform sampler2DArray R;      // [N][OH][OW][CO]
 #endif
 #ifdef ALPHA
-uniform sampler2D Alpha;  // [CO]
+uniform sampler2DArray Alpha;  // [CO]
 #endif
 uniform float PARAM;
 
-float act(float v, float alpha) {
-  if (wt_isnan(v)) return v;      // the NaN rule: NaN in, NaN out
+float act_raw(float v, float alpha) {
   ACTIVATION
 }
+float act(float v, float alpha) {
+  if (wt_isnan(v)) return v;      // the NaN rule: NaN in, NaN out
+  return act_raw(v, alpha);
+}
+
+#ifdef VEC4
+#define OWN_MAIN
+// the first element of input pixel iw in input grid row xr (= n * H + ih), and texel i of it
+#ifdef X_ROWS
+#define XELEM0(xr) (iw * C)
+#define XTEX(xr, i) at(X, i, xr)
+#else
+#define XELEM0(xr) (((xr) * W + iw) * C)
+#define XTEX(xr, i) texel(X, i)
+#endif
+// filter texel co4 of row `row` (conv: tap * C + c; depthwise: the tap)
+#ifdef W_ROWS
+#define WT(row) at(Wt, co4, row)
+#else
+#define WT(row) texel(Wt, (row) * (CO / 4) + co4)
+#endif
+
+// bias (in the accumulator already), residual and activation of output grid row r
+vec4 finish(vec4 a, int r, int x, vec4 alpha) {
+#if defined(RESIDUAL) && defined(R_ROWS)
+  a += at(R, x, r);                   // the residual has the output's grid
+#elif defined(RESIDUAL)
+  a += texel(R, r * OUT_WIDTH + x);
+#endif
+#ifdef HAS_ACT
+  vec4 o = vec4(act_raw(a.x, alpha.x), act_raw(a.y, alpha.y), act_raw(a.z, alpha.z), act_raw(a.w, alpha.w));
+  return mix(o, a, wt_isnan4(a));     // the NaN rule, as a select
+#else
+  return a;
+#endif
+}
+
+// Written out, branch-free where the shape allows: SwiftShader runs a fragment shader on the
+// CPU, 4 fragments per SIMD op, and a branch, a loop or a vec4 array (kept in memory) costs
+// as much as the fetches (a 1x1 conv: 11 ms with per-row branches and loops, 4.7 without).
+#if ROWS == 4
+#define EACH_ROW(S) S(x, a0) S(y, a1) S(z, a2) S(w, a3)
+#else
+#define EACH_ROW(S) S(x, a0)
+#endif
+// an input texel, or zeros where the tap falls in the padding: a select, not a branch (and
+// never a multiplication by 0, which would turn another pixel's Inf into NaN)
+#if defined(NO_PAD)
+#define TAP_OK(k) true
+#elif defined(NO_HPAD)
+#define TAP_OK(k) (ih.k >= 0 && ih.k < H)
+#else
+#define TAP_OK(k) (iw_ok && ih.k >= 0 && ih.k < H)
+#endif
+#define XAT(k, c4) (TAP_OK(k) ? XTEX(xr.k, (XELEM0(xr.k) >> 2) + (c4)) : vec4(0.0))
+
+#if !defined(C_VEC4)
+// 4 channels of an input pixel from element e of grid row xr on: the two texels they start in
+vec4 window4(int xr, int e) {
+  int o = e & 3;
+  vec4 lo = XTEX(xr, e >> 2), hi = XTEX(xr, (e >> 2) + 1);
+  return o == 0 ? lo : o == 1 ? vec4(lo.yzw, hi.x) : o == 2 ? vec4(lo.zw, hi.xy) : vec4(lo.w, hi.xyz);
+}
+#endif
 
 void main() {
-  int t = outTexel();
-  int base = t * 4;
-  if (base >= N * OH * OW * CO) { outColor = vec4(0.0); return; }
-#ifdef VEC4
-#ifdef OUT_ROWS
-  // the output texture has one image row per texture row: no division by the width
-  ivec2 fc = ivec2(gl_FragCoord.xy);
-  int co = (fc.x % (CO / 4)) * 4, ow = fc.x / (CO / 4), n = fc.y / OH, oh = fc.y - n * OH;
+  int x = int(gl_FragCoord.x), r0 = firstRow();
+  int co4 = x % (CO / 4), ow = x / (CO / 4);
+  vec4 b = texel(Bias, co4);
+#ifdef ALPHA
+  vec4 alpha = texel(Alpha, co4);
 #else
-  ivec4 q = nhwc(base, OH, OW, CO);
-  int n = q.x, oh = q.y, ow = q.z, co = q.w;
+  vec4 alpha = vec4(0.0);
 #endif
-  vec4 acc = texelFetch(Bias, ivec2(co >> 2, 0), 0);
-  for (int kh = 0; kh < KH; kh++) {
-    int ih = oh * SH - PT + kh * DH;
-    if (ih < 0 || ih >= H) continue;
+#if ROWS == 4
+  {
+    ivec4 r = ivec4(r0, r0 + 1, r0 + 2, r0 + 3);      // output grid rows n * OH + oh
+#else
+  for (int g = 0; g < LAYERS; g++) {
+    ivec4 r = ivec4(r0 + g);
+#endif
+    // rows past the tensor compute garbage from whatever the fetches return; nothing reads them
+    ivec4 n = r / OH, oh = r - n * OH;
+    vec4 a0 = b, a1 = b, a2 = b, a3 = b;
+#ifdef SLIDE
+    // depthwise, stride and dilation 1 vertically, the 4 rows consecutive in one image:
+    // output row l reads input rows oh.x - PT + l + kh, so each input row is fetched once
+    // per kw for all four (KH + 3 fetches instead of 4 KH)
+    int n0 = n.x, ih0 = oh.x - PT;
     for (int kw = 0; kw < KW; kw++) {
       int iw = ow * SW - PL + kw * DW;
-      if (iw < 0 || iw >= W) continue;
-#ifdef X_ROWS
-#define XT(c4) texelFetch(X, ivec2(iw * (C / 4) + (c4), n * H + ih), 0)
-#define XE(c) texelFetch(X, ivec2((iw * C + (c)) >> 2, n * H + ih), 0)[(iw * C + (c)) & 3]
-#else
-      int xb = ((n * H + ih) * W + iw) * (C / 4);
-#define XT(c4) texel(X, xb + (c4))
-#define XE(c) elem(X, ((n * H + ih) * W + iw) * C + (c))
-#endif
-#ifdef DEPTHWISE
-#ifdef W_ROWS
-      acc += XT(co >> 2) * texelFetch(Wt, ivec2(co >> 2, kh * KW + kw), 0);
-#else
-      acc += XT(co >> 2) * texel(Wt, (kh * KW + kw) * (C / 4) + (co >> 2));
-#endif
-#else
-      int wrow = (kh * KW + kw) * C;
-#ifndef C_VEC4
-      // input channels not a multiple of 4 (e.g. an RGB stem): one input element at a
-      // time, still 4 output channels per fragment
-      for (int c = 0; c < C; c++) acc += XE(c) * texelFetch(Wt, ivec2(co >> 2, wrow + c), 0);
-#else
-      for (int c4 = 0; c4 < C / 4; c4++) {
-        vec4 xv = XT(c4);
-#ifdef W_ROWS
-        int r0 = wrow + c4 * 4;
-        acc += xv.x * texelFetch(Wt, ivec2(co >> 2, r0), 0) + xv.y * texelFetch(Wt, ivec2(co >> 2, r0 + 1), 0)
-             + xv.z * texelFetch(Wt, ivec2(co >> 2, r0 + 2), 0) + xv.w * texelFetch(Wt, ivec2(co >> 2, r0 + 3), 0);
-#else
-        int wr = wrow * (CO / 4) + (co >> 2) + c4 * 4 * (CO / 4);
-        acc += xv.x * texel(Wt, wr) + xv.y * texel(Wt, wr + CO / 4) + xv.z * texel(Wt, wr + 2 * (CO / 4))
-             + xv.w * texel(Wt, wr + 3 * (CO / 4));
-#endif
+      bool iw_ok = iw >= 0 && iw < W;
+#define XROW(j) (iw_ok && ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(n0 * H + ih0 + (j), (XELEM0(n0 * H + ih0 + (j)) >> 2) + co4) : vec4(0.0))
+      vec4 x0 = XROW(0), x1 = XROW(1), x2 = XROW(2);
+      for (int kh = 0; kh < KH; kh++) {
+        vec4 x3 = XROW(kh + 3), w = WT(kh * KW + kw);
+        a0 += x0 * w; a1 += x1 * w; a2 += x2 * w; a3 += x3 * w;
+        x0 = x1; x1 = x2; x2 = x3;
       }
-#endif
-#endif
-#undef XT
-#undef XE
+#undef XROW
     }
-  }
-#ifdef RESIDUAL
-  acc += texel(R, t);
-#endif
-  vec4 r;
-  for (int j = 0; j < 4; j++) {
-#ifdef ALPHA
-    r[j] = act(acc[j], elem(Alpha, co + j));
 #else
-    r[j] = act(acc[j], 0.0);
+    for (int kh = 0; kh < KH; kh++) {
+      ivec4 ih = oh * SH - PT + kh * DH;
+      ivec4 xr = n * H + ih;
+      for (int kw = 0; kw < KW; kw++) {
+        int iw = ow * SW - PL + kw * DW;
+#if !defined(NO_PAD) && !defined(NO_HPAD)
+        bool iw_ok = iw >= 0 && iw < W;
+#endif
+        int tap = kh * KW + kw;
+#if defined(DEPTHWISE)
+        vec4 w = WT(tap);
+#define ROW_ACC(k, a) a += XAT(k, co4) * w;
+        EACH_ROW(ROW_ACC)
+#elif defined(C_VEC4)
+        for (int c4 = 0; c4 < C / 4; c4++) {
+          int row = tap * C + c4 * 4;
+          vec4 w0 = WT(row), w1 = WT(row + 1), w2 = WT(row + 2), w3 = WT(row + 3);
+#define ROW_ACC(k, a) { vec4 v = XAT(k, c4); a += v.x * w0 + v.y * w1 + v.z * w2 + v.w * w3; }
+          EACH_ROW(ROW_ACC)
+        }
+#elif C < 4
+        // an RGB (or gray, or 2-channel) stem: one window of C channels, no loop
+        vec4 w0 = WT(tap * C), w1 = C > 1 ? WT(tap * C + 1) : w0, w2 = C > 2 ? WT(tap * C + 2) : w0;
+#if C == 3
+#define ROW_ACC(k, a) { vec4 v = TAP_OK(k) ? window4(xr.k, XELEM0(xr.k)) : vec4(0.0); a += v.x * w0 + v.y * w1 + v.z * w2; }
+#elif C == 2
+#define ROW_ACC(k, a) { vec4 v = TAP_OK(k) ? window4(xr.k, XELEM0(xr.k)) : vec4(0.0); a += v.x * w0 + v.y * w1; }
+#else
+#define ROW_ACC(k, a) { vec4 v = TAP_OK(k) ? window4(xr.k, XELEM0(xr.k)) : vec4(0.0); a += v.x * w0; }
+#endif
+        EACH_ROW(ROW_ACC)
+#else
+        for (int c4 = 0; c4 < (C + 3) / 4; c4++) {
+          int row = tap * C + c4 * 4, cnt = min(4, C - c4 * 4);
+          vec4 w0 = WT(row), w1 = cnt > 1 ? WT(row + 1) : w0, w2 = cnt > 2 ? WT(row + 2) : w0, w3 = cnt > 3 ? WT(row + 3) : w0;
+          // elements past the pixel's channels are never multiplied (they may be another pixel's NaN)
+#define ROW_ACC(k, a) { vec4 v = TAP_OK(k) ? window4(xr.k, XELEM0(xr.k) + c4 * 4) : vec4(0.0); a += v.x * w0; if (cnt > 1) a += v.y * w1; if (cnt > 2) a += v.z * w2; if (cnt > 3) a += v.w * w3; }
+          EACH_ROW(ROW_ACC)
+        }
+#endif
+#undef ROW_ACC
+      }
+    }
+#endif
+#if ROWS == 4
+    out0 = finish(a0, r0, x, alpha);
+    out1 = finish(a1, r0 + 1, x, alpha);
+    out2 = finish(a2, r0 + 2, x, alpha);
+    out3 = finish(a3, r0 + 3, x, alpha);
+#else
+    store(g, finish(a0, r0 + g, x, alpha));
 #endif
   }
-  outColor = r;
+}
 #else
+vec4 compute(int t) {
+  int base = t * 4;
   vec4 r = vec4(0.0);
   for (int j = 0; j < 4; j++) {
     int fi = base + j;
@@ -121,6 +211,6 @@ void main() {
     r[j] = act(acc, 0.0);
 #endif
   }
-  outColor = r;
-#endif
+  return r;
 }
+#endif

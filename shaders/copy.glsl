@@ -1,23 +1,23 @@
 // Strided gather: output element i <- source element OFFSET + sum(coord_d * SS[d]).
 // Transpose, slice, strided slice, concat / pack / split / pad pieces, casts of layout.
-uniform sampler2D X;
+uniform sampler2DArray X;
 uniform int SHAPE[6];
 uniform int SS[6];
 uniform int OFFSET;
 uniform int SIZE;
 #ifdef BASE
-uniform sampler2D B;     // the output's previous content (concat and pad write in pieces)
+uniform sampler2DArray B;     // the output's previous content (concat and pad write in pieces)
 uniform int DS[6];       // where this piece lands: its coordinates -> output fi index
 uniform int DOFFSET;
 uniform int OUT_SIZE;
 #endif
 
-void main() {
-  int base = outTexel() * 4;
+vec4 compute(int t) {
+  int base = t * 4;
   vec4 r = vec4(0.0);
 #ifdef BASE
   // every output element: copied from the piece if it falls inside it, else kept
-  r = texel(B, outTexel());
+  r = texel(B, t);
   for (int j = 0; j < 4; j++) {
     int fi = base + j;
     if (fi >= OUT_SIZE) break;
@@ -44,5 +44,5 @@ void main() {
     r[j] = elem(X, src);
   }
 #endif
-  outColor = r;
+  return r;
 }

@@ -1,8 +1,8 @@
 // Element-wise ops over fi indices: unary (X only) or binary with broadcasting
 // (per-input strides over the output's coordinates, 0 where an axis broadcasts).
-uniform sampler2D X;
+uniform sampler2DArray X;
 #ifdef BINARY
-uniform sampler2D Y;
+uniform sampler2DArray Y;
 #endif
 uniform int SHAPE[6];
 uniform int XS[6];
@@ -15,8 +15,8 @@ float act(float v) {
   ACTIVATION
 }
 
-void main() {
-  int base = outTexel() * 4;
+vec4 compute(int t) {
+  int base = t * 4;
   vec4 r = vec4(0.0);
   for (int j = 0; j < 4; j++) {
     int fi = base + j;
@@ -36,5 +36,5 @@ void main() {
 #endif
     r[j] = act(OPERATION);
   }
-  outColor = r;
+  return r;
 }

@@ -1,11 +1,11 @@
 // Reductions out[o][i] = reduce_k x[o][k][i] (KIND 0 mean, 1 sum, 2 max, 3 min),
 // softmax over rows (SOFTMAX), fill (FILL) and casts (CAST).
-uniform sampler2D X;
+uniform sampler2DArray X;
 uniform float VALUE;
 uniform int SIZE;
 
-void main() {
-  int base = outTexel() * 4;
+vec4 compute(int t) {
+  int base = t * 4;
   vec4 r = vec4(0.0);
   for (int j = 0; j < 4; j++) {
     int fi = base + j;
@@ -32,5 +32,5 @@ void main() {
     r[j] = KIND == 0 ? acc / float(RN) : acc;
 #endif
   }
-  outColor = r;
+  return r;
 }

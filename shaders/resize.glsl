@@ -1,11 +1,11 @@
 // Bilinear / nearest resize with TensorFlow's coordinate rules (align_corners,
 // half_pixel_centers), NHWC.
-uniform sampler2D X;
+uniform sampler2DArray X;
 uniform float SCALE_Y;
 uniform float SCALE_X;
 
-void main() {
-  int base = outTexel() * 4;
+vec4 compute(int t) {
+  int base = t * 4;
   vec4 r = vec4(0.0);
   for (int j = 0; j < 4; j++) {
     int fi = base + j;
@@ -32,5 +32,5 @@ void main() {
     r[j] = top + (bot - top) * wy;
 #endif
   }
-  outColor = r;
+  return r;
 }

@@ -685,16 +685,17 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
                     f"backend {backend!r} answers asynchronously: use `await conformance.run_async(...)`")
 
 
-async def run_async(backend: str, names: list[str] | None = None) -> list[dict]:
+async def run_async(backend: str, names: list[str] | None = None, webgl_shared_rows_above: int = 0) -> list[dict]:
     """`run` through `execute_async`: the way to run the suite on WebGPU.  Every plan runs on
-    the whole thread pool, however small (the kernels' work splits are what is tested)."""
+    the whole thread pool, however small (the kernels' work splits are what is tested), and
+    WebGL convs share filter fetches between rows down to `webgl_shared_rows_above` elements."""
     eng = engine()
-    saved = eng.one_thread_below_flops, eng.fuse_expansion_above_bytes
-    eng.one_thread_below_flops, eng.fuse_expansion_above_bytes = 0, 0
+    saved = eng.one_thread_below_flops, eng.fuse_expansion_above_bytes, eng.webgl_shared_rows_above
+    eng.one_thread_below_flops, eng.fuse_expansion_above_bytes, eng.webgl_shared_rows_above = 0, 0, webgl_shared_rows_above
     try:
         return await _run_cases(backend, names)
     finally:
-        eng.one_thread_below_flops, eng.fuse_expansion_above_bytes = saved
+        eng.one_thread_below_flops, eng.fuse_expansion_above_bytes, eng.webgl_shared_rows_above = saved
 
 
 async def _run_cases(backend: str, names: list[str] | None) -> list[dict]:

@@ -128,6 +128,10 @@ class _Engine:
         # map would take this many bytes or more (a smaller map stays in cache, and the fused
         # kernel computes the rows its chunks share twice); the conformance suite sets 0
         self.fuse_expansion_above_bytes = 1 << 20
+        # WebGL convs with at least this many output elements compute 4 rows per fetched
+        # filter texel (faster, but a larger program that SwiftShader compiles for longer at
+        # its first draw); the conformance suite sets 0, e2e/test_webgl.py tests the rest
+        self.webgl_shared_rows_above = 1 << 16
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

@@ -196,7 +196,7 @@ class GLPlan(SegmentedPlan):
         lines = [f"#define OUT_WIDTH {w}"] + [f"#define {k} {v}" for k, v in defines.items()]
         prelude = shader_source("prelude")
         head, _, rest = prelude.partition("\n")
-        return "\n".join([head, *lines, rest, shader_source(shader)])
+        return "\n".join([head, *lines, rest, shader_source(shader), shader_source("main")])
 
     def translate(self, it) -> dict:
         """One kernel call of the lowering -> one draw (`DRAWS`)."""
@@ -275,21 +275,36 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     if dw:
         defs["DEPTHWISE"] = 1
     w_rows = p.dims[wt][0] == (C // 4 if dw else CO // 4)
-    if CO % 4 == 0 and mult == 1 and (C % 4 == 0 or (not dw and w_rows)):
-        defs["VEC4"] = 1                     # 4 output channels per fragment
+    out_rows = p.dims_of(out_key) == (g.OW * CO // 4, N * g.OH)     # one image row per grid row
+    if CO % 4 == 0 and mult == 1 and out_rows and (C % 4 == 0 or (not dw and w_rows)):
+        defs["VEC4"] = 1                     # 4 output channels of a pixel in each of 4 rows per fragment
         if C % 4 == 0:
             defs["C_VEC4"] = 1               # ... and 4 input channels per fetch
         # direct texel addressing where the textures have image rows
         if (W * C) % 4 == 0 and p.dims[p.tex_of(call.x)] == (W * C // 4, N * H):
             defs["X_ROWS"] = 1
-        if p.dims_of(out_key) == (g.OW * CO // 4, N * g.OH):
-            defs["OUT_ROWS"] = 1
         if w_rows:
             defs["W_ROWS"] = 1
+        # 4 rows per fetched filter texel where the layer is large enough to pay for the
+        # longer compile (SwiftShader compiles a program at its first draw)
+        defs["ROWS"] = 4 if p.size(out_key) >= engine().webgl_shared_rows_above else 1
+        # taps that never reach the padding need no bounds selects
+        v_in = g.PT == 0 and (g.OH - 1) * g.SH + (g.KH - 1) * g.DH < H
+        h_in = g.PL == 0 and (g.OW - 1) * g.SW + (g.KW - 1) * g.DW < W
+        if v_in and h_in:
+            defs["NO_PAD"] = 1
+        elif h_in:
+            defs["NO_HPAD"] = 1
+        if call.act is not None:
+            defs["HAS_ACT"] = 1
+        if dw and defs["ROWS"] == 4 and g.SH == 1 and g.DH == 1 and g.OH % 4 == 0:
+            defs["SLIDE"] = 1                # each input row fetched once for the 4 output rows
     inputs = [["X", p.tex_of(call.x)], ["Wt", wt], ["Bias", p.constant_texture(call.bias, "bias")]]
     if call.residual:
         defs["RESIDUAL"] = 1
         inputs.append(["R", p.tex_of(call.residual)])
+        if p.dims[p.tex_of(call.residual)] == p.dims_of(out_key):
+            defs["R_ROWS"] = 1
     if call.alpha is not None:
         defs["ALPHA"] = 1
         inputs.append(["Alpha", p.constant_texture(call.alpha, "alpha")])
@@ -301,6 +316,9 @@ def draw_pool(p: GLPlan, call: Pool, out_key) -> dict:
     g = call.g
     defs = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL,
                 AVG=int(call.kind == "Avg"))
+    if g.C % 4 == 0 and p.dims_of(out_key) == (g.OW * g.C // 4, g.N * g.OH) \
+            and p.dims[p.tex_of(call.x)] == (g.W * g.C // 4, g.N * g.H):
+        defs["VEC4"] = 1
     return {"src": p.program("window", defs, out_key), "inputs": [["X", p.tex_of(call.x)]], "ints": [], "floats": []}
 
 
