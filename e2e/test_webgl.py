@@ -31,18 +31,17 @@ json.dumps({"ref": ref, "got": got, "before": before, "after": (st.textures, st.
     assert r["before"] == r["after"], "textures or GPU bytes grew over 30 predictions"
 
 
-def test_conformance_with_one_row_per_filter_fetch(app):
-    """test_backends runs the suite with every WebGL conv sharing filter fetches between 4
-    rows (ROWS 4, the large layers' program); this runs the conv cases with ROWS 1 (the
-    smaller program that layers below engine().webgl_shared_rows_above get)."""
+def test_conformance_with_the_size_rules(app):
+    """test_backends runs the suite with every WebGL tensor in 4 layers and every conv sharing
+    filter fetches between 4 rows; this runs it with the size rules of real models (most of
+    the cases' tensors are small: 1 layer, one row per fragment, ROWS 1)."""
     page, _, _ = app
     r = py(page, """
 import json, webtensor.conformance as c
-names = [k.name for k in c.cases() if {'Conv2D', 'DepthwiseConv2dNative', '_FusedConv2D', 'FusedDepthwiseConv2dNative', 'MatMul', '_FusedMatMul'} & set(k.kernel_ops)]
-json.dumps({'results': await c.run_async('webgl', names, webgl_shared_rows_above=1 << 62)})
+json.dumps({'results': await c.run_async('webgl', webgl_defaults=True)})
 """)
     results = r["results"]
-    assert len(results) > 30
+    assert len(results) > 100
     failed = [x for x in results if not x["ok"]]
     assert not failed, failed
 

@@ -232,7 +232,7 @@ MUTANTS = [
     Mutant("WebGL 4-channel max pool drops NaN", "shaders/prelude.glsl",
            "vec4 wt_max4(vec4 x, vec4 y) { return mix(max(x, y), x + y,", "vec4 wt_max4(vec4 x, vec4 y) { return mix(max(x, y), max(x, y),", GL),
     Mutant("WebGL upload puts grid rows in the wrong layer", "py/webtensor/native/webgl_runtime.js",
-           "((r % LAYERS) * t.rows + Math.floor(r / LAYERS)) * row", "(Math.floor(r / LAYERS) * LAYERS + (r % LAYERS)) * row", GL),
+           "((r % L) * t.rows + Math.floor(r / L)) * row", "(Math.floor(r / L) * L + (r % L)) * row", GL),
     # -- WebGPU (WGSL kernels and their snippets)
     Mutant("WebGPU conv drops the residual", "shaders/wgsl/conv.wgsl",
            "if (p[5] >= 0) { v += ld(p[5] + ob + j); }", "", GPU),

@@ -685,17 +685,24 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
                     f"backend {backend!r} answers asynchronously: use `await conformance.run_async(...)`")
 
 
-async def run_async(backend: str, names: list[str] | None = None, webgl_shared_rows_above: int = 0) -> list[dict]:
+WEBGL_SIZES = ("webgl_shared_rows_above", "webgl_layers_min_rows", "webgl_layers_min_texels")
+
+
+async def run_async(backend: str, names: list[str] | None = None, webgl_defaults: bool = False) -> list[dict]:
     """`run` through `execute_async`: the way to run the suite on WebGPU.  Every plan runs on
     the whole thread pool, however small (the kernels' work splits are what is tested), and
-    WebGL convs share filter fetches between rows down to `webgl_shared_rows_above` elements."""
+    on WebGL every tensor has 4 layers and every conv shares filter fetches between 4 rows,
+    unless `webgl_defaults` keeps the size rules (small tensors: 1 layer, 1 row per fetch)."""
     eng = engine()
-    saved = eng.one_thread_below_flops, eng.fuse_expansion_above_bytes, eng.webgl_shared_rows_above
-    eng.one_thread_below_flops, eng.fuse_expansion_above_bytes, eng.webgl_shared_rows_above = 0, 0, webgl_shared_rows_above
+    knobs = ("one_thread_below_flops", "fuse_expansion_above_bytes") + (() if webgl_defaults else WEBGL_SIZES)
+    saved = {k: getattr(eng, k) for k in knobs}
+    for k in knobs:
+        setattr(eng, k, 0)
     try:
         return await _run_cases(backend, names)
     finally:
-        eng.one_thread_below_flops, eng.fuse_expansion_above_bytes, eng.webgl_shared_rows_above = saved
+        for k, v in saved.items():
+            setattr(eng, k, v)
 
 
 async def _run_cases(backend: str, names: list[str] | None) -> list[dict]:

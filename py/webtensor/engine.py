@@ -130,8 +130,12 @@ class _Engine:
         self.fuse_expansion_above_bytes = 1 << 20
         # WebGL convs with at least this many output elements compute 4 rows per fetched
         # filter texel (faster, but a larger program that SwiftShader compiles for longer at
-        # its first draw); the conformance suite sets 0, e2e/test_webgl.py tests the rest
+        # its first draw), and texel grids of at least these rows and texels are stored in 4
+        # layers (backends/webgl.grid_layers); the conformance suite sets all three to 0 and
+        # e2e/test_webgl.py runs it with these defaults
         self.webgl_shared_rows_above = 1 << 16
+        self.webgl_layers_min_rows = 16
+        self.webgl_layers_min_texels = 8192
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

@@ -70,6 +70,15 @@ def tex_dims(n: int, max_size: int, row_texels: int | None = None) -> tuple[int,
     return w, h
 
 
+def grid_layers(w: int, h: int) -> int:
+    """Layers of the array texture holding a w x h texel grid (webgl_runtime.js): 4, so a
+    fragment writes 4 rows, unless the grid has few rows or few texels: then 4x fewer
+    fragments would leave SwiftShader's threads idle (MobileNetV2's 7x7 and 14x14 layers
+    ran 1.5-3x slower with 4)."""
+    eng = engine()
+    return 4 if h >= eng.webgl_layers_min_rows and w * h >= eng.webgl_layers_min_texels else 1
+
+
 class GLPlan(SegmentedPlan):
     """A Plan translated into draws, textures planned, on one GL runtime."""
 
@@ -113,7 +122,7 @@ class GLPlan(SegmentedPlan):
         pool = self.free.get(dims)
         if pool:
             return pool.pop()
-        tid = int(self.rt.createTexture(*dims))
+        tid = int(self.rt.createTexture(*dims, grid_layers(*dims)))
         self.owned.append(tid)
         self.dims[tid] = dims
         return tid
@@ -192,8 +201,8 @@ class GLPlan(SegmentedPlan):
         return int(self.rt.setPlan(json.dumps(draws)))
 
     def program(self, shader: str, defines: dict, out_key) -> str:
-        w, _ = self.dims_of(out_key)
-        lines = [f"#define OUT_WIDTH {w}"] + [f"#define {k} {v}" for k, v in defines.items()]
+        w, h = self.dims_of(out_key)
+        lines = [f"#define OUT_WIDTH {w}", f"#define OUT_LAYERS {grid_layers(w, h)}"] + [f"#define {k} {v}" for k, v in defines.items()]
         prelude = shader_source("prelude")
         head, _, rest = prelude.partition("\n")
         return "\n".join([head, *lines, rest, shader_source(shader), shader_source("main")])
@@ -287,7 +296,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
             defs["W_ROWS"] = 1
         # 4 rows per fetched filter texel where the layer is large enough to pay for the
         # longer compile (SwiftShader compiles a program at its first draw)
-        defs["ROWS"] = 4 if p.size(out_key) >= engine().webgl_shared_rows_above else 1
+        defs["ROWS"] = 4 if grid_layers(*p.dims_of(out_key)) == 4 and p.size(out_key) >= engine().webgl_shared_rows_above else 1
         # taps that never reach the padding need no bounds selects
         v_in = g.PT == 0 and (g.OH - 1) * g.SH + (g.KH - 1) * g.DH < H
         h_in = g.PL == 0 and (g.OW - 1) * g.SW + (g.KW - 1) * g.DW < W
@@ -449,7 +458,7 @@ class WebGLBackend:
         entry = self._textures.get(key)
         if entry is None or entry[2] != generation:      # none yet, or lost with its context
             rt = self.runtime()
-            tid = int(rt.createTexture(*dims))
+            tid = int(rt.createTexture(*dims, grid_layers(*dims)))
             try:
                 rt.upload(tid, data)
             except BaseException:

@@ -112,19 +112,21 @@ class GLRuntime {
     return p.locations.get(name);
   }
 
-  // A w x h texel grid: LAYERS layers of ceil(h / LAYERS) rows.
-  createTexture(w, h) {
+  // A w x h texel grid: `layers` (LAYERS, or 1 for a grid of few rows) layers of
+  // ceil(h / layers) rows.
+  createTexture(w, h, layers = LAYERS) {
     this.check();
-    const gl = this.gl, tex = gl.createTexture(), rows = Math.ceil(h / LAYERS);
+    if (layers !== 1 && layers !== LAYERS) throw new RangeError(`webgl: a texture has 1 or ${LAYERS} layers, not ${layers}`);
+    const gl = this.gl, tex = gl.createTexture(), rows = Math.ceil(h / layers);
     gl.bindTexture(gl.TEXTURE_2D_ARRAY, tex);
-    gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, w, rows, LAYERS);
+    gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, w, rows, layers);
     for (const [k, v] of [[gl.TEXTURE_MIN_FILTER, gl.NEAREST], [gl.TEXTURE_MAG_FILTER, gl.NEAREST],
                           [gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE], [gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE]]) {
       gl.texParameteri(gl.TEXTURE_2D_ARRAY, k, v);
     }
     const id = this.nextId++;
-    this.textures.set(id, { tex, w, h, rows, fbo: null });
-    this.bytes += w * rows * LAYERS * 16;
+    this.textures.set(id, { tex, w, h, rows, layers, fbo: null });
+    this.bytes += w * rows * layers * 16;
     return id;
   }
 
@@ -134,8 +136,8 @@ class GLRuntime {
     const gl = this.gl;
     t.fbo = gl.createFramebuffer();
     gl.bindFramebuffer(gl.FRAMEBUFFER, t.fbo);
-    for (let l = 0; l < LAYERS; l++) gl.framebufferTextureLayer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + l, t.tex, 0, l);
-    gl.drawBuffers(Array.from({ length: LAYERS }, (_, l) => gl.COLOR_ATTACHMENT0 + l));
+    for (let l = 0; l < t.layers; l++) gl.framebufferTextureLayer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + l, t.tex, 0, l);
+    gl.drawBuffers(Array.from({ length: t.layers }, (_, l) => gl.COLOR_ATTACHMENT0 + l));
     return t.fbo;
   }
 
@@ -149,7 +151,7 @@ class GLRuntime {
     const t = this.textures.get(id);
     if (!t) return;
     if (!this.lost) { this.gl.deleteTexture(t.tex); if (t.fbo) this.gl.deleteFramebuffer(t.fbo); }
-    this.bytes -= t.w * t.rows * LAYERS * 16;
+    this.bytes -= t.w * t.rows * t.layers * 16;
     this.textures.delete(id);
   }
 
@@ -162,13 +164,13 @@ class GLRuntime {
       if (data.length > t.h * row) {   // never past the texture planned for this tensor
         throw new RangeError(`webgl: upload of ${data.length} floats into a ${t.w}x${t.h} texture (${t.h * row} floats)`);
       }
-      // grid row r -> layer r % LAYERS, row r / LAYERS
-      const staging = new Float32Array(row * t.rows * LAYERS);
+      // grid row r -> layer r % layers, row r / layers
+      const L = t.layers, staging = new Float32Array(row * t.rows * L);
       for (let r = 0; r * row < data.length; r++) {
-        staging.set(data.subarray(r * row, Math.min((r + 1) * row, data.length)), ((r % LAYERS) * t.rows + Math.floor(r / LAYERS)) * row);
+        staging.set(data.subarray(r * row, Math.min((r + 1) * row, data.length)), ((r % L) * t.rows + Math.floor(r / L)) * row);
       }
       gl.bindTexture(gl.TEXTURE_2D_ARRAY, t.tex);
-      gl.texSubImage3D(gl.TEXTURE_2D_ARRAY, 0, 0, 0, 0, t.w, t.rows, LAYERS, gl.RGBA, gl.FLOAT, staging);
+      gl.texSubImage3D(gl.TEXTURE_2D_ARRAY, 0, 0, 0, 0, t.w, t.rows, L, gl.RGBA, gl.FLOAT, staging);
     } finally { buf.release(); }
   }
 
@@ -180,12 +182,13 @@ class GLRuntime {
       if (n > t.h * row) throw new RangeError(`webgl: download of ${n} floats from a ${t.w}x${t.h} texture`);
       gl.bindFramebuffer(gl.FRAMEBUFFER, this.target(t));
       const used = Math.ceil(n / row), staging = new Float32Array(row * t.rows);
-      for (let l = 0; l < LAYERS && l < used; l++) {      // layer l holds grid rows l, l + LAYERS, ...
-        const rows = Math.ceil((used - l) / LAYERS);
+      const L = t.layers;
+      for (let l = 0; l < L && l < used; l++) {      // layer l holds grid rows l, l + L, ...
+        const rows = Math.ceil((used - l) / L);
         gl.readBuffer(gl.COLOR_ATTACHMENT0 + l);
         gl.readPixels(0, 0, t.w, rows, gl.RGBA, gl.FLOAT, staging);
         for (let y = 0; y < rows; y++) {
-          const r = y * LAYERS + l, end = Math.min((r + 1) * row, n);
+          const r = y * L + l, end = Math.min((r + 1) * row, n);
           data.set(staging.subarray(y * row, y * row + end - r * row), r * row);
         }
       }
