@@ -688,16 +688,18 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
 WEBGL_SIZES = ("webgl_shared_rows_above", "webgl_layers_min_rows", "webgl_layers_min_texels")
 
 
-async def run_async(backend: str, names: list[str] | None = None, webgl_defaults: bool = False) -> list[dict]:
+async def run_async(backend: str, names: list[str] | None = None, webgl_one_layer: bool = False) -> list[dict]:
     """`run` through `execute_async`: the way to run the suite on WebGPU.  Every plan runs on
     the whole thread pool, however small (the kernels' work splits are what is tested), and
     on WebGL every tensor has 4 layers and every conv shares filter fetches between 4 rows,
-    unless `webgl_defaults` keeps the size rules (small tensors: 1 layer, 1 row per fetch)."""
+    or with `webgl_one_layer` every tensor has 1 layer (one row per fragment, ROWS 1)."""
     eng = engine()
-    knobs = ("one_thread_below_flops", "fuse_expansion_above_bytes") + (() if webgl_defaults else WEBGL_SIZES)
+    knobs = ("one_thread_below_flops", "fuse_expansion_above_bytes") + WEBGL_SIZES
     saved = {k: getattr(eng, k) for k in knobs}
     for k in knobs:
         setattr(eng, k, 0)
+    if webgl_one_layer:
+        eng.webgl_layers_min_rows = 1 << 30
     try:
         return await _run_cases(backend, names)
     finally:

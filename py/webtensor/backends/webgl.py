@@ -72,9 +72,10 @@ def tex_dims(n: int, max_size: int, row_texels: int | None = None) -> tuple[int,
 
 def grid_layers(w: int, h: int) -> int:
     """Layers of the array texture holding a w x h texel grid (webgl_runtime.js): 4, so a
-    fragment writes 4 rows, unless the grid has few rows or few texels: then 4x fewer
-    fragments would leave SwiftShader's threads idle (MobileNetV2's 7x7 and 14x14 layers
-    ran 1.5-3x slower with 4)."""
+    fragment writes 4 rows, or 1 below engine()'s row and texel counts (4x fewer fragments
+    can leave SwiftShader's threads idle: MobileNetV2's 7x7 and 14x14 layers ran 1.5-3x
+    slower; but 1 layer below 16 rows / 8192 texels measured no better end to end: MobileNetV2
+    1.01 vs 1.04 of TF.js, BlazeFace 0.64 vs 0.56, so the default is 0, every grid 4)."""
     eng = engine()
     return 4 if h >= eng.webgl_layers_min_rows and w * h >= eng.webgl_layers_min_texels else 1
 
