@@ -31,14 +31,14 @@ json.dumps({"ref": ref, "got": got, "before": before, "after": (st.textures, st.
     assert r["before"] == r["after"], "textures or GPU bytes grew over 30 predictions"
 
 
-def test_conformance_with_one_layer(app):
-    """test_backends runs the suite with every WebGL tensor in 4 layers and every conv sharing
-    filter fetches between 4 rows; this runs it with every tensor in 1 layer (one row per
-    fragment, ROWS 1), what grids below engine().webgl_layers_min_rows get."""
+def test_conformance_with_one_row_per_filter_fetch(app):
+    """test_backends runs the suite with every WebGL conv sharing filter fetches between 4
+    rows (ROWS 4, the large layers' program); this runs it with ROWS 1 (the smaller program
+    that layers below engine().webgl_shared_rows_above get)."""
     page, _, _ = app
     r = py(page, """
 import json, webtensor.conformance as c
-json.dumps({'results': await c.run_async('webgl', webgl_one_layer=True)})
+json.dumps({'results': await c.run_async('webgl', webgl_shared_rows=False)})
 """)
     results = r["results"]
     assert len(results) > 100

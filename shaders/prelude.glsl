@@ -4,15 +4,16 @@
 // WIDTH texels wide.  For NHWC tensors whose channel count is a multiple of 4 each
 // texel is 4 consecutive channels of one pixel, the layout convolutions want; every
 // other op reads elements through flat indices (stride arithmetic).
-// The grid is stored as a 2D array texture of 4 layers (1 for a grid of few rows, whose
-// fragments would be too few to keep SwiftShader's threads busy): grid row r is row r / 4
-// of layer r % 4, and a fragment writes the OUT_LAYERS grid rows OUT_LAYERS * y ..
-// OUT_LAYERS * y + OUT_LAYERS - 1 to as many colour targets, so work a shader shares
-// between rows (a conv's weights) is fetched once for all of them.
+// The grid is stored as a 2D array texture of LAYERS layers: grid row r is row
+// r / LAYERS of layer r % LAYERS, and a fragment writes the LAYERS grid rows
+// LAYERS * y .. LAYERS * y + LAYERS - 1 to its LAYERS colour targets, so work a
+// shader shares between rows (a conv's weights) is fetched once for all of them.
+// (Tried: 1 layer for grids of few rows, whose 4x fewer fragments leave SwiftShader's
+// threads idle; end to end no better, and every fetch then had to ask the layer count.)
 precision highp float;
 precision highp int;
 precision highp sampler2DArray;
-#define LAYERS OUT_LAYERS
+#define LAYERS 4               // webgl_runtime.js's LAYERS
 layout(location = 0) out vec4 out0;
 layout(location = 1) out vec4 out1;
 layout(location = 2) out vec4 out2;
@@ -26,10 +27,8 @@ float wt_min(float x, float y) { return wt_isnan(x) || wt_isnan(y) ? x + y : min
 bvec4 wt_isnan4(vec4 v) { return greaterThan(floatBitsToUint(v) & 0x7fffffffu, uvec4(0x7f800000u)); }
 vec4 wt_max4(vec4 x, vec4 y) { return mix(max(x, y), x + y, bvec4(uvec4(wt_isnan4(x)) | uvec4(wt_isnan4(y)))); }
 
-// texel (x, grid row r) of a tensor (4 layers: r >> 2, r & 3; r is never negative)
-vec4 at(sampler2DArray t, int x, int r) {
-  return texelFetch(t, textureSize(t, 0).z == 4 ? ivec3(x, r >> 2, r & 3) : ivec3(x, r, 0), 0);
-}
+// texel (x, grid row r) of a tensor (LAYERS is 4: r >> 2, r & 3; r is never negative)
+vec4 at(sampler2DArray t, int x, int r) { return texelFetch(t, ivec3(x, r >> 2, r & 3), 0); }
 vec4 texel(sampler2DArray t, int i) {
   int w = textureSize(t, 0).x, r = i / w;
   return at(t, i - r * w, r);

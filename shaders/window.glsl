@@ -1,25 +1,28 @@
 // Max / average pooling (NHWC; the average counts real cells only, as TensorFlow does).
 uniform sampler2DArray X;
 
+// the real cells of output pixel (oh, ow)'s window: input rows lo.x .. hi.x - 1, columns
+// lo.y .. hi.y - 1 (the loops below need no bounds test per tap)
+void window_cells(int oh, int ow, out ivec2 lo, out ivec2 hi) {
+  ivec2 o = ivec2(oh * SH - PT, ow * SW - PL);
+  lo = max(o, ivec2(0));
+  hi = min(o + ivec2(KH, KW), ivec2(H, W));
+}
+
 #ifdef VEC4
 // channels a multiple of 4 and both grids one image row per grid row: 4 channels per fetch
 vec4 compute(int t) {
   int r = t / OUT_WIDTH, x = t - r * OUT_WIDTH;
   int c4 = x % (C / 4), ow = x / (C / 4), n = r / OH, oh = r - n * OH;
+  ivec2 lo, hi;
+  window_cells(oh, ow, lo, hi);
   vec4 acc = AVG == 1 ? vec4(0.0) : vec4(-3.402823e38);
-  float count = 0.0;
-  for (int kh = 0; kh < KH; kh++) {
-    int ih = oh * SH - PT + kh;
-    if (ih < 0 || ih >= H) continue;
-    for (int kw = 0; kw < KW; kw++) {
-      int iw = ow * SW - PL + kw;
-      if (iw < 0 || iw >= W) continue;
+  for (int ih = lo.x; ih < hi.x; ih++)
+    for (int iw = lo.y; iw < hi.y; iw++) {
       vec4 v = at(X, iw * (C / 4) + c4, n * H + ih);
       acc = AVG == 1 ? acc + v : wt_max4(acc, v);
-      count += 1.0;
     }
-  }
-  return AVG == 1 ? acc / count : acc;
+  return AVG == 1 ? acc / float((hi.x - lo.x) * (hi.y - lo.y)) : acc;
 }
 #else
 vec4 compute(int t) {
@@ -29,21 +32,16 @@ vec4 compute(int t) {
     int fi = base + j;
     if (fi >= N * OH * OW * C) break;
     ivec4 q = nhwc(fi, OH, OW, C);
-    int n = q.x, oh = q.y, ow = q.z, c = q.w;
+    int n = q.x, c = q.w;
+    ivec2 lo, hi;
+    window_cells(q.y, q.z, lo, hi);
     float acc = AVG == 1 ? 0.0 : -3.402823e38;
-    float count = 0.0;
-    for (int kh = 0; kh < KH; kh++) {
-      int ih = oh * SH - PT + kh;
-      if (ih < 0 || ih >= H) continue;
-      for (int kw = 0; kw < KW; kw++) {
-        int iw = ow * SW - PL + kw;
-        if (iw < 0 || iw >= W) continue;
+    for (int ih = lo.x; ih < hi.x; ih++)
+      for (int iw = lo.y; iw < hi.y; iw++) {
         float v = elem(X, ((n * H + ih) * W + iw) * C + c);
         acc = AVG == 1 ? acc + v : wt_max(acc, v);
-        count += 1.0;
       }
-    }
-    r[j] = AVG == 1 ? acc / count : acc;
+    r[j] = AVG == 1 ? acc / float((hi.x - lo.x) * (hi.y - lo.y)) : acc;
   }
   return r;
 }

@@ -685,21 +685,18 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
                     f"backend {backend!r} answers asynchronously: use `await conformance.run_async(...)`")
 
 
-WEBGL_SIZES = ("webgl_shared_rows_above", "webgl_layers_min_rows", "webgl_layers_min_texels")
-
-
-async def run_async(backend: str, names: list[str] | None = None, webgl_one_layer: bool = False) -> list[dict]:
+async def run_async(backend: str, names: list[str] | None = None, webgl_shared_rows: bool = True) -> list[dict]:
     """`run` through `execute_async`: the way to run the suite on WebGPU.  Every plan runs on
     the whole thread pool, however small (the kernels' work splits are what is tested), and
-    on WebGL every tensor has 4 layers and every conv shares filter fetches between 4 rows,
-    or with `webgl_one_layer` every tensor has 1 layer (one row per fragment, ROWS 1)."""
+    every WebGL conv shares its filter fetches between 4 rows (ROWS 4), or with
+    `webgl_shared_rows=False` none does (ROWS 1, what small layers get)."""
     eng = engine()
-    knobs = ("one_thread_below_flops", "fuse_expansion_above_bytes") + WEBGL_SIZES
+    knobs = ("one_thread_below_flops", "fuse_expansion_above_bytes", "webgl_shared_rows_above")
     saved = {k: getattr(eng, k) for k in knobs}
     for k in knobs:
         setattr(eng, k, 0)
-    if webgl_one_layer:
-        eng.webgl_layers_min_rows = 1 << 30
+    if not webgl_shared_rows:
+        eng.webgl_shared_rows_above = 1 << 62
     try:
         return await _run_cases(backend, names)
     finally:

@@ -130,13 +130,9 @@ class _Engine:
         self.fuse_expansion_above_bytes = 1 << 20
         # WebGL convs with at least this many output elements compute 4 rows per fetched
         # filter texel (faster, but a larger program that SwiftShader compiles for longer at
-        # its first draw), and texel grids of at least these rows and texels are stored in 4
-        # layers (backends/webgl.grid_layers; 0: every grid, the faster choice measured for
-        # BlazeFace and MobileNetV2 together); the conformance suite runs with 4 layers and
-        # ROWS 4 everywhere, and e2e/test_webgl.py again with 1 layer everywhere
+        # its first draw); the conformance suite runs with 0 (ROWS 4 everywhere) and, in
+        # e2e/test_webgl.py, with no conv sharing (ROWS 1 everywhere)
         self.webgl_shared_rows_above = 1 << 16
-        self.webgl_layers_min_rows = 0
-        self.webgl_layers_min_texels = 0
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

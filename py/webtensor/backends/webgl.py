@@ -70,16 +70,6 @@ def tex_dims(n: int, max_size: int, row_texels: int | None = None) -> tuple[int,
     return w, h
 
 
-def grid_layers(w: int, h: int) -> int:
-    """Layers of the array texture holding a w x h texel grid (webgl_runtime.js): 4, so a
-    fragment writes 4 rows, or 1 below engine()'s row and texel counts (4x fewer fragments
-    can leave SwiftShader's threads idle: MobileNetV2's 7x7 and 14x14 layers ran 1.5-3x
-    slower; but 1 layer below 16 rows / 8192 texels measured no better end to end: MobileNetV2
-    1.01 vs 1.04 of TF.js, BlazeFace 0.64 vs 0.56, so the default is 0, every grid 4)."""
-    eng = engine()
-    return 4 if h >= eng.webgl_layers_min_rows and w * h >= eng.webgl_layers_min_texels else 1
-
-
 class GLPlan(SegmentedPlan):
     """A Plan translated into draws, textures planned, on one GL runtime."""
 
@@ -123,7 +113,7 @@ class GLPlan(SegmentedPlan):
         pool = self.free.get(dims)
         if pool:
             return pool.pop()
-        tid = int(self.rt.createTexture(*dims, grid_layers(*dims)))
+        tid = int(self.rt.createTexture(*dims))
         self.owned.append(tid)
         self.dims[tid] = dims
         return tid
@@ -202,8 +192,8 @@ class GLPlan(SegmentedPlan):
         return int(self.rt.setPlan(json.dumps(draws)))
 
     def program(self, shader: str, defines: dict, out_key) -> str:
-        w, h = self.dims_of(out_key)
-        lines = [f"#define OUT_WIDTH {w}", f"#define OUT_LAYERS {grid_layers(w, h)}"] + [f"#define {k} {v}" for k, v in defines.items()]
+        w, _ = self.dims_of(out_key)
+        lines = [f"#define OUT_WIDTH {w}"] + [f"#define {k} {v}" for k, v in defines.items()]
         prelude = shader_source("prelude")
         head, _, rest = prelude.partition("\n")
         return "\n".join([head, *lines, rest, shader_source(shader), shader_source("main")])
@@ -285,7 +275,8 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     if dw:
         defs["DEPTHWISE"] = 1
     w_rows = p.dims[wt][0] == (C // 4 if dw else CO // 4)
-    out_rows = p.dims_of(out_key) == (g.OW * CO // 4, N * g.OH)     # one image row per grid row
+    out_dims = p.dims_of(out_key)
+    out_rows = out_dims == (g.OW * CO // 4, N * g.OH)     # one image row per grid row
     if CO % 4 == 0 and mult == 1 and out_rows and (C % 4 == 0 or (not dw and w_rows)):
         defs["VEC4"] = 1                     # 4 output channels of a pixel in each of 4 rows per fragment
         if C % 4 == 0:
@@ -297,7 +288,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
             defs["W_ROWS"] = 1
         # 4 rows per fetched filter texel where the layer is large enough to pay for the
         # longer compile (SwiftShader compiles a program at its first draw)
-        defs["ROWS"] = 4 if grid_layers(*p.dims_of(out_key)) == 4 and p.size(out_key) >= engine().webgl_shared_rows_above else 1
+        defs["ROWS"] = 4 if p.size(out_key) >= engine().webgl_shared_rows_above else 1
         # taps that never reach the padding need no bounds selects
         v_in = g.PT == 0 and (g.OH - 1) * g.SH + (g.KH - 1) * g.DH < H
         h_in = g.PL == 0 and (g.OW - 1) * g.SW + (g.KW - 1) * g.DW < W
@@ -313,7 +304,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     if call.residual:
         defs["RESIDUAL"] = 1
         inputs.append(["R", p.tex_of(call.residual)])
-        if p.dims[p.tex_of(call.residual)] == p.dims_of(out_key):
+        if p.dims[p.tex_of(call.residual)] == out_dims:
             defs["R_ROWS"] = 1
     if call.alpha is not None:
         defs["ALPHA"] = 1
@@ -459,7 +450,7 @@ class WebGLBackend:
         entry = self._textures.get(key)
         if entry is None or entry[2] != generation:      # none yet, or lost with its context
             rt = self.runtime()
-            tid = int(rt.createTexture(*dims, grid_layers(*dims)))
+            tid = int(rt.createTexture(*dims))
             try:
                 rt.upload(tid, data)
             except BaseException:

@@ -112,21 +112,19 @@ class GLRuntime {
     return p.locations.get(name);
   }
 
-  // A w x h texel grid: `layers` (LAYERS, or 1 for a grid of few rows) layers of
-  // ceil(h / layers) rows.
-  createTexture(w, h, layers = LAYERS) {
+  // A w x h texel grid: LAYERS layers of ceil(h / LAYERS) rows.
+  createTexture(w, h) {
     this.check();
-    if (layers !== 1 && layers !== LAYERS) throw new RangeError(`webgl: a texture has 1 or ${LAYERS} layers, not ${layers}`);
-    const gl = this.gl, tex = gl.createTexture(), rows = Math.ceil(h / layers);
+    const gl = this.gl, tex = gl.createTexture(), rows = Math.ceil(h / LAYERS);
     gl.bindTexture(gl.TEXTURE_2D_ARRAY, tex);
-    gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, w, rows, layers);
+    gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, w, rows, LAYERS);
     for (const [k, v] of [[gl.TEXTURE_MIN_FILTER, gl.NEAREST], [gl.TEXTURE_MAG_FILTER, gl.NEAREST],
                           [gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE], [gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE]]) {
       gl.texParameteri(gl.TEXTURE_2D_ARRAY, k, v);
     }
     const id = this.nextId++;
-    this.textures.set(id, { tex, w, h, rows, layers, fbo: null });
-    this.bytes += w * rows * layers * 16;
+    this.textures.set(id, { tex, w, h, rows, fbo: null });
+    this.bytes += w * rows * LAYERS * 16;
     return id;
   }
 
@@ -136,8 +134,8 @@ class GLRuntime {
     const gl = this.gl;
     t.fbo = gl.createFramebuffer();
     gl.bindFramebuffer(gl.FRAMEBUFFER, t.fbo);
-    for (let l = 0; l < t.layers; l++) gl.framebufferTextureLayer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + l, t.tex, 0, l);
-    gl.drawBuffers(Array.from({ length: t.layers }, (_, l) => gl.COLOR_ATTACHMENT0 + l));
+    for (let l = 0; l < LAYERS; l++) gl.framebufferTextureLayer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + l, t.tex, 0, l);
+    gl.drawBuffers(Array.from({ length: LAYERS }, (_, l) => gl.COLOR_ATTACHMENT0 + l));
     return t.fbo;
   }
 
@@ -151,7 +149,7 @@ class GLRuntime {
     const t = this.textures.get(id);
     if (!t) return;
     if (!this.lost) { this.gl.deleteTexture(t.tex); if (t.fbo) this.gl.deleteFramebuffer(t.fbo); }
-    this.bytes -= t.w * t.rows * t.layers * 16;
+    this.bytes -= t.w * t.rows * LAYERS * 16;
     this.textures.delete(id);
   }
 
@@ -164,8 +162,8 @@ class GLRuntime {
       if (data.length > t.h * row) {   // never past the texture planned for this tensor
         throw new RangeError(`webgl: upload of ${data.length} floats into a ${t.w}x${t.h} texture (${t.h * row} floats)`);
       }
-      // grid row r -> layer r % layers, row r / layers
-      const L = t.layers, staging = new Float32Array(row * t.rows * L);
+      // grid row r -> layer r % LAYERS, row r / LAYERS
+      const L = LAYERS, staging = new Float32Array(row * t.rows * L);
       for (let r = 0; r * row < data.length; r++) {
         staging.set(data.subarray(r * row, Math.min((r + 1) * row, data.length)), ((r % L) * t.rows + Math.floor(r / L)) * row);
       }
@@ -182,7 +180,7 @@ class GLRuntime {
       if (n > t.h * row) throw new RangeError(`webgl: download of ${n} floats from a ${t.w}x${t.h} texture`);
       gl.bindFramebuffer(gl.FRAMEBUFFER, this.target(t));
       const used = Math.ceil(n / row), staging = new Float32Array(row * t.rows);
-      const L = t.layers;
+      const L = LAYERS;
       for (let l = 0; l < L && l < used; l++) {      // layer l holds grid rows l, l + L, ...
         const rows = Math.ceil((used - l) / L);
         gl.readBuffer(gl.COLOR_ATTACHMENT0 + l);
