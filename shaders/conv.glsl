@@ -1,5 +1,5 @@
 // Convolution / GEMM / depthwise, NHWC, fused epilogue: act(conv + bias [+ residual]).
-// Static shapes are #defines (a program per shape).
+// The geometry (KH, SH, PT...) is #defines, the sizes (N, H, W, C, OH, OW, CO, MULT) uniforms.
 // VEC4: the output channel count is a multiple of 4 and the output grid has one image row
 // per grid row.  A fragment computes 4 output channels of one pixel in each of its LAYERS
 // grid rows, ROWS rows at a time: with ROWS 4 each filter texel is fetched once for all
@@ -32,9 +32,11 @@ float act(float v, float alpha) {
 #ifdef X_ROWS
 #define XELEM0(xr) (iw * C)
 #define XTEX(xr, i) at(X, i, xr)
+#define XBASE(xr) ivec4((iw * C) >> 2)
 #else
 #define XELEM0(xr) (((xr) * W + iw) * C)
 #define XTEX(xr, i) texel(X, i)
+#define XBASE(xr) ((((xr) * W + iw) * C) >> 2)
 #endif
 // filter texel co4 of row `row` (conv: tap * C + c; depthwise: the tap)
 #ifdef W_ROWS
@@ -75,7 +77,9 @@ vec4 finish(vec4 a, int r, int x, vec4 alpha) {
 #else
 #define TAP_OK(k) (iw_ok && ih.k >= 0 && ih.k < H)
 #endif
-#define XAT(k, c4) (TAP_OK(k) ? XTEX(xr.k, (XELEM0(xr.k) >> 2) + (c4)) : vec4(0.0))
+// (xb: the tap's first texel in each row, hoisted out of the channel loop by hand: the sizes
+// are uniforms, and SwiftShader's compiler moves nothing out of a loop)
+#define XAT(k, c4) (TAP_OK(k) ? XTEX(xr.k, xb.k + (c4)) : vec4(0.0))
 
 #if !defined(C_VEC4)
 // 4 channels of an input pixel from element e of grid row xr on: the two texels they start in
@@ -88,7 +92,7 @@ vec4 window4(int xr, int e) {
 
 void main() {
   int x = int(gl_FragCoord.x), r0 = firstRow();
-  int co4 = x % (CO / 4), ow = x / (CO / 4);
+  int cout4 = CO >> 2, co4 = x % cout4, ow = x / cout4;
   vec4 b = texel(Bias, co4);
 #ifdef ALPHA
   vec4 alpha = texel(Alpha, co4);
@@ -109,11 +113,11 @@ void main() {
     // depthwise, stride and dilation 1 vertically, the 4 rows consecutive in one image:
     // output row l reads input rows oh.x - PT + l + kh, so each input row is fetched once
     // per kw for all four (KH + 3 fetches instead of 4 KH)
-    int n0 = n.x, ih0 = oh.x - PT;
+    int ih0 = oh.x - PT, xr0 = n.x * H + ih0;
     for (int kw = 0; kw < KW; kw++) {
       int iw = ow * SW - PL + kw * DW;
       bool iw_ok = iw >= 0 && iw < W;
-#define XROW(j) (iw_ok && ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(n0 * H + ih0 + (j), (XELEM0(n0 * H + ih0 + (j)) >> 2) + co4) : vec4(0.0))
+#define XROW(j) (iw_ok && ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + co4) : vec4(0.0))
       vec4 x0 = XROW(0), x1 = XROW(1), x2 = XROW(2);
       for (int kh = 0; kh < KH; kh++) {
         vec4 x3 = XROW(kh + 3), w = WT(kh * KW + kw);
@@ -132,23 +136,23 @@ void main() {
         bool iw_ok = iw >= 0 && iw < W;
 #endif
         int tap = kh * KW + kw;
+        ivec4 xb = XBASE(xr);
 #if defined(DEPTHWISE)
         vec4 w = WT(tap);
 #define ROW_ACC(k, a) a += XAT(k, co4) * w;
         EACH_ROW(ROW_ACC)
 #elif defined(C_VEC4)
-        for (int c4 = 0; c4 < C / 4; c4++) {
-          int row = tap * C + c4 * 4;
+        for (int c4 = 0, cin4 = C >> 2, row = tap * C; c4 < cin4; c4++, row += 4) {
           vec4 w0 = WT(row), w1 = WT(row + 1), w2 = WT(row + 2), w3 = WT(row + 3);
 #define ROW_ACC(k, a) { vec4 v = XAT(k, c4); a += v.x * w0 + v.y * w1 + v.z * w2 + v.w * w3; }
           EACH_ROW(ROW_ACC)
         }
-#elif C < 4
+#elif defined(STEM_C)
         // an RGB (or gray, or 2-channel) stem: one window of C channels, no loop
         vec4 w0 = WT(tap * C), w1 = C > 1 ? WT(tap * C + 1) : w0, w2 = C > 2 ? WT(tap * C + 2) : w0;
-#if C == 3
+#if STEM_C == 3
 #define ROW_ACC(k, a) { vec4 v = TAP_OK(k) ? window4(xr.k, XELEM0(xr.k)) : vec4(0.0); a += v.x * w0 + v.y * w1 + v.z * w2; }
-#elif C == 2
+#elif STEM_C == 2
 #define ROW_ACC(k, a) { vec4 v = TAP_OK(k) ? window4(xr.k, XELEM0(xr.k)) : vec4(0.0); a += v.x * w0 + v.y * w1; }
 #else
 #define ROW_ACC(k, a) { vec4 v = TAP_OK(k) ? window4(xr.k, XELEM0(xr.k)) : vec4(0.0); a += v.x * w0; }

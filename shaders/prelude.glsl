@@ -14,6 +14,7 @@ precision highp float;
 precision highp int;
 precision highp sampler2DArray;
 #define LAYERS 4               // webgl_runtime.js's LAYERS
+uniform int OUT_WIDTH;         // the output grid's width in texels (set by the runtime)
 layout(location = 0) out vec4 out0;
 layout(location = 1) out vec4 out1;
 layout(location = 2) out vec4 out2;

@@ -2,7 +2,6 @@
 // softmax over rows (SOFTMAX), fill (FILL) and casts (CAST).
 uniform sampler2DArray X;
 uniform float VALUE;
-uniform int SIZE;
 
 vec4 compute(int t) {
   int base = t * 4;

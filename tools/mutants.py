@@ -233,6 +233,13 @@ MUTANTS = [
            "vec4 wt_max4(vec4 x, vec4 y) { return mix(max(x, y), x + y,", "vec4 wt_max4(vec4 x, vec4 y) { return mix(max(x, y), max(x, y),", GL),
     Mutant("WebGL upload puts grid rows in the wrong layer", "py/webtensor/native/webgl_runtime.js",
            "((r % L) * t.rows + Math.floor(r / L)) * row", "(Math.floor(r / L) * L + (r % L)) * row", GL),
+    Mutant("WebGL runtime gives a draw the output's height as OUT_WIDTH", "py/webtensor/native/webgl_runtime.js",
+           "gl.uniform1i(this.location(p, 'OUT_WIDTH'), out.w);", "gl.uniform1i(this.location(p, 'OUT_WIDTH'), out.rows);", GL),
+    Mutant("WebGL conv gets its input height and width swapped", "py/webtensor/backends/webgl.py",
+           "sizes = dict(N=N, H=H, W=W, C=C,", "sizes = dict(N=N, H=W, W=H, C=C,", GL),
+    Mutant("WebGL runtime sets a shared program's sizes only at its first draw", "py/webtensor/native/webgl_runtime.js",
+           "for (const [name, v] of d.ints) gl.uniform1iv(this.location(p, name), v);",
+           "if (!p.sized) for (const [name, v] of d.ints) gl.uniform1iv(this.location(p, name), v); p.sized = true;", GL),
     # -- WebGPU (WGSL kernels and their snippets)
     Mutant("WebGPU conv drops the residual", "shaders/wgsl/conv.wgsl",
            "if (p[5] >= 0) { v += ld(p[5] + ob + j); }", "", GPU),

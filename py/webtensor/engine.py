@@ -129,10 +129,11 @@ class _Engine:
         # kernel computes the rows its chunks share twice); the conformance suite sets 0
         self.fuse_expansion_above_bytes = 1 << 20
         # WebGL convs with at least this many output elements compute 4 rows per fetched
-        # filter texel (faster, but a larger program that SwiftShader compiles for longer at
-        # its first draw); the conformance suite runs with 0 (ROWS 4 everywhere) and, in
-        # e2e/test_webgl.py, with no conv sharing (ROWS 1 everywhere)
-        self.webgl_shared_rows_above = 1 << 16
+        # filter texel (ROWS 4).  0: every conv does, since the sizes became uniforms and the
+        # layers share programs (measured faster on every layer of MobileNetV2, down to 7x7
+        # and 1x1 maps; one program variant, not two, to compile).  e2e/test_webgl.py runs
+        # the conformance suite again with no conv sharing (ROWS 1 everywhere)
+        self.webgl_shared_rows_above = 0
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

@@ -191,12 +191,18 @@ class GLPlan(SegmentedPlan):
     def _set_plan(self, draws) -> int:
         return int(self.rt.setPlan(json.dumps(draws)))
 
-    def program(self, shader: str, defines: dict, out_key) -> str:
-        w, _ = self.dims_of(out_key)
-        lines = [f"#define OUT_WIDTH {w}"] + [f"#define {k} {v}" for k, v in defines.items()]
-        prelude = shader_source("prelude")
-        head, _, rest = prelude.partition("\n")
-        return "\n".join([head, *lines, rest, shader_source(shader), shader_source("main")])
+    def draw(self, shader: str, defines: dict, inputs: list, sizes: dict | None = None, ints: list = (),
+             floats: list = ()) -> dict:
+        """A draw of `shader`: `defines` shape the program (its structure), `sizes` are
+        `uniform int`s, so layers that differ only in their sizes share one program; the
+        runtime compiles a program once per source (SwiftShader: ~12 ms at its first draw
+        even for a trivial shader, 20-40 ms for a conv), and sets OUT_WIDTH per draw."""
+        sizes = sizes or {}
+        head, _, rest = shader_source("prelude").partition("\n")
+        src = "\n".join([head, *(f"#define {k} {v}" for k, v in defines.items()), rest,
+                          *(f"uniform int {k};" for k in sizes), shader_source(shader), shader_source("main")])
+        return {"src": src, "inputs": inputs, "ints": [[k, [int(v)]] for k, v in sizes.items()] + list(ints),
+                "floats": list(floats)}
 
     def translate(self, it) -> dict:
         """One kernel call of the lowering -> one draw (`DRAWS`)."""
@@ -270,8 +276,8 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         wt = p.constant_texture(call.filter, "dw", C // 4 if C % 4 == 0 and mult == 1 else None)
     else:
         wt = p.constant_texture(call.filter, "conv", CO // 4 if CO % 4 == 0 else None)
-    defs = dict(N=N, H=H, W=W, C=C, OH=g.OH, OW=g.OW, CO=CO, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, DH=g.DH, DW=g.DW,
-                PT=g.PT, PL=g.PL, MULT=mult, ACTIVATION=ACT_GLSL[call.act])
+    sizes = dict(N=N, H=H, W=W, C=C, OH=g.OH, OW=g.OW, CO=CO, MULT=mult)
+    defs = dict(KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, DH=g.DH, DW=g.DW, PT=g.PT, PL=g.PL, ACTIVATION=ACT_GLSL[call.act])
     if dw:
         defs["DEPTHWISE"] = 1
     w_rows = p.dims[wt][0] == (C // 4 if dw else CO // 4)
@@ -281,6 +287,8 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         defs["VEC4"] = 1                     # 4 output channels of a pixel in each of 4 rows per fragment
         if C % 4 == 0:
             defs["C_VEC4"] = 1               # ... and 4 input channels per fetch
+        elif C < 4:
+            defs["STEM_C"] = C               # an RGB stem: a pixel's channels in one window
         # direct texel addressing where the textures have image rows
         if (W * C) % 4 == 0 and p.dims[p.tex_of(call.x)] == (W * C // 4, N * H):
             defs["X_ROWS"] = 1
@@ -309,25 +317,23 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     if call.alpha is not None:
         defs["ALPHA"] = 1
         inputs.append(["Alpha", p.constant_texture(call.alpha, "alpha")])
-    return {"src": p.program("conv", defs, out_key), "inputs": inputs, "ints": [],
-            "floats": [["PARAM", _f32(call.param)]]}
+    return p.draw("conv", defs, inputs, sizes, floats=[["PARAM", _f32(call.param)]])
 
 
 def draw_pool(p: GLPlan, call: Pool, out_key) -> dict:
     g = call.g
-    defs = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL,
-                AVG=int(call.kind == "Avg"))
+    sizes = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW)
+    defs = dict(KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL, AVG=int(call.kind == "Avg"))
     if g.C % 4 == 0 and p.dims_of(out_key) == (g.OW * g.C // 4, g.N * g.OH) \
             and p.dims[p.tex_of(call.x)] == (g.W * g.C // 4, g.N * g.H):
         defs["VEC4"] = 1
-    return {"src": p.program("window", defs, out_key), "inputs": [["X", p.tex_of(call.x)]], "ints": [], "floats": []}
+    return p.draw("window", defs, [["X", p.tex_of(call.x)]], sizes)
 
 
 def _elementwise(p: GLPlan, defs, inputs, shape, xs, ys, param, out_key) -> dict:
     ints = [["SHAPE", list(map(int, shape))], ["XS", list(map(int, xs))], ["YS", list(map(int, ys))],
             ["SIZE", [p.size(out_key)]]]
-    return {"src": p.program("elementwise", defs, out_key), "inputs": inputs, "ints": ints,
-            "floats": [["PARAM", _f32(param)]]}
+    return p.draw("elementwise", defs, inputs, ints=ints, floats=[["PARAM", _f32(param)]])
 
 
 def draw_binary(p: GLPlan, call: Binary, out_key) -> dict:
@@ -366,39 +372,34 @@ def draw_copy(p: GLPlan, call: Copy, out_key) -> dict:
             base_tex = p.constant_texture(np.zeros(n_out, np.float32), ("zeros", n_out))
         inputs.append(["B", base_tex])
         ints += [["DS", ds], ["DOFFSET", [call.dst.offset]], ["OUT_SIZE", [n_out]]]
-    return {"src": p.program("copy", defs, out_key), "inputs": inputs, "ints": ints, "floats": []}
+    return p.draw("copy", defs, inputs, ints=ints)
 
 
 def draw_fill(p: GLPlan, call: Fill, out_key) -> dict:
     value = _f32(call.value) if call.dtype == "float32" else float(int(call.value))
-    return {"src": p.program("reduce", {"FILL": 1}, out_key), "inputs": [], "ints": [["SIZE", [p.size(out_key)]]],
-            "floats": [["VALUE", value]]}
+    return p.draw("reduce", {"FILL": 1}, [], {"SIZE": p.size(out_key)}, floats=[["VALUE", value]])
 
 
 def draw_cast(p: GLPlan, call: Cast, out_key) -> dict:
-    return {"src": p.program("reduce", {"CAST": CAST_TO[call.dst]}, out_key), "inputs": [["X", p.tex_of(call.x)]],
-            "ints": [["SIZE", [p.size(out_key)]]], "floats": []}
+    return p.draw("reduce", {"CAST": CAST_TO[call.dst]}, [["X", p.tex_of(call.x)]], {"SIZE": p.size(out_key)})
 
 
 def draw_resize(p: GLPlan, call: Resize, out_key) -> dict:
     H, W, OH, OW, align = call.H, call.W, call.OH, call.OW, call.align_corners
     sy = (H - 1) / (OH - 1) if align and OH > 1 else H / OH
     sx = (W - 1) / (OW - 1) if align and OW > 1 else W / OW
-    defs = dict(N=call.N, H=H, W=W, C=call.C, OH=OH, OW=OW, NEAREST=int(call.nearest), ALIGN=int(align),
-                HALF=int(call.half_pixel_centers))
-    return {"src": p.program("resize", defs, out_key), "inputs": [["X", p.tex_of(call.x)]], "ints": [],
-            "floats": [["SCALE_Y", sy], ["SCALE_X", sx]]}
+    sizes = dict(N=call.N, H=H, W=W, C=call.C, OH=OH, OW=OW)
+    defs = dict(NEAREST=int(call.nearest), ALIGN=int(align), HALF=int(call.half_pixel_centers))
+    return p.draw("resize", defs, [["X", p.tex_of(call.x)]], sizes, floats=[["SCALE_Y", sy], ["SCALE_X", sx]])
 
 
 def draw_reduce(p: GLPlan, call: Reduce, out_key) -> dict:
-    defs = dict(RN=call.n, INNER=call.inner, KIND=REDUCE_KIND[call.kind])
-    return {"src": p.program("reduce", defs, out_key), "inputs": [["X", p.tex_of(call.x)]],
-            "ints": [["SIZE", [p.size(out_key)]]], "floats": []}
+    return p.draw("reduce", {"KIND": REDUCE_KIND[call.kind]}, [["X", p.tex_of(call.x)]],
+                  {"RN": call.n, "INNER": call.inner, "SIZE": p.size(out_key)})
 
 
 def draw_softmax(p: GLPlan, call: Softmax, out_key) -> dict:
-    return {"src": p.program("reduce", {"SOFTMAX": 1, "COLS": call.cols}, out_key),
-            "inputs": [["X", p.tex_of(call.x)]], "ints": [["SIZE", [p.size(out_key)]]], "floats": []}
+    return p.draw("reduce", {"SOFTMAX": 1}, [["X", p.tex_of(call.x)]], {"COLS": call.cols, "SIZE": p.size(out_key)})
 
 
 DRAWS = {Conv: draw_conv, DepthwiseConv: draw_conv, Pool: draw_pool, Binary: draw_binary, Unary: draw_unary,

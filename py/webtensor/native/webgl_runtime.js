@@ -215,6 +215,7 @@ class GLRuntime {
       gl.useProgram(p.prog);
       gl.bindFramebuffer(gl.FRAMEBUFFER, this.target(out));
       gl.viewport(0, 0, out.w, out.rows);
+      gl.uniform1i(this.location(p, 'OUT_WIDTH'), out.w);   // null (a no-op) where unused
       d.inputs.forEach(([name, tid], unit) => {
         gl.activeTexture(gl.TEXTURE0 + unit);
         gl.bindTexture(gl.TEXTURE_2D_ARRAY, this.textures.get(tid).tex);
