@@ -1,5 +1,5 @@
 // Convolution / GEMM / depthwise, NHWC, fused epilogue: act(conv + bias [+ residual]).
-// The geometry (KH, SH, PT...) is #defines, the sizes (N, H, W, C, OH, OW, CO, MULT) uniforms.
+// Sizes and geometry (N, H, W, C, OH, OW, CO, MULT, KH, SH, PT...) are uniforms; the structure #defines.
 // VEC4: the output channel count is a multiple of 4 and the output grid has one image row
 // per grid row.  A fragment computes 4 output channels of one pixel in each of its LAYERS
 // grid rows, ROWS rows at a time: with ROWS 4 each filter texel is fetched once for all

@@ -11,6 +11,7 @@ reader, planned at compile time, so `predict` is one call with a static draw lis
 from __future__ import annotations
 
 import functools
+import math
 import hashlib
 import json
 from pathlib import Path
@@ -57,6 +58,14 @@ def shader_source(name: str) -> str:
     raise BackendError(f"shader {name}.glsl is missing from the package")
 
 
+@functools.lru_cache(maxsize=256)
+def program_source(shader: str, defines: tuple, sizes: tuple) -> str:
+    """A draw's GLSL: the prelude, its #defines, its size uniforms, the shader, main()."""
+    head, _, rest = shader_source("prelude").partition("\n")
+    return "\n".join([head, *(f"#define {k} {v}" for k, v in defines), rest, *(f"uniform int {k};" for k in sizes),
+                      shader_source(shader), shader_source("main")])
+
+
 def tex_dims(n: int, max_size: int, row_texels: int | None = None) -> tuple[int, int]:
     """Texture size for n elements; `row_texels` (e.g. W*C/4 of an NHWC tensor) makes
     each texture row one image row, so shaders address texels without dividing."""
@@ -101,7 +110,7 @@ class GLPlan(SegmentedPlan):
         return self.lowered.aliases.get(key, key)
 
     def size(self, key) -> int:
-        return int(np.prod(self.plan.specs[key].shape, dtype=np.int64))
+        return math.prod(map(int, self.plan.specs[key].shape))     # (np.prod: ~35 us a call in Pyodide)
 
     def dims_of(self, key) -> tuple[int, int]:
         shape = self.plan.specs[self.base(key)].shape
@@ -189,7 +198,12 @@ class GLPlan(SegmentedPlan):
         self.outputs = {k: self.current[self.base(k)] for k in plan.output_keys if k not in plan.constants}
 
     def _set_plan(self, draws) -> int:
-        return int(self.rt.setPlan(json.dumps(draws)))
+        """Hand a segment's draws to the runtime, each distinct program source once (a model's
+        76 draws share ~10 sources of ~12 KB)."""
+        sources: dict[str, int] = {}
+        slim = [{**{k: v for k, v in d.items() if k != "src"}, "src": sources.setdefault(d["src"], len(sources))}
+                for d in draws]
+        return int(self.rt.setPlan(json.dumps({"sources": list(sources), "draws": slim})))
 
     def draw(self, shader: str, defines: dict, inputs: list, sizes: dict | None = None, ints: list = (),
              floats: list = ()) -> dict:
@@ -198,9 +212,7 @@ class GLPlan(SegmentedPlan):
         runtime compiles a program once per source (SwiftShader: ~12 ms at its first draw
         even for a trivial shader, 20-40 ms for a conv), and sets OUT_WIDTH per draw."""
         sizes = sizes or {}
-        head, _, rest = shader_source("prelude").partition("\n")
-        src = "\n".join([head, *(f"#define {k} {v}" for k, v in defines.items()), rest,
-                          *(f"uniform int {k};" for k in sizes), shader_source(shader), shader_source("main")])
+        src = program_source(shader, tuple(defines.items()), tuple(sizes))
         return {"src": src, "inputs": inputs, "ints": [[k, [int(v)]] for k, v in sizes.items()] + list(ints),
                 "floats": list(floats)}
 
@@ -276,8 +288,11 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         wt = p.constant_texture(call.filter, "dw", C // 4 if C % 4 == 0 and mult == 1 else None)
     else:
         wt = p.constant_texture(call.filter, "conv", CO // 4 if CO % 4 == 0 else None)
-    sizes = dict(N=N, H=H, W=W, C=C, OH=g.OH, OW=g.OW, CO=CO, MULT=mult)
-    defs = dict(KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, DH=g.DH, DW=g.DW, PT=g.PT, PL=g.PL, ACTIVATION=ACT_GLSL[call.act])
+    # the geometry too: loops over constant bounds are unrolled, which made the RGB stem's
+    # 5x5 program take 148 ms to compile (60 ms with uniform bounds) and ran no faster
+    sizes = dict(N=N, H=H, W=W, C=C, OH=g.OH, OW=g.OW, CO=CO, MULT=mult, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW,
+                 DH=g.DH, DW=g.DW, PT=g.PT, PL=g.PL)
+    defs = dict(ACTIVATION=ACT_GLSL[call.act])
     if dw:
         defs["DEPTHWISE"] = 1
     w_rows = p.dims[wt][0] == (C // 4 if dw else CO // 4)
@@ -322,8 +337,8 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
 
 def draw_pool(p: GLPlan, call: Pool, out_key) -> dict:
     g = call.g
-    sizes = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW)
-    defs = dict(KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL, AVG=int(call.kind == "Avg"))
+    sizes = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL)
+    defs = dict(AVG=int(call.kind == "Avg"))
     if g.C % 4 == 0 and p.dims_of(out_key) == (g.OW * g.C // 4, g.N * g.OH) \
             and p.dims[p.tex_of(call.x)] == (g.W * g.C // 4, g.N * g.H):
         defs["VEC4"] = 1

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import math
+
 import numpy as np
 
 from .._record import record, field, replace
@@ -187,7 +189,7 @@ class Lowering:
                 # slot: an empty fill claims it
                 written = {k for it in self.items[start:] for k in it.writes} | set(self.aliases)
                 for k in step.outputs:
-                    if k not in written and int(np.prod(self.shape(k), dtype=np.int64)) == 0:
+                    if k not in written and math.prod(map(int, self.shape(k))) == 0:
                         self.emit(Fill(Ref("t", k), 0, 0, self.dtype(k).name), [], [k], f"empty:{step.node.name}")
             except Fallback as why:
                 n, self.skip, self.fused, self.aliases, self.folded_pads, self.conv_flops = saved

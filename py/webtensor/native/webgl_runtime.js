@@ -193,11 +193,12 @@ class GLRuntime {
     } finally { buf.release(); }
   }
 
-  // draws: JSON [{src, out, inputs: [[uniform, textureId]], ints: [[name, [..]]], floats: [[name, v]]}]
-  setPlan(drawsJson) {
+  // plan: JSON {sources: [GLSL], draws: [{src: index into sources, out, inputs: [[uniform, textureId]],
+  //              ints: [[name, [..]]], floats: [[name, v]]}]}
+  setPlan(planJson) {
     this.check();
-    const draws = JSON.parse(drawsJson);
-    for (const d of draws) d.p = this.program(d.src);
+    const { sources, draws } = JSON.parse(planJson), programs = sources.map((s) => this.program(s));
+    for (const d of draws) d.p = programs[d.src];
     const id = this.nextId++;
     this.plans.set(id, draws);
     return id;
