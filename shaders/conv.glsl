@@ -42,17 +42,28 @@ float act(float v, float alpha) {
 #ifdef W_ROWS
 #define WT(row) at(Wt, co4, row)
 #else
-#define WT(row) texel(Wt, (row) * (CO / 4) + co4)
+#define WT(row) texel(Wt, (row) * cout4 + co4)
 #endif
+
+// RES_UNIFORM: whether there is a residual is the uniform HAS_RES (without, R is another
+// texture, its texel selected away); ACT_CLAMP: the activation is the uniform ACT_KIND (0
+// none, 1 Relu, 2 Relu6).  Layers with and without them share one program.
 
 // bias (in the accumulator already), residual and activation of output grid row r
 vec4 finish(vec4 a, int r, int x, vec4 alpha) {
-#if defined(RESIDUAL) && defined(R_ROWS)
+#if defined(RES_UNIFORM)
+  vec4 res = at(R, x, r);
+  a += HAS_RES != 0 ? res : vec4(0.0);
+#elif defined(RESIDUAL) && defined(R_ROWS)
   a += at(R, x, r);                   // the residual has the output's grid
 #elif defined(RESIDUAL)
   a += texel(R, r * OUT_WIDTH + x);
 #endif
-#ifdef HAS_ACT
+#if defined(ACT_CLAMP)
+  float inf = uintBitsToFloat(0x7f800000u);
+  vec4 o = clamp(a, ACT_KIND == 0 ? -inf : 0.0, ACT_KIND == 2 ? 6.0 : inf);
+  return mix(o, a, wt_isnan4(a));     // the NaN rule, as a select
+#elif defined(HAS_ACT)
   vec4 o = vec4(act_raw(a.x, alpha.x), act_raw(a.y, alpha.y), act_raw(a.z, alpha.z), act_raw(a.w, alpha.w));
   return mix(o, a, wt_isnan4(a));     // the NaN rule, as a select
 #else
@@ -159,7 +170,7 @@ void main() {
 #endif
         EACH_ROW(ROW_ACC)
 #else
-        for (int c4 = 0; c4 < (C + 3) / 4; c4++) {
+        for (int c4 = 0, cin4 = (C + 3) >> 2; c4 < cin4; c4++) {
           int row = tap * C + c4 * 4, cnt = min(4, C - c4 * 4);
           vec4 w0 = WT(row), w1 = cnt > 1 ? WT(row + 1) : w0, w2 = cnt > 2 ? WT(row + 2) : w0, w3 = cnt > 3 ? WT(row + 3) : w0;
           // elements past the pixel's channels are never multiplied (they may be another pixel's NaN)

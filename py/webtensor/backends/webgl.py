@@ -24,7 +24,7 @@ from .. import native
 from ..graph.plan import Plan
 from ..runner import SegmentedPlan
 from ..lower import Lowering, contiguous_strides
-from ..lower.calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Fill, Pool, Reduce, Resize, Softmax,
+from ..lower.calls import (Binary, Cast, Conv, Copy, DepthwiseConv, Fill, Pool, Reduce, Ref, Resize, Softmax,
                           Unary)
 
 SHADER_DIR = Path(__file__).resolve().parent.parent / "shaders"
@@ -42,6 +42,7 @@ BINARY_GLSL = {"Add": "x + y", "Sub": "x - y", "Mul": "x * y", "Div": "x / y", "
 UNARY_GLSL = {"Exp": "(wt_isnan(x) ? x : exp(x))", "Sqrt": "sqrt(x)", "Rsqrt": "inversesqrt(x)", "Reciprocal": "1.0 / x",
               "Neg": "-x", "Abs": "abs(x)", "Square": "x * x", "Floor": "floor(x)", "Ceil": "ceil(x)",
               "Round": "roundEven(x)", "Sign": "(wt_isnan(x) ? x : sign(x))"}
+CLAMP_ACT = {None: 0, "Relu": 1, "Relu6": 2}                     # conv.glsl ACT_CLAMP's ACT_KIND
 REDUCE_KIND = {"Mean": 0, "Sum": 1, "Max": 2, "Min": 3}           # reduce.glsl KIND
 CAST_TO = {"float32": 0, "int32": 1, "bool": 2}                    # reduce.glsl CAST: the destination
 MAX_DEPTHWISE_TAPS = 64          # kept as the wasm kernels' limit (larger filters untested here)
@@ -98,6 +99,8 @@ class GLPlan(SegmentedPlan):
         self.shared: list[bytes] = []            # weight textures held in the backend's shared cache
         self.labels: list[str] = []
         self.dims: dict[int, tuple[int, int]] = {}
+        self.padded = self._channel_padded_inputs()
+        self.padded_filters: dict[int, np.ndarray] = {}
         try:
             self._build()
         except BaseException:         # nothing stays allocated by a plan that failed to compile
@@ -114,8 +117,43 @@ class GLPlan(SegmentedPlan):
 
     def dims_of(self, key) -> tuple[int, int]:
         shape = self.plan.specs[self.base(key)].shape
+        if self.base(key) in self.padded:
+            shape = (*shape[:3], 4)
         row = shape[2] * shape[3] // 4 if len(shape) == 4 and (shape[2] * shape[3]) % 4 == 0 else None
-        return tex_dims(self.size(key), self.max_size, row)
+        return tex_dims(math.prod(map(int, shape)), self.max_size, row)
+
+    def _channel_padded_inputs(self) -> dict[str, int]:
+        """Plan inputs of 1-3 channels that only convs read (an RGB image into its stem):
+        their texture holds each pixel's channels padded to 4 with zeros (the feed is padded
+        at upload), so the stem reads a pixel as one texel through the 4-channel conv path,
+        with its filter padded alike, instead of as a window of two texels (SwiftShader took
+        ~107 ms to compile that program at the first draw, ~35 ms the 4-channel one)."""
+        low, plan, padded = self.lowered, self.plan, {}
+        for k in plan.input_keys:
+            shape = plan.specs[k].shape
+            if len(shape) != 4 or not 1 <= shape[3] <= 3 or k in plan.output_keys or self.base(k) != k \
+                    or plan.specs[k].dtype != "float32":
+                continue
+            readers = [it for it in low.items if any(self.base(r) == k for r in it.reads)]
+            if readers and all(type(it.call) is Conv and it.call.x == Ref("t", k) and it.call.residual != Ref("t", k)
+                               and all(r == k for r in it.reads if self.base(r) == k) for it in readers):
+                padded[k] = int(shape[3])
+        return padded
+
+    def padded_filter(self, filt: np.ndarray) -> np.ndarray:
+        """A conv filter [KH,KW,C,CO] with zero rows for channels C..3 (kept, so its id and
+        its weight texture stay its own)."""
+        if id(filt) not in self.padded_filters:
+            self.padded_filters[id(filt)] = np.pad(filt, ((0, 0), (0, 0), (0, 4 - filt.shape[2]), (0, 0)))
+        return self.padded_filters[id(filt)]
+
+    def feed(self, key, value) -> np.ndarray:
+        """An input as the flat float32 its texture holds (channels padded where planned)."""
+        a = np.asarray(value, dtype=np.float32)
+        c = self.padded.get(key)
+        if c:
+            a = np.pad(a.reshape(self.plan.specs[key].shape), ((0, 0), (0, 0), (0, 0), (0, 4 - c)))
+        return np.ascontiguousarray(a).reshape(-1)
 
     def new_texture(self, key) -> int:
         dims = self.dims_of(key)
@@ -228,13 +266,13 @@ class GLPlan(SegmentedPlan):
         return _from_f32(buf.reshape(spec.shape), spec.dtype)
 
     def write(self, key, value, where=None) -> None:
-        self.rt.upload(where[key] if where is not None else self.inputs[key], np.ascontiguousarray(value, dtype=np.float32).reshape(-1))
+        self.rt.upload(where[key] if where is not None else self.inputs[key], self.feed(key, value))
 
     def execute_fast(self, feeds, out_keys) -> dict[str, np.ndarray]:
         """One interop call: upload the inputs, every draw, download the outputs."""
         from pyodide.ffi import to_js
         in_keys = self.plan.input_keys
-        in_arrays = [np.ascontiguousarray(feeds[k], dtype=np.float32).reshape(-1) for k in in_keys]
+        in_arrays = [self.feed(k, feeds[k]) for k in in_keys]
         out_arrays = [np.empty(self.size(k), np.float32) for k in out_keys]
         plan_id = self.segments[0][1][0] if self.segments else 0
         if self._js_textures is None:      # static after compiling: converted to JS once
@@ -286,6 +324,9 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     CO = C * mult if dw else call.CO
     if dw:
         wt = p.constant_texture(call.filter, "dw", C // 4 if C % 4 == 0 and mult == 1 else None)
+    elif call.x.key in p.padded:                     # an RGB stem on its padded input texture
+        C = 4
+        wt = p.constant_texture(p.padded_filter(call.filter), "conv", CO // 4 if CO % 4 == 0 else None)
     else:
         wt = p.constant_texture(call.filter, "conv", CO // 4 if CO % 4 == 0 else None)
     # the geometry too: loops over constant bounds are unrolled, which made the RGB stem's
@@ -319,12 +360,23 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
             defs["NO_PAD"] = 1
         elif h_in:
             defs["NO_HPAD"] = 1
-        if call.act is not None:
+        if call.act in CLAMP_ACT:            # the activation a uniform: layers share the program
+            defs["ACT_CLAMP"], defs["ACTIVATION"] = 1, ACT_GLSL[None]
+            sizes["ACT_KIND"] = CLAMP_ACT[call.act]
+        elif call.act is not None:
             defs["HAS_ACT"] = 1
         if dw and defs["ROWS"] == 4 and g.SH == 1 and g.DH == 1 and g.OH % 4 == 0:
             defs["SLIDE"] = 1                # each input row fetched once for the 4 output rows
-    inputs = [["X", p.tex_of(call.x)], ["Wt", wt], ["Bias", p.constant_texture(call.bias, "bias")]]
-    if call.residual:
+    bias = p.constant_texture(call.bias, "bias")
+    inputs = [["X", p.tex_of(call.x)], ["Wt", wt], ["Bias", bias]]
+    if "VEC4" in defs and not dw and (not call.residual or p.dims[p.tex_of(call.residual)] == out_dims):
+        # with or without a residual, one program: HAS_RES says (without, R is the bias
+        # texture, fetched and selected away; not for depthwise convs, which never have one
+        # in these models and whose few fetches per output made that fetch cost 7 %)
+        defs["RES_UNIFORM"] = defs["RESIDUAL"] = 1
+        sizes["HAS_RES"] = int(bool(call.residual))
+        inputs.append(["R", p.tex_of(call.residual) if call.residual else bias])
+    elif call.residual:
         defs["RESIDUAL"] = 1
         inputs.append(["R", p.tex_of(call.residual)])
         if p.dims[p.tex_of(call.residual)] == out_dims:
