@@ -8,13 +8,13 @@
 // channels not a multiple of 4 (an RGB stem), reads a pixel's channels as a 4-element
 // window of two texels.  Otherwise compute(t) works out one output element at a time.
 uniform sampler2DArray X;      // input  [N][H][W][C]
-uniform sampler2DArray Wt;     // filter [KH][KW][C][CO] (depthwise: [KH][KW][C*MULT])
-uniform sampler2DArray Bias;   // [CO]
+uniform sampler2D Wt;          // filter [KH][KW][C][CO] (depthwise: [KH][KW][C*MULT])
+uniform sampler2D Bias;        // [CO]
 #ifdef RESIDUAL
 uniform sampler2DArray R;      // [N][OH][OW][CO]
 #endif
 #ifdef ALPHA
-uniform sampler2DArray Alpha;  // [CO]
+uniform sampler2D Alpha;       // [CO]
 #endif
 uniform float PARAM;
 

@@ -13,6 +13,7 @@
 precision highp float;
 precision highp int;
 precision highp sampler2DArray;
+precision highp sampler2D;
 #define LAYERS 4               // webgl_runtime.js's LAYERS
 uniform int OUT_WIDTH;         // the output grid's width in texels (set by the runtime)
 layout(location = 0) out vec4 out0;
@@ -35,6 +36,13 @@ vec4 texel(sampler2DArray t, int i) {
   return at(t, i - r * w, r);
 }
 float elem(sampler2DArray t, int i) { return texel(t, i >> 2)[i & 3]; }
+// the same for a weight texture (plain 2D: grid row r is texture row r)
+vec4 at(sampler2D t, int x, int r) { return texelFetch(t, ivec2(x, r), 0); }
+vec4 texel(sampler2D t, int i) {
+  int w = textureSize(t, 0).x, r = i / w;
+  return at(t, i - r * w, r);
+}
+float elem(sampler2D t, int i) { return texel(t, i >> 2)[i & 3]; }
 // the grid row of this fragment's first output texel
 int firstRow() { return int(gl_FragCoord.y) * LAYERS; }
 void store(int l, vec4 v) {

@@ -168,14 +168,15 @@ class GLPlan(SegmentedPlan):
     def release(self, tid: int, key=None):
         self.free.setdefault(self.dims[tid], []).append(tid)
 
-    def constant_texture(self, array: np.ndarray, tag, row_texels: int | None = None) -> int:
+    def constant_texture(self, array: np.ndarray, tag, row_texels: int | None = None, flat: bool = False) -> int:
         """A weight texture, uploaded once per backend for identical contents and layout
-        (a model's plans for several input shapes share them)."""
-        key = (tag, id(array))
+        (a model's plans for several input shapes share them); `flat`: a plain 2D texture
+        (a conv's filter, bias and alpha: sampler2D in conv.glsl)."""
+        key = (tag, id(array), flat)
         if key not in self.weight_tex:
             data = np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
             dims = tex_dims(data.size, self.max_size, row_texels)
-            shared_key, tid = self.backend.acquire_texture(data, dims, self.generation)
+            shared_key, tid = self.backend.acquire_texture(data, dims, self.generation, flat)
             self.shared.append(shared_key)
             self.dims[tid] = dims
             self.weight_tex[key] = tid
@@ -323,12 +324,12 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     mult = call.MULT if dw else 1
     CO = C * mult if dw else call.CO
     if dw:
-        wt = p.constant_texture(call.filter, "dw", C // 4 if C % 4 == 0 and mult == 1 else None)
+        wt = p.constant_texture(call.filter, "dw", C // 4 if C % 4 == 0 and mult == 1 else None, flat=True)
     elif call.x.key in p.padded:                     # an RGB stem on its padded input texture
         C = 4
-        wt = p.constant_texture(p.padded_filter(call.filter), "conv", CO // 4 if CO % 4 == 0 else None)
+        wt = p.constant_texture(p.padded_filter(call.filter), "conv", CO // 4 if CO % 4 == 0 else None, flat=True)
     else:
-        wt = p.constant_texture(call.filter, "conv", CO // 4 if CO % 4 == 0 else None)
+        wt = p.constant_texture(call.filter, "conv", CO // 4 if CO % 4 == 0 else None, flat=True)
     # the geometry too: loops over constant bounds are unrolled, which made the RGB stem's
     # 5x5 program take 148 ms to compile (60 ms with uniform bounds) and ran no faster
     sizes = dict(N=N, H=H, W=W, C=C, OH=g.OH, OW=g.OW, CO=CO, MULT=mult, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW,
@@ -367,15 +368,15 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
             defs["HAS_ACT"] = 1
         if dw and defs["ROWS"] == 4 and g.SH == 1 and g.DH == 1 and g.OH % 4 == 0:
             defs["SLIDE"] = 1                # each input row fetched once for the 4 output rows
-    bias = p.constant_texture(call.bias, "bias")
+    bias = p.constant_texture(call.bias, "bias", flat=True)
     inputs = [["X", p.tex_of(call.x)], ["Wt", wt], ["Bias", bias]]
     if "VEC4" in defs and not dw and (not call.residual or p.dims[p.tex_of(call.residual)] == out_dims):
-        # with or without a residual, one program: HAS_RES says (without, R is the bias
+        # with or without a residual, one program: HAS_RES says (without, R is the input
         # texture, fetched and selected away; not for depthwise convs, which never have one
         # in these models and whose few fetches per output made that fetch cost 7 %)
         defs["RES_UNIFORM"] = defs["RESIDUAL"] = 1
         sizes["HAS_RES"] = int(bool(call.residual))
-        inputs.append(["R", p.tex_of(call.residual) if call.residual else bias])
+        inputs.append(["R", p.tex_of(call.residual or call.x)])
     elif call.residual:
         defs["RESIDUAL"] = 1
         inputs.append(["R", p.tex_of(call.residual)])
@@ -383,7 +384,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
             defs["R_ROWS"] = 1
     if call.alpha is not None:
         defs["ALPHA"] = 1
-        inputs.append(["Alpha", p.constant_texture(call.alpha, "alpha")])
+        inputs.append(["Alpha", p.constant_texture(call.alpha, "alpha", flat=True)])
     return p.draw("conv", defs, inputs, sizes, floats=[["PARAM", _f32(call.param)]])
 
 
@@ -511,14 +512,14 @@ class WebGLBackend:
         self._rt = native.start(self.name)            # BackendError with the reason if it cannot start
         self._textures: dict[bytes, list] = {}      # digest -> [texture id, plans using it, GL generation]
 
-    def acquire_texture(self, data: np.ndarray, dims, generation: int) -> tuple[bytes, int]:
+    def acquire_texture(self, data: np.ndarray, dims, generation: int, flat: bool = False) -> tuple[bytes, int]:
         digest = hashlib.blake2b(memoryview(data).cast("B"), digest_size=20)
-        digest.update(repr(dims).encode())
+        digest.update(repr((dims, flat)).encode())
         key = digest.digest()
         entry = self._textures.get(key)
         if entry is None or entry[2] != generation:      # none yet, or lost with its context
             rt = self.runtime()
-            tid = int(rt.createTexture(*dims))
+            tid = int(rt.createTexture(*dims, flat))
             try:
                 rt.upload(tid, data)
             except BaseException:
