@@ -31,19 +31,54 @@ json.dumps({"ref": ref, "got": got, "before": before, "after": (st.textures, st.
     assert r["before"] == r["after"], "textures or GPU bytes grew over 30 predictions"
 
 
-def test_conformance_with_one_row_per_filter_fetch(app):
+def test_conformance_on_the_alternate_paths(app):
     """test_backends runs the suite with every WebGL conv sharing filter fetches between 4
-    rows (ROWS 4, the large layers' program); this runs it with ROWS 1 (the smaller program
-    that layers below engine().webgl_shared_rows_above get)."""
+    rows (ROWS 4) and small maps split into more grid rows (SEG); this runs it with ROWS 1
+    and every map in image rows (engine().webgl_shared_rows_above, webgl_split_rows_below)."""
     page, _, _ = app
     r = py(page, """
 import json, webtensor.conformance as c
-json.dumps({'results': await c.run_async('webgl', webgl_shared_rows=False)})
+json.dumps({'results': await c.run_async('webgl', webgl_alternates=True)})
 """)
     results = r["results"]
     assert len(results) > 100
     failed = [x for x in results if not x["ok"]]
     assert not failed, failed
+
+
+def test_layers_share_programs_and_small_maps_split(app):
+    """Sizes are uniforms, so BlazeFace's 76 draws need few programs (each costs SwiftShader
+    12-40 ms at its first draw); maps of 8 rows or fewer written by a large conv get more
+    grid rows than image rows (SwiftShader splits a draw between threads by rows of quads:
+    MobileNetV2's 7x7 maps), every other map one grid row per image row."""
+    page, _, _ = app
+    r = py(page, """
+import json, webtensor
+from webtensor.backends import get_backend
+from webtensor.engine import engine
+out = {}
+for name, url in (('blazeface', 'models/blazeface.json'), ('mobilenetv2', 'models/mobilenet_v2/model.json')):
+    m = await (webtensor.load_graph_model if name == 'blazeface' else webtensor.load_layers_model)(url)
+    plan = next(iter(m._plans.values()))
+    gp = get_backend('webgl').compiled(plan)
+    draws = webtensor.native.start('webgl').plans.get(gp.segments[0][1][0])
+    maps = [[list(map(int, spec.shape)), list(gp.dims_of(k)), gp.conv_macs.get(gp.base(k), 0)]
+            for k, spec in plan.specs.items() if k in gp.conv_macs and len(spec.shape) == 4 and spec.shape[3] % 4 == 0]
+    out[name] = {"draws": draws.length, "programs": len({d.p.source for d in draws}), "maps": maps}
+out["macs"] = engine().webgl_split_macs
+json.dumps(out)
+""")
+    assert r["blazeface"]["draws"] > 60 and r["blazeface"]["programs"] <= 8, r["blazeface"]
+    assert r["mobilenetv2"]["programs"] <= 12, r["mobilenetv2"]["programs"]
+    split = 0
+    for model in ("blazeface", "mobilenetv2"):
+        for (n, h, w, c), (tw, th), macs in r[model]["maps"]:
+            if n * h <= 8 and macs >= r["macs"]:
+                split += 1
+                assert th >= 9 and tw * th == n * h * w * c // 4 and (w * c // 4) % tw == 0, (model, (n, h, w, c), (tw, th))
+            else:
+                assert [tw, th] == [w * c // 4, n * h], (model, (n, h, w, c), (tw, th))
+    assert split >= 5
 
 
 def test_a_shader_that_does_not_compile_names_its_error(app):

@@ -39,7 +39,7 @@ float act(float v, float alpha) {
 #define XBASE(xr) ((((xr) * W + iw) * C) >> 2)
 #endif
 // filter texel co4 of row `row` (conv: tap * C + c; depthwise: the tap)
-#ifdef W_ROWS
+#if defined(W_ROWS)
 #define WT(row) at(Wt, co4, row)
 #else
 #define WT(row) texel(Wt, (row) * cout4 + co4)
@@ -85,6 +85,8 @@ vec4 finish(vec4 a, int r, int x, vec4 alpha) {
 #define TAP_OK(k) true
 #elif defined(NO_HPAD)
 #define TAP_OK(k) (ih.k >= 0 && ih.k < H)
+#elif defined(SEG)
+#define TAP_OK(k) (iw_ok.k && ih.k >= 0 && ih.k < H)
 #else
 #define TAP_OK(k) (iw_ok && ih.k >= 0 && ih.k < H)
 #endif
@@ -103,7 +105,11 @@ vec4 window4(int xr, int e) {
 
 void main() {
   int x = int(gl_FragCoord.x), r0 = firstRow();
+#ifdef SEG
+  int cout4 = CO >> 2, co4 = x % cout4, px = x / cout4;
+#else
   int cout4 = CO >> 2, co4 = x % cout4, ow = x / cout4;
+#endif
   vec4 b = texel(Bias, co4);
 #ifdef ALPHA
   vec4 alpha = texel(Alpha, co4);
@@ -118,7 +124,13 @@ void main() {
     ivec4 r = ivec4(r0 + g);
 #endif
     // rows past the tensor compute garbage from whatever the fetches return; nothing reads them
+#ifdef SEG
+    // a small map's grid rows hold OUT_PR pixels each (backends/webgl.py pixel_rows), so
+    // the 4 rows are 4 runs of pixels, each with its own n, oh, ow
+    ivec4 pix = r * OUT_PR + px, t = pix / OW, ow = pix - t * OW, n = t / OH, oh = t - n * OH;
+#else
     ivec4 n = r / OH, oh = r - n * OH;
+#endif
     vec4 a0 = b, a1 = b, a2 = b, a3 = b;
 #ifdef SLIDE
     // depthwise, stride and dilation 1 vertically, the 4 rows consecutive in one image:
@@ -142,12 +154,20 @@ void main() {
       ivec4 ih = oh * SH - PT + kh * DH;
       ivec4 xr = n * H + ih;
       for (int kw = 0; kw < KW; kw++) {
+#ifdef SEG
+        // the input's grid rows hold X_PR pixels: pixel p is in row p / X_PR
+        ivec4 iw = ow * SW - PL + kw * DW;
+        bvec4 iw_ok = bvec4(uvec4(greaterThanEqual(iw, ivec4(0))) & uvec4(lessThan(iw, ivec4(W))));
+        ivec4 pin = (n * H + ih) * W + iw, xr = pin / X_PR;
+        ivec4 xb = (pin - xr * X_PR) * (C >> 2);
+#else
         int iw = ow * SW - PL + kw * DW;
 #if !defined(NO_PAD) && !defined(NO_HPAD)
         bool iw_ok = iw >= 0 && iw < W;
 #endif
-        int tap = kh * KW + kw;
         ivec4 xb = XBASE(xr);
+#endif
+        int tap = kh * KW + kw;
 #if defined(DEPTHWISE)
         vec4 w = WT(tap);
 #define ROW_ACC(k, a) a += XAT(k, co4) * w;

@@ -685,18 +685,21 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
                     f"backend {backend!r} answers asynchronously: use `await conformance.run_async(...)`")
 
 
-async def run_async(backend: str, names: list[str] | None = None, webgl_shared_rows: bool = True) -> list[dict]:
+async def run_async(backend: str, names: list[str] | None = None, webgl_alternates: bool = False) -> list[dict]:
     """`run` through `execute_async`: the way to run the suite on WebGPU.  Every plan runs on
     the whole thread pool, however small (the kernels' work splits are what is tested), and
-    every WebGL conv shares its filter fetches between 4 rows (ROWS 4), or with
-    `webgl_shared_rows=False` none does (ROWS 1, what small layers get)."""
+    every WebGL conv shares its filter fetches between 4 rows (ROWS 4), maps of few rows
+    split into more grid rows (SEG); `webgl_alternates=True` runs the other paths: ROWS 1
+    and every map with one image row per grid row."""
     eng = engine()
-    knobs = ("one_thread_below_flops", "fuse_expansion_above_bytes", "webgl_shared_rows_above")
+    knobs = ("one_thread_below_flops", "fuse_expansion_above_bytes", "webgl_shared_rows_above", "webgl_split_macs",
+             "webgl_split_rows_below")
     saved = {k: getattr(eng, k) for k in knobs}
-    for k in knobs:
+    for k in knobs[:4]:
         setattr(eng, k, 0)
-    if not webgl_shared_rows:
+    if webgl_alternates:
         eng.webgl_shared_rows_above = 1 << 62
+        eng.webgl_split_rows_below = 0
     try:
         return await _run_cases(backend, names)
     finally:

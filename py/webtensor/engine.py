@@ -134,6 +134,17 @@ class _Engine:
         # and 1x1 maps; one program variant, not two, to compile).  e2e/test_webgl.py runs
         # the conformance suite again with no conv sharing (ROWS 1 everywhere)
         self.webgl_shared_rows_above = 0
+        # WebGL grids of NHWC maps with fewer image rows than this hold fewer pixels per grid
+        # row than the map's width, for more rows (backends/webgl.py pixel_rows); 0: never.
+        # 9: up to 8 rows are 2 rows of fragments (4 grid rows each), one row of 2x2 quads,
+        # which SwiftShader runs on one thread; a 14x14 map's 2 quad rows already split
+        # (splitting it too measured slower: its depthwise convs lose SLIDE).
+        # e2e/test_webgl.py runs the conformance suite with 0 too
+        self.webgl_split_rows_below = 9
+        # ... where the conv writing the map does at least this many multiply-adds (a split map
+        # is another program to compile; MobileNetV2's 7x7 layers do 4.5-20 M, BlazeFace's
+        # 8x8 ones 0.6 M); the conformance suite sets 0
+        self.webgl_split_macs = 2_000_000
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

@@ -100,7 +100,9 @@ class GLPlan(SegmentedPlan):
         self.labels: list[str] = []
         self.dims: dict[int, tuple[int, int]] = {}
         self.padded = self._channel_padded_inputs()
-        self.padded_filters: dict[int, np.ndarray] = {}
+        self.conv_macs = {self.base(it.writes[0]): conv_macs(it.call) for it in self.lowered.items
+                          if isinstance(it.call, (Conv, DepthwiseConv))}
+        self.derived_arrays: dict[tuple, tuple] = {}
         try:
             self._build()
         except BaseException:         # nothing stays allocated by a plan that failed to compile
@@ -115,12 +117,34 @@ class GLPlan(SegmentedPlan):
     def size(self, key) -> int:
         return math.prod(map(int, self.plan.specs[key].shape))     # (np.prod: ~35 us a call in Pyodide)
 
+    def shape_of(self, key) -> tuple:
+        """A tensor's shape as its texture holds it (an RGB input's channels padded to 4)."""
+        shape = tuple(map(int, self.plan.specs[self.base(key)].shape))
+        return (*shape[:3], 4) if self.base(key) in self.padded else shape
+
+    def pixel_rows(self, key) -> int | None:
+        """Pixels per grid row of an NHWC tensor: its width (a grid row is an image row), or
+        fewer where a map has under `engine().webgl_split_rows_below` image rows (a 7x7 map:
+        1 pixel, 49 grid rows; the widest divisor of the width that gives that many rows)
+        and the conv writing it does at least `webgl_split_macs` multiply-adds.  SwiftShader
+        splits a draw between its threads by rows of 2x2 quads, and a fragment writes 4 grid
+        rows: the 7 rows of a 7x7 map were one row of quads, on one thread (2x the time per
+        MAC).  Small layers keep image rows: the split rows take another program (~30 ms to
+        compile at the first draw) for a gain of a few tenths of a ms (BlazeFace's 8x8 maps:
+        2.5 ms over 16 draws).  None: not NHWC, or rows not whole texels."""
+        shape = self.shape_of(key)
+        if len(shape) != 4 or (shape[2] * shape[3]) % 4:
+            return None
+        N, H, W, C = shape
+        eng = engine()
+        least = eng.webgl_split_rows_below
+        if N * H >= least or C % 4 or self.conv_macs.get(self.base(key), 0) < eng.webgl_split_macs:
+            return W
+        return next((d for d in range(W, 0, -1) if W % d == 0 and N * H * (W // d) >= least), 1)
+
     def dims_of(self, key) -> tuple[int, int]:
-        shape = self.plan.specs[self.base(key)].shape
-        if self.base(key) in self.padded:
-            shape = (*shape[:3], 4)
-        row = shape[2] * shape[3] // 4 if len(shape) == 4 and (shape[2] * shape[3]) % 4 == 0 else None
-        return tex_dims(math.prod(map(int, shape)), self.max_size, row)
+        shape, pr = self.shape_of(key), self.pixel_rows(key)
+        return tex_dims(math.prod(shape), self.max_size, pr * shape[3] // 4 if pr else None)
 
     def _channel_padded_inputs(self) -> dict[str, int]:
         """Plan inputs of 1-3 channels that only convs read (an RGB image into its stem):
@@ -140,12 +164,13 @@ class GLPlan(SegmentedPlan):
                 padded[k] = int(shape[3])
         return padded
 
-    def padded_filter(self, filt: np.ndarray) -> np.ndarray:
-        """A conv filter [KH,KW,C,CO] with zero rows for channels C..3 (kept, so its id and
-        its weight texture stay its own)."""
-        if id(filt) not in self.padded_filters:
-            self.padded_filters[id(filt)] = np.pad(filt, ((0, 0), (0, 0), (0, 4 - filt.shape[2]), (0, 0)))
-        return self.padded_filters[id(filt)]
+    def derived(self, array: np.ndarray, kind: str, make) -> np.ndarray:
+        """`make(array)` (a filter padded or transposed), made once per plan and kept, so the
+        id that keys its weight texture stays its own."""
+        key = (id(array), kind)
+        if key not in self.derived_arrays:
+            self.derived_arrays[key] = (array, make(array))
+        return self.derived_arrays[key][1]
 
     def feed(self, key, value) -> np.ndarray:
         """An input as the flat float32 its texture holds (channels padded where planned)."""
@@ -316,6 +341,11 @@ def _f32(v: float) -> float:
     return float(np.float32(v))
 
 
+def conv_macs(call) -> int:
+    g = call.g
+    return g.N * g.OH * g.OW * g.KH * g.KW * (call.CO * g.C if isinstance(call, Conv) else g.C * call.MULT)
+
+
 def draw_conv(p: GLPlan, call, out_key) -> dict:
     """Conv and DepthwiseConv: conv.glsl, logical filters as weight textures."""
     dw = isinstance(call, DepthwiseConv)
@@ -323,13 +353,10 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     N, H, W, C = g.N, g.H, g.W, g.C
     mult = call.MULT if dw else 1
     CO = C * mult if dw else call.CO
-    if dw:
-        wt = p.constant_texture(call.filter, "dw", C // 4 if C % 4 == 0 and mult == 1 else None, flat=True)
-    elif call.x.key in p.padded:                     # an RGB stem on its padded input texture
+    filt = call.filter
+    if not dw and call.x.key in p.padded:           # an RGB stem on its padded input texture
         C = 4
-        wt = p.constant_texture(p.padded_filter(call.filter), "conv", CO // 4 if CO % 4 == 0 else None, flat=True)
-    else:
-        wt = p.constant_texture(call.filter, "conv", CO // 4 if CO % 4 == 0 else None, flat=True)
+        filt = p.derived(filt, "pad4", lambda f: np.pad(f, ((0, 0), (0, 0), (0, 4 - f.shape[2]), (0, 0))))
     # the geometry too: loops over constant bounds are unrolled, which made the RGB stem's
     # 5x5 program take 148 ms to compile (60 ms with uniform bounds) and ran no faster
     sizes = dict(N=N, H=H, W=W, C=C, OH=g.OH, OW=g.OW, CO=CO, MULT=mult, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW,
@@ -337,20 +364,36 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     defs = dict(ACTIVATION=ACT_GLSL[call.act])
     if dw:
         defs["DEPTHWISE"] = 1
-    w_rows = p.dims[wt][0] == (C // 4 if dw else CO // 4)
     out_dims = p.dims_of(out_key)
-    out_rows = out_dims == (g.OW * CO // 4, N * g.OH)     # one image row per grid row
-    if CO % 4 == 0 and mult == 1 and out_rows and (C % 4 == 0 or (not dw and w_rows)):
+    x_tex = p.tex_of(call.x)
+    # a grid row holds pr pixels of one image row (pixel_rows): the whole row, or, in maps
+    # of few rows, fewer (OUT_PR, X_PR; a tensor that is not NHWC, the 2D input of a
+    # MatMul, may still have the rows the conv's NHWC view of it wants: its dims say)
+    pr_out = p.pixel_rows(out_key) or g.OW
+    pr_x = (p.pixel_rows(call.x.key) if call.x.kind == "t" else None) or W
+    out_rows = CO % 4 == 0 and out_dims == (pr_out * CO // 4, N * g.OH * g.OW // pr_out)
+    x_rows = (W * C) % 4 == 0 and p.dims[x_tex] == (pr_x * C // 4, N * H * W // pr_x)
+    # SEG: grid rows that are not image rows; a separate program, as the general addressing
+    # (a division per tap and row) cost the usual layers 7 %
+    seg = pr_out != g.OW or pr_x != W
+    w_rows = dw and C % 4 == 0 or not dw and CO % 4 == 0
+    vec4 = CO % 4 == 0 and mult == 1 and out_rows and (C % 4 == 0 or (not dw and w_rows)) \
+        and (not seg or C % 4 == 0 and x_rows)
+    wt = p.constant_texture(filt, "filter", ((C if dw else CO) // 4) if w_rows else None, flat=True)
+    if vec4:
         defs["VEC4"] = 1                     # 4 output channels of a pixel in each of 4 rows per fragment
         if C % 4 == 0:
             defs["C_VEC4"] = 1               # ... and 4 input channels per fetch
         elif C < 4:
             defs["STEM_C"] = C               # an RGB stem: a pixel's channels in one window
-        # direct texel addressing where the textures have image rows
-        if (W * C) % 4 == 0 and p.dims[p.tex_of(call.x)] == (W * C // 4, N * H):
-            defs["X_ROWS"] = 1
-        if w_rows:
+        if p.dims[wt][0] == (C if dw else CO) // 4:
             defs["W_ROWS"] = 1
+        # direct texel addressing where the input's grid has pixel rows
+        if x_rows:
+            defs["X_ROWS"] = 1
+        if seg:
+            defs["SEG"] = 1
+            sizes["OUT_PR"], sizes["X_PR"] = pr_out, pr_x
         # 4 rows per fetched filter texel where the layer is large enough to pay for the
         # longer compile (SwiftShader compiles a program at its first draw)
         defs["ROWS"] = 4 if p.size(out_key) >= engine().webgl_shared_rows_above else 1
@@ -366,7 +409,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
             sizes["ACT_KIND"] = CLAMP_ACT[call.act]
         elif call.act is not None:
             defs["HAS_ACT"] = 1
-        if dw and defs["ROWS"] == 4 and g.SH == 1 and g.DH == 1 and g.OH % 4 == 0:
+        if dw and defs["ROWS"] == 4 and g.SH == 1 and g.DH == 1 and g.OH % 4 == 0 and not seg:
             defs["SLIDE"] = 1                # each input row fetched once for the 4 output rows
     bias = p.constant_texture(call.bias, "bias", flat=True)
     inputs = [["X", p.tex_of(call.x)], ["Wt", wt], ["Bias", bias]]
