@@ -242,6 +242,13 @@ def cases() -> list[Case]:
         Node("y", "AddV2", ["p:0", "d:0"], {})],
         {"x": _rand(rng, 1, 5, 5, 8)}, sep(3, 1, 8, 8), ["y:0"], TOL_ACCUM,
         ["FusedDepthwiseConv2dNative", "_FusedConv2D", "AddV2"]))
+    # two zero pads of one size with a layer between: the zeros a backend keeps for the first
+    # (WebGL shares one zeros texture) must still be zeros for the second
+    out.append(Case("two channel pads of one size, a Relu between", [
+        Node("p1", "Pad", ["x:0", "pw:0"], {}), Node("r", "Relu", ["p1:0"], {}),
+        Node("p2", "Pad", ["z:0", "pw:0"], {}), Node("y", "AddV2", ["r:0", "p2:0"], {})],
+        {"x": _rand(rng, 1, 4, 4, 4, lo=-2, hi=2), "z": _rand(rng, 1, 4, 4, 4)}, {"pw": _i32([[0, 0], [0, 0], [0, 0], [0, 4]])},
+        ["y:0", "p2:0"], TOL_EXACT, ["Pad", "Relu", "AddV2"]))
     x = _rand(rng, 1, 8, 8, 8)
     out.append(Case("fusion: dwconv -> conv+bias -> add residual -> relu", [
         Node("dw", "DepthwiseConv2dNative", ["x:0", "wd:0"], conv(1, "SAME")),

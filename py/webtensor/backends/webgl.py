@@ -47,6 +47,7 @@ REDUCE_KIND = {"Mean": 0, "Sum": 1, "Max": 2, "Min": 3}           # reduce.glsl 
 CAST_TO = {"float32": 0, "int32": 1, "bool": 2}                    # reduce.glsl CAST: the destination
 MAX_DEPTHWISE_TAPS = 64          # kept as the wasm kernels' limit (larger filters untested here)
 F32 = np.dtype(np.float32)
+ZEROS = np.zeros(0, np.float32)     # the key of derived zero arrays
 
 
 @functools.cache
@@ -92,6 +93,7 @@ class GLPlan(SegmentedPlan):
         self.lowered = Lowering(plan, plan.optimize, supports).run()
         self.max_size = int(self.rt.maxTextureSize)
         self.owned: list[int] = []
+        self.borrowed: set[int] = set()
         self.segments: list[tuple[str, object]] = []
         self.current: dict[str, int] = {}        # tensor -> texture holding it now
         self.free: dict[tuple, list[int]] = {}
@@ -165,8 +167,8 @@ class GLPlan(SegmentedPlan):
         return padded
 
     def derived(self, array: np.ndarray, kind: str, make) -> np.ndarray:
-        """`make(array)` (a filter padded or transposed), made once per plan and kept, so the
-        id that keys its weight texture stays its own."""
+        """`make(array)` (a filter padded, a block of zeros), made once per plan and kept, so
+        the id that keys its weight texture stays its own."""
         key = (id(array), kind)
         if key not in self.derived_arrays:
             self.derived_arrays[key] = (array, make(array))
@@ -191,6 +193,8 @@ class GLPlan(SegmentedPlan):
         return tid
 
     def release(self, tid: int, key=None):
+        if tid in self.borrowed:            # a shared constant standing in for a tensor
+            return
         self.free.setdefault(self.dims[tid], []).append(tid)
 
     def constant_texture(self, array: np.ndarray, tag, row_texels: int | None = None, flat: bool = False) -> int:
@@ -241,6 +245,17 @@ class GLPlan(SegmentedPlan):
                     if old is not None:
                         self.release(old)
                 self.segments.append(("numpy", (it.step, {k: self.current[self.base(k)] for k in it.reads + it.writes})))
+            elif isinstance(it.call, Fill) and it.call.value == 0 and it.call.n == self.size(it.writes[0]):
+                # zeros (a Pad's background, its copy follows): a shared zeros texture stands
+                # in, no draw and no program (~15 ms at SwiftShader's first draw)
+                b = self.base(it.writes[0])
+                old = self.current.get(b)
+                n, (w, _) = self.size(it.writes[0]), self.dims_of(it.writes[0])
+                self.current[b] = self.constant_texture(self.derived(ZEROS, ("zeros", n), lambda _: np.zeros(n, np.float32)),
+                                                        ("zeros", n, w), w)
+                self.borrowed.add(self.current[b])
+                if old is not None and old not in self.inputs.values():
+                    self.release(old)
             else:
                 out_key = it.writes[0]
                 d = self.translate(it)
@@ -480,7 +495,9 @@ def draw_copy(p: GLPlan, call: Copy, out_key) -> dict:
         defs["BASE"] = 1
         base_tex = p.current.get(p.base(out_key))
         if base_tex is None:           # nothing written yet: start from zeros
-            base_tex = p.constant_texture(np.zeros(n_out, np.float32), ("zeros", n_out))
+            base_tex = p.constant_texture(p.derived(ZEROS, ("zeros", n_out), lambda _: np.zeros(n_out, np.float32)),
+                                          ("zeros", n_out))
+            p.borrowed.add(base_tex)
         inputs.append(["B", base_tex])
         ints += [["DS", ds], ["DOFFSET", [call.dst.offset]], ["OUT_SIZE", [n_out]]]
     return p.draw("copy", defs, inputs, ints=ints)
