@@ -140,7 +140,13 @@ void main() {
     for (int kw = 0; kw < KW; kw++) {
       int iw = ow * SW - PL + kw * DW;
       bool iw_ok = iw >= 0 && iw < W;
+#if defined(NO_PAD)
+#define XROW(j) XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + co4)
+#elif defined(NO_HPAD)
+#define XROW(j) (ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + co4) : vec4(0.0))
+#else
 #define XROW(j) (iw_ok && ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + co4) : vec4(0.0))
+#endif
       vec4 x0 = XROW(0), x1 = XROW(1), x2 = XROW(2);
       for (int kh = 0; kh < KH; kh++) {
         vec4 x3 = XROW(kh + 3), w = WT(kh * KW + kw);

@@ -242,6 +242,23 @@ def cases() -> list[Case]:
         Node("y", "AddV2", ["p:0", "d:0"], {})],
         {"x": _rand(rng, 1, 5, 5, 8)}, sep(3, 1, 8, 8), ["y:0"], TOL_ACCUM,
         ["FusedDepthwiseConv2dNative", "_FusedConv2D", "AddV2"]))
+    # maps large enough for WebGL to draw a padded conv's interior without bounds selects and
+    # its border apart (interior_rects): Inf and NaN on the border rows and columns, which
+    # the interior must never read; the input made by a 1x1 conv, whose WebGL grid rows past
+    # the map hold garbage (H not a multiple of 4), not zeros like the padding
+    for name, k, st, shape, dw in [("depthwise 3x3 s1", 3, 1, (1, 21, 22, 8), True),
+                                   ("depthwise 3x3 s2", 3, 2, (1, 41, 37, 8), True),
+                                   ("conv 5x5 s2, 4 channels", 5, 2, (1, 39, 42, 4), False)]:
+        xb = _rand(rng, *shape, lo=-2, hi=2)
+        xb[0, 0, 3, 1], xb[0, -1, 5, 2], xb[0, 7, 0, 3], xb[0, 9, -1, 0] = np.inf, -np.inf, np.nan, np.inf
+        op = "FusedDepthwiseConv2dNative" if dw else "_FusedConv2D"
+        wshape = (k, k, shape[3], 1) if dw else (k, k, shape[3], 12)
+        out.append(Case(f"interior and border: 1x1 conv -> {name} SAME", [
+            Node("p", "_FusedConv2D", ["x:0", "wp:0", "bp:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
+            Node("y", op, ["p:0", "w:0", "b:0"], {**conv(st, "SAME"), "fused_ops": ["BiasAdd", "Relu6"]})],
+            {"x": xb}, {"wp": _rand(rng, 1, 1, shape[3], shape[3]), "bp": _rand(rng, shape[3], lo=1, hi=2),
+                        "w": _rand(rng, *wshape), "b": _rand(rng, wshape[2] if dw else 12)}, ["y:0"], TOL_ACCUM,
+            ["_FusedConv2D", op]))
     # two zero pads of one size with a layer between: the zeros a backend keeps for the first
     # (WebGL shares one zeros texture) must still be zeros for the second
     out.append(Case("two channel pads of one size, a Relu between", [
@@ -700,12 +717,12 @@ async def run_async(backend: str, names: list[str] | None = None, webgl_alternat
     and every map with one image row per grid row."""
     eng = engine()
     knobs = ("one_thread_below_flops", "fuse_expansion_above_bytes", "webgl_shared_rows_above", "webgl_split_macs",
-             "webgl_split_rows_below")
+             "webgl_interior_side", "webgl_split_rows_below")
     saved = {k: getattr(eng, k) for k in knobs}
-    for k in knobs[:4]:
+    for k in knobs[:5]:
         setattr(eng, k, 0)
     if webgl_alternates:
-        eng.webgl_shared_rows_above = 1 << 62
+        eng.webgl_shared_rows_above = eng.webgl_interior_side = 1 << 62
         eng.webgl_split_rows_below = 0
     try:
         return await _run_cases(backend, names)

@@ -145,6 +145,10 @@ class _Engine:
         # is another program to compile; MobileNetV2's 7x7 layers do 4.5-20 M, BlazeFace's
         # 8x8 ones 0.6 M); the conformance suite sets 0
         self.webgl_split_macs = 2_000_000
+        # WebGL padded convs whose output is at least this many pixels a side draw their
+        # interior with the program that has no bounds selects, the border apart
+        # (backends/webgl.py interior_rects); the conformance suite sets 0
+        self.webgl_interior_side = 100
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

@@ -231,7 +231,12 @@ class GLRuntime {
       });
       for (const [name, v] of d.ints) gl.uniform1iv(this.location(p, name), v);
       for (const [name, v] of d.floats) gl.uniform1f(this.location(p, name), v);
-      gl.drawArrays(gl.TRIANGLES, 0, 3);
+      if (d.rects) {   // parts of the output (a conv's interior, its border): the viewport
+        // is the part (gl_FragCoord stays the window's), so only its fragments are rasterized
+        for (const [x, y, w, h] of d.rects) { gl.viewport(x, y, w, h); gl.drawArrays(gl.TRIANGLES, 0, 3); }
+      } else {
+        gl.drawArrays(gl.TRIANGLES, 0, 3);
+      }
     }
   }
 
