@@ -293,7 +293,8 @@ class GLPlan(SegmentedPlan):
         runtime compiles a program once per source (SwiftShader: ~12 ms at its first draw
         even for a trivial shader, 20-40 ms for a conv), and sets OUT_WIDTH per draw."""
         sizes = sizes or {}
-        src = program_source(shader, tuple(defines.items()), tuple(sizes))
+        # (sorted: layers that differ only in the order their defines were set share the program)
+        src = program_source(shader, tuple(sorted(defines.items())), tuple(sorted(sizes)))
         return {"src": src, "inputs": inputs, "ints": [[k, [int(v)]] for k, v in sizes.items()] + list(ints),
                 "floats": list(floats)}
 
