@@ -46,14 +46,13 @@ float act(float v, float alpha) {
 #endif
 
 // RES_UNIFORM: whether there is a residual is the uniform HAS_RES (without, R is another
-// texture, its texel selected away); ACT_CLAMP: the activation is the uniform ACT_KIND (0
+// texture, never read); ACT_CLAMP: the activation is the uniform ACT_KIND (0
 // none, 1 Relu, 2 Relu6).  Layers with and without them share one program.
 
 // bias (in the accumulator already), residual and activation of output grid row r
 vec4 finish(vec4 a, int r, int x, vec4 alpha) {
 #if defined(RES_UNIFORM)
-  vec4 res = at(R, x, r);
-  a += HAS_RES != 0 ? res : vec4(0.0);
+  if (HAS_RES != 0) a += at(R, x, r);   // a uniform branch: SwiftShader skips it whole
 #elif defined(RESIDUAL) && defined(R_ROWS)
   a += at(R, x, r);                   // the residual has the output's grid
 #elif defined(RESIDUAL)

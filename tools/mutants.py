@@ -240,7 +240,7 @@ MUTANTS = [
     Mutant("WebGL pads a stem's input feed at the front", "py/webtensor/backends/webgl.py",
            "((0, 0), (0, 0), (0, 0), (0, 4 - c))", "((0, 0), (0, 0), (0, 0), (4 - c, 0))", GL),
     Mutant("WebGL conv ignores HAS_RES (adds the stand-in residual)", "shaders/conv.glsl",
-           "a += HAS_RES != 0 ? res : vec4(0.0);", "a += res;", GL),
+           "if (HAS_RES != 0) a += at(R, x, r);", "a += at(R, x, r);", GL),
     Mutant("WebGL clamp activation Relu6 clamps at 8", "shaders/conv.glsl",
            "ACT_KIND == 2 ? 6.0 : inf", "ACT_KIND == 2 ? 8.0 : inf", GL),
     Mutant("WebGL split-row conv finds the input row with the output's pixels per row", "shaders/conv.glsl",

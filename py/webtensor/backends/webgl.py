@@ -432,9 +432,9 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     bias = p.constant_texture(call.bias, "bias", flat=True)
     inputs = [["X", p.tex_of(call.x)], ["Wt", wt], ["Bias", bias]]
     if "VEC4" in defs and not dw and (not call.residual or p.dims[p.tex_of(call.residual)] == out_dims):
-        # with or without a residual, one program: HAS_RES says (without, R is the input
-        # texture, fetched and selected away; not for depthwise convs, which never have one
-        # in these models and whose few fetches per output made that fetch cost 7 %)
+        # with or without a residual, one program: HAS_RES says, in a uniform branch (without,
+        # R is the input texture, never read; not for depthwise convs, which never have one
+        # in these models)
         defs["RES_UNIFORM"] = defs["RESIDUAL"] = 1
         sizes["HAS_RES"] = int(bool(call.residual))
         inputs.append(["R", p.tex_of(call.residual or call.x)])
