@@ -216,27 +216,29 @@ class GLRuntime {
     const end = last < 0 ? draws.length : last;
     gl.bindVertexArray(this.vao);
     gl.disable(gl.BLEND);
-    for (let i = first; i < end; i++) {
-      const d = draws[i], p = d.p, out = this.textures.get(d.out);
-      this.linked(p);
-      gl.useProgram(p.prog);
-      gl.bindFramebuffer(gl.FRAMEBUFFER, this.target(out));
-      gl.viewport(0, 0, out.w, out.rows);
-      gl.uniform1i(this.location(p, 'OUT_WIDTH'), out.w);   // null (a no-op) where unused
-      d.inputs.forEach(([name, tid], unit) => {
-        gl.activeTexture(gl.TEXTURE0 + unit);
-        const t = this.textures.get(tid);
-        gl.bindTexture(t.target, t.tex);
-        gl.uniform1i(this.location(p, name), unit);
-      });
-      for (const [name, v] of d.ints) gl.uniform1iv(this.location(p, name), v);
-      for (const [name, v] of d.floats) gl.uniform1f(this.location(p, name), v);
-      if (d.rects) {   // parts of the output (a conv's interior, its border): the viewport
-        // is the part (gl_FragCoord stays the window's), so only its fragments are rasterized
-        for (const [x, y, w, h] of d.rects) { gl.viewport(x, y, w, h); gl.drawArrays(gl.TRIANGLES, 0, 3); }
-      } else {
-        gl.drawArrays(gl.TRIANGLES, 0, 3);
-      }
+    for (let i = first; i < end; i++) this.drawOne(draws[i], this.textures.get(draws[i].out), draws[i].rects);
+  }
+
+  drawOne(d, out, rects) {
+    const gl = this.gl, p = d.p;
+    this.linked(p);
+    gl.useProgram(p.prog);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, this.target(out));
+    gl.viewport(0, 0, out.w, out.rows);
+    gl.uniform1i(this.location(p, 'OUT_WIDTH'), out.w);   // null (a no-op) where unused
+    d.inputs.forEach(([name, tid], unit) => {
+      gl.activeTexture(gl.TEXTURE0 + unit);
+      const t = this.textures.get(tid);
+      gl.bindTexture(t.target, t.tex);
+      gl.uniform1i(this.location(p, name), unit);
+    });
+    for (const [name, v] of d.ints) gl.uniform1iv(this.location(p, name), v);
+    for (const [name, v] of d.floats) gl.uniform1f(this.location(p, name), v);
+    if (rects) {     // parts of the output (a conv's interior, its border): the viewport
+      // is the part (gl_FragCoord stays the window's), so only its fragments are rasterized
+      for (const [x, y, w, h] of rects) { gl.viewport(x, y, w, h); gl.drawArrays(gl.TRIANGLES, 0, 3); }
+    } else {
+      gl.drawArrays(gl.TRIANGLES, 0, 3);
     }
   }
 
