@@ -172,6 +172,9 @@ def wt(page, code: str):
     return json.loads(page.evaluate("(c) => window.webtensorApp.python(c)", code))
 
 
+FRESH_PAGE_BACKENDS = ("webgl",)
+
+
 def measure(model: str, backend: str, args, browser, base: str, wt_page, log) -> list[dict]:
     layers = model in LAYERS_MODELS or is_layers_model(DIST / MODELS[model])
     local = (webtensor.read_layers_model if layers else webtensor.read_graph_model)(DIST / MODELS[model])
@@ -449,6 +452,15 @@ def main(argv=None) -> int:
                     log(f"{model} / {backend}" + (f" (repeat {rep + 1} of {args.repeat})" if args.repeat > 1 else ""))
                     if model in MEDIAPIPE_MODELS:      # the peer is MediaPipe's own runtime
                         rows += measure_mediapipe(model, backend, args, browser, base, wt_page, log)
+                    elif backend in FRESH_PAGE_BACKENDS:
+                        # a page of its own, as each TF.js configuration has: the WebGL runtime
+                        # keeps its compiled programs for the page's life, and a model measured
+                        # after another that shares them would report a warm first inference
+                        page, _ = open_app(browser, base)
+                        try:
+                            rows += measure(model, backend, args, browser, base, page, log)
+                        finally:
+                            page.close()
                     else:
                         rows += measure(model, backend, args, browser, base, wt_page, log)
             repeats.append(rows)
