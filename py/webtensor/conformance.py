@@ -713,8 +713,9 @@ async def run_async(backend: str, names: list[str] | None = None, webgl_alternat
     """`run` through `execute_async`: the way to run the suite on WebGPU.  Every plan runs on
     the whole thread pool, however small (the kernels' work splits are what is tested), and
     every WebGL conv shares its filter fetches between 4 rows (ROWS 4), maps of few rows
-    split into more grid rows (SEG); `webgl_alternates=True` runs the other paths: ROWS 1
-    and every map with one image row per grid row."""
+    split into more grid rows (SEG) and padded convs draw interior and frame apart;
+    `webgl_alternates=True` runs the other paths: ROWS 1, every map with one image row per
+    grid row, and every padded conv whole."""
     eng = engine()
     knobs = ("one_thread_below_flops", "fuse_expansion_above_bytes", "webgl_shared_rows_above", "webgl_split_macs",
              "webgl_interior_side", "webgl_split_rows_below")
