@@ -33,8 +33,9 @@ json.dumps({"ref": ref, "got": got, "before": before, "after": (st.textures, st.
 
 def test_conformance_on_the_alternate_paths(app):
     """test_backends runs the suite with every WebGL conv sharing filter fetches between 4
-    rows (ROWS 4) and small maps split into more grid rows (SEG); this runs it with ROWS 1
-    and every map in image rows (engine().webgl_shared_rows_above, webgl_split_rows_below)."""
+    rows (ROWS 4), small maps split into more grid rows (SEG) and padded convs drawn as
+    interior and frame; this runs it with ROWS 1, every map in image rows and every conv
+    whole (engine().webgl_shared_rows_above, webgl_split_rows_below, webgl_interior_side)."""
     page, _, _ = app
     r = py(page, """
 import json, webtensor.conformance as c

@@ -1,12 +1,13 @@
 // Convolution / GEMM / depthwise, NHWC, fused epilogue: act(conv + bias [+ residual]).
 // Sizes and geometry (N, H, W, C, OH, OW, CO, MULT, KH, SH, PT...) are uniforms; the structure #defines.
-// VEC4: the output channel count is a multiple of 4 and the output grid has one image row
-// per grid row.  A fragment computes 4 output channels of one pixel in each of its LAYERS
-// grid rows, ROWS rows at a time: with ROWS 4 each filter texel is fetched once for all
-// four rows (large layers; the program is larger and SwiftShader compiles it for longer),
-// with ROWS 1 once per row.  The inner loop is a vec4 x mat4 product (C_VEC4) or, for input
-// channels not a multiple of 4 (an RGB stem), reads a pixel's channels as a 4-element
-// window of two texels.  Otherwise compute(t) works out one output element at a time.
+// VEC4: the output channel count is a multiple of 4 and the output grid holds whole pixels
+// per grid row (an image row, or OUT_PR pixels of one in split maps: SEG).  A fragment
+// computes 4 output channels of one pixel in each of its LAYERS grid rows, ROWS rows at a
+// time: with ROWS 4 each filter texel is fetched once for all four rows, with ROWS 1 once
+// per row (engine().webgl_shared_rows_above; the alternate conformance pass).  The inner
+// loop is a vec4 x mat4 product (C_VEC4) or, for input channels not a multiple of 4, reads
+// a pixel's channels as a 4-element window of two texels.  Otherwise compute(t) works out
+// one output element at a time.
 uniform sampler2DArray X;      // input  [N][H][W][C]
 uniform sampler2D Wt;          // filter [KH][KW][C][CO] (depthwise: [KH][KW][C*MULT])
 uniform sampler2D Bias;        // [CO]

@@ -13,13 +13,13 @@ void window_cells(int oh, int ow, out ivec2 lo, out ivec2 hi) {
 // channels a multiple of 4 and both grids one image row per grid row: 4 channels per fetch
 vec4 compute(int t) {
   int r = t / OUT_WIDTH, x = t - r * OUT_WIDTH;
-  int c4 = x % (C / 4), ow = x / (C / 4), n = r / OH, oh = r - n * OH;
+  int cin4 = C >> 2, c4 = x % cin4, ow = x / cin4, n = r / OH, oh = r - n * OH;
   ivec2 lo, hi;
   window_cells(oh, ow, lo, hi);
   vec4 acc = AVG == 1 ? vec4(0.0) : vec4(-3.402823e38);
   for (int ih = lo.x; ih < hi.x; ih++)
     for (int iw = lo.y; iw < hi.y; iw++) {
-      vec4 v = at(X, iw * (C / 4) + c4, n * H + ih);
+      vec4 v = at(X, iw * cin4 + c4, n * H + ih);
       acc = AVG == 1 ? acc + v : wt_max4(acc, v);
     }
   return AVG == 1 ? acc / float((hi.x - lo.x) * (hi.y - lo.y)) : acc;

@@ -717,14 +717,13 @@ async def run_async(backend: str, names: list[str] | None = None, webgl_alternat
     `webgl_alternates=True` runs the other paths: ROWS 1, every map with one image row per
     grid row, and every padded conv whole."""
     eng = engine()
-    knobs = ("one_thread_below_flops", "fuse_expansion_above_bytes", "webgl_shared_rows_above", "webgl_split_macs",
-             "webgl_interior_side", "webgl_split_rows_below")
-    saved = {k: getattr(eng, k) for k in knobs}
-    for k in knobs[:5]:
-        setattr(eng, k, 0)
+    settings = dict(one_thread_below_flops=0, fuse_expansion_above_bytes=0, webgl_shared_rows_above=0,
+                    webgl_split_macs=0, webgl_interior_side=0)
     if webgl_alternates:
-        eng.webgl_shared_rows_above = eng.webgl_interior_side = 1 << 62
-        eng.webgl_split_rows_below = 0
+        settings.update(webgl_shared_rows_above=1 << 62, webgl_interior_side=1 << 62, webgl_split_rows_below=0)
+    saved = {k: getattr(eng, k) for k in settings}
+    for k, v in settings.items():
+        setattr(eng, k, v)
     try:
         return await _run_cases(backend, names)
     finally:

@@ -48,7 +48,7 @@ CAST_TO = {"float32": 0, "int32": 1, "bool": 2}                    # reduce.glsl
 LAYERS = 4                       # grid rows per fragment (prelude.glsl, webgl_runtime.js)
 MAX_DEPTHWISE_TAPS = 64          # kept as the wasm kernels' limit (larger filters untested here)
 F32 = np.dtype(np.float32)
-ZEROS = np.zeros(0, np.float32)     # the key of derived zero arrays
+F32_ZERO = np.zeros(0, np.float32)     # what the plan's derived zero arrays are keyed on
 
 
 @functools.cache
@@ -106,6 +106,8 @@ class GLPlan(SegmentedPlan):
         self.conv_macs = {self.base(it.writes[0]): conv_macs(it.call) for it in self.lowered.items
                           if isinstance(it.call, (Conv, DepthwiseConv))}
         self.derived_arrays: dict[tuple, tuple] = {}
+        self.zeros: dict[tuple, int] = {}          # (n, row texels) -> a shared texture of zeros
+        self.feed_bufs: dict[str, np.ndarray] = {}  # channel-padded inputs' upload buffers
         try:
             self._build()
         except BaseException:         # nothing stays allocated by a plan that failed to compile
@@ -168,20 +170,34 @@ class GLPlan(SegmentedPlan):
         return padded
 
     def derived(self, array: np.ndarray, kind: str, make) -> np.ndarray:
-        """`make(array)` (a filter padded, a block of zeros), made once per plan and kept, so
-        the id that keys its weight texture stays its own."""
+        """`make(array)` (a filter padded), made once per plan and kept, so the id that keys
+        its weight texture stays its own."""
         key = (id(array), kind)
         if key not in self.derived_arrays:
             self.derived_arrays[key] = (array, make(array))
         return self.derived_arrays[key][1]
 
     def feed(self, key, value) -> np.ndarray:
-        """An input as the flat float32 its texture holds (channels padded where planned)."""
-        a = np.asarray(value, dtype=np.float32)
+        """An input as the flat float32 its texture holds: channels padded where planned, into
+        a buffer kept for it (its 4th channel stays zero), not a new array per inference."""
         c = self.padded.get(key)
-        if c:
-            a = np.pad(a.reshape(self.plan.specs[key].shape), ((0, 0), (0, 0), (0, 0), (0, 4 - c)))
-        return np.ascontiguousarray(a).reshape(-1)
+        if not c:
+            return np.ascontiguousarray(value, dtype=np.float32).reshape(-1)
+        buf = self.feed_bufs.get(key)
+        if buf is None:
+            buf = self.feed_bufs[key] = np.zeros(self.shape_of(key), np.float32)
+        buf[..., :c] = np.reshape(value, self.plan.specs[key].shape)
+        return buf.reshape(-1)
+
+    def zeros_texture(self, n: int, row_texels: int | None = None) -> int:
+        """A shared texture of n zeros (row_texels wide), standing in for a tensor: borrowed,
+        never returned to the plan's pool."""
+        key = (n, row_texels)
+        if key not in self.zeros:
+            zeros = self.derived(F32_ZERO, key, lambda _: np.zeros(n, np.float32))
+            self.zeros[key] = self.constant_texture(zeros, ("zeros", *key), row_texels)
+            self.borrowed.add(self.zeros[key])
+        return self.zeros[key]
 
     def new_texture(self, key) -> int:
         dims = self.dims_of(key)
@@ -251,10 +267,7 @@ class GLPlan(SegmentedPlan):
                 # in, no draw and no program (~15 ms at SwiftShader's first draw)
                 b = self.base(it.writes[0])
                 old = self.current.get(b)
-                n, (w, _) = self.size(it.writes[0]), self.dims_of(it.writes[0])
-                self.current[b] = self.constant_texture(self.derived(ZEROS, ("zeros", n), lambda _: np.zeros(n, np.float32)),
-                                                        ("zeros", n, w), w)
-                self.borrowed.add(self.current[b])
+                self.current[b] = self.zeros_texture(self.size(it.writes[0]), self.dims_of(it.writes[0])[0])
                 if old is not None and old not in self.inputs.values():
                     self.release(old)
             else:
@@ -298,8 +311,9 @@ class GLPlan(SegmentedPlan):
         return {"src": src, "inputs": inputs, "ints": [[k, [int(v)]] for k, v in sizes.items()] + list(ints),
                 "floats": list(floats)}
 
-    def translate(self, it) -> dict:
-        """One kernel call of the lowering -> one draw (`DRAWS`)."""
+    def translate(self, it) -> dict | list[dict]:
+        """One kernel call of the lowering -> its draw (`DRAWS`; a padded conv: two, its
+        interior and its frame)."""
         return DRAWS[type(it.call)](self, it.call, it.writes[0])
 
     # -- running (the shell is runner.SegmentedPlan) ---------------------------------------
@@ -430,18 +444,19 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         if dw and defs["ROWS"] == 4 and g.SH == 1 and g.DH == 1 and g.OH % 4 == 0 and not seg:
             defs["SLIDE"] = 1                # each input row fetched once for the 4 output rows
     bias = p.constant_texture(call.bias, "bias", flat=True)
-    inputs = [["X", p.tex_of(call.x)], ["Wt", wt], ["Bias", bias]]
-    if "VEC4" in defs and not dw and (not call.residual or p.dims[p.tex_of(call.residual)] == out_dims):
+    inputs = [["X", x_tex], ["Wt", wt], ["Bias", bias]]
+    r_tex = p.tex_of(call.residual) if call.residual else None
+    if "VEC4" in defs and not dw and (r_tex is None or p.dims[r_tex] == out_dims):
         # with or without a residual, one program: HAS_RES says, in a uniform branch (without,
         # R is the input texture, never read; not for depthwise convs, which never have one
         # in these models)
         defs["RES_UNIFORM"] = defs["RESIDUAL"] = 1
-        sizes["HAS_RES"] = int(bool(call.residual))
-        inputs.append(["R", p.tex_of(call.residual or call.x)])
-    elif call.residual:
+        sizes["HAS_RES"] = int(r_tex is not None)
+        inputs.append(["R", x_tex if r_tex is None else r_tex])
+    elif r_tex is not None:
         defs["RESIDUAL"] = 1
-        inputs.append(["R", p.tex_of(call.residual)])
-        if p.dims[p.tex_of(call.residual)] == out_dims:
+        inputs.append(["R", r_tex])
+        if p.dims[r_tex] == out_dims:
             defs["R_ROWS"] = 1
     if call.alpha is not None:
         defs["ALPHA"] = 1
@@ -460,7 +475,8 @@ def interior_rects(p: GLPlan, call, out_key, defs) -> list | None:
     """[interior, border strips...] in fragments (x, y, w, h) for a padded conv: the interior,
     where no tap reaches the padding, is drawn by the program without bounds selects (they
     cost 20-25 % of a padded conv on SwiftShader: the stem 38.6 -> 31.2 ms, a stride-2
-    depthwise 2.6 -> 1.9), the frame around it by the full program, scissored.  None: no
+    depthwise 2.6 -> 1.9), the frame around it by the full program, each part a viewport
+    (webgl_runtime.js drawOne).  None: no
     split (no padding, a batch, split rows, or a map under engine().webgl_interior_side
     pixels a side: the frame's strips are draws of few fragments, a row of quads on one
     thread; in MobileNetV2's 56x56 depthwise convs they cost more than the selects saved)."""
@@ -530,9 +546,7 @@ def draw_copy(p: GLPlan, call: Copy, out_key) -> dict:
         defs["BASE"] = 1
         base_tex = p.current.get(p.base(out_key))
         if base_tex is None:           # nothing written yet: start from zeros
-            base_tex = p.constant_texture(p.derived(ZEROS, ("zeros", n_out), lambda _: np.zeros(n_out, np.float32)),
-                                          ("zeros", n_out))
-            p.borrowed.add(base_tex)
+            base_tex = p.zeros_texture(n_out)
         inputs.append(["B", base_tex])
         ints += [["DS", ds], ["DOFFSET", [call.dst.offset]], ["OUT_SIZE", [n_out]]]
     return p.draw("copy", defs, inputs, ints=ints)
