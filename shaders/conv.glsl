@@ -50,9 +50,26 @@ float act(float v, float alpha) {
 // texture, never read); ACT_CLAMP: the activation is the uniform ACT_KIND (0
 // none, 1 Relu, 2 Relu6).  Layers with and without them share one program.
 
+#ifdef RES_FOLD
+// RES_FOLD: R holds the residual's first RC4 texels of each pixel, zeros past them (a
+// channel pad folded in), or, with RES_POOL 1, R is twice the output's height and width
+// and the residual is its 2x2 max pool, padded alike (BlazeFace's stride-2 blocks, with no
+// draws of their own).  A program of its own: this code in the shared 1x1 program, even
+// under an untaken uniform branch, made its other layers 15-25 % slower on SwiftShader.
+vec4 folded_residual(int r, int x) {
+  int cout4 = CO >> 2, co4 = x % cout4, ow = x / cout4;
+  if (co4 >= RC4) return vec4(0.0);
+  if (RES_POOL == 0) return at(R, ow * RC4 + co4, r);
+  int c = 2 * ow * RC4 + co4;          // input rows 2 oh, 2 oh + 1 of image n: grid rows 2 r, 2 r + 1
+  return wt_max4(wt_max4(at(R, c, 2 * r), at(R, c + RC4, 2 * r)), wt_max4(at(R, c, 2 * r + 1), at(R, c + RC4, 2 * r + 1)));
+}
+#endif
+
 // bias (in the accumulator already), residual and activation of output grid row r
 vec4 finish(vec4 a, int r, int x, vec4 alpha) {
-#if defined(RES_UNIFORM)
+#if defined(RES_FOLD)
+  a += folded_residual(r, x);
+#elif defined(RES_UNIFORM)
   if (HAS_RES != 0) a += at(R, x, r);   // a uniform branch: SwiftShader skips it whole
 #elif defined(RESIDUAL) && defined(R_ROWS)
   a += at(R, x, r);                   // the residual has the output's grid

@@ -105,6 +105,7 @@ class GLPlan(SegmentedPlan):
         self.padded = self._channel_padded_inputs()
         self.conv_macs = {self.base(it.writes[0]): conv_macs(it.call) for it in self.lowered.items
                           if isinstance(it.call, (Conv, DepthwiseConv))}
+        self.folded, self.folded_items = self._folded_residuals()
         self.derived_arrays: dict[tuple, tuple] = {}
         self.zeros: dict[tuple, int] = {}          # (n, row texels) -> a shared texture of zeros
         self.feed_bufs: dict[str, np.ndarray] = {}  # channel-padded inputs' upload buffers
@@ -168,6 +169,67 @@ class GLPlan(SegmentedPlan):
                                and all(r == k for r in it.reads if self.base(r) == k) for it in readers):
                 padded[k] = int(shape[3])
         return padded
+
+    def _folded_residuals(self) -> tuple[dict[str, tuple[str, bool, int]], set[int]]:
+        """Residuals a conv reads straight from an earlier map.  BlazeFace's stride-2 blocks
+        add a 2x2 max pool of their input, its channels zero-padded, to their 1x1 conv: a
+        Pool, a zero Fill and a channel-pad Copy, three draws of two programs of their own
+        (each ~25 ms to compile at SwiftShader's first draw).  Folded, the conv's epilogue
+        reads the map itself (conv.glsl folded_residual).  Returns {conv output: (source,
+        pooled, source channels)} and the items no longer drawn.  Only where every step's
+        result has no other reader and the grids hold image rows (not SEG)."""
+        low, items = self.lowered, self.lowered.items
+        writers: dict[str, list[int]] = {}
+        readers: dict[str, list[int]] = {}
+        for i, it in enumerate(items):
+            for k in it.writes:
+                writers.setdefault(self.base(k), []).append(i)
+            for k in it.reads:
+                if k not in it.writes:
+                    readers.setdefault(self.base(k), []).append(i)
+        outputs = {self.base(k) for k in self.plan.output_keys} | {self.base(k) for k in self.plan.input_keys}
+
+        def only_for(key, i):          # key: written by items, read by item i alone, not a plan output
+            return readers.get(key) == [i] and key not in outputs and key not in low.aliases
+
+        def image_rows(key, n, h, w, c):
+            return self.pixel_rows(key) == w and self.dims_of(key) == (w * c // 4, n * h)
+
+        folded, skipped = {}, set()
+        for i, it in enumerate(items):
+            c = it.call
+            if type(c) is not Conv or c.residual is None or c.residual.kind != "t" or c.residual.offset \
+                    or c.x.kind != "t" or c.CO % 4:
+                continue
+            g, out = c.g, self.base(it.writes[0])
+            if not image_rows(out, g.N, g.OH, g.OW, c.CO) or self.pixel_rows(c.x.key) != g.W:
+                continue
+            src, chans, steps = self.base(c.residual.key), c.CO, []
+            w = writers.get(src, [])
+            if len(w) == 2 and only_for(src, i):                     # zeros, then a channel pad
+                fill, copy = items[w[0]].call, items[w[1]].call
+                if isinstance(fill, Fill) and fill.value == 0 and fill.n == self.size(src) \
+                        and isinstance(copy, Copy) and copy.src.kind == "t" and copy.src.offset == 0 \
+                        and copy.dst.offset == 0 and copy.itemsize == 4:
+                    cs = copy.shape[5]
+                    if list(copy.shape) == [1, 1, 1, 1, g.N * g.OH * g.OW, cs] and list(copy.ss[4:]) == [cs, 1] \
+                            and list(copy.ds[4:]) == [c.CO, 1] and cs % 4 == 0 and cs < c.CO:
+                        steps, src, chans = list(w), self.base(copy.src.key), cs
+            w = writers.get(src, [])
+            pool = items[w[0]].call if len(w) == 1 else None
+            pooled = isinstance(pool, Pool) and pool.kind == "Max" and not pool.int8 and pool.x.kind == "t" \
+                and pool.x.offset == 0 and (pool.g.KH, pool.g.KW, pool.g.SH, pool.g.SW, pool.g.DH, pool.g.DW,
+                                            pool.g.PT, pool.g.PL) == (2, 2, 2, 2, 1, 1, 0, 0) \
+                and (pool.g.N, pool.g.OH, pool.g.OW, pool.g.C) == (g.N, g.OH, g.OW, chans) \
+                and (pool.g.H, pool.g.W) == (2 * g.OH, 2 * g.OW) \
+                and only_for(src, steps[1] if steps else i) and image_rows(self.base(pool.x.key), g.N, pool.g.H, pool.g.W, chans)
+            if pooled:
+                steps, src = steps + w, self.base(pool.x.key)
+            elif not steps or not image_rows(src, g.N, g.OH, g.OW, chans):
+                continue
+            folded[out] = (src, pooled, chans)
+            skipped.update(steps)
+        return folded, skipped
 
     def derived(self, array: np.ndarray, kind: str, make) -> np.ndarray:
         """`make(array)` (a filter padded), made once per plan and kept, so the id that keys
@@ -237,9 +299,14 @@ class GLPlan(SegmentedPlan):
     # -- building --------------------------------------------------------------------
     def _build(self):
         low, plan = self.lowered, self.plan
+        # what each item reads for liveness: a conv with a folded residual reads its source
+        reads = [it.reads + ([self.folded[self.base(it.writes[0])][0]] if it.writes and self.base(it.writes[0])
+                             in self.folded else []) for it in low.items]
         last: dict[str, int] = {}
         for i, it in enumerate(low.items):
-            for k in it.reads + it.writes:
+            if i in self.folded_items:
+                continue
+            for k in reads[i] + it.writes:
                 last[self.base(k)] = i
         for k in plan.output_keys:
             last[self.base(k)] = len(low.items)
@@ -252,6 +319,8 @@ class GLPlan(SegmentedPlan):
         draws: list[dict] = []
         labels: list[str] = []
         for i, it in enumerate(low.items):
+            if i in self.folded_items:                 # read in place by a conv's epilogue
+                continue
             if it.call is None:                        # numpy fallback between draw segments
                 if draws:
                     self.segments.append(("native", (self._set_plan(draws), labels)))
@@ -283,7 +352,7 @@ class GLPlan(SegmentedPlan):
                 self.current[self.base(out_key)] = out_tex
                 if old is not None and old not in self.inputs.values():
                     self.release(old)
-            for k in set(it.reads + it.writes):
+            for k in set(reads[i] + it.writes):
                 b = self.base(k)
                 if last.get(b) == i and b in self.current and self.current[b] not in self.inputs.values():
                     self.release(self.current[b])
@@ -445,8 +514,20 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
             defs["SLIDE"] = 1                # each input row fetched once for the 4 output rows
     bias = p.constant_texture(call.bias, "bias", flat=True)
     inputs = [["X", x_tex], ["Wt", wt], ["Bias", bias]]
-    r_tex = p.tex_of(call.residual) if call.residual else None
-    if "VEC4" in defs and not dw and (r_tex is None or p.dims[r_tex] == out_dims):
+    fold = p.folded.get(p.base(out_key))
+    if fold:                                  # the residual read from its source map in place
+        if "VEC4" not in defs or dw:
+            raise BackendError(f"webgl: a folded residual on a conv without the VEC4 path ({out_key})")
+        r_tex = p.current[fold[0]]
+    else:
+        r_tex = p.tex_of(call.residual) if call.residual else None
+    if fold:
+        # a channel pad (and a 2x2 max pool) folded in (GLPlan._folded_residuals): R is the map
+        # they read, of RC4 texels a pixel
+        defs["RES_FOLD"] = defs["RESIDUAL"] = 1
+        sizes["RES_POOL"], sizes["RC4"] = int(fold[1]), fold[2] // 4
+        inputs.append(["R", r_tex])
+    elif "VEC4" in defs and not dw and (r_tex is None or p.dims[r_tex] == out_dims):
         # with or without a residual, one program: HAS_RES says, in a uniform branch (without,
         # R is the input texture, never read; not for depthwise convs, which never have one
         # in these models)
