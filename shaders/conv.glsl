@@ -149,27 +149,64 @@ void main() {
     ivec4 n = r / OH, oh = r - n * OH;
 #endif
     vec4 a0 = b, a1 = b, a2 = b, a3 = b;
-#ifdef SLIDE
-    // depthwise, stride and dilation 1 vertically, the 4 rows consecutive in one image:
-    // output row l reads input rows oh.x - PT + l + kh, so each input row is fetched once
-    // per kw for all four (KH + 3 fetches instead of 4 KH)
-    int ih0 = oh.x - PT, xr0 = n.x * H + ih0;
+#if defined(SLIDE) || defined(SLIDE2)
+    // the 4 rows consecutive in one image (or past the last row of a batch of 1: garbage,
+    // never read), stride 1 (SLIDE) or 2 (SLIDE2) and dilation 1 vertically: output row l
+    // reads input rows ih0 + l * SH + kh, so each input row is fetched once per kw for all
+    // four (SLIDE: KH + 3 fetches instead of 4 KH; SLIDE2: KH + 6, the even taps reading
+    // rows of one parity, the odd taps the other; backends/webgl.py draws SLIDE for depthwise
+    // convs, SLIDE2 for 4-channel convs)
+    int ih0 = oh.x * SH - PT, xr0 = n.x * H + ih0;
+#ifdef DEPTHWISE
+#define XC co4                   // the texel of this fragment's channels
+#define TAP_ROWS(k, v0, v1, v2, v3) { vec4 w = WT((k) * KW + kw); a0 += v0 * w; a1 += v1 * w; a2 += v2 * w; a3 += v3 * w; }
+#else
+// a conv of 4 input channels, one texel a pixel; C_REAL of them data (an RGB stem's input
+// is padded to 4: the zero channel's filter texel is never fetched)
+#define XC 0
+#if C_REAL == 1
+#define MAC(v) v.x * w0
+#elif C_REAL == 2
+#define MAC(v) v.x * w0 + v.y * w1
+#elif C_REAL == 3
+#define MAC(v) v.x * w0 + v.y * w1 + v.z * w2
+#else
+#define MAC(v) v.x * w0 + v.y * w1 + v.z * w2 + v.w * w3
+#endif
+#define TAP_ROWS(k, v0, v1, v2, v3) { int row = ((k) * KW + kw) * 4; \
+    vec4 w0 = WT(row), w1 = C_REAL > 1 ? WT(row + 1) : w0, w2 = C_REAL > 2 ? WT(row + 2) : w0, w3 = C_REAL > 3 ? WT(row + 3) : w0; \
+    a0 += MAC(v0); a1 += MAC(v1); a2 += MAC(v2); a3 += MAC(v3); }
+#endif
     for (int kw = 0; kw < KW; kw++) {
       int iw = ow * SW - PL + kw * DW;
       bool iw_ok = iw >= 0 && iw < W;
 #if defined(NO_PAD)
-#define XROW(j) XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + co4)
+#define XROW(j) XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + XC)
 #elif defined(NO_HPAD)
-#define XROW(j) (ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + co4) : vec4(0.0))
+#define XROW(j) (ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + XC) : vec4(0.0))
 #else
-#define XROW(j) (iw_ok && ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + co4) : vec4(0.0))
+#define XROW(j) (iw_ok && ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + XC) : vec4(0.0))
 #endif
+#ifdef SLIDE
       vec4 x0 = XROW(0), x1 = XROW(1), x2 = XROW(2);
       for (int kh = 0; kh < KH; kh++) {
-        vec4 x3 = XROW(kh + 3), w = WT(kh * KW + kw);
-        a0 += x0 * w; a1 += x1 * w; a2 += x2 * w; a3 += x3 * w;
+        vec4 x3 = XROW(kh + 3);
+        TAP_ROWS(kh, x0, x1, x2, x3)
         x0 = x1; x1 = x2; x2 = x3;
       }
+#else
+      vec4 e0 = XROW(0), e1 = XROW(2), e2 = XROW(4), o0 = XROW(1), o1 = XROW(3), o2 = XROW(5);
+      for (int kh = 0; kh < KH; kh += 2) {
+        vec4 e3 = XROW(kh + 6);
+        TAP_ROWS(kh, e0, e1, e2, e3)
+        e0 = e1; e1 = e2; e2 = e3;
+        if (kh + 1 < KH) {             // a uniform branch
+          vec4 o3 = XROW(kh + 7);
+          TAP_ROWS(kh + 1, o0, o1, o2, o3)
+          o0 = o1; o1 = o2; o2 = o3;
+        }
+      }
+#endif
 #undef XROW
     }
 #else

@@ -259,6 +259,27 @@ def cases() -> list[Case]:
             {"x": xb}, {"wp": _rand(rng, 1, 1, shape[3], shape[3]), "bp": _rand(rng, shape[3], lo=1, hi=2),
                         "w": _rand(rng, *wshape), "b": _rand(rng, wshape[2] if dw else 12)}, ["y:0"], TOL_ACCUM,
             ["_FusedConv2D", op]))
+    # stride-2 taps of even height (WebGL SLIDE2's odd taps end the loop), 4-channel conv and
+    # depthwise, NaN/Inf in the input; a batch of 1 whose last rows do not fill a group of 4
+    for name, k, shape, dw in [("depthwise 4x4 s2", 4, (1, 34, 20, 8), True), ("conv 6x6 s2, 4 channels", 6, (1, 24, 18, 4), False),
+                               ("depthwise 5x5 s2, 13 output rows", 5, (1, 26, 20, 8), True)]:
+        xb = _rand(rng, *shape, lo=-2, hi=2)
+        xb[0, 4, 3, 1], xb[0, -1, 5, 2], xb[0, 7, 0, 3], xb[0, 10, -1, 0] = np.inf, -np.inf, np.nan, np.inf
+        op = "FusedDepthwiseConv2dNative" if dw else "_FusedConv2D"
+        wshape = (k, k, shape[3], 1) if dw else (k, k, shape[3], 12)
+        out.append(Case(f"stride-2 slide: 1x1 conv -> {name} SAME", [
+            Node("p", "_FusedConv2D", ["x:0", "wp:0", "bp:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
+            Node("y", op, ["p:0", "w:0", "b:0"], {**conv(2, "SAME"), "fused_ops": ["BiasAdd", "Relu"]})],
+            {"x": xb}, {"wp": _rand(rng, 1, 1, shape[3], shape[3]), "bp": _rand(rng, shape[3]),
+                        "w": _rand(rng, *wshape), "b": _rand(rng, wshape[2] if dw else 12)}, ["y:0"], TOL_ACCUM,
+            ["_FusedConv2D", op]))
+    # an RGB stem (WebGL: its input uploaded with 4 channels, the slide fetching 3 filter
+    # texels a tap), at batch 3 its groups of 4 rows in 3 images
+    xs = _rand(rng, 1, 24, 21, 3, lo=-2, hi=2)
+    xs[0, 0, 0, 0], xs[0, 13, 20, 2], xs[0, 23, 7, 1] = np.nan, np.inf, -np.inf
+    out.append(Case("stride-2 slide: RGB stem 5x5 s2 SAME -> Relu", [
+        Node("y", "_FusedConv2D", ["x:0", "w:0", "b:0"], {**conv(2, "SAME"), "fused_ops": ["BiasAdd", "Relu"]})],
+        {"x": xs}, {"w": _rand(rng, 5, 5, 3, 8), "b": _rand(rng, 8)}, ["y:0"], TOL_ACCUM, ["_FusedConv2D"]))
     # two zero pads of one size with a layer between: the zeros a backend keeps for the first
     # (WebGL shares one zeros texture) must still be zeros for the second
     out.append(Case("two channel pads of one size, a Relu between", [

@@ -510,8 +510,19 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
             sizes["ACT_KIND"] = CLAMP_ACT[call.act]
         elif call.act is not None:
             defs["HAS_ACT"] = 1
-        if dw and defs["ROWS"] == 4 and g.SH == 1 and g.DH == 1 and g.OH % 4 == 0 and not seg:
-            defs["SLIDE"] = 1                # each input row fetched once for the 4 output rows
+        # each input row fetched once for a fragment's 4 output rows (conv.glsl SLIDE, SLIDE2),
+        # where those rows are in one image (or past the last row of a batch of 1).  Stride 2
+        # only for 4-channel convs of 5 or more tap rows (KH + 6 fetches where there were 4 KH:
+        # BlazeFace's 5x5 RGB stem 36.6 -> 24.9 ms, drawn whole; MobileNetV2's 3x3 one was
+        # 13.6 ms as interior and frame, 14.7 whole with the slide), and not for depthwise
+        # convs, where it was slower than fetching every tap (MobileNetV2's 56x56 one 6.4 ->
+        # 8.5 ms: it keeps 7 input rows in registers, against 4 for stride 1)
+        slide = defs["ROWS"] == 4 and g.DH == 1 and (g.OH % 4 == 0 or N == 1) and not seg
+        if slide and dw and g.SH == 1:
+            defs["SLIDE"] = 1
+        elif slide and not dw and C == 4 and g.SH == 2 and g.KH >= 5:
+            defs["SLIDE2"] = 1
+            defs["C_REAL"] = p.padded.get(call.x.key, 4)     # the input channels that are not padding
     bias = p.constant_texture(call.bias, "bias", flat=True)
     inputs = [["X", x_tex], ["Wt", wt], ["Bias", bias]]
     fold = p.folded.get(p.base(out_key))
@@ -558,12 +569,16 @@ def interior_rects(p: GLPlan, call, out_key, defs) -> list | None:
     cost 20-25 % of a padded conv on SwiftShader: the stem 38.6 -> 31.2 ms, a stride-2
     depthwise 2.6 -> 1.9), the frame around it by the full program, each part a viewport
     (webgl_runtime.js drawOne).  None: no
-    split (no padding, a batch, split rows, or a map under engine().webgl_interior_side
-    pixels a side: the frame's strips are draws of few fragments, a row of quads on one
-    thread; in MobileNetV2's 56x56 depthwise convs they cost more than the selects saved)."""
+    split (no padding, a batch, split rows, a stride-2 slide (SLIDE2: its interior program
+    would be one more to compile, and the slide already saved the fetches: BlazeFace's stem
+    drawn whole 23-25 ms, its interior alone 19, interior and frame without the slide 33-37),
+    or a map under engine().webgl_interior_side pixels a side: the frame's strips are draws
+    of few fragments, a row of quads on one thread; in MobileNetV2's 56x56 depthwise convs
+    they cost more than the selects saved)."""
     g = call.g
     side = engine().webgl_interior_side
-    if "VEC4" not in defs or "NO_PAD" in defs or "SEG" in defs or g.N != 1 or g.OH < side or g.OW < side:
+    if "VEC4" not in defs or "NO_PAD" in defs or "SEG" in defs or "SLIDE2" in defs or g.N != 1 \
+            or g.OH < side or g.OW < side:
         return None
     cout4 = p.dims_of(out_key)[0] // g.OW
     oh_lo, ow_lo = -(-g.PT // g.SH), -(-g.PL // g.SW)
