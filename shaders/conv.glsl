@@ -109,7 +109,13 @@ vec4 finish(vec4 a, int r, int x, vec4 alpha) {
 #endif
 // (xb: the tap's first texel in each row, hoisted out of the channel loop by hand: the sizes
 // are uniforms, and SwiftShader's compiler moves nothing out of a loop)
+// (xl, xz: the input grid row's row in its layer and its layer, hoisted out of the channel
+// loop too, where at() would work them out per fetch: a 1x1 conv 4-12 % faster)
+#ifdef X_ROWS
+#define XAT(k, c4) (TAP_OK(k) ? texelFetch(X, ivec3(xb.k + (c4), xl.k, xz.k), 0) : vec4(0.0))
+#else
 #define XAT(k, c4) (TAP_OK(k) ? XTEX(xr.k, xb.k + (c4)) : vec4(0.0))
+#endif
 
 #if !defined(C_VEC4)
 // 4 channels of an input pixel from element e of grid row xr on: the two texels they start in
@@ -219,13 +225,13 @@ void main() {
         ivec4 iw = ow * SW - PL + kw * DW;
         bvec4 iw_ok = bvec4(uvec4(greaterThanEqual(iw, ivec4(0))) & uvec4(lessThan(iw, ivec4(W))));
         ivec4 pin = (n * H + ih) * W + iw, xr = pin / X_PR;
-        ivec4 xb = (pin - xr * X_PR) * (C >> 2);
+        ivec4 xb = (pin - xr * X_PR) * (C >> 2), xl = xr >> 2, xz = xr & 3;
 #else
         int iw = ow * SW - PL + kw * DW;
 #if !defined(NO_PAD) && !defined(NO_HPAD)
         bool iw_ok = iw >= 0 && iw < W;
 #endif
-        ivec4 xb = XBASE(xr);
+        ivec4 xb = XBASE(xr), xl = xr >> 2, xz = xr & 3;
 #endif
         int tap = kh * KW + kw;
 #if defined(DEPTHWISE)

@@ -281,6 +281,8 @@ MUTANTS = [
            "#elif C_REAL == 3\n#define MAC(v) v.x * w0 + v.y * w1", GL),
     Mutant("WebGL slides over rows of several images", "py/webtensor/backends/webgl.py",
            "(g.OH % 4 == 0 or N == 1) and not seg", "not seg", GL),
+    Mutant("WebGL conv takes the input's hoisted layer from the wrong bits", "shaders/conv.glsl",
+           "ivec4 xb = XBASE(xr), xl = xr >> 2, xz = xr & 3;", "ivec4 xb = XBASE(xr), xl = xr >> 2, xz = xr & 1;", GL),
     # -- WebGPU (WGSL kernels and their snippets)
     Mutant("WebGPU conv drops the residual", "shaders/wgsl/conv.wgsl",
            "if (p[5] >= 0) { v += ld(p[5] + ob + j); }", "", GPU),
