@@ -50,26 +50,9 @@ float act(float v, float alpha) {
 // texture, never read); ACT_CLAMP: the activation is the uniform ACT_KIND (0
 // none, 1 Relu, 2 Relu6).  Layers with and without them share one program.
 
-#ifdef RES_FOLD
-// RES_FOLD: R holds the residual's first RC4 texels of each pixel, zeros past them (a
-// channel pad folded in), or, with RES_POOL 1, R is twice the output's height and width
-// and the residual is its 2x2 max pool, padded alike (BlazeFace's stride-2 blocks, with no
-// draws of their own).  A program of its own: this code in the shared 1x1 program, even
-// under an untaken uniform branch, made its other layers 15-25 % slower on SwiftShader.
-vec4 folded_residual(int r, int x) {
-  int cout4 = CO >> 2, co4 = x % cout4, ow = x / cout4;
-  if (co4 >= RC4) return vec4(0.0);
-  if (RES_POOL == 0) return at(R, ow * RC4 + co4, r);
-  int c = 2 * ow * RC4 + co4;          // input rows 2 oh, 2 oh + 1 of image n: grid rows 2 r, 2 r + 1
-  return wt_max4(wt_max4(at(R, c, 2 * r), at(R, c + RC4, 2 * r)), wt_max4(at(R, c, 2 * r + 1), at(R, c + RC4, 2 * r + 1)));
-}
-#endif
-
 // bias (in the accumulator already), residual and activation of output grid row r
 vec4 finish(vec4 a, int r, int x, vec4 alpha) {
-#if defined(RES_FOLD)
-  a += folded_residual(r, x);
-#elif defined(RES_UNIFORM)
+#if defined(RES_UNIFORM)
   if (HAS_RES != 0) a += at(R, x, r);   // a uniform branch: SwiftShader skips it whole
 #elif defined(RESIDUAL) && defined(R_ROWS)
   a += at(R, x, r);                   // the residual has the output's grid
@@ -201,16 +184,14 @@ void main() {
         x0 = x1; x1 = x2; x2 = x3;
       }
 #else
-      vec4 e0 = XROW(0), e1 = XROW(2), e2 = XROW(4), o0 = XROW(1), o1 = XROW(3), o2 = XROW(5);
-      for (int kh = 0; kh < KH; kh += 2) {
-        vec4 e3 = XROW(kh + 6);
-        TAP_ROWS(kh, e0, e1, e2, e3)
-        e0 = e1; e1 = e2; e2 = e3;
-        if (kh + 1 < KH) {             // a uniform branch
-          vec4 o3 = XROW(kh + 7);
-          TAP_ROWS(kh + 1, o0, o1, o2, o3)
-          o0 = o1; o1 = o2; o2 = o3;
-        }
+      // x: the rows tap kh reads for rows 0-2 (x3 fetched), y: the other parity's for tap kh + 1;
+      // after each tap the windows trade places, this one shifted (one tap in the loop body:
+      // written out for even and odd taps, the program took twice as long to compile)
+      vec4 x0 = XROW(0), x1 = XROW(2), x2 = XROW(4), y0 = XROW(1), y1 = XROW(3), y2 = XROW(5);
+      for (int kh = 0; kh < KH; kh++) {
+        vec4 x3 = XROW(kh + 6);
+        TAP_ROWS(kh, x0, x1, x2, x3)
+        x0 = y0; y0 = x1; x1 = y1; y1 = x2; x2 = y2; y2 = x3;
       }
 #endif
 #undef XROW

@@ -10,10 +10,13 @@ void window_cells(int oh, int ow, out ivec2 lo, out ivec2 hi) {
 }
 
 #ifdef VEC4
-// channels a multiple of 4 and both grids one image row per grid row: 4 channels per fetch
+// channels a multiple of 4 and both grids one image row per grid row: 4 channels per fetch.
+// The output has CO4 texels a pixel: C / 4, or more where its channels are zero-padded
+// (backends/webgl.py GLPlan._padded_pools: those texels are zeros)
 vec4 compute(int t) {
   int r = t / OUT_WIDTH, x = t - r * OUT_WIDTH;
-  int cin4 = C >> 2, c4 = x % cin4, ow = x / cin4, n = r / OH, oh = r - n * OH;
+  int cin4 = C >> 2, c4 = x % CO4, ow = x / CO4, n = r / OH, oh = r - n * OH;
+  if (c4 >= cin4) return vec4(0.0);
   ivec2 lo, hi;
   window_cells(oh, ow, lo, hi);
   vec4 acc = AVG == 1 ? vec4(0.0) : vec4(-3.402823e38);

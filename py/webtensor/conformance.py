@@ -288,16 +288,17 @@ def cases() -> list[Case]:
         {"x": _rand(rng, 1, 4, 4, 4, lo=-2, hi=2), "z": _rand(rng, 1, 4, 4, 4)}, {"pw": _i32([[0, 0], [0, 0], [0, 0], [0, 4]])},
         ["y:0", "p2:0"], TOL_EXACT, ["Pad", "Relu", "AddV2"]))
     # BlazeFace's stride-2 blocks: a 1x1 conv after a stride-2 depthwise adds the block
-    # input's 2x2 max pool, its channels zero-padded (WebGL reads that residual from the block
-    # input in place: GLPlan._folded_residuals); NaN/Inf inside pool windows, the pad alone,
-    # the pool alone, and a pool that is also an output and a SAME pool of an odd map (its
-    # last windows reach the padding): those pools stay apart, their pads fold
+    # input's 2x2 max pool, its channels zero-padded (WebGL's pool draw writes the padded
+    # tensor: GLPlan._padded_pools); NaN/Inf inside pool windows, the pad alone, the pool
+    # alone, a pool that is also an output or read by another op (its pad drawn apart) and a
+    # SAME pool of an odd map
     for name, (h, w, c, co), pool_on, pad_on, extra in (
             ("max pool and channel pad", (20, 12, 8, 16), True, True, False),
             ("max pool alone", (18, 10, 8, 8), True, False, False),
             ("channel pad alone", (10, 7, 8, 12), False, True, False),
-            ("max pool also an output (the pool stays apart)", (20, 12, 8, 16), True, True, True),
-            ("SAME pool of an odd map (the pool stays apart)", (19, 12, 8, 16), True, True, False)):
+            ("max pool also an output", (20, 12, 8, 16), True, True, "output"),
+            ("max pool also read by a Square", (20, 12, 8, 16), True, True, "reader"),
+            ("SAME max pool of an odd map", (19, 12, 8, 16), True, True, False)):
         xb = _rand(rng, 1, h, w, c, lo=-2, hi=2)
         xb[0, 2, 3, 1], xb[0, 5, 4, 6], xb[0, 9, 0, 3], xb[0, 0, 6, 0] = np.nan, np.inf, -np.inf, np.nan
         nodes = [Node("d", "DepthwiseConv2dNative", ["x:0", "wd:0"], conv(2 if pool_on else 1, "SAME"))]
@@ -311,10 +312,12 @@ def cases() -> list[Case]:
             res = "p:0"
         nodes += [Node("c", "_FusedConv2D", ["d:0", "wc:0", "bc:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
                   Node("a", "AddV2", ["c:0", res], {}), Node("y", "Relu", ["a:0"], {})]
+        if extra == "reader":
+            nodes.append(Node("z", "Square", ["m:0"], {}))
         out.append(Case(f"residual: {name}, added to a 1x1 conv after a depthwise", nodes, {"x": xb},
                         {"wd": _rand(rng, 3, 3, c, 1), "wc": _rand(rng, 1, 1, c, co), "bc": _rand(rng, co),
                          "pw": _i32([[0, 0], [0, 0], [0, 0], [0, co - c]])},
-                        ["y:0", "m:0"] if extra else ["y:0"], TOL_ACCUM,
+                        ["y:0"] + {"output": ["m:0"], "reader": ["z:0"]}.get(extra, []), TOL_ACCUM,
                         ["DepthwiseConv2dNative", "_FusedConv2D", "AddV2", "Relu"] + ["MaxPool"] * pool_on + ["Pad"] * pad_on))
     # ... where the padded map is computed and another map of its size is made after its
     # other reader and before the conv: the map must stay alive until the conv reads it

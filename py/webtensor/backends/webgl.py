@@ -105,7 +105,7 @@ class GLPlan(SegmentedPlan):
         self.padded = self._channel_padded_inputs()
         self.conv_macs = {self.base(it.writes[0]): conv_macs(it.call) for it in self.lowered.items
                           if isinstance(it.call, (Conv, DepthwiseConv))}
-        self.folded, self.folded_items = self._folded_residuals()
+        self.pool_pads, self.skipped = self._padded_pools()
         self.derived_arrays: dict[tuple, tuple] = {}
         self.zeros: dict[tuple, int] = {}          # (n, row texels) -> a shared texture of zeros
         self.feed_bufs: dict[str, np.ndarray] = {}  # channel-padded inputs' upload buffers
@@ -170,15 +170,15 @@ class GLPlan(SegmentedPlan):
                 padded[k] = int(shape[3])
         return padded
 
-    def _folded_residuals(self) -> tuple[dict[str, tuple[str, bool, int]], set[int]]:
-        """Residuals a conv reads straight from an earlier map.  BlazeFace's stride-2 blocks
-        add a 2x2 max pool of their input, its channels zero-padded, to their 1x1 conv: a
-        Pool, a zero Fill and a channel-pad Copy, three draws of two programs of their own
-        (each ~25 ms to compile at SwiftShader's first draw).  Folded, the conv's epilogue
-        reads the map itself (conv.glsl folded_residual).  Returns {conv output: (source,
-        pooled, source channels)} and the items no longer drawn.  Only where every step's
-        result has no other reader and the grids hold image rows (not SEG)."""
-        low, items = self.lowered, self.lowered.items
+    def _padded_pools(self) -> tuple[dict[int, str], set[int]]:
+        """Pools whose output is only zero-padded in channels (BlazeFace's stride-2 blocks: a
+        2x2 max pool, then its channels padded, the residual of the next conv): the pool's
+        draw writes the padded tensor, zeros past its channels (window.glsl CO4), so the zero
+        Fill and the channel-pad Copy are not drawn, and the copy's program (~25 ms to compile
+        at SwiftShader's first draw) is not needed.  Returns {pool item: the padded tensor}
+        and the items not drawn.  Only where the pool's output has no other reader and both
+        grids hold image rows (the pool's VEC4 path)."""
+        items = self.lowered.items
         writers: dict[str, list[int]] = {}
         readers: dict[str, list[int]] = {}
         for i, it in enumerate(items):
@@ -187,49 +187,33 @@ class GLPlan(SegmentedPlan):
             for k in it.reads:
                 if k not in it.writes:
                     readers.setdefault(self.base(k), []).append(i)
-        outputs = {self.base(k) for k in self.plan.output_keys} | {self.base(k) for k in self.plan.input_keys}
-
-        def only_for(key, i):          # key: written by items, read by item i alone, not a plan output
-            return readers.get(key) == [i] and key not in outputs and key not in low.aliases
-
-        def image_rows(key, n, h, w, c):
-            return self.pixel_rows(key) == w and self.dims_of(key) == (w * c // 4, n * h)
-
-        folded, skipped = {}, set()
-        for i, it in enumerate(items):
-            c = it.call
-            if type(c) is not Conv or c.residual is None or c.residual.kind != "t" or c.residual.offset \
-                    or c.x.kind != "t" or c.CO % 4:
+        kept = {self.base(k) for k in self.plan.output_keys + self.plan.input_keys}
+        pads, skipped = {}, set()
+        for j, it in enumerate(items):
+            copy = it.call
+            if not isinstance(copy, Copy) or copy.src.kind != "t" or copy.src.offset or copy.dst.offset \
+                    or copy.itemsize != 4:
                 continue
-            g, out = c.g, self.base(it.writes[0])
-            if not image_rows(out, g.N, g.OH, g.OW, c.CO) or self.pixel_rows(c.x.key) != g.W:
+            pad, src = self.base(it.writes[0]), self.base(copy.src.key)
+            w, ws = writers.get(pad, []), writers.get(src, [])
+            if len(w) != 2 or w[1] != j or len(ws) != 1 or readers.get(src) != [j] or src in kept \
+                    or src in self.lowered.aliases:
                 continue
-            src, chans, steps = self.base(c.residual.key), c.CO, []
-            w = writers.get(src, [])
-            if len(w) == 2 and only_for(src, i):                     # zeros, then a channel pad
-                fill, copy = items[w[0]].call, items[w[1]].call
-                if isinstance(fill, Fill) and fill.value == 0 and fill.n == self.size(src) \
-                        and isinstance(copy, Copy) and copy.src.kind == "t" and copy.src.offset == 0 \
-                        and copy.dst.offset == 0 and copy.itemsize == 4:
-                    cs = copy.shape[5]
-                    if list(copy.shape) == [1, 1, 1, 1, g.N * g.OH * g.OW, cs] and list(copy.ss[4:]) == [cs, 1] \
-                            and list(copy.ds[4:]) == [c.CO, 1] and cs % 4 == 0 and cs < c.CO:
-                        steps, src, chans = list(w), self.base(copy.src.key), cs
-            w = writers.get(src, [])
-            pool = items[w[0]].call if len(w) == 1 else None
-            pooled = isinstance(pool, Pool) and pool.kind == "Max" and not pool.int8 and pool.x.kind == "t" \
-                and pool.x.offset == 0 and (pool.g.KH, pool.g.KW, pool.g.SH, pool.g.SW, pool.g.DH, pool.g.DW,
-                                            pool.g.PT, pool.g.PL) == (2, 2, 2, 2, 1, 1, 0, 0) \
-                and (pool.g.N, pool.g.OH, pool.g.OW, pool.g.C) == (g.N, g.OH, g.OW, chans) \
-                and (pool.g.H, pool.g.W) == (2 * g.OH, 2 * g.OW) \
-                and only_for(src, steps[1] if steps else i) and image_rows(self.base(pool.x.key), g.N, pool.g.H, pool.g.W, chans)
-            if pooled:
-                steps, src = steps + w, self.base(pool.x.key)
-            elif not steps or not image_rows(src, g.N, g.OH, g.OW, chans):
+            fill, pool = items[w[0]].call, items[ws[0]].call
+            if not (isinstance(fill, Fill) and fill.value == 0 and fill.n == self.size(pad)
+                    and isinstance(pool, Pool) and not pool.int8 and pool.x.kind == "t" and pool.x.offset == 0):
                 continue
-            folded[out] = (src, pooled, chans)
-            skipped.update(steps)
-        return folded, skipped
+            g, cs, pshape = pool.g, copy.shape[5], self.shape_of(pad)
+            if list(copy.shape) != [1, 1, 1, 1, g.N * g.OH * g.OW, cs] or list(copy.ss[4:]) != [cs, 1] \
+                    or cs != g.C or len(pshape) != 4 or tuple(pshape[:3]) != (g.N, g.OH, g.OW) \
+                    or list(copy.ds[4:]) != [pshape[3], 1] or cs % 4 or pshape[3] % 4:
+                continue
+            if self.dims_of(pad) != (g.OW * pshape[3] // 4, g.N * g.OH) or self.pixel_rows(pool.x.key) != g.W \
+                    or self.dims_of(pool.x.key) != (g.W * g.C // 4, g.N * g.H):
+                continue
+            pads[ws[0]] = pad
+            skipped.update(w)
+        return pads, skipped
 
     def derived(self, array: np.ndarray, kind: str, make) -> np.ndarray:
         """`make(array)` (a filter padded), made once per plan and kept, so the id that keys
@@ -299,14 +283,13 @@ class GLPlan(SegmentedPlan):
     # -- building --------------------------------------------------------------------
     def _build(self):
         low, plan = self.lowered, self.plan
-        # what each item reads for liveness: a conv with a folded residual reads its source
-        reads = [it.reads + ([self.folded[self.base(it.writes[0])][0]] if it.writes and self.base(it.writes[0])
-                             in self.folded else []) for it in low.items]
+        # what each item writes: a pool whose output is channel-padded writes the padded tensor
+        writes = [[self.pool_pads[i]] if i in self.pool_pads else it.writes for i, it in enumerate(low.items)]
         last: dict[str, int] = {}
         for i, it in enumerate(low.items):
-            if i in self.folded_items:
+            if i in self.skipped:
                 continue
-            for k in reads[i] + it.writes:
+            for k in it.reads + writes[i]:
                 last[self.base(k)] = i
         for k in plan.output_keys:
             last[self.base(k)] = len(low.items)
@@ -319,7 +302,7 @@ class GLPlan(SegmentedPlan):
         draws: list[dict] = []
         labels: list[str] = []
         for i, it in enumerate(low.items):
-            if i in self.folded_items:                 # read in place by a conv's epilogue
+            if i in self.skipped:                      # a pad its pool writes
                 continue
             if it.call is None:                        # numpy fallback between draw segments
                 if draws:
@@ -340,8 +323,8 @@ class GLPlan(SegmentedPlan):
                 if old is not None and old not in self.inputs.values():
                     self.release(old)
             else:
-                out_key = it.writes[0]
-                ds = self.translate(it)
+                out_key = writes[i][0]
+                ds = self.translate(it, out_key)
                 old = self.current.get(self.base(out_key))
                 out_tex = self.new_texture(out_key)
                 for j, d in enumerate(ds if isinstance(ds, list) else [ds]):   # a conv: interior + border
@@ -352,7 +335,7 @@ class GLPlan(SegmentedPlan):
                 self.current[self.base(out_key)] = out_tex
                 if old is not None and old not in self.inputs.values():
                     self.release(old)
-            for k in set(reads[i] + it.writes):
+            for k in set(it.reads + writes[i]):
                 b = self.base(k)
                 if last.get(b) == i and b in self.current and self.current[b] not in self.inputs.values():
                     self.release(self.current[b])
@@ -380,10 +363,11 @@ class GLPlan(SegmentedPlan):
         return {"src": src, "inputs": inputs, "ints": [[k, [int(v)]] for k, v in sizes.items()] + list(ints),
                 "floats": list(floats)}
 
-    def translate(self, it) -> dict | list[dict]:
+    def translate(self, it, out_key) -> dict | list[dict]:
         """One kernel call of the lowering -> its draw (`DRAWS`; a padded conv: two, its
-        interior and its frame)."""
-        return DRAWS[type(it.call)](self, it.call, it.writes[0])
+        interior and its frame) into out_key's texture (the item's output, or for a pool
+        the channel-padded tensor it writes: _padded_pools)."""
+        return DRAWS[type(it.call)](self, it.call, out_key)
 
     # -- running (the shell is runner.SegmentedPlan) ---------------------------------------
     def read(self, key, where=None) -> np.ndarray:
@@ -512,33 +496,21 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
             defs["HAS_ACT"] = 1
         # each input row fetched once for a fragment's 4 output rows (conv.glsl SLIDE, SLIDE2),
         # where those rows are in one image (or past the last row of a batch of 1).  Stride 2
-        # only for 4-channel convs of 5 or more tap rows (KH + 6 fetches where there were 4 KH:
-        # BlazeFace's 5x5 RGB stem 36.6 -> 24.9 ms, drawn whole; MobileNetV2's 3x3 one was
-        # 13.6 ms as interior and frame, 14.7 whole with the slide), and not for depthwise
-        # convs, where it was slower than fetching every tap (MobileNetV2's 56x56 one 6.4 ->
-        # 8.5 ms: it keeps 7 input rows in registers, against 4 for stride 1)
+        # for 4-channel convs of 3 or more tap rows (KH + 6 fetches where there were 4 KH; an
+        # RGB stem drawn whole, selects and all, against interior and frame without: BlazeFace's
+        # 5x5 one 36.6 -> ~24 ms, MobileNetV2's 3x3 interior 10.4 -> 9.6-10.0), not for
+        # depthwise convs (MobileNetV2's 56x56 one: no faster; it keeps 7 input rows in
+        # registers, against 4 for stride 1)
         slide = defs["ROWS"] == 4 and g.DH == 1 and (g.OH % 4 == 0 or N == 1) and not seg
         if slide and dw and g.SH == 1:
             defs["SLIDE"] = 1
-        elif slide and not dw and C == 4 and g.SH == 2 and g.KH >= 5:
+        elif slide and not dw and C == 4 and g.SH == 2 and g.KH >= 3:
             defs["SLIDE2"] = 1
             defs["C_REAL"] = p.padded.get(call.x.key, 4)     # the input channels that are not padding
     bias = p.constant_texture(call.bias, "bias", flat=True)
     inputs = [["X", x_tex], ["Wt", wt], ["Bias", bias]]
-    fold = p.folded.get(p.base(out_key))
-    if fold:                                  # the residual read from its source map in place
-        if "VEC4" not in defs or dw:
-            raise BackendError(f"webgl: a folded residual on a conv without the VEC4 path ({out_key})")
-        r_tex = p.current[fold[0]]
-    else:
-        r_tex = p.tex_of(call.residual) if call.residual else None
-    if fold:
-        # a channel pad (and a 2x2 max pool) folded in (GLPlan._folded_residuals): R is the map
-        # they read, of RC4 texels a pixel
-        defs["RES_FOLD"] = defs["RESIDUAL"] = 1
-        sizes["RES_POOL"], sizes["RC4"] = int(fold[1]), fold[2] // 4
-        inputs.append(["R", r_tex])
-    elif "VEC4" in defs and not dw and (r_tex is None or p.dims[r_tex] == out_dims):
+    r_tex = p.tex_of(call.residual) if call.residual else None
+    if "VEC4" in defs and not dw and (r_tex is None or p.dims[r_tex] == out_dims):
         # with or without a residual, one program: HAS_RES says, in a uniform branch (without,
         # R is the input texture, never read; not for depthwise convs, which never have one
         # in these models)
@@ -594,12 +566,18 @@ def interior_rects(p: GLPlan, call, out_key, defs) -> list | None:
 
 
 def draw_pool(p: GLPlan, call: Pool, out_key) -> dict:
+    """Pooling: window.glsl.  `out_key` may be a channel-padded copy of the pool's output
+    (GLPlan._padded_pools): CO4 texels a pixel, zeros past the pool's C / 4."""
     g = call.g
+    co = p.shape_of(out_key)[-1]
     sizes = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL)
     defs = dict(AVG=int(call.kind == "Avg"))
-    if g.C % 4 == 0 and p.dims_of(out_key) == (g.OW * g.C // 4, g.N * g.OH) \
+    if g.C % 4 == 0 and co % 4 == 0 and p.dims_of(out_key) == (g.OW * co // 4, g.N * g.OH) \
             and p.dims[p.tex_of(call.x)] == (g.W * g.C // 4, g.N * g.H):
         defs["VEC4"] = 1
+        sizes["CO4"] = co // 4
+    elif co != g.C:
+        raise BackendError(f"webgl: a channel-padded pool output without the 4-channel path ({out_key})")
     return p.draw("window", defs, [["X", p.tex_of(call.x)]], sizes)
 
 
