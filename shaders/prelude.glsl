@@ -16,6 +16,7 @@ precision highp sampler2DArray;
 precision highp sampler2D;
 #define LAYERS 4               // webgl_runtime.js's LAYERS
 uniform int OUT_WIDTH;         // the output grid's width in texels (set by the runtime)
+uniform int OUT_ROWS;          // ... and its rows (those of the last fragment row past it hold nothing)
 layout(location = 0) out vec4 out0;
 layout(location = 1) out vec4 out1;
 layout(location = 2) out vec4 out2;

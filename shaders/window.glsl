@@ -22,7 +22,14 @@ vec4 compute(int t) {
   vec4 acc = AVG == 1 ? vec4(0.0) : vec4(-3.402823e38);
   for (int ih = lo.x; ih < hi.x; ih++)
     for (int iw = lo.y; iw < hi.y; iw++) {
+#ifdef X_SPLIT
+      // the input's grid rows hold X_PR pixels (a small map split for its conv's threads:
+      // backends/webgl.py pixel_rows), pixel p in row p / X_PR
+      int p = (n * H + ih) * W + iw, xr = p / X_PR;
+      vec4 v = at(X, (p - xr * X_PR) * cin4 + c4, xr);
+#else
       vec4 v = at(X, iw * cin4 + c4, n * H + ih);
+#endif
       acc = AVG == 1 ? acc + v : wt_max4(acc, v);
     }
   return AVG == 1 ? acc / float((hi.x - lo.x) * (hi.y - lo.y)) : acc;

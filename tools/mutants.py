@@ -278,6 +278,10 @@ MUTANTS = [
            "(g.OH % 4 == 0 or N == 1) and not seg", "not seg", GL),
     Mutant("WebGL conv takes the input's hoisted layer from the wrong bits", "shaders/conv.glsl",
            "ivec4 xb = XBASE(xr), xl = xr >> 2, xz = xr & 3;", "ivec4 xb = XBASE(xr), xl = xr >> 2, xz = xr & 1;", GL),
+    Mutant("WebGL pool over a split map finds the input row by the image width", "shaders/window.glsl",
+           "int p = (n * H + ih) * W + iw, xr = p / X_PR;", "int p = (n * H + ih) * W + iw, xr = p / W;", GL),
+    Mutant("WebGL generic main skips a row the grid has", "shaders/main.glsl",
+           "store(l, r + l < OUT_ROWS ?", "store(l, r + l < OUT_ROWS - 1 ?", GL),
     # -- WebGPU (WGSL kernels and their snippets)
     Mutant("WebGPU conv drops the residual", "shaders/wgsl/conv.wgsl",
            "if (p[5] >= 0) { v += ld(p[5] + ob + j); }", "", GPU),

@@ -280,6 +280,15 @@ def cases() -> list[Case]:
     out.append(Case("stride-2 slide: RGB stem 5x5 s2 SAME -> Relu", [
         Node("y", "_FusedConv2D", ["x:0", "w:0", "b:0"], {**conv(2, "SAME"), "fused_ops": ["BiasAdd", "Relu"]})],
         {"x": xs}, {"w": _rand(rng, 5, 5, 3, 8), "b": _rand(rng, 8)}, ["y:0"], TOL_ACCUM, ["_FusedConv2D"]))
+    # a global pool over a conv's 7x7 map (WebGL splits that map's grid rows for its conv's
+    # threads, and the pool reads the split grid: window.glsl X_SPLIT), NaN/Inf in the map
+    for kind in ("AvgPool", "MaxPool"):
+        xg = _rand(rng, 1, 7, 7, 16, lo=-2, hi=2)
+        xg[0, 3, 4, 5], xg[0, 6, 6, 9], xg[0, 0, 2, 12] = np.nan, np.inf, -np.inf
+        out.append(Case(f"global {kind} over a conv's 7x7 map", [
+            Node("c", "_FusedConv2D", ["x:0", "w:0", "b:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
+            Node("y", kind, ["c:0"], {"ksize": [1, 7, 7, 1], "strides": [1, 1, 1, 1], "padding": "VALID"})],
+            {"x": xg}, {"w": _rand(rng, 1, 1, 16, 16), "b": _rand(rng, 16)}, ["y:0"], TOL_ACCUM, ["_FusedConv2D", kind]))
     # two zero pads of one size with a layer between: the zeros a backend keeps for the first
     # (WebGL shares one zeros texture) must still be zeros for the second
     out.append(Case("two channel pads of one size, a Relu between", [

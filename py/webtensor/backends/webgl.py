@@ -572,10 +572,16 @@ def draw_pool(p: GLPlan, call: Pool, out_key) -> dict:
     co = p.shape_of(out_key)[-1]
     sizes = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL)
     defs = dict(AVG=int(call.kind == "Avg"))
+    # the input's grid rows hold pr pixels: an image row, or fewer in a split small map
+    # (X_SPLIT: MobileNetV2's global average pool over its 7x7 map, 2.2 ms per element)
+    pr = (p.pixel_rows(call.x.key) if call.x.kind == "t" else None) or g.W
     if g.C % 4 == 0 and co % 4 == 0 and p.dims_of(out_key) == (g.OW * co // 4, g.N * g.OH) \
-            and p.dims[p.tex_of(call.x)] == (g.W * g.C // 4, g.N * g.H):
+            and p.dims[p.tex_of(call.x)] == (pr * g.C // 4, g.N * g.H * g.W // pr):
         defs["VEC4"] = 1
         sizes["CO4"] = co // 4
+        if pr != g.W:
+            defs["X_SPLIT"] = 1
+            sizes["X_PR"] = pr
     elif co != g.C:
         raise BackendError(f"webgl: a channel-padded pool output without the 4-channel path ({out_key})")
     return p.draw("window", defs, [["X", p.tex_of(call.x)]], sizes)

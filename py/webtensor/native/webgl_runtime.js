@@ -226,6 +226,7 @@ class GLRuntime {
     gl.bindFramebuffer(gl.FRAMEBUFFER, this.target(out));
     gl.viewport(0, 0, out.w, out.rows);
     gl.uniform1i(this.location(p, 'OUT_WIDTH'), out.w);   // null (a no-op) where unused
+    gl.uniform1i(this.location(p, 'OUT_ROWS'), out.h);
     d.inputs.forEach(([name, tid], unit) => {
       gl.activeTexture(gl.TEXTURE0 + unit);
       const t = this.textures.get(tid);
