@@ -242,35 +242,28 @@ def cases() -> list[Case]:
         Node("y", "AddV2", ["p:0", "d:0"], {})],
         {"x": _rand(rng, 1, 5, 5, 8)}, sep(3, 1, 8, 8), ["y:0"], TOL_ACCUM,
         ["FusedDepthwiseConv2dNative", "_FusedConv2D", "AddV2"]))
-    # maps large enough for WebGL to draw a padded conv's interior without bounds selects and
-    # its border apart (interior_rects): Inf and NaN on the border rows and columns, which
-    # the interior must never read; the input made by a 1x1 conv, whose WebGL grid rows past
-    # the map hold garbage (H not a multiple of 4), not zeros like the padding
-    for name, k, st, shape, dw in [("depthwise 3x3 s1", 3, 1, (1, 23, 22, 8), True),
-                                   ("depthwise 3x3 s2", 3, 2, (1, 41, 37, 8), True),
-                                   ("conv 5x5 s2, 4 channels", 5, 2, (1, 39, 42, 4), False)]:
+    # a 1x1 conv into a padded SAME conv, Inf and NaN on the border rows and columns, the
+    # input made by a 1x1 conv, whose WebGL grid rows past the map hold garbage (H not a
+    # multiple of 4), not zeros like the padding.  "interior and border": maps large enough
+    # for WebGL to draw the interior without bounds selects and the frame apart
+    # (interior_rects: the interior must never read the border).  "stride-2 slide": taps of
+    # even height (WebGL SLIDE2's last tap is odd), and 13 output rows of a batch of 1 (the
+    # last group of 4 rows is not full)
+    for group, name, k, st, shape, dw, act in [
+            ("interior and border", "depthwise 3x3 s1", 3, 1, (1, 23, 22, 8), True, "Relu6"),
+            ("interior and border", "depthwise 3x3 s2", 3, 2, (1, 41, 37, 8), True, "Relu6"),
+            ("interior and border", "conv 5x5 s2, 4 channels", 5, 2, (1, 39, 42, 4), False, "Relu6"),
+            ("stride-2 slide", "depthwise 4x4 s2", 4, 2, (1, 34, 20, 8), True, "Relu"),
+            ("stride-2 slide", "conv 6x6 s2, 4 channels", 6, 2, (1, 24, 18, 4), False, "Relu"),
+            ("stride-2 slide", "depthwise 5x5 s2, 13 output rows", 5, 2, (1, 26, 20, 8), True, "Relu")]:
         xb = _rand(rng, *shape, lo=-2, hi=2)
         xb[0, 0, 3, 1], xb[0, -1, 5, 2], xb[0, 7, 0, 3], xb[0, 9, -1, 0] = np.inf, -np.inf, np.nan, np.inf
         op = "FusedDepthwiseConv2dNative" if dw else "_FusedConv2D"
         wshape = (k, k, shape[3], 1) if dw else (k, k, shape[3], 12)
-        out.append(Case(f"interior and border: 1x1 conv -> {name} SAME", [
+        out.append(Case(f"{group}: 1x1 conv -> {name} SAME", [
             Node("p", "_FusedConv2D", ["x:0", "wp:0", "bp:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
-            Node("y", op, ["p:0", "w:0", "b:0"], {**conv(st, "SAME"), "fused_ops": ["BiasAdd", "Relu6"]})],
+            Node("y", op, ["p:0", "w:0", "b:0"], {**conv(st, "SAME"), "fused_ops": ["BiasAdd", act]})],
             {"x": xb}, {"wp": _rand(rng, 1, 1, shape[3], shape[3]), "bp": _rand(rng, shape[3], lo=1, hi=2),
-                        "w": _rand(rng, *wshape), "b": _rand(rng, wshape[2] if dw else 12)}, ["y:0"], TOL_ACCUM,
-            ["_FusedConv2D", op]))
-    # stride-2 taps of even height (WebGL SLIDE2's odd taps end the loop), 4-channel conv and
-    # depthwise, NaN/Inf in the input; a batch of 1 whose last rows do not fill a group of 4
-    for name, k, shape, dw in [("depthwise 4x4 s2", 4, (1, 34, 20, 8), True), ("conv 6x6 s2, 4 channels", 6, (1, 24, 18, 4), False),
-                               ("depthwise 5x5 s2, 13 output rows", 5, (1, 26, 20, 8), True)]:
-        xb = _rand(rng, *shape, lo=-2, hi=2)
-        xb[0, 4, 3, 1], xb[0, -1, 5, 2], xb[0, 7, 0, 3], xb[0, 10, -1, 0] = np.inf, -np.inf, np.nan, np.inf
-        op = "FusedDepthwiseConv2dNative" if dw else "_FusedConv2D"
-        wshape = (k, k, shape[3], 1) if dw else (k, k, shape[3], 12)
-        out.append(Case(f"stride-2 slide: 1x1 conv -> {name} SAME", [
-            Node("p", "_FusedConv2D", ["x:0", "wp:0", "bp:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
-            Node("y", op, ["p:0", "w:0", "b:0"], {**conv(2, "SAME"), "fused_ops": ["BiasAdd", "Relu"]})],
-            {"x": xb}, {"wp": _rand(rng, 1, 1, shape[3], shape[3]), "bp": _rand(rng, shape[3]),
                         "w": _rand(rng, *wshape), "b": _rand(rng, wshape[2] if dw else 12)}, ["y:0"], TOL_ACCUM,
             ["_FusedConv2D", op]))
     # an RGB stem (WebGL: its input uploaded with 4 channels, the slide fetching 3 filter
