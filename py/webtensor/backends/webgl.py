@@ -196,8 +196,8 @@ class GLPlan(SegmentedPlan):
                 continue
             pad, src = self.base(it.writes[0]), self.base(copy.src.key)
             w, ws = writers.get(pad, []), writers.get(src, [])
-            if len(w) != 2 or w[1] != j or len(ws) != 1 or readers.get(src) != [j] or src in kept \
-                    or src in self.lowered.aliases:
+            # (readers count a view's readers under its base: the pool's output is read by the copy alone)
+            if len(w) != 2 or w[1] != j or len(ws) != 1 or readers.get(src) != [j] or src in kept:
                 continue
             fill, pool = items[w[0]].call, items[ws[0]].call
             if not (isinstance(fill, Fill) and fill.value == 0 and fill.n == self.size(pad)
