@@ -249,7 +249,7 @@ MUTANTS = [
            "ivec4 pix = r * OUT_PR + px, t = pix / OW, ow = pix - t * OW, n = t / OH, oh = t - n * OH;",
            "ivec4 pix = r * OUT_PR + px, t = pix / OW, ow = pix - t * OW, n = t * 0, oh = t - n * OH;", GL),
     Mutant("WebGL stands zeros in for any fill", "py/webtensor/backends/webgl.py",
-           "elif isinstance(it.call, Fill) and it.call.value == 0 and", "elif isinstance(it.call, Fill) and", GL),
+           "return isinstance(it.call, Fill) and it.call.value == 0 and", "return isinstance(it.call, Fill) and", GL),
     Mutant("WebGL hands a borrowed zeros texture back to the pool", "py/webtensor/backends/webgl.py",
            "        if tid in self.borrowed:            # a shared constant standing in for a tensor\n            return\n", "", GL),
     Mutant("WebGL conv interior takes one more fragment row", "py/webtensor/backends/webgl.py",

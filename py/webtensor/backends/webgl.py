@@ -102,6 +102,7 @@ class GLPlan(SegmentedPlan):
         self.shared: list[bytes] = []            # weight textures held in the backend's shared cache
         self.labels: list[str] = []
         self.dims: dict[int, tuple[int, int]] = {}
+        self.writers, self.readers = self._uses()
         self.padded = self._channel_padded_inputs()
         self.conv_macs = {self.base(it.writes[0]): conv_macs(it.call) for it in self.lowered.items
                           if isinstance(it.call, (Conv, DepthwiseConv))}
@@ -152,19 +153,36 @@ class GLPlan(SegmentedPlan):
         shape, pr = self.shape_of(key), self.pixel_rows(key)
         return tex_dims(math.prod(shape), self.max_size, pr * shape[3] // 4 if pr else None)
 
+    def _uses(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        """{tensor: the items that write it}, {tensor: the items that read it and do not also
+        write it}, by base tensor (a view's readers count as its base's)."""
+        writers: dict[str, list[int]] = {}
+        readers: dict[str, list[int]] = {}
+        for i, it in enumerate(self.lowered.items):
+            for k in it.writes:
+                writers.setdefault(self.base(k), []).append(i)
+            for k in it.reads:
+                if k not in it.writes:
+                    readers.setdefault(self.base(k), []).append(i)
+        return writers, readers
+
+    def is_zero_fill(self, it) -> bool:
+        """A Fill of zeros over the whole tensor (a Pad's background)."""
+        return isinstance(it.call, Fill) and it.call.value == 0 and it.call.n == self.size(it.writes[0])
+
     def _channel_padded_inputs(self) -> dict[str, int]:
         """Plan inputs of 1-3 channels that only convs read (an RGB image into its stem):
         their texture holds each pixel's channels padded to 4 with zeros (the feed is padded
         at upload), so the stem reads a pixel as one texel through the 4-channel conv path,
         with its filter padded alike, instead of as a window of two texels (SwiftShader took
         ~107 ms to compile that program at the first draw, ~35 ms the 4-channel one)."""
-        low, plan, padded = self.lowered, self.plan, {}
+        items, plan, padded = self.lowered.items, self.plan, {}
         for k in plan.input_keys:
             shape = plan.specs[k].shape
             if len(shape) != 4 or not 1 <= shape[3] <= 3 or k in plan.output_keys or self.base(k) != k \
                     or plan.specs[k].dtype != "float32":
                 continue
-            readers = [it for it in low.items if any(self.base(r) == k for r in it.reads)]
+            readers = [items[i] for i in self.readers.get(k, [])]
             if readers and all(type(it.call) is Conv and it.call.x == Ref("t", k) and it.call.residual != Ref("t", k)
                                and all(r == k for r in it.reads if self.base(r) == k) for it in readers):
                 padded[k] = int(shape[3])
@@ -176,17 +194,9 @@ class GLPlan(SegmentedPlan):
         draw writes the padded tensor, zeros past its channels (window.glsl CO4), so the zero
         Fill and the channel-pad Copy are not drawn, and the copy's program (~25 ms to compile
         at SwiftShader's first draw) is not needed.  Returns {pool item: the padded tensor}
-        and the items not drawn.  Only where the pool's output has no other reader and both
-        grids hold image rows (the pool's VEC4 path)."""
-        items = self.lowered.items
-        writers: dict[str, list[int]] = {}
-        readers: dict[str, list[int]] = {}
-        for i, it in enumerate(items):
-            for k in it.writes:
-                writers.setdefault(self.base(k), []).append(i)
-            for k in it.reads:
-                if k not in it.writes:
-                    readers.setdefault(self.base(k), []).append(i)
+        and the items not drawn.  Only where the pool's output has no other reader and the
+        pool takes its 4-channel path (pool_vec4)."""
+        items, writers, readers = self.lowered.items, self.writers, self.readers
         kept = {self.base(k) for k in self.plan.output_keys + self.plan.input_keys}
         pads, skipped = {}, set()
         for j, it in enumerate(items):
@@ -199,17 +209,14 @@ class GLPlan(SegmentedPlan):
             # (readers count a view's readers under its base: the pool's output is read by the copy alone)
             if len(w) != 2 or w[1] != j or len(ws) != 1 or readers.get(src) != [j] or src in kept:
                 continue
-            fill, pool = items[w[0]].call, items[ws[0]].call
-            if not (isinstance(fill, Fill) and fill.value == 0 and fill.n == self.size(pad)
-                    and isinstance(pool, Pool) and not pool.int8 and pool.x.kind == "t" and pool.x.offset == 0):
+            pool = items[ws[0]].call
+            if not self.is_zero_fill(items[w[0]]) or not isinstance(pool, Pool) or pool.int8 \
+                    or pool.x.kind != "t" or pool.x.offset:
                 continue
             g, cs, pshape = pool.g, copy.shape[5], self.shape_of(pad)
             if list(copy.shape) != [1, 1, 1, 1, g.N * g.OH * g.OW, cs] or list(copy.ss[4:]) != [cs, 1] \
                     or cs != g.C or len(pshape) != 4 or tuple(pshape[:3]) != (g.N, g.OH, g.OW) \
-                    or list(copy.ds[4:]) != [pshape[3], 1] or cs % 4 or pshape[3] % 4:
-                continue
-            if self.dims_of(pad) != (g.OW * pshape[3] // 4, g.N * g.OH) or self.pixel_rows(pool.x.key) != g.W \
-                    or self.dims_of(pool.x.key) != (g.W * g.C // 4, g.N * g.H):
+                    or list(copy.ds[4:]) != [pshape[3], 1] or pool_vec4(self, pool, pad) is None:
                 continue
             pads[ws[0]] = pad
             skipped.update(w)
@@ -314,7 +321,7 @@ class GLPlan(SegmentedPlan):
                     if old is not None:
                         self.release(old)
                 self.segments.append(("numpy", (it.step, {k: self.current[self.base(k)] for k in it.reads + it.writes})))
-            elif isinstance(it.call, Fill) and it.call.value == 0 and it.call.n == self.size(it.writes[0]):
+            elif self.is_zero_fill(it):
                 # zeros (a Pad's background, its copy follows): a shared zeros texture stands
                 # in, no draw and no program (~15 ms at SwiftShader's first draw)
                 b = self.base(it.writes[0])
@@ -426,6 +433,12 @@ def _f32(v: float) -> float:
     return float(np.float32(v))
 
 
+def pixel_grid(dims, pr: int, n: int, h: int, w: int, c: int) -> bool:
+    """Whether a texture of `dims` holds an [n][h][w][c] map as pr pixels of one image row
+    per grid row (pr = w: image rows; fewer: a split small map, GLPlan.pixel_rows)."""
+    return (pr * c) % 4 == 0 and tuple(dims) == (pr * c // 4, n * h * w // pr)
+
+
 def conv_macs(call) -> int:
     g = call.g
     return g.N * g.OH * g.OW * g.KH * g.KW * (call.CO * g.C if isinstance(call, Conv) else g.C * call.MULT)
@@ -456,8 +469,8 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     # MatMul, may still have the rows the conv's NHWC view of it wants: its dims say)
     pr_out = p.pixel_rows(out_key) or g.OW
     pr_x = (p.pixel_rows(call.x.key) if call.x.kind == "t" else None) or W
-    out_rows = CO % 4 == 0 and out_dims == (pr_out * CO // 4, N * g.OH * g.OW // pr_out)
-    x_rows = (W * C) % 4 == 0 and p.dims[x_tex] == (pr_x * C // 4, N * H * W // pr_x)
+    out_rows = CO % 4 == 0 and pixel_grid(out_dims, pr_out, N, g.OH, g.OW, CO)
+    x_rows = pixel_grid(p.dims[x_tex], pr_x, N, H, W, C)
     # SEG: grid rows that are not image rows; a separate program, as the general addressing
     # (a division per tap and row) cost the usual layers 7 %
     seg = pr_out != g.OW or pr_x != W
@@ -565,6 +578,19 @@ def interior_rects(p: GLPlan, call, out_key, defs) -> list | None:
     return [[x0, y0, x1 - x0, y1 - y0]] + [r for r in frame if r[2] > 0 and r[3] > 0]
 
 
+def pool_vec4(p: GLPlan, call: Pool, out_key) -> int | None:
+    """The input's pixels per grid row where a pool takes window.glsl's 4-channel path (both
+    channel counts multiples of 4, the output in image rows, the input in image rows or split
+    rows: X_SPLIT, MobileNetV2's global average pool over its 7x7 map, 2.2 ms one element at
+    a time), else None.  Also what GLPlan._padded_pools asks before the textures exist."""
+    g, co = call.g, p.shape_of(out_key)[-1]
+    pr = (p.pixel_rows(call.x.key) if call.x.kind == "t" else None) or g.W
+    x_dims = p.dims_of(call.x.key) if call.x.kind == "t" else p.dims[p.tex_of(call.x)]
+    ok = g.C % 4 == 0 and co % 4 == 0 and pixel_grid(p.dims_of(out_key), g.OW, g.N, g.OH, g.OW, co) \
+        and pixel_grid(x_dims, pr, g.N, g.H, g.W, g.C)
+    return pr if ok else None
+
+
 def draw_pool(p: GLPlan, call: Pool, out_key) -> dict:
     """Pooling: window.glsl.  `out_key` may be a channel-padded copy of the pool's output
     (GLPlan._padded_pools): CO4 texels a pixel, zeros past the pool's C / 4."""
@@ -572,11 +598,8 @@ def draw_pool(p: GLPlan, call: Pool, out_key) -> dict:
     co = p.shape_of(out_key)[-1]
     sizes = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL)
     defs = dict(AVG=int(call.kind == "Avg"))
-    # the input's grid rows hold pr pixels: an image row, or fewer in a split small map
-    # (X_SPLIT: MobileNetV2's global average pool over its 7x7 map, 2.2 ms per element)
-    pr = (p.pixel_rows(call.x.key) if call.x.kind == "t" else None) or g.W
-    if g.C % 4 == 0 and co % 4 == 0 and p.dims_of(out_key) == (g.OW * co // 4, g.N * g.OH) \
-            and p.dims[p.tex_of(call.x)] == (pr * g.C // 4, g.N * g.H * g.W // pr):
+    pr = pool_vec4(p, call, out_key)
+    if pr is not None:
         defs["VEC4"] = 1
         sizes["CO4"] = co // 4
         if pr != g.W:
