@@ -63,7 +63,7 @@ for name, url in (('blazeface', 'models/blazeface.json'), ('mobilenetv2', 'model
     plan = next(iter(m._plans.values()))
     gp = get_backend('webgl').compiled(plan)
     draws = webtensor.native.start('webgl').plans.get(gp.segments[0][1][0])
-    maps = [[list(map(int, spec.shape)), list(gp.dims_of(k)), gp.conv_macs.get(gp.base(k), 0)]
+    maps = [[list(map(int, spec.shape)), list(gp.dims_of(k)), gp.conv_macs.get(gp.base(k), 0), gp.planes.get(k, 1)]
             for k, spec in plan.specs.items() if k in gp.conv_macs and len(spec.shape) == 4 and spec.shape[3] % 4 == 0]
     out[name] = {"draws": draws.length, "programs": len({d.p.source for d in draws}), "maps": maps}
 out["macs"] = engine().webgl_split_macs
@@ -73,12 +73,13 @@ json.dumps(out)
     assert r["mobilenetv2"]["programs"] <= 14, r["mobilenetv2"]["programs"]
     split = 0
     for model in ("blazeface", "mobilenetv2"):
-        for (n, h, w, c), (tw, th), macs in r[model]["maps"]:
+        for (n, h, w, c), (tw, th), macs, planes in r[model]["maps"]:
             if n * h <= 8 and macs >= r["macs"]:
                 split += 1
-                assert th >= 9 and tw * th == n * h * w * c // 4 and (w * c // 4) % tw == 0, (model, (n, h, w, c), (tw, th))
+                assert th >= 9 and tw * th * planes == n * h * w * c // 4 and (w * c // 4) % tw == 0, \
+                    (model, (n, h, w, c), (tw, th))
             else:
-                assert [tw, th] == [w * c // 4, n * h], (model, (n, h, w, c), (tw, th))
+                assert [tw, th] == [w * c // 4 // planes, n * h], (model, (n, h, w, c), (tw, th))
     assert split >= 5
 
 
@@ -117,6 +118,40 @@ json.dumps(out)
         has_pad = name != "residual: max pool alone"
         assert ("pad" in kinds) == (has_pad and not n), (name, kinds)
         assert ("fill" in kinds) is False, (name, kinds)
+
+
+def test_conv_maps_of_two_channel_planes(app):
+    """Conv outputs that only convs read are stored as 2 channel planes (8 colour targets;
+    GLPlan._channel_planes): where the conformance cases have them and where not, and
+    MobileNetV2's inverted-residual maps.  The suite checks the values."""
+    page, _, _ = app
+    r = py(page, """
+import json, webtensor, webtensor.conformance as c
+from webtensor.backends import get_backend
+be = get_backend('webgl')
+out = {}
+for case in c.plane_cases(__import__('numpy').random.default_rng(0)):
+    m = case.model()
+    m.backend_name = 'webgl'
+    await m.execute_async(dict(case.inputs), list(case.outputs))
+    plan = m.plan_for({f"{k}:0": v.shape for k, v in case.inputs.items()}, [m._output_key(o) for o in case.outputs])
+    gp = be.compiled(plan)
+    out[case.name] = sorted(k.split(':')[0] for k in gp.planes)
+    m.dispose()
+mn = await webtensor.load_layers_model('models/mobilenet_v2/model.json')
+gp = be.compiled(next(iter(mn._plans.values())))
+out['mobilenetv2'] = [k for k in gp.planes]
+bf = await webtensor.load_graph_model('models/blazeface.json')
+out['blazeface'] = list(be.compiled(next(iter(bf._plans.values()))).planes)
+json.dumps(out)
+""")
+    assert r["planes: an inverted-residual stack"] == ["a", "e1", "e2", "g", "p1", "s"], r
+    assert r["planes: a map a pool also reads keeps 1 plane"] == [], r
+    assert r["planes: a conv whose residual is the plan's input keeps 1 plane"] == [], r
+    assert len(r["mobilenetv2"]) >= 30, r["mobilenetv2"]
+    # BlazeFace's residual chain starts at its stem's output and its stride-2 blocks' padded
+    # pools: 1 plane each, so the convs adding them keep 1 plane (and no other program)
+    assert r["blazeface"] == [], r["blazeface"]
 
 
 def test_a_shader_that_does_not_compile_names_its_error(app):

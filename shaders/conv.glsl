@@ -8,6 +8,11 @@
 // loop is a vec4 x mat4 product (C_VEC4) or, for input channels not a multiple of 4, reads
 // a pixel's channels as a 4-element window of two texels.  Otherwise compute(t) works out
 // one output element at a time.
+// Channel planes (X_ROWS only; backends/webgl.py GLPlan._channel_planes): a tensor of 2
+// planes holds its first half of channel texels in layers 0-3 and the second in layers 4-7,
+// XH texels a pixel in each (uniform XP planes; 1 plane: XH = C / 4).  OUT_PLANES: a conv
+// writes 2 planes, 4 output channels of each half in each of its 4 rows (8 colour targets),
+// so every input texel fetched feeds 8 output channels where it fed 4.
 uniform sampler2DArray X;      // input  [N][H][W][C]
 uniform sampler2D Wt;          // filter [KH][KW][C][CO] (depthwise: [KH][KW][C*MULT])
 uniform sampler2D Bias;        // [CO]
@@ -18,6 +23,12 @@ uniform sampler2DArray R;      // [N][OH][OW][CO]
 uniform sampler2D Alpha;       // [CO]
 #endif
 uniform float PARAM;
+#ifdef OUT_PLANES
+layout(location = 4) out vec4 out4;
+layout(location = 5) out vec4 out5;
+layout(location = 6) out vec4 out6;
+layout(location = 7) out vec4 out7;
+#endif
 
 float act_raw(float v, float alpha) {
   ACTIVATION
@@ -30,18 +41,24 @@ float act(float v, float alpha) {
 #ifdef VEC4
 #define OWN_MAIN
 // the first element of input pixel iw in input grid row xr (= n * H + ih), and texel i of it
+// (XFIRST, XBASE: the pixel's first texel in its plane; XTEXZ: a texel in this fragment's
+// input plane, layer offset xzo, where channels are 4-aligned)
 #ifdef X_ROWS
 #define XELEM0(xr) (iw * C)
 #define XTEX(xr, i) at(X, i, xr)
-#define XBASE(xr) ivec4((iw * C) >> 2)
+#define XFIRST(xr) (iw * XH)
+#define XTEXZ(xr, i) texelFetch(X, ivec3(i, (xr) >> 2, ((xr) & 3) + xzo), 0)
 #else
 #define XELEM0(xr) (((xr) * W + iw) * C)
 #define XTEX(xr, i) texel(X, i)
-#define XBASE(xr) ((((xr) * W + iw) * C) >> 2)
+#define XFIRST(xr) ((((xr) * W + iw) * C) >> 2)
+#define XTEXZ(xr, i) XTEX(xr, i)
 #endif
+#define XBASE(xr) ivec4(XFIRST(xr))
 // filter texel co4 of row `row` (conv: tap * C + c; depthwise: the tap)
 #if defined(W_ROWS)
 #define WT(row) at(Wt, co4, row)
+#define WT2(row) at(Wt, co4 + cout4, row)
 #else
 #define WT(row) texel(Wt, (row) * cout4 + co4)
 #endif
@@ -51,11 +68,13 @@ float act(float v, float alpha) {
 // none, 1 Relu, 2 Relu6).  Layers with and without them share one program.
 
 // bias (in the accumulator already), residual and activation of output grid row r
-vec4 finish(vec4 a, int r, int x, vec4 alpha) {
+// (zo: the output plane's first layer; the residual has the output's planes)
+#define RES_AT(x, r, zo) texelFetch(R, ivec3(x, (r) >> 2, ((r) & 3) + (zo)), 0)
+vec4 finish(vec4 a, int r, int x, vec4 alpha, int zo) {
 #if defined(RES_UNIFORM)
-  if (HAS_RES != 0) a += at(R, x, r);   // a uniform branch: SwiftShader skips it whole
+  if (HAS_RES != 0) a += RES_AT(x, r, zo);   // a uniform branch: SwiftShader skips it whole
 #elif defined(RESIDUAL) && defined(R_ROWS)
-  a += at(R, x, r);                   // the residual has the output's grid
+  a += RES_AT(x, r, zo);              // the residual has the output's grid
 #elif defined(RESIDUAL)
   a += texel(R, r * OUT_WIDTH + x);
 #endif
@@ -76,6 +95,7 @@ vec4 finish(vec4 a, int r, int x, vec4 alpha) {
 // as much as the fetches (a 1x1 conv: 11 ms with per-row branches and loops, 4.7 without).
 #if ROWS == 4
 #define EACH_ROW(S) S(x, a0) S(y, a1) S(z, a2) S(w, a3)
+#define EACH_ROW2(S) S(x, a0, e0) S(y, a1, e1) S(z, a2, e2) S(w, a3, e3)
 #else
 #define EACH_ROW(S) S(x, a0)
 #endif
@@ -111,16 +131,33 @@ vec4 window4(int xr, int e) {
 
 void main() {
   int x = int(gl_FragCoord.x), r0 = firstRow();
-#ifdef SEG
-  int cout4 = CO >> 2, co4 = x % cout4, px = x / cout4;
+#ifdef OUT_PLANES
+  int cout4 = CO >> 3;   // co4 in the first plane, co4 + cout4 (WT2's texel) in the second
 #else
-  int cout4 = CO >> 2, co4 = x % cout4, ow = x / cout4;
+  int cout4 = CO >> 2;
+#endif
+#ifdef SEG
+  int co4 = x % cout4, px = x / cout4;
+#else
+  int co4 = x % cout4, ow = x / cout4;
 #endif
   vec4 b = texel(Bias, co4);
 #ifdef ALPHA
   vec4 alpha = texel(Alpha, co4);
 #else
   vec4 alpha = vec4(0.0);
+#endif
+#ifdef OUT_PLANES
+  vec4 b2 = texel(Bias, co4 + cout4), alpha2 = alpha;
+#ifdef ALPHA
+  alpha2 = texel(Alpha, co4 + cout4);
+#endif
+#endif
+  // a depthwise conv's input texel in its plane: xc4 of the plane at layer xzo
+#ifdef DEPTHWISE
+  int xpl = co4 >= XH ? 1 : 0, xc4 = co4 - xpl * XH, xzo = xpl * LAYERS;
+#else
+  const int xzo = 0;
 #endif
 #if ROWS == 4
   {
@@ -138,6 +175,9 @@ void main() {
     ivec4 n = r / OH, oh = r - n * OH;
 #endif
     vec4 a0 = b, a1 = b, a2 = b, a3 = b;
+#ifdef OUT_PLANES
+    vec4 e0 = b2, e1 = b2, e2 = b2, e3 = b2;
+#endif
 #if defined(SLIDE) || defined(SLIDE2)
     // the 4 rows consecutive in one image (or past the last row of a batch of 1: garbage,
     // never read), stride 1 (SLIDE) or 2 (SLIDE2) and dilation 1 vertically: output row l
@@ -147,7 +187,7 @@ void main() {
     // convs, SLIDE2 for 4-channel convs)
     int ih0 = oh.x * SH - PT, xr0 = n.x * H + ih0;
 #ifdef DEPTHWISE
-#define XC co4                   // the texel of this fragment's channels
+#define XC xc4                   // the texel of this fragment's channels in its plane
 #define TAP_ROWS(k, v0, v1, v2, v3) { vec4 w = WT((k) * KW + kw); a0 += v0 * w; a1 += v1 * w; a2 += v2 * w; a3 += v3 * w; }
 #else
 // a conv of 4 input channels, one texel a pixel; C_REAL of them data (an RGB stem's input
@@ -170,11 +210,11 @@ void main() {
       int iw = ow * SW - PL + kw * DW;
       bool iw_ok = iw >= 0 && iw < W;
 #if defined(NO_PAD)
-#define XROW(j) XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + XC)
+#define XROW(j) XTEXZ(xr0 + (j), XFIRST(xr0 + (j)) + XC)
 #elif defined(NO_HPAD)
-#define XROW(j) (ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + XC) : vec4(0.0))
+#define XROW(j) (ih0 + (j) >= 0 && ih0 + (j) < H ? XTEXZ(xr0 + (j), XFIRST(xr0 + (j)) + XC) : vec4(0.0))
 #else
-#define XROW(j) (iw_ok && ih0 + (j) >= 0 && ih0 + (j) < H ? XTEX(xr0 + (j), (XELEM0(xr0 + (j)) >> 2) + XC) : vec4(0.0))
+#define XROW(j) (iw_ok && ih0 + (j) >= 0 && ih0 + (j) < H ? XTEXZ(xr0 + (j), XFIRST(xr0 + (j)) + XC) : vec4(0.0))
 #endif
 #ifdef SLIDE
       vec4 x0 = XROW(0), x1 = XROW(1), x2 = XROW(2);
@@ -206,24 +246,34 @@ void main() {
         ivec4 iw = ow * SW - PL + kw * DW;
         bvec4 iw_ok = bvec4(uvec4(greaterThanEqual(iw, ivec4(0))) & uvec4(lessThan(iw, ivec4(W))));
         ivec4 pin = (n * H + ih) * W + iw, xr = pin / X_PR;
-        ivec4 xb = (pin - xr * X_PR) * (C >> 2), xl = xr >> 2, xz = xr & 3;
+        ivec4 xb = (pin - xr * X_PR) * XH, xl = xr >> 2, xz = (xr & 3) + xzo;
 #else
         int iw = ow * SW - PL + kw * DW;
 #if !defined(NO_PAD) && !defined(NO_HPAD)
         bool iw_ok = iw >= 0 && iw < W;
 #endif
-        ivec4 xb = XBASE(xr), xl = xr >> 2, xz = xr & 3;
+        ivec4 xb = XBASE(xr), xl = xr >> 2, xz = (xr & 3) + xzo;
 #endif
         int tap = kh * KW + kw;
 #if defined(DEPTHWISE)
         vec4 w = WT(tap);
-#define ROW_ACC(k, a) a += XAT(k, co4) * w;
+#define ROW_ACC(k, a) a += XAT(k, xc4) * w;
         EACH_ROW(ROW_ACC)
 #elif defined(C_VEC4)
-        for (int c4 = 0, cin4 = C >> 2, row = tap * C; c4 < cin4; c4++, row += 4) {
-          vec4 w0 = WT(row), w1 = WT(row + 1), w2 = WT(row + 2), w3 = WT(row + 3);
+        // the input's planes one after the other (xz: the plane's layers)
+        for (int pl = 0, row = tap * C; pl < XP; pl++, xz += 4) {
+          for (int c4 = 0; c4 < XH; c4++, row += 4) {
+            vec4 w0 = WT(row), w1 = WT(row + 1), w2 = WT(row + 2), w3 = WT(row + 3);
+#ifdef OUT_PLANES
+            vec4 u0 = WT2(row), u1 = WT2(row + 1), u2 = WT2(row + 2), u3 = WT2(row + 3);
+#define ROW_ACC(k, a, e) { vec4 v = XAT(k, c4); a += v.x * w0 + v.y * w1 + v.z * w2 + v.w * w3; \
+                           e += v.x * u0 + v.y * u1 + v.z * u2 + v.w * u3; }
+            EACH_ROW2(ROW_ACC)
+#else
 #define ROW_ACC(k, a) { vec4 v = XAT(k, c4); a += v.x * w0 + v.y * w1 + v.z * w2 + v.w * w3; }
-          EACH_ROW(ROW_ACC)
+            EACH_ROW(ROW_ACC)
+#endif
+          }
         }
 #elif defined(STEM_C)
         // an RGB (or gray, or 2-channel) stem: one window of C channels, no loop
@@ -250,12 +300,18 @@ void main() {
     }
 #endif
 #if ROWS == 4
-    out0 = finish(a0, r0, x, alpha);
-    out1 = finish(a1, r0 + 1, x, alpha);
-    out2 = finish(a2, r0 + 2, x, alpha);
-    out3 = finish(a3, r0 + 3, x, alpha);
+    out0 = finish(a0, r0, x, alpha, 0);
+    out1 = finish(a1, r0 + 1, x, alpha, 0);
+    out2 = finish(a2, r0 + 2, x, alpha, 0);
+    out3 = finish(a3, r0 + 3, x, alpha, 0);
+#ifdef OUT_PLANES
+    out4 = finish(e0, r0, x, alpha2, LAYERS);
+    out5 = finish(e1, r0 + 1, x, alpha2, LAYERS);
+    out6 = finish(e2, r0 + 2, x, alpha2, LAYERS);
+    out7 = finish(e3, r0 + 3, x, alpha2, LAYERS);
+#endif
 #else
-    store(g, finish(a0, r0 + g, x, alpha));
+    store(g, finish(a0, r0 + g, x, alpha, 0));
 #endif
   }
 }

@@ -438,7 +438,57 @@ def cases() -> list[Case]:
     out.extend(nonfinite_cases(rng))
     out.extend(int8_cases(rng))
     out.extend(tile_cases(rng))
+    out.extend(plane_cases(np.random.default_rng(RNG_SEED + 16)))   # (their own stream: the cases above keep theirs)
     return out + batched(out)
+
+
+def plane_cases(rng) -> list[Case]:
+    """Conv chains whose maps WebGL stores as 2 channel planes (backends/webgl.py
+    GLPlan._channel_planes): 1x1 and 3x3 convs writing them (a residual of 2 planes, a
+    PReLU, output channels of 8 and 24: 1 and 3 texels a plane), depthwise convs of stride 1
+    and 2 and 1x1 convs reading them, a small map of split rows; and the maps that must
+    keep 1 plane: one a pool also reads, a conv whose residual is the plan's input.  NaN
+    and Inf in the input; every case also at batch 3 (batched)."""
+    out: list[Case] = []
+    conv = lambda s, pad: {"strides": [1, s, s, 1], "padding": pad, "dilations": [1, 1, 1, 1], "data_format": "NHWC"}
+    fused = lambda name, x, w, b, ops, s=1, pad="VALID", extra=(): Node(
+        name, "_FusedConv2D", [x, w, b, *extra], {**conv(s, pad), "fused_ops": ["BiasAdd", *ops]})
+    x = _rand(rng, 1, 12, 10, 8, lo=-2, hi=2)
+    x[0, 1, 2, 3], x[0, 7, 9, 0], x[0, 10, 4, 6] = np.nan, np.inf, -np.inf
+    consts = {"w1": _rand(rng, 1, 1, 8, 16), "b1": _rand(rng, 16), "wd1": _rand(rng, 3, 3, 16, 1),
+              "w2": _rand(rng, 1, 1, 16, 16), "b2": _rand(rng, 16), "w3": _rand(rng, 1, 1, 16, 24), "b3": _rand(rng, 24),
+              "wd2": _rand(rng, 3, 3, 24, 1), "w4": _rand(rng, 1, 1, 24, 16), "b4": _rand(rng, 16),
+              "w5": _rand(rng, 3, 3, 16, 16), "b5": _rand(rng, 16), "a5": _rand(rng, 16, lo=0, hi=0.5),
+              "wd3": _rand(rng, 3, 3, 16, 1), "w6": _rand(rng, 1, 1, 16, 8), "b6": _rand(rng, 8),
+              "w7": _rand(rng, 1, 1, 8, 8), "b7": _rand(rng, 8)}
+    out.append(Case("planes: an inverted-residual stack", [
+        fused("e1", "x:0", "w1:0", "b1:0", ["Relu6"]),                                 # 2 planes, read by a depthwise
+        Node("d1", "DepthwiseConv2dNative", ["e1:0", "wd1:0"], conv(1, "SAME")),
+        fused("p1", "d1:0", "w2:0", "b2:0", []),                                        # read by a 1x1 and as a residual
+        fused("e2", "p1:0", "w3:0", "b3:0", ["Relu6"]),                                 # 24 channels: 3 texels a plane
+        Node("d2", "DepthwiseConv2dNative", ["e2:0", "wd2:0"], conv(1, "SAME")),
+        fused("q", "d2:0", "w4:0", "b4:0", []), Node("a", "AddV2", ["q:0", "p1:0"], {}),  # a residual of 2 planes
+        fused("g", "a:0", "w5:0", "b5:0", ["Prelu"], 1, "SAME", ["a5:0"]),              # 3x3, padded, PReLU
+        Node("d3", "DepthwiseConv2dNative", ["g:0", "wd3:0"], conv(2, "SAME")),          # stride 2: a 6x5 map
+        fused("s", "d3:0", "w6:0", "b6:0", ["Relu"]),                                    # split rows, 2 planes
+        fused("y", "s:0", "w7:0", "b7:0", [])],
+        {"x": x}, consts, ["y:0"], TOL_ACCUM, ["_FusedConv2D", "DepthwiseConv2dNative", "AddV2"]))
+    x = _rand(rng, 1, 9, 7, 8, lo=-2, hi=2)
+    x[0, 4, 3, 2] = np.nan
+    out.append(Case("planes: a map a pool also reads keeps 1 plane", [
+        fused("e", "x:0", "w1:0", "b1:0", ["Relu"]),
+        Node("d", "DepthwiseConv2dNative", ["e:0", "wd:0"], conv(1, "SAME")),
+        Node("m", "MaxPool", ["e:0"], {"ksize": [1, 3, 3, 1], "strides": [1, 1, 1, 1], "padding": "SAME"}),
+        Node("y", "AddV2", ["d:0", "m:0"], {})],
+        {"x": x}, {"w1": _rand(rng, 1, 1, 8, 16), "b1": _rand(rng, 16), "wd": _rand(rng, 3, 3, 16, 1)}, ["y:0"],
+        TOL_ACCUM, ["_FusedConv2D", "DepthwiseConv2dNative", "MaxPool", "AddV2"]))
+    out.append(Case("planes: a conv whose residual is the plan's input keeps 1 plane", [
+        fused("c", "x:0", "w1:0", "b1:0", []), Node("a", "AddV2", ["c:0", "x:0"], {}),
+        fused("y", "a:0", "w2:0", "b2:0", ["Relu6"])],
+        {"x": _rand(rng, 1, 6, 11, 16, lo=-2, hi=2)},
+        {"w1": _rand(rng, 1, 1, 16, 16), "b1": _rand(rng, 16), "w2": _rand(rng, 1, 1, 16, 8), "b2": _rand(rng, 8)},
+        ["y:0"], TOL_ACCUM, ["_FusedConv2D", "AddV2"]))
+    return out
 
 
 def tile_cases(rng) -> list[Case]:

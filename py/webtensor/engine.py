@@ -149,6 +149,11 @@ class _Engine:
         # interior with the program that has no bounds selects, the border apart
         # (backends/webgl.py interior_rects); the conformance suite sets 0
         self.webgl_interior_side = 100
+        # WebGL convs of at least this many multiply-adds whose output only convs read write
+        # it as 2 channel planes (8 colour targets: each input texel fetched feeds 8 output
+        # channels; backends/webgl.py GLPlan._channel_planes); None: never (devices with
+        # fewer than 8 draw buffers never do).  The conformance suite sets 0
+        self.webgl_planes_macs: int | None = 0
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

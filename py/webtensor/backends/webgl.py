@@ -106,7 +106,9 @@ class GLPlan(SegmentedPlan):
         self.padded = self._channel_padded_inputs()
         self.conv_macs = {self.base(it.writes[0]): conv_macs(it.call) for it in self.lowered.items
                           if isinstance(it.call, (Conv, DepthwiseConv))}
+        self.planes = self._channel_planes()
         self.pool_pads, self.skipped = self._padded_pools()
+        self.tex_planes: dict[int, int] = {}
         self.derived_arrays: dict[tuple, tuple] = {}
         self.zeros: dict[tuple, int] = {}          # (n, row texels) -> a shared texture of zeros
         self.feed_bufs: dict[str, np.ndarray] = {}  # channel-padded inputs' upload buffers
@@ -150,8 +152,13 @@ class GLPlan(SegmentedPlan):
         return next((d for d in range(W, 0, -1) if W % d == 0 and N * H * (W // d) >= least), 1)
 
     def dims_of(self, key) -> tuple[int, int]:
-        shape, pr = self.shape_of(key), self.pixel_rows(key)
-        return tex_dims(math.prod(shape), self.max_size, pr * shape[3] // 4 if pr else None)
+        """A tensor's grid, w x h texels (of one plane, for a tensor of 2: _channel_planes)."""
+        shape, pr, planes = self.shape_of(key), self.pixel_rows(key), self.planes.get(self.base(key), 1)
+        return tex_dims(math.prod(shape) // planes, self.max_size, pr * shape[3] // 4 // planes if pr else None)
+
+    def planes_of(self, ref) -> int:
+        """The channel planes of an operand's texture (1, or 2: _channel_planes)."""
+        return 1 if ref.kind == "c" else self.tex_planes.get(self.current[self.base(ref.key)], 1)
 
     def _uses(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
         """{tensor: the items that write it}, {tensor: the items that read it and do not also
@@ -187,6 +194,66 @@ class GLPlan(SegmentedPlan):
                                and all(r == k for r in it.reads if self.base(r) == k) for it in readers):
                 padded[k] = int(shape[3])
         return padded
+
+    def _channel_planes(self) -> dict[str, int]:
+        """Conv outputs stored as 2 channel planes: {tensor: 2}.  A tensor of 2 planes holds
+        the first half of each pixel's channel texels in layers 0-3 of its texture, the
+        second half in layers 4-7 (the grid half as wide), so the conv writing it computes 4
+        output channels of each half in each of its 4 rows: 8 colour targets, and each input
+        texel it fetches feeds 8 output channels where it fed 4 (the input fetches are half
+        a 1x1 conv's; MobileNetV2's were its cost).  Only where every reader knows planes:
+        convs reading it as their input on the 4-channel path, or as the residual of a conv
+        whose output has 2 planes too; never a plan input or output, a view or a tensor a
+        numpy step reads.  The writer: a conv (not depthwise) on the 4-channel
+        path, of output channels a multiple of 8, 4 rows a fragment, and at least
+        engine().webgl_planes_macs multiply-adds; the device has 8 draw buffers."""
+        eng, items = engine(), self.lowered.items
+        least = eng.webgl_planes_macs
+        if least is None or int(self.rt.maxDrawBuffers) < 8:
+            return {}
+        kept = {self.base(k) for k in self.plan.output_keys + self.plan.input_keys}
+        viewed = set(self.lowered.aliases.values())
+
+        def nhwc_grid(key, c_mult):
+            shape = self.shape_of(key)
+            return len(shape) == 4 and shape[3] % c_mult == 0 and self.pixel_rows(key) is not None \
+                and self.base(key) == key
+
+        def writes_planes(i):
+            it = items[i]
+            c = it.call
+            if type(c) is not Conv or c.x.kind != "t" or c.g.C % 4 or c.x.key in self.padded or c.g.DH != 1 \
+                    or c.CO % 8 or conv_macs(c) < least or self.size(it.writes[0]) < eng.webgl_shared_rows_above:
+                return False
+            out = it.writes[0]
+            return out not in kept and out not in viewed and len(self.writers.get(out, [])) == 1 \
+                and nhwc_grid(out, 8) and nhwc_grid(c.x.key, 4) and tuple(self.shape_of(out)) == \
+                (c.g.N, c.g.OH, c.g.OW, c.CO) and not (c.g.C == 4 and c.g.SH == 2 and c.g.KH >= 3)
+
+        def read_as_input(j, key):
+            it = items[j]
+            c = it.call
+            if type(c) not in (Conv, DepthwiseConv) or c.x != Ref("t", key) or c.residual == Ref("t", key) \
+                    or any(self.base(r) == key and r != key for r in it.reads):
+                return False
+            co = c.CO if type(c) is Conv else c.g.C * c.MULT
+            return (type(c) is Conv or c.MULT == 1) and co % 4 == 0 and nhwc_grid(it.writes[0], 4)
+
+        chosen = {items[i].writes[0]: i for i in range(len(items)) if writes_planes(i)}
+        changed = True
+        while changed:                  # a residual's planes and its conv's output's go together
+            changed = False
+            for key, i in list(chosen.items()):
+                res = items[i].call.residual
+                ok = all(read_as_input(j, key) or (items[j].call is not None and
+                                                   getattr(items[j].call, "residual", None) == Ref("t", key)
+                                                   and items[j].call.x != Ref("t", key)
+                                                   and items[j].writes[0] in chosen)
+                         for j in self.readers.get(key, []))
+                if not ok or (res is not None and (res.kind != "t" or res.key not in chosen)):
+                    del chosen[key]
+                    changed = True
+        return {k: 2 for k in chosen}
 
     def _padded_pools(self) -> tuple[dict[int, str], set[int]]:
         """Pools whose output is only zero-padded in channels (BlazeFace's stride-2 blocks: a
@@ -253,19 +320,20 @@ class GLPlan(SegmentedPlan):
         return self.zeros[key]
 
     def new_texture(self, key) -> int:
-        dims = self.dims_of(key)
-        pool = self.free.get(dims)
+        dims, planes = self.dims_of(key), self.planes.get(self.base(key), 1)
+        pool = self.free.get((dims, planes))
         if pool:
             return pool.pop()
-        tid = int(self.rt.createTexture(*dims))
+        tid = int(self.rt.createTexture(*dims, False, planes))
         self.owned.append(tid)
         self.dims[tid] = dims
+        self.tex_planes[tid] = planes
         return tid
 
     def release(self, tid: int, key=None):
         if tid in self.borrowed:            # a shared constant standing in for a tensor
             return
-        self.free.setdefault(self.dims[tid], []).append(tid)
+        self.free.setdefault((self.dims[tid], self.tex_planes.get(tid, 1)), []).append(tid)
 
     def constant_texture(self, array: np.ndarray, tag, row_texels: int | None = None, flat: bool = False) -> int:
         """A weight texture, uploaded once per backend for identical contents and layout
@@ -464,13 +532,14 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         defs["DEPTHWISE"] = 1
     out_dims = p.dims_of(out_key)
     x_tex = p.tex_of(call.x)
+    xp, op = p.planes_of(call.x), p.planes.get(p.base(out_key), 1)      # channel planes
     # a grid row holds pr pixels of one image row (pixel_rows): the whole row, or, in maps
     # of few rows, fewer (OUT_PR, X_PR; a tensor that is not NHWC, the 2D input of a
     # MatMul, may still have the rows the conv's NHWC view of it wants: its dims say)
     pr_out = p.pixel_rows(out_key) or g.OW
     pr_x = (p.pixel_rows(call.x.key) if call.x.kind == "t" else None) or W
-    out_rows = CO % 4 == 0 and pixel_grid(out_dims, pr_out, N, g.OH, g.OW, CO)
-    x_rows = pixel_grid(p.dims[x_tex], pr_x, N, H, W, C)
+    out_rows = CO % 4 == 0 and pixel_grid(out_dims, pr_out, N, g.OH, g.OW, CO // op)
+    x_rows = pixel_grid(p.dims[x_tex], pr_x, N, H, W, C // xp)
     # SEG: grid rows that are not image rows; a separate program, as the general addressing
     # (a division per tap and row) cost the usual layers 7 %
     seg = pr_out != g.OW or pr_x != W
@@ -492,6 +561,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         if seg:
             defs["SEG"] = 1
             sizes["OUT_PR"], sizes["X_PR"] = pr_out, pr_x
+        sizes["XH"], sizes["XP"] = C // 4 // xp, xp
         # 4 rows per fetched filter texel where the layer is large enough to pay for the
         # longer compile (SwiftShader compiles a program at its first draw)
         defs["ROWS"] = 4 if p.size(out_key) >= engine().webgl_shared_rows_above else 1
@@ -520,9 +590,17 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         elif slide and not dw and C == 4 and g.SH == 2 and g.KH >= 3:
             defs["SLIDE2"] = 1
             defs["C_REAL"] = p.padded.get(call.x.key, 4)     # the input channels that are not padding
+    r_tex = p.tex_of(call.residual) if call.residual else None
+    if xp > 1 and not ("VEC4" in defs and "X_ROWS" in defs):
+        raise BackendError(f"webgl: {out_key}: an input of 2 channel planes off the 4-channel path (a planning bug)")
+    if op > 1:
+        if not ("C_VEC4" in defs and "W_ROWS" in defs and defs["ROWS"] == 4 and not dw and "SLIDE2" not in defs and (r_tex is None or p.planes_of(call.residual) == op)):
+            raise BackendError(f"webgl: {out_key}: an output of 2 channel planes off the 4-channel path (a planning bug)")
+        defs["OUT_PLANES"] = 1
+    elif r_tex is not None and p.planes_of(call.residual) > 1:
+        raise BackendError(f"webgl: {out_key}: a residual of 2 channel planes into an output of 1 (a planning bug)")
     bias = p.constant_texture(call.bias, "bias", flat=True)
     inputs = [["X", x_tex], ["Wt", wt], ["Bias", bias]]
-    r_tex = p.tex_of(call.residual) if call.residual else None
     if "VEC4" in defs and not dw and (r_tex is None or p.dims[r_tex] == out_dims):
         # with or without a residual, one program: HAS_RES says, in a uniform branch (without,
         # R is the input texture, never read; not for depthwise convs, which never have one

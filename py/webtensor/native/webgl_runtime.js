@@ -41,6 +41,7 @@ class GLRuntime {
     this.parallel = gl.getExtension('KHR_parallel_shader_compile');
     this.loseExt = gl.getExtension('WEBGL_lose_context');
     this.maxTextureSize = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+    this.maxDrawBuffers = gl.getParameter(gl.MAX_DRAW_BUFFERS);   // 8: channel planes (webgl.py)
     this.renderer = (() => { const d = gl.getExtension('WEBGL_debug_renderer_info');
       return d ? gl.getParameter(d.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER); })();
     this.vs = this.compile(gl.VERTEX_SHADER, VERTEX_SHADER);
@@ -114,10 +115,13 @@ class GLRuntime {
 
   // A w x h texel grid: LAYERS layers of ceil(h / LAYERS) rows.  `flat`: a plain 2D
   // texture of h rows instead, for weights that are read and never drawn into (SwiftShader
-  // fetches from a 2D texture ~10 % faster than from an array texture; measured on a 1x1 conv)
-  createTexture(w, h, flat = false) {
+  // fetches from a 2D texture ~10 % faster than from an array texture; measured on a 1x1 conv).
+  // `planes` 2: the grid twice, the second in layers LAYERS..2 LAYERS-1 (a tensor's channel
+  // planes, written by one draw through 2 LAYERS colour targets; never uploaded or read back)
+  createTexture(w, h, flat = false, planes = 1) {
     this.check();
-    const gl = this.gl, tex = gl.createTexture(), layers = flat ? 1 : LAYERS, rows = Math.ceil(h / layers);
+    const gl = this.gl, tex = gl.createTexture(), layers = flat ? 1 : LAYERS * planes;
+    const rows = Math.ceil(h / (flat ? 1 : LAYERS));
     const target = flat ? gl.TEXTURE_2D : gl.TEXTURE_2D_ARRAY;
     gl.bindTexture(target, tex);
     if (flat) gl.texStorage2D(target, 1, gl.RGBA32F, w, rows);
@@ -127,20 +131,20 @@ class GLRuntime {
       gl.texParameteri(target, k, v);
     }
     const id = this.nextId++;
-    this.textures.set(id, { tex, w, h, rows, layers, target, fbo: null });
+    this.textures.set(id, { tex, w, h, rows, layers, planes, target, fbo: null });
     this.bytes += w * rows * layers * 16;
     return id;
   }
 
-  // The framebuffer that draws into texture t: its layers as colour targets 0..LAYERS-1.
+  // The framebuffer that draws into texture t: its layers as colour targets 0..layers-1.
   target(t) {
     if (t.fbo) return t.fbo;
-    if (t.layers !== LAYERS) throw new Error('webgl: a weight texture is never drawn into or read back');
+    if (t.layers === 1) throw new Error('webgl: a weight texture is never drawn into or read back');
     const gl = this.gl;
     t.fbo = gl.createFramebuffer();
     gl.bindFramebuffer(gl.FRAMEBUFFER, t.fbo);
-    for (let l = 0; l < LAYERS; l++) gl.framebufferTextureLayer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + l, t.tex, 0, l);
-    gl.drawBuffers(Array.from({ length: LAYERS }, (_, l) => gl.COLOR_ATTACHMENT0 + l));
+    for (let l = 0; l < t.layers; l++) gl.framebufferTextureLayer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + l, t.tex, 0, l);
+    gl.drawBuffers(Array.from({ length: t.layers }, (_, l) => gl.COLOR_ATTACHMENT0 + l));
     return t.fbo;
   }
 
@@ -163,6 +167,7 @@ class GLRuntime {
     this.check();
     const gl = this.gl, t = this.texture(id), buf = array.getBuffer('f32');
     try {
+      if (t.planes !== 1) throw new Error('webgl: a texture of channel planes is never uploaded');
       const row = t.w * 4, data = buf.data;
       if (data.length > t.h * row) {   // never past the texture planned for this tensor
         throw new RangeError(`webgl: upload of ${data.length} floats into a ${t.w}x${t.h} texture (${t.h * row} floats)`);
@@ -183,6 +188,7 @@ class GLRuntime {
     const gl = this.gl, t = this.texture(id), buf = array.getBuffer('f32');
     try {
       const row = t.w * 4, data = buf.data, n = data.length;
+      if (t.planes !== 1) throw new Error('webgl: a texture of channel planes is never read back');
       if (n > t.h * row) throw new RangeError(`webgl: download of ${n} floats from a ${t.w}x${t.h} texture`);
       gl.bindFramebuffer(gl.FRAMEBUFFER, this.target(t));
       const used = Math.ceil(n / row), staging = new Float32Array(row * t.rows);
