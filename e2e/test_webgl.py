@@ -146,12 +146,14 @@ out['blazeface'] = list(be.compiled(next(iter(bf._plans.values()))).planes)
 json.dumps(out)
 """)
     assert r["planes: an inverted-residual stack"] == ["a", "e1", "e2", "g", "p1", "s"], r
-    assert r["planes: a map a pool also reads keeps 1 plane"] == [], r
-    assert r["planes: a conv whose residual is the plan's input keeps 1 plane"] == [], r
+    assert r["planes: a map a depthwise conv and a pool read"] == ["e"], r
+    assert r["planes: a map an elementwise op also reads keeps 1 plane"] == [], r
+    assert r["planes: a conv of 2 planes whose residual is the plan's input, of 1"] == ["a"], r
+    assert r["planes: a residual of 2 planes into a conv of 1 (the plan's output)"] == ["p"], r
     assert len(r["mobilenetv2"]) >= 30, r["mobilenetv2"]
-    # BlazeFace's residual chain starts at its stem's output and its stride-2 blocks' padded
-    # pools: 1 plane each, so the convs adding them keep 1 plane (and no other program)
-    assert r["blazeface"] == [], r["blazeface"]
+    # BlazeFace: every block's map but the last (its heads read it through the general path);
+    # its small 1-plane convs share the 2-plane program
+    assert len(r["blazeface"]) >= 30, r["blazeface"]
 
 
 def test_a_shader_that_does_not_compile_names_its_error(app):

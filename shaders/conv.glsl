@@ -68,15 +68,15 @@ float act(float v, float alpha) {
 // none, 1 Relu, 2 Relu6).  Layers with and without them share one program.
 
 // bias (in the accumulator already), residual and activation of output grid row r
-// (zo: the output plane's first layer; the residual has the output's planes)
-#define RES_AT(x, r, zo) texelFetch(R, ivec3(x, (r) >> 2, ((r) & 3) + (zo)), 0)
-vec4 finish(vec4 a, int r, int x, vec4 alpha, int zo) {
+// (rx, rz: the residual's texel in grid row r and its plane's first layer: main())
+#define RES_AT(rx, r, rz) texelFetch(R, ivec3(rx, (r) >> 2, ((r) & 3) + (rz)), 0)
+vec4 finish(vec4 a, int r, int rx, int rz, vec4 alpha) {
 #if defined(RES_UNIFORM)
-  if (HAS_RES != 0) a += RES_AT(x, r, zo);   // a uniform branch: SwiftShader skips it whole
+  if (HAS_RES != 0) a += RES_AT(rx, r, rz);   // a uniform branch: SwiftShader skips it whole
 #elif defined(RESIDUAL) && defined(R_ROWS)
-  a += RES_AT(x, r, zo);              // the residual has the output's grid
+  a += RES_AT(rx, r, rz);             // the residual has the output's pixel grid
 #elif defined(RESIDUAL)
-  a += texel(R, r * OUT_WIDTH + x);
+  a += texel(R, r * OUT_WIDTH + rx);
 #endif
 #if defined(ACT_CLAMP)
   float inf = uintBitsToFloat(0x7f800000u);
@@ -132,7 +132,10 @@ vec4 window4(int xr, int e) {
 void main() {
   int x = int(gl_FragCoord.x), r0 = firstRow();
 #ifdef OUT_PLANES
-  int cout4 = CO >> 3;   // co4 in the first plane, co4 + cout4 (WT2's texel) in the second
+  // co4 in the first plane, co4 + cout4 (WT2's texel) in the second; OP (the output's
+  // planes) 1: a small conv sharing this program computes a second plane the framebuffer,
+  // of 4 colour targets, discards (webgl.py draw_conv)
+  int cout4 = CO >> (OP + 1);
 #else
   int cout4 = CO >> 2;
 #endif
@@ -158,6 +161,17 @@ void main() {
   int xpl = co4 >= XH ? 1 : 0, xc4 = co4 - xpl * XH, xzo = xpl * LAYERS;
 #else
   const int xzo = 0;
+#endif
+  // the residual's texel of this fragment's channels: the residual's planes need not be the
+  // output's (RH: its texels a pixel in each of its planes; 1 plane: RH = CO / 4)
+#ifdef SEG
+  int pix = px;
+#else
+  int pix = ow;
+#endif
+  int rpa = co4 >= RH ? 1 : 0, rxa = pix * RH + co4 - rpa * RH, rza = rpa * LAYERS;
+#ifdef OUT_PLANES
+  int rpb = co4 + cout4 >= RH ? 1 : 0, rxb = pix * RH + co4 + cout4 - rpb * RH, rzb = rpb * LAYERS;
 #endif
 #if ROWS == 4
   {
@@ -300,18 +314,18 @@ void main() {
     }
 #endif
 #if ROWS == 4
-    out0 = finish(a0, r0, x, alpha, 0);
-    out1 = finish(a1, r0 + 1, x, alpha, 0);
-    out2 = finish(a2, r0 + 2, x, alpha, 0);
-    out3 = finish(a3, r0 + 3, x, alpha, 0);
+    out0 = finish(a0, r0, rxa, rza, alpha);
+    out1 = finish(a1, r0 + 1, rxa, rza, alpha);
+    out2 = finish(a2, r0 + 2, rxa, rza, alpha);
+    out3 = finish(a3, r0 + 3, rxa, rza, alpha);
 #ifdef OUT_PLANES
-    out4 = finish(e0, r0, x, alpha2, LAYERS);
-    out5 = finish(e1, r0 + 1, x, alpha2, LAYERS);
-    out6 = finish(e2, r0 + 2, x, alpha2, LAYERS);
-    out7 = finish(e3, r0 + 3, x, alpha2, LAYERS);
+    out4 = finish(e0, r0, rxb, rzb, alpha2);
+    out5 = finish(e1, r0 + 1, rxb, rzb, alpha2);
+    out6 = finish(e2, r0 + 2, rxb, rzb, alpha2);
+    out7 = finish(e3, r0 + 3, rxb, rzb, alpha2);
 #endif
 #else
-    store(g, finish(a0, r0 + g, x, alpha, 0));
+    store(g, finish(a0, r0 + g, rxa, rza, alpha));
 #endif
   }
 }

@@ -12,11 +12,13 @@ void window_cells(int oh, int ow, out ivec2 lo, out ivec2 hi) {
 #ifdef VEC4
 // channels a multiple of 4 and both grids one image row per grid row: 4 channels per fetch.
 // The output has CO4 texels a pixel: C / 4, or more where its channels are zero-padded
-// (backends/webgl.py GLPlan._padded_pools: those texels are zeros)
+// (backends/webgl.py GLPlan._padded_pools: those texels are zeros).  The input may be of 2
+// channel planes (GLPlan._channel_planes): XH texels a pixel in each, c4 in plane c4 / XH
 vec4 compute(int t) {
   int r = t / OUT_WIDTH, x = t - r * OUT_WIDTH;
   int cin4 = C >> 2, c4 = x % CO4, ow = x / CO4, n = r / OH, oh = r - n * OH;
   if (c4 >= cin4) return vec4(0.0);
+  int xpl = c4 >= XH ? 1 : 0, xc = c4 - xpl * XH, xzo = xpl * LAYERS;
   ivec2 lo, hi;
   window_cells(oh, ow, lo, hi);
   vec4 acc = AVG == 1 ? vec4(0.0) : vec4(-3.402823e38);
@@ -25,11 +27,11 @@ vec4 compute(int t) {
 #ifdef X_SPLIT
       // the input's grid rows hold X_PR pixels (a small map split for its conv's threads:
       // backends/webgl.py pixel_rows), pixel p in row p / X_PR
-      int p = (n * H + ih) * W + iw, xr = p / X_PR;
-      vec4 v = at(X, (p - xr * X_PR) * cin4 + c4, xr);
+      int p = (n * H + ih) * W + iw, xr = p / X_PR, xi = (p - xr * X_PR) * XH + xc;
 #else
-      vec4 v = at(X, iw * cin4 + c4, n * H + ih);
+      int xr = n * H + ih, xi = iw * XH + xc;
 #endif
+      vec4 v = texelFetch(X, ivec3(xi, xr >> 2, (xr & 3) + xzo), 0);
       acc = AVG == 1 ? acc + v : wt_max4(acc, v);
     }
   return AVG == 1 ? acc / float((hi.x - lo.x) * (hi.y - lo.y)) : acc;

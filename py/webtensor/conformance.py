@@ -447,8 +447,10 @@ def plane_cases(rng) -> list[Case]:
     GLPlan._channel_planes): 1x1 and 3x3 convs writing them (a residual of 2 planes, a
     PReLU, output channels of 8 and 24: 1 and 3 texels a plane), depthwise convs of stride 1
     and 2 and 1x1 convs reading them, a small map of split rows; and the maps that must
-    keep 1 plane: one a pool also reads, a conv whose residual is the plan's input.  NaN
-    and Inf in the input; every case also at batch 3 (batched)."""
+    keep 1 plane (one an elementwise op also reads); a pool reading planes, a residual of 1
+    plane into a conv of 2.  NaN
+    and Inf in the input; every case also at batch 3 (batched).  (WebGL's small 1-plane convs
+    in a plan with planes take the 2-plane program, OP 1: the final 1x1 convs here.)"""
     out: list[Case] = []
     conv = lambda s, pad: {"strides": [1, s, s, 1], "padding": pad, "dilations": [1, 1, 1, 1], "data_format": "NHWC"}
     fused = lambda name, x, w, b, ops, s=1, pad="VALID", extra=(): Node(
@@ -475,19 +477,36 @@ def plane_cases(rng) -> list[Case]:
         {"x": x}, consts, ["y:0"], TOL_ACCUM, ["_FusedConv2D", "DepthwiseConv2dNative", "AddV2"]))
     x = _rand(rng, 1, 9, 7, 8, lo=-2, hi=2)
     x[0, 4, 3, 2] = np.nan
-    out.append(Case("planes: a map a pool also reads keeps 1 plane", [
+    out.append(Case("planes: a map a depthwise conv and a pool read", [
         fused("e", "x:0", "w1:0", "b1:0", ["Relu"]),
         Node("d", "DepthwiseConv2dNative", ["e:0", "wd:0"], conv(1, "SAME")),
         Node("m", "MaxPool", ["e:0"], {"ksize": [1, 3, 3, 1], "strides": [1, 1, 1, 1], "padding": "SAME"}),
         Node("y", "AddV2", ["d:0", "m:0"], {})],
         {"x": x}, {"w1": _rand(rng, 1, 1, 8, 16), "b1": _rand(rng, 16), "wd": _rand(rng, 3, 3, 16, 1)}, ["y:0"],
         TOL_ACCUM, ["_FusedConv2D", "DepthwiseConv2dNative", "MaxPool", "AddV2"]))
-    out.append(Case("planes: a conv whose residual is the plan's input keeps 1 plane", [
+    x = _rand(rng, 1, 9, 7, 8, lo=-2, hi=2)
+    x[0, 2, 5, 1] = np.inf
+    out.append(Case("planes: a map an elementwise op also reads keeps 1 plane", [
+        fused("e", "x:0", "w1:0", "b1:0", ["Relu"]),
+        Node("d", "DepthwiseConv2dNative", ["e:0", "wd:0"], conv(1, "SAME")),
+        Node("s", "Square", ["e:0"], {}), Node("y", "AddV2", ["d:0", "s:0"], {})],
+        {"x": x}, {"w1": _rand(rng, 1, 1, 8, 16), "b1": _rand(rng, 16), "wd": _rand(rng, 3, 3, 16, 1)}, ["y:0"],
+        TOL_ACCUM, ["_FusedConv2D", "DepthwiseConv2dNative", "Square", "AddV2"]))
+    out.append(Case("planes: a conv of 2 planes whose residual is the plan's input, of 1", [
         fused("c", "x:0", "w1:0", "b1:0", []), Node("a", "AddV2", ["c:0", "x:0"], {}),
         fused("y", "a:0", "w2:0", "b2:0", ["Relu6"])],
         {"x": _rand(rng, 1, 6, 11, 16, lo=-2, hi=2)},
         {"w1": _rand(rng, 1, 1, 16, 16), "b1": _rand(rng, 16), "w2": _rand(rng, 1, 1, 16, 8), "b2": _rand(rng, 8)},
         ["y:0"], TOL_ACCUM, ["_FusedConv2D", "AddV2"]))
+    x = _rand(rng, 2, 5, 6, 8, lo=-2, hi=2)
+    x[1, 3, 2, 7] = -np.inf
+    out.append(Case("planes: a residual of 2 planes into a conv of 1 (the plan's output)", [
+        fused("p", "x:0", "w1:0", "b1:0", ["Relu6"]),
+        Node("d", "DepthwiseConv2dNative", ["p:0", "wd:0"], conv(1, "SAME")),
+        fused("c", "d:0", "w2:0", "b2:0", []), Node("y", "AddV2", ["c:0", "p:0"], {})],
+        {"x": x}, {"w1": _rand(rng, 1, 1, 8, 24), "b1": _rand(rng, 24), "wd": _rand(rng, 3, 3, 24, 1),
+                   "w2": _rand(rng, 1, 1, 24, 24), "b2": _rand(rng, 24)},
+        ["y:0"], TOL_ACCUM, ["_FusedConv2D", "DepthwiseConv2dNative", "AddV2"]))
     return out
 
 

@@ -147,13 +147,20 @@ class _Engine:
         self.webgl_split_macs = 2_000_000
         # WebGL padded convs whose output is at least this many pixels a side draw their
         # interior with the program that has no bounds selects, the border apart
-        # (backends/webgl.py interior_rects); the conformance suite sets 0
-        self.webgl_interior_side = 100
+        # (backends/webgl.py interior_rects); the conformance suite sets 0.  160: BlazeFace's
+        # 128x128 and MobileNetV2's 112x112 depthwise convs drawn whole ran 0.97-1.0x as fast
+        # end to end (same page, alternating), and the interior's program took ~40 ms to
+        # compile at SwiftShader's first draw (the first inference is what the split cost)
+        self.webgl_interior_side = 160
         # WebGL convs of at least this many multiply-adds whose output only convs read write
         # it as 2 channel planes (8 colour targets: each input texel fetched feeds 8 output
         # channels; backends/webgl.py GLPlan._channel_planes); None: never (devices with
         # fewer than 8 draw buffers never do).  The conformance suite sets 0
         self.webgl_planes_macs: int | None = 0
+        # ... and a 1-plane conv under this many multiply-adds in a plan that has the 2-plane
+        # program draws with it, its second plane computed and discarded (up to ~1 ms an
+        # inference), where a program of its own costs ~50 ms at SwiftShader's first draw
+        self.webgl_shared_program_macs = 4_000_000
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

@@ -202,9 +202,9 @@ class GLPlan(SegmentedPlan):
         output channels of each half in each of its 4 rows: 8 colour targets, and each input
         texel it fetches feeds 8 output channels where it fed 4 (the input fetches are half
         a 1x1 conv's; MobileNetV2's were its cost).  Only where every reader knows planes:
-        convs reading it as their input on the 4-channel path, or as the residual of a conv
-        whose output has 2 planes too; never a plan input or output, a view or a tensor a
-        numpy step reads.  The writer: a conv (not depthwise) on the 4-channel
+        convs reading it as their input on the 4-channel path or as their residual (of
+        either planes, conv.glsl RH), pools on theirs; never a plan input or output, a view
+        or a tensor a numpy step reads.  The writer: a conv (not depthwise) on the 4-channel
         path, of output channels a multiple of 8, 4 rows a fragment, and at least
         engine().webgl_planes_macs multiply-adds; the device has 8 draw buffers."""
         eng, items = engine(), self.lowered.items
@@ -230,30 +230,26 @@ class GLPlan(SegmentedPlan):
                 and nhwc_grid(out, 8) and nhwc_grid(c.x.key, 4) and tuple(self.shape_of(out)) == \
                 (c.g.N, c.g.OH, c.g.OW, c.CO) and not (c.g.C == 4 and c.g.SH == 2 and c.g.KH >= 3)
 
-        def read_as_input(j, key):
+        def reads_planes(j, key):
+            """Whether item j reads `key` only as a conv's input or residual, or a pool's input,
+            on the 4-channel path."""
             it = items[j]
             c = it.call
-            if type(c) not in (Conv, DepthwiseConv) or c.x != Ref("t", key) or c.residual == Ref("t", key) \
+            if type(c) is Pool:             # pool_vec4's conditions (its output: image rows)
+                shape = self.shape_of(it.writes[0])
+                return c.x == Ref("t", key) and not c.int8 and c.g.C % 4 == 0 and len(shape) == 4 \
+                    and shape[3] % 4 == 0 and self.pixel_rows(it.writes[0]) == c.g.OW \
+                    and all(self.base(r) != key or r == key for r in it.reads)
+            if type(c) not in (Conv, DepthwiseConv) or (c.x == Ref("t", key)) == (c.residual == Ref("t", key)) \
                     or any(self.base(r) == key and r != key for r in it.reads):
                 return False
             co = c.CO if type(c) is Conv else c.g.C * c.MULT
-            return (type(c) is Conv or c.MULT == 1) and co % 4 == 0 and nhwc_grid(it.writes[0], 4)
+            ok = (type(c) is Conv or c.MULT == 1) and co % 4 == 0 and nhwc_grid(it.writes[0], 4)
+            # a residual is read at the output's pixels: the same pixels a grid row
+            return ok and (c.x == Ref("t", key) or self.pixel_rows(key) == self.pixel_rows(it.writes[0]))
 
-        chosen = {items[i].writes[0]: i for i in range(len(items)) if writes_planes(i)}
-        changed = True
-        while changed:                  # a residual's planes and its conv's output's go together
-            changed = False
-            for key, i in list(chosen.items()):
-                res = items[i].call.residual
-                ok = all(read_as_input(j, key) or (items[j].call is not None and
-                                                   getattr(items[j].call, "residual", None) == Ref("t", key)
-                                                   and items[j].call.x != Ref("t", key)
-                                                   and items[j].writes[0] in chosen)
-                         for j in self.readers.get(key, []))
-                if not ok or (res is not None and (res.kind != "t" or res.key not in chosen)):
-                    del chosen[key]
-                    changed = True
-        return {k: 2 for k in chosen}
+        return {items[i].writes[0]: 2 for i in range(len(items))
+                if writes_planes(i) and all(reads_planes(j, items[i].writes[0]) for j in self.readers.get(items[i].writes[0], []))}
 
     def _padded_pools(self) -> tuple[dict[int, str], set[int]]:
         """Pools whose output is only zero-padded in channels (BlazeFace's stride-2 blocks: a
@@ -594,14 +590,27 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     if xp > 1 and not ("VEC4" in defs and "X_ROWS" in defs):
         raise BackendError(f"webgl: {out_key}: an input of 2 channel planes off the 4-channel path (a planning bug)")
     if op > 1:
-        if not ("C_VEC4" in defs and "W_ROWS" in defs and defs["ROWS"] == 4 and not dw and "SLIDE2" not in defs and (r_tex is None or p.planes_of(call.residual) == op)):
+        if not ("C_VEC4" in defs and "W_ROWS" in defs and defs["ROWS"] == 4 and not dw and "SLIDE2" not in defs):
             raise BackendError(f"webgl: {out_key}: an output of 2 channel planes off the 4-channel path (a planning bug)")
         defs["OUT_PLANES"] = 1
-    elif r_tex is not None and p.planes_of(call.residual) > 1:
-        raise BackendError(f"webgl: {out_key}: a residual of 2 channel planes into an output of 1 (a planning bug)")
+    elif p.planes and "C_VEC4" in defs and "W_ROWS" in defs and defs.get("ROWS") == 4 and not dw \
+            and "SLIDE2" not in defs and "SEG" not in defs and conv_macs(call) < engine().webgl_shared_program_macs:
+        # a small conv of 1 plane in a plan that has the 2-plane program: that program, its
+        # second plane computed and discarded (BlazeFace's last 1x1 convs: ~1 ms an inference),
+        # where a program of its own would take SwiftShader ~50 ms to compile at its first draw
+        defs["OUT_PLANES"] = 1
+    if "OUT_PLANES" in defs:
+        sizes["OP"] = op
+    # the residual: read at the output's pixels, in its own planes (RH texels a pixel in each)
+    rp = p.planes_of(call.residual) if r_tex is not None else 1
+    r_grid = r_tex is not None and pixel_grid(p.dims[r_tex], pr_out, N, g.OH, g.OW, CO // rp)
+    if rp > 1 and not ("VEC4" in defs and r_grid):
+        raise BackendError(f"webgl: {out_key}: a residual of 2 channel planes off the 4-channel path (a planning bug)")
+    if "VEC4" in defs:
+        sizes["RH"] = CO // 4 // rp
     bias = p.constant_texture(call.bias, "bias", flat=True)
     inputs = [["X", x_tex], ["Wt", wt], ["Bias", bias]]
-    if "VEC4" in defs and not dw and (r_tex is None or p.dims[r_tex] == out_dims):
+    if "VEC4" in defs and not dw and (r_tex is None or r_grid):
         # with or without a residual, one program: HAS_RES says, in a uniform branch (without,
         # R is the input texture, never read; not for depthwise convs, which never have one
         # in these models)
@@ -611,7 +620,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     elif r_tex is not None:
         defs["RESIDUAL"] = 1
         inputs.append(["R", r_tex])
-        if p.dims[r_tex] == out_dims:
+        if r_grid:
             defs["R_ROWS"] = 1
     if call.alpha is not None:
         defs["ALPHA"] = 1
@@ -664,8 +673,9 @@ def pool_vec4(p: GLPlan, call: Pool, out_key) -> int | None:
     g, co = call.g, p.shape_of(out_key)[-1]
     pr = (p.pixel_rows(call.x.key) if call.x.kind == "t" else None) or g.W
     x_dims = p.dims_of(call.x.key) if call.x.kind == "t" else p.dims[p.tex_of(call.x)]
+    xp = p.planes.get(p.base(call.x.key), 1) if call.x.kind == "t" else 1
     ok = g.C % 4 == 0 and co % 4 == 0 and pixel_grid(p.dims_of(out_key), g.OW, g.N, g.OH, g.OW, co) \
-        and pixel_grid(x_dims, pr, g.N, g.H, g.W, g.C)
+        and pixel_grid(x_dims, pr, g.N, g.H, g.W, g.C // xp)
     return pr if ok else None
 
 
@@ -677,9 +687,13 @@ def draw_pool(p: GLPlan, call: Pool, out_key) -> dict:
     sizes = dict(N=g.N, H=g.H, W=g.W, C=g.C, OH=g.OH, OW=g.OW, KH=g.KH, KW=g.KW, SH=g.SH, SW=g.SW, PT=g.PT, PL=g.PL)
     defs = dict(AVG=int(call.kind == "Avg"))
     pr = pool_vec4(p, call, out_key)
+    xp = p.planes_of(call.x)
+    if xp > 1 and pr is None:
+        raise BackendError(f"webgl: {out_key}: a pool input of 2 channel planes off the 4-channel path (a planning bug)")
     if pr is not None:
         defs["VEC4"] = 1
         sizes["CO4"] = co // 4
+        sizes["XH"] = g.C // 4 // xp
         if pr != g.W:
             defs["X_SPLIT"] = 1
             sizes["X_PR"] = pr
