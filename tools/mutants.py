@@ -301,6 +301,8 @@ MUTANTS = [
            "ivec4 xb = (pin - xr * X_PR) * XH,", "ivec4 xb = (pin - xr * X_PR) * (C >> 2),", GL),
     Mutant("WebGL stores a map an elementwise op also reads as 2 planes", "py/webtensor/backends/webgl.py",
            "if writes_planes(i) and all(reads_planes(j,", "if writes_planes(i) and True or all(reads_planes(j,", GL),
+    Mutant("WebGL drops a program's residual branch when its first draw has no residual", "py/webtensor/backends/webgl.py",
+           'any(dict(d["ints"]).get("HAS_RES") != [0] for d in ds)', 'dict(ds[0]["ints"]).get("HAS_RES") != [0]', GL),
     Mutant("WebGL runtime attaches only the first plane of a 2-plane texture", "py/webtensor/native/webgl_runtime.js",
            "for (let l = 0; l < t.layers; l++) gl.framebufferTextureLayer(", "for (let l = 0; l < LAYERS; l++) gl.framebufferTextureLayer(", GL),
     Mutant("WebGL pool over a split map finds the input row by the image width", "shaders/window.glsl",

@@ -417,10 +417,32 @@ class GLPlan(SegmentedPlan):
     def _set_plan(self, draws) -> int:
         """Hand a segment's draws to the runtime, each distinct program source once (a model's
         76 draws share ~10 sources of ~12 KB)."""
+        self._drop_unused_residual(draws)
         sources: dict[str, int] = {}
-        slim = [{**{k: v for k, v in d.items() if k != "src"}, "src": sources.setdefault(d["src"], len(sources))}
-                for d in draws]
+        slim = [{**{k: v for k, v in d.items() if k != "src" and not k.startswith("_")},
+                 "src": sources.setdefault(d["src"], len(sources))} for d in draws]
         return int(self.rt.setPlan(json.dumps({"sources": list(sources), "draws": slim})))
+
+    @staticmethod
+    def _drop_unused_residual(draws) -> None:
+        """A program with the uniform residual branch (RES_UNIFORM, for layers with and
+        without a residual to share it) that none of its draws takes is compiled without
+        it: SwiftShader compiles the branch it never runs (an RGB stem: ~50 ms at its first
+        draw, ~60-75 with the branch)."""
+        programs: dict[str, list[dict]] = {}
+        for d in draws:
+            programs.setdefault(d["src"], []).append(d)
+        for ds in programs.values():
+            defs = ds[0].get("_defines", {})
+            if "RES_UNIFORM" not in defs or any(dict(d["ints"]).get("HAS_RES") != [0] for d in ds):
+                continue
+            kept = {k: v for k, v in defs.items() if k not in ("RES_UNIFORM", "RESIDUAL")}
+            sizes = tuple(sorted(k for k in ds[0]["_sizes"] if k != "HAS_RES"))
+            src = program_source(ds[0]["_shader"], tuple(sorted(kept.items())), sizes)
+            for d in ds:
+                d["src"] = src
+                d["inputs"] = [i for i in d["inputs"] if i[0] != "R"]
+                d["ints"] = [i for i in d["ints"] if i[0] != "HAS_RES"]
 
     def draw(self, shader: str, defines: dict, inputs: list, sizes: dict | None = None, ints: list = (),
              floats: list = ()) -> dict:
@@ -432,7 +454,7 @@ class GLPlan(SegmentedPlan):
         # (sorted: layers that differ only in the order their defines were set share the program)
         src = program_source(shader, tuple(sorted(defines.items())), tuple(sorted(sizes)))
         return {"src": src, "inputs": inputs, "ints": [[k, [int(v)]] for k, v in sizes.items()] + list(ints),
-                "floats": list(floats)}
+                "floats": list(floats), "_shader": shader, "_defines": dict(defines), "_sizes": tuple(sizes)}
 
     def translate(self, it, out_key) -> dict | list[dict]:
         """One kernel call of the lowering -> its draw (`DRAWS`; a padded conv: two, its
