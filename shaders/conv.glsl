@@ -132,10 +132,7 @@ vec4 window4(int xr, int e) {
 void main() {
   int x = int(gl_FragCoord.x), r0 = firstRow();
 #ifdef OUT_PLANES
-  // co4 in the first plane, co4 + cout4 (WT2's texel) in the second; OP (the output's
-  // planes) 1: a small conv sharing this program computes a second plane the framebuffer,
-  // of 4 colour targets, discards (webgl.py draw_conv)
-  int cout4 = CO >> (OP + 1);
+  int cout4 = CO >> 3;   // co4 in the first plane, co4 + cout4 (WT2's texel) in the second
 #else
   int cout4 = CO >> 2;
 #endif

@@ -291,8 +291,6 @@ MUTANTS = [
            "int rpa = co4 >= RH ? 1 : 0,", "int rpa = 0,", GL),
     Mutant("WebGL pool reads its channels from the input's first plane", "shaders/window.glsl",
            "int xpl = c4 >= XH ? 1 : 0,", "int xpl = 0,", GL),
-    Mutant("WebGL small 1-plane conv in the 2-plane program takes half its channels a plane", "shaders/conv.glsl",
-           "int cout4 = CO >> (OP + 1);", "int cout4 = CO >> 3;", GL),
     Mutant("WebGL second output plane takes the first plane's bias", "shaders/conv.glsl",
            "vec4 b2 = texel(Bias, co4 + cout4)", "vec4 b2 = texel(Bias, co4)", GL),
     Mutant("WebGL second output plane takes the first plane's PReLU alpha", "shaders/conv.glsl",

@@ -449,8 +449,7 @@ def plane_cases(rng) -> list[Case]:
     and 2 and 1x1 convs reading them, a small map of split rows; and the maps that must
     keep 1 plane (one an elementwise op also reads); a pool reading planes, a residual of 1
     plane into a conv of 2.  NaN
-    and Inf in the input; every case also at batch 3 (batched).  (WebGL's small 1-plane convs
-    in a plan with planes take the 2-plane program, OP 1: the final 1x1 convs here.)"""
+    and Inf in the input; every case also at batch 3 (batched)."""
     out: list[Case] = []
     conv = lambda s, pad: {"strides": [1, s, s, 1], "padding": pad, "dilations": [1, 1, 1, 1], "data_format": "NHWC"}
     fused = lambda name, x, w, b, ops, s=1, pad="VALID", extra=(): Node(

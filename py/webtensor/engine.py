@@ -157,10 +157,6 @@ class _Engine:
         # channels; backends/webgl.py GLPlan._channel_planes); None: never (devices with
         # fewer than 8 draw buffers never do).  The conformance suite sets 0
         self.webgl_planes_macs: int | None = 0
-        # ... and a 1-plane conv under this many multiply-adds in a plan that has the 2-plane
-        # program draws with it, its second plane computed and discarded (up to ~1 ms an
-        # inference), where a program of its own costs ~50 ms at SwiftShader's first draw
-        self.webgl_shared_program_macs = 4_000_000
 
     def track(self, t: Tensor) -> None:
         self.tensors[t._id] = weakref.ref(t)

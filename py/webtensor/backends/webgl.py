@@ -615,14 +615,6 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         if not ("C_VEC4" in defs and "W_ROWS" in defs and defs["ROWS"] == 4 and not dw and "SLIDE2" not in defs):
             raise BackendError(f"webgl: {out_key}: an output of 2 channel planes off the 4-channel path (a planning bug)")
         defs["OUT_PLANES"] = 1
-    elif p.planes and "C_VEC4" in defs and "W_ROWS" in defs and defs.get("ROWS") == 4 and not dw \
-            and "SLIDE2" not in defs and "SEG" not in defs and conv_macs(call) < engine().webgl_shared_program_macs:
-        # a small conv of 1 plane in a plan that has the 2-plane program: that program, its
-        # second plane computed and discarded (BlazeFace's last 1x1 convs: ~1 ms an inference),
-        # where a program of its own would take SwiftShader ~50 ms to compile at its first draw
-        defs["OUT_PLANES"] = 1
-    if "OUT_PLANES" in defs:
-        sizes["OP"] = op
     # the residual: read at the output's pixels, in its own planes (RH texels a pixel in each)
     rp = p.planes_of(call.residual) if r_tex is not None else 1
     r_grid = r_tex is not None and pixel_grid(p.dims[r_tex], pr_out, N, g.OH, g.OW, CO // rp)
