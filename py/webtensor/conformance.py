@@ -444,12 +444,11 @@ def cases() -> list[Case]:
 
 def plane_cases(rng) -> list[Case]:
     """Conv chains whose maps WebGL stores as 2 channel planes (backends/webgl.py
-    GLPlan._channel_planes): 1x1 and 3x3 convs writing them (a residual of 2 planes, a
-    PReLU, output channels of 8 and 24: 1 and 3 texels a plane), depthwise convs of stride 1
-    and 2 and 1x1 convs reading them, a small map of split rows; and the maps that must
-    keep 1 plane (one an elementwise op also reads); a pool reading planes, a residual of 1
-    plane into a conv of 2.  NaN
-    and Inf in the input; every case also at batch 3 (batched)."""
+    GLPlan._channel_planes): 1x1 and 3x3 convs writing them (output channels of 8 and 24: 1
+    and 3 texels a plane; a PReLU), depthwise convs of stride 1 and 2, 1x1 convs and a pool
+    reading them, residuals of 2 planes into convs of 2 and of 1, of 1 into a conv of 2, a
+    small map of split rows, and a map an elementwise op also reads (1 plane).  NaN and Inf
+    in the inputs; every case also at batch 3 (batched)."""
     out: list[Case] = []
     conv = lambda s, pad: {"strides": [1, s, s, 1], "padding": pad, "dilations": [1, 1, 1, 1], "data_format": "NHWC"}
     fused = lambda name, x, w, b, ops, s=1, pad="VALID", extra=(): Node(
