@@ -4,6 +4,16 @@ import numpy as np
 
 from .test_backends import py
 
+# Pyodide code the plan tests start with: a conformance case run once on WebGL, and its plan
+CASE_PLAN = """
+async def case_plan(be, case):
+    m = case.model()
+    m.backend_name = 'webgl'
+    await m.execute_async(dict(case.inputs), list(case.outputs))
+    plan = m.plan_for({f"{k}:0": v.shape for k, v in case.inputs.items()}, [m._output_key(o) for o in case.outputs])
+    return m, be.compiled(plan)
+"""
+
 
 def test_blazeface_detections_and_flat_gpu_memory(app):
     page, _, _ = app
@@ -89,7 +99,7 @@ def test_a_pool_writes_its_channel_padded_output(app):
     conformance suite checks the values; this checks where it happens and where not (a
     pool output that another op reads keeps its own texture, and its pad is a copy)."""
     page, _, _ = app
-    r = py(page, """
+    r = py(page, CASE_PLAN + """
 import json, webtensor, webtensor.conformance as c
 from webtensor.backends import get_backend
 be = get_backend('webgl')
@@ -97,11 +107,7 @@ out = {}
 for case in c.cases():
     if not case.name.startswith('residual:') or 'batch' in case.name:
         continue
-    m = case.model()
-    m.backend_name = 'webgl'
-    await m.execute_async(dict(case.inputs), list(case.outputs))
-    plan = m.plan_for({f"{k}:0": v.shape for k, v in case.inputs.items()}, [m._output_key(o) for o in case.outputs])
-    gp = be.compiled(plan)
+    m, gp = await case_plan(be, case)
     out[case.name.split(',')[0]] = [len(gp.pool_pads), [l.split(':')[0] for l in gp.labels]]
     m.dispose()
 bf = await webtensor.load_graph_model('models/blazeface.json')
@@ -121,21 +127,17 @@ json.dumps(out)
 
 
 def test_conv_maps_of_two_channel_planes(app):
-    """Conv outputs that only convs read are stored as 2 channel planes (8 colour targets;
+    """Conv outputs that only convs and pools read are stored as 2 channel planes (8 colour targets;
     GLPlan._channel_planes): where the conformance cases have them and where not, and
     MobileNetV2's inverted-residual maps.  The suite checks the values."""
     page, _, _ = app
-    r = py(page, """
-import json, webtensor, webtensor.conformance as c
+    r = py(page, CASE_PLAN + """
+import json, numpy as np, webtensor, webtensor.conformance as c
 from webtensor.backends import get_backend
 be = get_backend('webgl')
 out = {}
-for case in c.plane_cases(__import__('numpy').random.default_rng(0)):
-    m = case.model()
-    m.backend_name = 'webgl'
-    await m.execute_async(dict(case.inputs), list(case.outputs))
-    plan = m.plan_for({f"{k}:0": v.shape for k, v in case.inputs.items()}, [m._output_key(o) for o in case.outputs])
-    gp = be.compiled(plan)
+for case in c.plane_cases(np.random.default_rng(0)):
+    m, gp = await case_plan(be, case)
     out[case.name] = sorted(k.split(':')[0] for k in gp.planes)
     m.dispose()
 mn = await webtensor.load_layers_model('models/mobilenet_v2/model.json')
@@ -151,8 +153,7 @@ json.dumps(out)
     assert r["planes: a conv of 2 planes whose residual is the plan's input, of 1"] == ["a"], r
     assert r["planes: a residual of 2 planes into a conv of 1 (the plan's output)"] == ["p"], r
     assert len(r["mobilenetv2"]) >= 30, r["mobilenetv2"]
-    # BlazeFace: every block's map but the last (its heads read it through the general path);
-    # its small 1-plane convs share the 2-plane program
+    # BlazeFace: every block's map but those its head convs read (through the general path)
     assert len(r["blazeface"]) >= 30, r["blazeface"]
 
 

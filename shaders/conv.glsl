@@ -47,7 +47,7 @@ float act(float v, float alpha) {
 #define XELEM0(xr) (iw * C)
 #define XTEX(xr, i) at(X, i, xr)
 #define XFIRST(xr) (iw * XH)
-#define XTEXZ(xr, i) texelFetch(X, ivec3(i, (xr) >> 2, ((xr) & 3) + xzo), 0)
+#define XTEXZ(xr, i) at_plane(X, i, xr, xzo)
 #else
 #define XELEM0(xr) (((xr) * W + iw) * C)
 #define XTEX(xr, i) texel(X, i)
@@ -69,12 +69,11 @@ float act(float v, float alpha) {
 
 // bias (in the accumulator already), residual and activation of output grid row r
 // (rx, rz: the residual's texel in grid row r and its plane's first layer: main())
-#define RES_AT(rx, r, rz) texelFetch(R, ivec3(rx, (r) >> 2, ((r) & 3) + (rz)), 0)
 vec4 finish(vec4 a, int r, int rx, int rz, vec4 alpha) {
 #if defined(RES_UNIFORM)
-  if (HAS_RES != 0) a += RES_AT(rx, r, rz);   // a uniform branch: SwiftShader skips it whole
+  if (HAS_RES != 0) a += at_plane(R, rx, r, rz);   // a uniform branch: SwiftShader skips it whole
 #elif defined(RESIDUAL) && defined(R_ROWS)
-  a += RES_AT(rx, r, rz);             // the residual has the output's pixel grid
+  a += at_plane(R, rx, r, rz);       // the residual has the output's pixel grid
 #elif defined(RESIDUAL)
   a += texel(R, r * OUT_WIDTH + rx);
 #endif
@@ -155,7 +154,8 @@ void main() {
 #endif
   // a depthwise conv's input texel in its plane: xc4 of the plane at layer xzo
 #ifdef DEPTHWISE
-  int xpl = co4 >= XH ? 1 : 0, xc4 = co4 - xpl * XH, xzo = xpl * LAYERS;
+  ivec2 xq = in_plane(co4, XH);
+  int xc4 = xq.x, xzo = xq.y;
 #else
   const int xzo = 0;
 #endif
@@ -166,9 +166,11 @@ void main() {
 #else
   int pix = ow;
 #endif
-  int rpa = co4 >= RH ? 1 : 0, rxa = pix * RH + co4 - rpa * RH, rza = rpa * LAYERS;
+  ivec2 ra = in_plane(co4, RH);
+  int rxa = pix * RH + ra.x, rza = ra.y;
 #ifdef OUT_PLANES
-  int rpb = co4 + cout4 >= RH ? 1 : 0, rxb = pix * RH + co4 + cout4 - rpb * RH, rzb = rpb * LAYERS;
+  ivec2 rb = in_plane(co4 + cout4, RH);
+  int rxb = pix * RH + rb.x, rzb = rb.y;
 #endif
 #if ROWS == 4
   {

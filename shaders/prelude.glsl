@@ -30,8 +30,14 @@ float wt_min(float x, float y) { return wt_isnan(x) || wt_isnan(y) ? x + y : min
 bvec4 wt_isnan4(vec4 v) { return greaterThan(floatBitsToUint(v) & 0x7fffffffu, uvec4(0x7f800000u)); }
 vec4 wt_max4(vec4 x, vec4 y) { return mix(max(x, y), x + y, bvec4(uvec4(wt_isnan4(x)) | uvec4(wt_isnan4(y)))); }
 
-// texel (x, grid row r) of a tensor (LAYERS is 4: r >> 2, r & 3; r is never negative)
-vec4 at(sampler2DArray t, int x, int r) { return texelFetch(t, ivec3(x, r >> 2, r & 3), 0); }
+// texel (x, grid row r) of a tensor (LAYERS is 4: r >> 2, r & 3; r is never negative), in
+// the channel plane whose first layer is zo (0, or LAYERS: the second of a tensor's 2
+// planes, backends/webgl.py GLPlan._channel_planes)
+vec4 at_plane(sampler2DArray t, int x, int r, int zo) { return texelFetch(t, ivec3(x, r >> 2, (r & 3) + zo), 0); }
+vec4 at(sampler2DArray t, int x, int r) { return at_plane(t, x, r, 0); }
+// channel texel c4 of a pixel stored h texels a plane: its texel in its plane, and that
+// plane's first layer (1 plane: h is the pixel's texels, and c4 stays in layer 0's plane)
+ivec2 in_plane(int c4, int h) { int p = c4 >= h ? 1 : 0; return ivec2(c4 - p * h, p * LAYERS); }
 vec4 texel(sampler2DArray t, int i) {
   int w = textureSize(t, 0).x, r = i / w;
   return at(t, i - r * w, r);

@@ -18,7 +18,8 @@ vec4 compute(int t) {
   int r = t / OUT_WIDTH, x = t - r * OUT_WIDTH;
   int cin4 = C >> 2, c4 = x % CO4, ow = x / CO4, n = r / OH, oh = r - n * OH;
   if (c4 >= cin4) return vec4(0.0);
-  int xpl = c4 >= XH ? 1 : 0, xc = c4 - xpl * XH, xzo = xpl * LAYERS;
+  ivec2 xq = in_plane(c4, XH);
+  int xc = xq.x, xzo = xq.y;
   ivec2 lo, hi;
   window_cells(oh, ow, lo, hi);
   vec4 acc = AVG == 1 ? vec4(0.0) : vec4(-3.402823e38);
@@ -31,7 +32,7 @@ vec4 compute(int t) {
 #else
       int xr = n * H + ih, xi = iw * XH + xc;
 #endif
-      vec4 v = texelFetch(X, ivec3(xi, xr >> 2, (xr & 3) + xzo), 0);
+      vec4 v = at_plane(X, xi, xr, xzo);
       acc = AVG == 1 ? acc + v : wt_max4(acc, v);
     }
   return AVG == 1 ? acc / float((hi.x - lo.x) * (hi.y - lo.y)) : acc;

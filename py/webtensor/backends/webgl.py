@@ -106,9 +106,10 @@ class GLPlan(SegmentedPlan):
         self.padded = self._channel_padded_inputs()
         self.conv_macs = {self.base(it.writes[0]): conv_macs(it.call) for it in self.lowered.items
                           if isinstance(it.call, (Conv, DepthwiseConv))}
+        self.planes: dict[str, int] = {}          # (every map 1 plane while the planes are chosen)
         self.planes = self._channel_planes()
         self.pool_pads, self.skipped = self._padded_pools()
-        self.tex_planes: dict[int, int] = {}
+        self.tex_planes: dict[int, int] = {}       # texture -> its planes (the free pool's key)
         self.derived_arrays: dict[tuple, tuple] = {}
         self.zeros: dict[tuple, int] = {}          # (n, row texels) -> a shared texture of zeros
         self.feed_bufs: dict[str, np.ndarray] = {}  # channel-padded inputs' upload buffers
@@ -158,7 +159,7 @@ class GLPlan(SegmentedPlan):
 
     def planes_of(self, ref) -> int:
         """The channel planes of an operand's texture (1, or 2: _channel_planes)."""
-        return 1 if ref.kind == "c" else self.tex_planes.get(self.current[self.base(ref.key)], 1)
+        return 1 if ref.kind == "c" else self.planes.get(self.base(ref.key), 1)
 
     def _uses(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
         """{tensor: the items that write it}, {tensor: the items that read it and do not also
@@ -228,17 +229,15 @@ class GLPlan(SegmentedPlan):
             out = it.writes[0]
             return out not in kept and out not in viewed and len(self.writers.get(out, [])) == 1 \
                 and nhwc_grid(out, 8) and nhwc_grid(c.x.key, 4) and tuple(self.shape_of(out)) == \
-                (c.g.N, c.g.OH, c.g.OW, c.CO) and not (c.g.C == 4 and c.g.SH == 2 and c.g.KH >= 3)
+                (c.g.N, c.g.OH, c.g.OW, c.CO) and not slides_stride2(c.g, c.g.C)
 
         def reads_planes(j, key):
             """Whether item j reads `key` only as a conv's input or residual, or a pool's input,
             on the 4-channel path."""
             it = items[j]
             c = it.call
-            if type(c) is Pool:             # pool_vec4's conditions (its output: image rows)
-                shape = self.shape_of(it.writes[0])
-                return c.x == Ref("t", key) and not c.int8 and c.g.C % 4 == 0 and len(shape) == 4 \
-                    and shape[3] % 4 == 0 and self.pixel_rows(it.writes[0]) == c.g.OW \
+            if type(c) is Pool:
+                return c.x == Ref("t", key) and not c.int8 and pool_vec4(self, c, it.writes[0]) is not None \
                     and all(self.base(r) != key or r == key for r in it.reads)
             if type(c) not in (Conv, DepthwiseConv) or (c.x == Ref("t", key)) == (c.residual == Ref("t", key)) \
                     or any(self.base(r) == key and r != key for r in it.reads):
@@ -248,8 +247,12 @@ class GLPlan(SegmentedPlan):
             # a residual is read at the output's pixels: the same pixels a grid row
             return ok and (c.x == Ref("t", key) or self.pixel_rows(key) == self.pixel_rows(it.writes[0]))
 
-        return {items[i].writes[0]: 2 for i in range(len(items))
-                if writes_planes(i) and all(reads_planes(j, items[i].writes[0]) for j in self.readers.get(items[i].writes[0], []))}
+        chosen = {}
+        for i, it in enumerate(items):
+            out = it.writes[0] if it.writes else None
+            if writes_planes(i) and all(reads_planes(j, out) for j in self.readers.get(out, [])):
+                chosen[out] = 2
+        return chosen
 
     def _padded_pools(self) -> tuple[dict[int, str], set[int]]:
         """Pools whose output is only zero-padded in channels (BlazeFace's stride-2 blocks: a
@@ -419,8 +422,8 @@ class GLPlan(SegmentedPlan):
         76 draws share ~10 sources of ~12 KB)."""
         self._drop_unused_residual(draws)
         sources: dict[str, int] = {}
-        slim = [{**{k: v for k, v in d.items() if k != "src" and not k.startswith("_")},
-                 "src": sources.setdefault(d["src"], len(sources))} for d in draws]
+        slim = [{**{k: v for k, v in d.items() if k != "program"},
+                 "src": sources.setdefault(program_source(*d["program"]), len(sources))} for d in draws]
         return int(self.rt.setPlan(json.dumps({"sources": list(sources), "draws": slim})))
 
     @staticmethod
@@ -429,18 +432,16 @@ class GLPlan(SegmentedPlan):
         without a residual to share it) that none of its draws takes is compiled without
         it: SwiftShader compiles the branch it never runs (an RGB stem: ~50 ms at its first
         draw, ~60-75 with the branch)."""
-        programs: dict[str, list[dict]] = {}
+        programs: dict[tuple, list[dict]] = {}
         for d in draws:
-            programs.setdefault(d["src"], []).append(d)
-        for ds in programs.values():
-            defs = ds[0].get("_defines", {})
-            if "RES_UNIFORM" not in defs or any(dict(d["ints"]).get("HAS_RES") != [0] for d in ds):
+            programs.setdefault(d["program"], []).append(d)
+        for (shader, defines, sizes), ds in programs.items():
+            if ("RES_UNIFORM", 1) not in defines or any(dict(d["ints"]).get("HAS_RES") != [0] for d in ds):
                 continue
-            kept = {k: v for k, v in defs.items() if k not in ("RES_UNIFORM", "RESIDUAL")}
-            sizes = tuple(sorted(k for k in ds[0]["_sizes"] if k != "HAS_RES"))
-            src = program_source(ds[0]["_shader"], tuple(sorted(kept.items())), sizes)
+            program = (shader, tuple(kv for kv in defines if kv[0] not in ("RES_UNIFORM", "RESIDUAL")),
+                       tuple(k for k in sizes if k != "HAS_RES"))
             for d in ds:
-                d["src"] = src
+                d["program"] = program
                 d["inputs"] = [i for i in d["inputs"] if i[0] != "R"]
                 d["ints"] = [i for i in d["ints"] if i[0] != "HAS_RES"]
 
@@ -451,10 +452,11 @@ class GLPlan(SegmentedPlan):
         runtime compiles a program once per source (SwiftShader: ~12 ms at its first draw
         even for a trivial shader, 20-40 ms for a conv), and sets OUT_WIDTH per draw."""
         sizes = sizes or {}
-        # (sorted: layers that differ only in the order their defines were set share the program)
-        src = program_source(shader, tuple(sorted(defines.items())), tuple(sorted(sizes)))
-        return {"src": src, "inputs": inputs, "ints": [[k, [int(v)]] for k, v in sizes.items()] + list(ints),
-                "floats": list(floats), "_shader": shader, "_defines": dict(defines), "_sizes": tuple(sizes)}
+        # (sorted: layers that differ only in the order their defines were set share the program;
+        # program_source makes its GLSL when the plan is handed to the runtime, _set_plan)
+        program = (shader, tuple(sorted(defines.items())), tuple(sorted(sizes)))
+        return {"program": program, "inputs": inputs, "ints": [[k, [int(v)]] for k, v in sizes.items()] + list(ints),
+                "floats": list(floats)}
 
     def translate(self, it, out_key) -> dict | list[dict]:
         """One kernel call of the lowering -> its draw (`DRAWS`; a padded conv: two, its
@@ -523,6 +525,11 @@ def pixel_grid(dims, pr: int, n: int, h: int, w: int, c: int) -> bool:
     """Whether a texture of `dims` holds an [n][h][w][c] map as pr pixels of one image row
     per grid row (pr = w: image rows; fewer: a split small map, GLPlan.pixel_rows)."""
     return (pr * c) % 4 == 0 and tuple(dims) == (pr * c // 4, n * h * w // pr)
+
+
+def slides_stride2(g, C: int) -> bool:
+    """A conv's shape for conv.glsl's SLIDE2 (4 input channels, stride 2, 3 or more tap rows)."""
+    return C == 4 and g.SH == 2 and g.KH >= 3
 
 
 def conv_macs(call) -> int:
@@ -605,7 +612,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         slide = defs["ROWS"] == 4 and g.DH == 1 and (g.OH % 4 == 0 or N == 1) and not seg
         if slide and dw and g.SH == 1:
             defs["SLIDE"] = 1
-        elif slide and not dw and C == 4 and g.SH == 2 and g.KH >= 3:
+        elif slide and not dw and slides_stride2(g, C):
             defs["SLIDE2"] = 1
             defs["C_REAL"] = p.padded.get(call.x.key, 4)     # the input channels that are not padding
     r_tex = p.tex_of(call.residual) if call.residual else None
@@ -687,7 +694,7 @@ def pool_vec4(p: GLPlan, call: Pool, out_key) -> int | None:
     g, co = call.g, p.shape_of(out_key)[-1]
     pr = (p.pixel_rows(call.x.key) if call.x.kind == "t" else None) or g.W
     x_dims = p.dims_of(call.x.key) if call.x.kind == "t" else p.dims[p.tex_of(call.x)]
-    xp = p.planes.get(p.base(call.x.key), 1) if call.x.kind == "t" else 1
+    xp = p.planes_of(call.x)
     ok = g.C % 4 == 0 and co % 4 == 0 and pixel_grid(p.dims_of(out_key), g.OW, g.N, g.OH, g.OW, co) \
         and pixel_grid(x_dims, pr, g.N, g.H, g.W, g.C // xp)
     return pr if ok else None
