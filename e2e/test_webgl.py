@@ -127,9 +127,10 @@ json.dumps(out)
 
 
 def test_conv_maps_of_two_channel_planes(app):
-    """Conv outputs that only convs and pools read are stored as 2 channel planes (8 colour targets;
-    GLPlan._channel_planes): where the conformance cases have them and where not, and
-    MobileNetV2's inverted-residual maps.  The suite checks the values."""
+    """Conv outputs that only convs and pools read, or only the caller (plan outputs), are
+    stored as 2 channel planes (8 colour targets; GLPlan._channel_planes), heads of 2 and 6
+    channels padded to 8: where the conformance cases have them and where not, MobileNetV2's
+    inverted-residual maps, BlazeFace's maps and heads.  The suite checks the values."""
     page, _, _ = app
     r = py(page, CASE_PLAN + """
 import json, numpy as np, webtensor, webtensor.conformance as c
@@ -139,22 +140,40 @@ out = {}
 for case in c.plane_cases(np.random.default_rng(0)):
     m, gp = await case_plan(be, case)
     out[case.name] = sorted(k.split(':')[0] for k in gp.planes)
+    out[case.name + ' (padded)'] = sorted(f"{k.split(':')[0]}={v}" for k, v in gp.co_pad.items())
+    out[case.name + ' (image pads)'] = list(gp.in_pads.values())
     m.dispose()
 mn = await webtensor.load_layers_model('models/mobilenet_v2/model.json')
 gp = be.compiled(next(iter(mn._plans.values())))
 out['mobilenetv2'] = [k for k in gp.planes]
 bf = await webtensor.load_graph_model('models/blazeface.json')
-out['blazeface'] = list(be.compiled(next(iter(bf._plans.values()))).planes)
+gp = be.compiled(next(iter(bf._plans.values())))
+out['blazeface'] = list(gp.planes)
+out['blazeface outputs'] = [k in gp.planes for k in map(gp.base, gp.plan.output_keys)]
+out['blazeface programs'] = len(set(d.p.source for d in gp.rt.plans.get(gp.segments[0][1][0])))
+out['blazeface image pads'] = list(gp.in_pads.values())
 json.dumps(out)
 """)
-    assert r["planes: an inverted-residual stack"] == ["a", "e1", "e2", "g", "p1", "s"], r
+    assert r["planes: an inverted-residual stack"] == ["a", "e1", "e2", "g", "p1", "s", "y"], r
     assert r["planes: a map a depthwise conv and a pool read"] == ["e"], r
     assert r["planes: a map an elementwise op also reads keeps 1 plane"] == [], r
-    assert r["planes: a conv of 2 planes whose residual is the plan's input, of 1"] == ["a"], r
-    assert r["planes: a residual of 2 planes into a conv of 1 (the plan's output)"] == ["p"], r
+    assert r["planes: a conv of 2 planes whose residual is the plan's input, of 1"] == ["a", "y"], r
+    # a plan output of 1x1 convs is stored in planes too (read back unpacked: the suite checks)
+    assert r["planes: a residual of 2 planes into a conv of 1 (an elementwise op reads it)"] == ["p"], r
+    heads = "planes: detector heads as plan outputs (class heads of 2 and 6 channels)"
+    assert r[heads] == ["e", "f", "h1", "h2", "h3", "h4"], r
+    assert r[heads + " (padded)"] == ["h1=8", "h3=8"], r
+    assert r["planes: an inverted-residual stack (padded)"] == [], r
     assert len(r["mobilenetv2"]) >= 30, r["mobilenetv2"]
-    # BlazeFace: every block's map but those its head convs read (through the general path)
-    assert len(r["blazeface"]) >= 30, r["blazeface"]
+    # BlazeFace: every 1x1 conv's map, its 4 heads (plan outputs) included, and so 5 programs:
+    # the stem, 2 depthwise, the pool and the 2-plane 1x1 conv
+    assert len(r["blazeface"]) >= 36, r["blazeface"]
+    assert r["blazeface outputs"] == [True] * 4, r
+    assert r["blazeface programs"] == 5, r
+    # the RGB image's texture holds the stem's padding (5x5 SAME, stride 2 on 256: 1 before, 2
+    # after), but not where two stems pad it differently
+    assert r["blazeface image pads"] == [[1, 2, 1, 2]], r
+    assert r["RGB image into two stems of different padding (image pads)"] == [], r
 
 
 def test_a_shader_that_does_not_compile_names_its_error(app):

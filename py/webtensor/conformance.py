@@ -447,8 +447,10 @@ def plane_cases(rng) -> list[Case]:
     GLPlan._channel_planes): 1x1 and 3x3 convs writing them (output channels of 8 and 24: 1
     and 3 texels a plane; a PReLU), depthwise convs of stride 1 and 2, 1x1 convs and a pool
     reading them, residuals of 2 planes into convs of 2 and of 1, of 1 into a conv of 2, a
-    small map of split rows, and a map an elementwise op also reads (1 plane).  NaN and Inf
-    in the inputs; every case also at batch 3 (batched)."""
+    small map of split rows, a map an elementwise op also reads (1 plane), and a detector's
+    heads as plan outputs (class heads of 2 and 6 channels).  And an RGB image two stems of
+    different padding read (WebGL keeps their padding out of its texture).  NaN and Inf in
+    the inputs; every case also at batch 3 (batched)."""
     out: list[Case] = []
     conv = lambda s, pad: {"strides": [1, s, s, 1], "padding": pad, "dilations": [1, 1, 1, 1], "data_format": "NHWC"}
     fused = lambda name, x, w, b, ops, s=1, pad="VALID", extra=(): Node(
@@ -498,13 +500,43 @@ def plane_cases(rng) -> list[Case]:
         ["y:0"], TOL_ACCUM, ["_FusedConv2D", "AddV2"]))
     x = _rand(rng, 2, 5, 6, 8, lo=-2, hi=2)
     x[1, 3, 2, 7] = -np.inf
-    out.append(Case("planes: a residual of 2 planes into a conv of 1 (the plan's output)", [
+    # (y: 1 plane, as an elementwise op reads it)
+    out.append(Case("planes: a residual of 2 planes into a conv of 1 (an elementwise op reads it)", [
         fused("p", "x:0", "w1:0", "b1:0", ["Relu6"]),
         Node("d", "DepthwiseConv2dNative", ["p:0", "wd:0"], conv(1, "SAME")),
-        fused("c", "d:0", "w2:0", "b2:0", []), Node("y", "AddV2", ["c:0", "p:0"], {})],
+        fused("c", "d:0", "w2:0", "b2:0", []), Node("y", "AddV2", ["c:0", "p:0"], {}), Node("z", "Square", ["y:0"], {})],
         {"x": x}, {"w1": _rand(rng, 1, 1, 8, 24), "b1": _rand(rng, 24), "wd": _rand(rng, 3, 3, 24, 1),
                    "w2": _rand(rng, 1, 1, 24, 24), "b2": _rand(rng, 24)},
-        ["y:0"], TOL_ACCUM, ["_FusedConv2D", "DepthwiseConv2dNative", "AddV2"]))
+        ["y:0", "z:0"], TOL_ACCUM, ["_FusedConv2D", "DepthwiseConv2dNative", "AddV2", "Square"]))
+    # an RGB image two stems of different padding read (WebGL: its channels padded to 4, its
+    # image not, as the stems disagree; one stem's image padded is the stem case above)
+    x = _rand(rng, 1, 13, 10, 3, lo=-2, hi=2)
+    x[0, 0, 9, 0], x[0, 12, 0, 2], x[0, 6, 5, 1] = np.nan, np.inf, -np.inf
+    out.append(Case("RGB image into two stems of different padding", [
+        Node("a", "_FusedConv2D", ["x:0", "wa:0", "ba:0"], {**conv(2, "SAME"), "fused_ops": ["BiasAdd", "Relu"]}),
+        Node("b", "_FusedConv2D", ["x:0", "wb:0", "bb:0"], {**conv(2, "VALID"), "fused_ops": ["BiasAdd"]})],
+        {"x": x}, {"wa": _rand(rng, 3, 3, 3, 8), "ba": _rand(rng, 8), "wb": _rand(rng, 3, 3, 3, 8), "bb": _rand(rng, 8)},
+        ["a:0", "b:0"], TOL_ACCUM, ["_FusedConv2D"]))
+    # a detector's heads (BlazeFace's): 1x1 convs of 2 planes as plan outputs, read back
+    # through a Reshape or directly; class heads of 2 and 6 channels (padded to 8 on WebGL),
+    # one with a PReLU, regressors of 16 and 24
+    x = _rand(rng, 1, 10, 12, 8, lo=-2, hi=2)
+    x[0, 3, 4, 5], x[0, 8, 11, 0], x[0, 0, 0, 7] = np.nan, np.inf, -np.inf
+    out.append(Case("planes: detector heads as plan outputs (class heads of 2 and 6 channels)", [
+        fused("e", "x:0", "w1:0", "b1:0", ["Relu"]),
+        fused("h1", "e:0", "wh1:0", "bh1:0", []), Node("r1", "Reshape", ["h1:0", "s1:0"], {}),
+        fused("h2", "e:0", "wh2:0", "bh2:0", []), Node("r2", "Reshape", ["h2:0", "s2:0"], {}),
+        Node("d", "DepthwiseConv2dNative", ["e:0", "wd:0"], conv(2, "SAME")),
+        fused("f", "d:0", "w2:0", "b2:0", ["Relu6"]),
+        fused("h3", "f:0", "wh3:0", "bh3:0", ["Prelu"], 1, "VALID", ["ah3:0"]), Node("r3", "Reshape", ["h3:0", "s3:0"], {}),
+        fused("h4", "f:0", "wh4:0", "bh4:0", [])],
+        {"x": x}, {"w1": _rand(rng, 1, 1, 8, 16), "b1": _rand(rng, 16), "wh1": _rand(rng, 1, 1, 16, 2),
+                   "bh1": _rand(rng, 2), "s1": _i32([-1, 240, 1]), "wh2": _rand(rng, 1, 1, 16, 16), "bh2": _rand(rng, 16),
+                   "s2": _i32([-1, 120, 16]), "wd": _rand(rng, 3, 3, 16, 1), "w2": _rand(rng, 1, 1, 16, 16),
+                   "b2": _rand(rng, 16), "wh3": _rand(rng, 1, 1, 16, 6), "bh3": _rand(rng, 6),
+                   "ah3": _rand(rng, 6, lo=0, hi=0.5), "s3": _i32([-1, 90, 2]), "wh4": _rand(rng, 1, 1, 16, 24),
+                   "bh4": _rand(rng, 24)},
+        ["r1:0", "r2:0", "r3:0", "h4:0"], TOL_ACCUM, ["_FusedConv2D", "DepthwiseConv2dNative", "Reshape"]))
     return out
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._record import replace
 from ..engine import KernelRecord, engine
 from ..errors import BackendError, ResourceError, WebtensorError, wrap_backend_error
 from .. import native
@@ -103,18 +104,21 @@ class GLPlan(SegmentedPlan):
         self.labels: list[str] = []
         self.dims: dict[int, tuple[int, int]] = {}
         self.writers, self.readers = self._uses()
-        self.padded = self._channel_padded_inputs()
+        self.padded, self.in_pads = self._padded_inputs()
         self.conv_macs = {self.base(it.writes[0]): conv_macs(it.call) for it in self.lowered.items
                           if isinstance(it.call, (Conv, DepthwiseConv))}
         self.planes: dict[str, int] = {}          # (every map 1 plane while the planes are chosen)
+        self.co_pad: dict[str, int] = {}          # conv heads' output channels padded to 8 (_channel_planes)
         self.planes = self._channel_planes()
         self.pool_pads, self.skipped = self._padded_pools()
         self.tex_planes: dict[int, int] = {}       # texture -> its planes (the free pool's key)
         self.derived_arrays: dict[tuple, tuple] = {}
         self.zeros: dict[tuple, int] = {}          # (n, row texels) -> a shared texture of zeros
         self.feed_bufs: dict[str, np.ndarray] = {}  # channel-padded inputs' upload buffers
+        self.pending_uploads: list | None = []     # weights uploaded once the programs compile
         try:
             self._build()
+            self._upload_weights()
         except BaseException:         # nothing stays allocated by a plan that failed to compile
             self.dispose()
             raise
@@ -128,9 +132,16 @@ class GLPlan(SegmentedPlan):
         return math.prod(map(int, self.plan.specs[key].shape))     # (np.prod: ~35 us a call in Pyodide)
 
     def shape_of(self, key) -> tuple:
-        """A tensor's shape as its texture holds it (an RGB input's channels padded to 4)."""
-        shape = tuple(map(int, self.plan.specs[self.base(key)].shape))
-        return (*shape[:3], 4) if self.base(key) in self.padded else shape
+        """A tensor's shape as its texture holds it (an RGB input's channels padded to 4 and
+        its image to its stem's padding, a conv head's output channels to 8)."""
+        b = self.base(key)
+        shape = tuple(map(int, self.plan.specs[b].shape))
+        if b in self.co_pad:
+            return (*shape[:3], self.co_pad[b])
+        if b in self.padded:
+            pt, pb, pl, pr = self.in_pads.get(b, (0, 0, 0, 0))
+            return shape[0], shape[1] + pt + pb, shape[2] + pl + pr, 4
+        return shape
 
     def pixel_rows(self, key) -> int | None:
         """Pixels per grid row of an NHWC tensor: its width (a grid row is an image row), or
@@ -178,13 +189,20 @@ class GLPlan(SegmentedPlan):
         """A Fill of zeros over the whole tensor (a Pad's background)."""
         return isinstance(it.call, Fill) and it.call.value == 0 and it.call.n == self.size(it.writes[0])
 
-    def _channel_padded_inputs(self) -> dict[str, int]:
+    def _padded_inputs(self) -> tuple[dict[str, int], dict[str, tuple[int, int, int, int]]]:
         """Plan inputs of 1-3 channels that only convs read (an RGB image into its stem):
         their texture holds each pixel's channels padded to 4 with zeros (the feed is padded
         at upload), so the stem reads a pixel as one texel through the 4-channel conv path,
         with its filter padded alike, instead of as a window of two texels (SwiftShader took
-        ~107 ms to compile that program at the first draw, ~35 ms the 4-channel one)."""
-        items, plan, padded = self.lowered.items, self.plan, {}
+        ~107 ms to compile that program at the first draw, ~35 ms the 4-channel one).
+        Where every reader pads the image alike, the texture holds that padding too (rows
+        and columns of zeros around the image: (top, bottom, left, right)), so the stem is
+        a conv without padding, its program without bounds selects: BlazeFace's first
+        inference ~20 ms faster (fresh pages, alternating), its stem ~1 ms.  (Tried: that
+        stem drawn by the 1x1 convs' 2-plane program, one program fewer to compile: 31 ms a
+        run against 19, and the first inference no faster.)  Returns {input: its channels},
+        {input: its spatial padding}."""
+        items, plan, padded, pads = self.lowered.items, self.plan, {}, {}
         for k in plan.input_keys:
             shape = plan.specs[k].shape
             if len(shape) != 4 or not 1 <= shape[3] <= 3 or k in plan.output_keys or self.base(k) != k \
@@ -194,7 +212,12 @@ class GLPlan(SegmentedPlan):
             if readers and all(type(it.call) is Conv and it.call.x == Ref("t", k) and it.call.residual != Ref("t", k)
                                and all(r == k for r in it.reads if self.base(r) == k) for it in readers):
                 padded[k] = int(shape[3])
-        return padded
+                spatial = {(g.PT, max(0, (g.OH - 1) * g.SH + (g.KH - 1) * g.DH + 1 - g.H - g.PT),
+                            g.PL, max(0, (g.OW - 1) * g.SW + (g.KW - 1) * g.DW + 1 - g.W - g.PL))
+                           for g in (it.call.g for it in readers)}
+                if len(spatial) == 1:
+                    pads[k] = spatial.pop()
+        return padded, pads
 
     def _channel_planes(self) -> dict[str, int]:
         """Conv outputs stored as 2 channel planes: {tensor: 2}.  A tensor of 2 planes holds
@@ -204,16 +227,22 @@ class GLPlan(SegmentedPlan):
         texel it fetches feeds 8 output channels where it fed 4 (the input fetches are half
         a 1x1 conv's; MobileNetV2's were its cost).  Only where every reader knows planes:
         convs reading it as their input on the 4-channel path or as their residual (of
-        either planes, conv.glsl RH), pools on theirs; never a plan input or output, a view
-        or a tensor a numpy step reads.  The writer: a conv (not depthwise) on the 4-channel
-        path, of output channels a multiple of 8, 4 rows a fragment, and at least
-        engine().webgl_planes_macs multiply-adds; the device has 8 draw buffers."""
+        either planes, conv.glsl RH), pools on theirs; never a plan input, a tensor read
+        through a view, or one a numpy step reads.  The writer: a conv (not depthwise) on the
+        4-channel path, of output channels a multiple of 8, 4 rows a fragment, and at least
+        engine().webgl_planes_macs multiply-adds; the device has 8 draw buffers.
+        A plan output takes planes too: read back, a pixel's channels are put together again
+        (unpacked).  And a conv writing a plan output no item reads, of output channels not a
+        multiple of 8 (a detector's class head: 2 or 6), computes them padded to 8 with zero
+        filters (co_pad), cut off at read-back, with the program of the other 1x1 convs:
+        BlazeFace's heads had a program of their own (~20 ms to compile at SwiftShader's
+        first draw), and kept its 1-plane 1x1 program for 4 layers (~27 ms)."""
         eng, items = engine(), self.lowered.items
         least = eng.webgl_planes_macs
         if least is None or int(self.rt.maxDrawBuffers) < 8:
             return {}
-        kept = {self.base(k) for k in self.plan.output_keys + self.plan.input_keys}
-        viewed = set(self.lowered.aliases.values())
+        inputs = {self.base(k) for k in self.plan.input_keys}
+        outputs = {self.base(k) for k in self.plan.output_keys if k not in self.plan.constants}
 
         def nhwc_grid(key, c_mult):
             shape = self.shape_of(key)
@@ -223,13 +252,18 @@ class GLPlan(SegmentedPlan):
         def writes_planes(i):
             it = items[i]
             c = it.call
-            if type(c) is not Conv or c.x.kind != "t" or c.g.C % 4 or c.x.key in self.padded or c.g.DH != 1 \
-                    or c.CO % 8 or conv_macs(c) < least or self.size(it.writes[0]) < eng.webgl_shared_rows_above:
+            if type(c) is not Conv or c.x.kind != "t":
+                return False
+            co = self.co_pad.get(self.base(it.writes[0]), c.CO)
+            if c.g.C % 4 or c.x.key in self.padded or c.g.DH != 1 or co % 8 or conv_macs(c) < least \
+                    or self.size(it.writes[0]) < eng.webgl_shared_rows_above:
                 return False
             out = it.writes[0]
-            return out not in kept and out not in viewed and len(self.writers.get(out, [])) == 1 \
+            # (an item reading a view of it is refused by reads_planes; a plan output's view
+            # is read back in its own shape: unpacked)
+            return out not in inputs and len(self.writers.get(out, [])) == 1 \
                 and nhwc_grid(out, 8) and nhwc_grid(c.x.key, 4) and tuple(self.shape_of(out)) == \
-                (c.g.N, c.g.OH, c.g.OW, c.CO) and not slides_stride2(c.g, c.g.C)
+                (c.g.N, c.g.OH, c.g.OW, co) and not slides_stride2(c.g, c.g.C)
 
         def reads_planes(j, key):
             """Whether item j reads `key` only as a conv's input or residual, or a pool's input,
@@ -242,11 +276,20 @@ class GLPlan(SegmentedPlan):
             if type(c) not in (Conv, DepthwiseConv) or (c.x == Ref("t", key)) == (c.residual == Ref("t", key)) \
                     or any(self.base(r) == key and r != key for r in it.reads):
                 return False
-            co = c.CO if type(c) is Conv else c.g.C * c.MULT
+            co = self.shape_of(it.writes[0])[-1] if type(c) is Conv else c.g.C * c.MULT
             ok = (type(c) is Conv or c.MULT == 1) and co % 4 == 0 and nhwc_grid(it.writes[0], 4)
             # a residual is read at the output's pixels: the same pixels a grid row
             return ok and (c.x == Ref("t", key) or self.pixel_rows(key) == self.pixel_rows(it.writes[0]))
 
+        # the heads first: their readers' choice (reads_planes) sees their padded channels
+        for i, it in enumerate(items):
+            out = it.writes[0] if it.writes else None
+            # (no residual: it would have the output's channels, unpadded)
+            if type(it.call) is Conv and out in outputs and not self.readers.get(out) and it.call.CO % 8 \
+                    and it.call.residual is None and len(self.plan.specs[out].shape) == 4:
+                self.co_pad[out] = -(-it.call.CO // 8) * 8
+                if not writes_planes(i):
+                    del self.co_pad[out]
         chosen = {}
         for i, it in enumerate(items):
             out = it.writes[0] if it.writes else None
@@ -297,15 +340,18 @@ class GLPlan(SegmentedPlan):
         return self.derived_arrays[key][1]
 
     def feed(self, key, value) -> np.ndarray:
-        """An input as the flat float32 its texture holds: channels padded where planned, into
-        a buffer kept for it (its 4th channel stays zero), not a new array per inference."""
+        """An input as the flat float32 its texture holds: channels and image padded where
+        planned, into a buffer kept for it (the padding stays zero), not a new array per
+        inference."""
         c = self.padded.get(key)
         if not c:
             return np.ascontiguousarray(value, dtype=np.float32).reshape(-1)
         buf = self.feed_bufs.get(key)
         if buf is None:
             buf = self.feed_bufs[key] = np.zeros(self.shape_of(key), np.float32)
-        buf[..., :c] = np.reshape(value, self.plan.specs[key].shape)
+        _, h, w, _ = self.plan.specs[key].shape
+        pt, _, pl, _ = self.in_pads.get(key, (0, 0, 0, 0))
+        buf[:, pt:pt + h, pl:pl + w, :c] = np.reshape(value, self.plan.specs[key].shape)
         return buf.reshape(-1)
 
     def zeros_texture(self, n: int, row_texels: int | None = None) -> int:
@@ -342,7 +388,7 @@ class GLPlan(SegmentedPlan):
         if key not in self.weight_tex:
             data = np.ascontiguousarray(array, dtype=np.float32).reshape(-1)
             dims = tex_dims(data.size, self.max_size, row_texels)
-            shared_key, tid = self.backend.acquire_texture(data, dims, self.generation, flat)
+            shared_key, tid = self.backend.acquire_texture(data, dims, self.generation, flat, self.pending_uploads)
             self.shared.append(shared_key)
             self.dims[tid] = dims
             self.weight_tex[key] = tid
@@ -417,6 +463,14 @@ class GLPlan(SegmentedPlan):
             self.segments.append(("native", (self._set_plan(draws), labels)))
         self.outputs = {k: self.current[self.base(k)] for k in plan.output_keys if k not in plan.constants}
 
+    def _upload_weights(self) -> None:
+        """The weight textures' contents, sent after every program of the plan was handed
+        to the runtime and drawn once (warm): SwiftShader compiles a program at its first
+        draw, in the GPU process, so those compiles run while this side packs and uploads."""
+        pending, self.pending_uploads = self.pending_uploads, None
+        for tid, data in pending:
+            self.rt.upload(tid, data)
+
     def _set_plan(self, draws) -> int:
         """Hand a segment's draws to the runtime, each distinct program source once (a model's
         76 draws share ~10 sources of ~12 KB)."""
@@ -424,7 +478,9 @@ class GLPlan(SegmentedPlan):
         sources: dict[str, int] = {}
         slim = [{**{k: v for k, v in d.items() if k != "program"},
                  "src": sources.setdefault(program_source(*d["program"]), len(sources))} for d in draws]
-        return int(self.rt.setPlan(json.dumps({"sources": list(sources), "draws": slim})))
+        plan_id = int(self.rt.setPlan(json.dumps({"sources": list(sources), "draws": slim})))
+        self.rt.warm(plan_id)
+        return plan_id
 
     @staticmethod
     def _drop_unused_residual(draws) -> None:
@@ -466,10 +522,26 @@ class GLPlan(SegmentedPlan):
 
     # -- running (the shell is runner.SegmentedPlan) ---------------------------------------
     def read(self, key, where=None) -> np.ndarray:
-        spec = self.plan.specs[key]
-        buf = np.empty(self.size(key), np.float32)
+        buf = np.empty(self.held_size(key), np.float32)
         self.rt.download(where[key] if where is not None else self.outputs[key], buf)
-        return _from_f32(buf.reshape(spec.shape), spec.dtype)
+        return self.unpacked(key, buf)
+
+    def held_size(self, key) -> int:
+        """Floats a tensor's texture holds (a head's padded channels too), every plane."""
+        return math.prod(self.shape_of(key))
+
+    def unpacked(self, key, buf: np.ndarray) -> np.ndarray:
+        """A downloaded tensor in its own shape and dtype: its planes (the runtime's download
+        gives them one after the other) put together again per pixel, padded channels off."""
+        spec, b = self.plan.specs[key], self.base(key)
+        planes = self.planes.get(b, 1)
+        if planes > 1 or b in self.co_pad:
+            N, H, W, C = self.shape_of(b)
+            pr = self.pixel_rows(b)
+            # plane p, grid row r, pixel j of it, texel t -> pixel r * pr + j, texel p * XH + t
+            buf = buf.reshape(planes, N * H * W // pr, pr, C // 4 // planes, 4).transpose(1, 2, 0, 3, 4) \
+                .reshape(N * H * W, C)[:, :int(self.plan.specs[b].shape[3])]
+        return _from_f32(np.ascontiguousarray(buf).reshape(spec.shape), spec.dtype)
 
     def write(self, key, value, where=None) -> None:
         self.rt.upload(where[key] if where is not None else self.inputs[key], self.feed(key, value))
@@ -479,13 +551,12 @@ class GLPlan(SegmentedPlan):
         from pyodide.ffi import to_js
         in_keys = self.plan.input_keys
         in_arrays = [self.feed(k, feeds[k]) for k in in_keys]
-        out_arrays = [np.empty(self.size(k), np.float32) for k in out_keys]
+        out_arrays = [np.empty(self.held_size(k), np.float32) for k in out_keys]
         plan_id = self.segments[0][1][0] if self.segments else 0
         if self._js_textures is None:      # static after compiling: converted to JS once
             self._js_textures = (to_js([self.inputs[k] for k in in_keys]), to_js([self.outputs[k] for k in out_keys]))
         self.rt.execute(plan_id, self._js_textures[0], in_arrays, self._js_textures[1], out_arrays)
-        return {k: _from_f32(v.reshape(self.plan.specs[k].shape), self.plan.specs[k].dtype)
-                for k, v in zip(out_keys, out_arrays)}
+        return {k: self.unpacked(k, v) for k, v in zip(out_keys, out_arrays)}
 
     def run_segment(self, segment, recorder) -> None:
         plan_id, labels = segment
@@ -541,10 +612,21 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     """Conv and DepthwiseConv: conv.glsl, logical filters as weight textures."""
     dw = isinstance(call, DepthwiseConv)
     g = call.g
+    if not dw and call.x.kind == "t" and call.x.key in p.in_pads:    # the image holds the padding
+        pt, pb, pl, pr = p.in_pads[call.x.key]
+        g = replace(g, H=g.H + pt + pb, W=g.W + pl + pr, PT=0, PL=0)
     N, H, W, C = g.N, g.H, g.W, g.C
     mult = call.MULT if dw else 1
-    CO = C * mult if dw else call.CO
-    filt = call.filter
+    CO = C * mult if dw else p.co_pad.get(p.base(out_key), call.CO)
+    filt, bias, alpha = call.filter, call.bias, call.alpha
+    if CO != (C * mult if dw else call.CO):      # a head's output channels padded (co_pad): zero filters
+        if call.residual is not None:
+            raise BackendError(f"webgl: {out_key}: a residual into a conv of padded output channels (a planning bug)")
+        pad = CO - call.CO
+        filt = p.derived(filt, ("co", CO), lambda f: np.pad(f, ((0, 0), (0, 0), (0, 0), (0, pad))))
+        bias = p.derived(bias, ("co", CO), lambda b: np.pad(b, (0, pad)))
+        if alpha is not None:
+            alpha = p.derived(alpha, ("co", CO), lambda a: np.pad(a, (0, pad)))
     if not dw and call.x.key in p.padded:           # an RGB stem on its padded input texture
         C = 4
         filt = p.derived(filt, "pad4", lambda f: np.pad(f, ((0, 0), (0, 0), (0, 4 - f.shape[2]), (0, 0))))
@@ -629,7 +711,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
         raise BackendError(f"webgl: {out_key}: a residual of 2 channel planes off the 4-channel path (a planning bug)")
     if "VEC4" in defs:
         sizes["RH"] = CO // 4 // rp
-    bias = p.constant_texture(call.bias, "bias", flat=True)
+    bias = p.constant_texture(bias, "bias", flat=True)
     inputs = [["X", x_tex], ["Wt", wt], ["Bias", bias]]
     if "VEC4" in defs and not dw and (r_tex is None or r_grid):
         # with or without a residual, one program: HAS_RES says, in a uniform branch (without,
@@ -645,7 +727,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
             defs["R_ROWS"] = 1
     if call.alpha is not None:
         defs["ALPHA"] = 1
-        inputs.append(["Alpha", p.constant_texture(call.alpha, "alpha", flat=True)])
+        inputs.append(["Alpha", p.constant_texture(alpha, "alpha", flat=True)])
     full = p.draw("conv", defs, inputs, sizes, floats=[["PARAM", _f32(call.param)]])
     rects = interior_rects(p, call, out_key, defs)
     if rects is None:
@@ -837,7 +919,11 @@ class WebGLBackend:
         self._rt = native.start(self.name)            # BackendError with the reason if it cannot start
         self._textures: dict[bytes, list] = {}      # digest -> [texture id, plans using it, GL generation]
 
-    def acquire_texture(self, data: np.ndarray, dims, generation: int, flat: bool = False) -> tuple[bytes, int]:
+    def acquire_texture(self, data: np.ndarray, dims, generation: int, flat: bool = False,
+                        pending: list | None = None) -> tuple[bytes, int]:
+        """The shared texture of `data`, created and uploaded once; with `pending`, a new
+        texture's upload is appended there (tid, data) for the caller to do later (GLPlan:
+        after its programs started compiling)."""
         digest = hashlib.blake2b(memoryview(data).cast("B"), digest_size=20)
         digest.update(repr((dims, flat)).encode())
         key = digest.digest()
@@ -845,11 +931,14 @@ class WebGLBackend:
         if entry is None or entry[2] != generation:      # none yet, or lost with its context
             rt = self.runtime()
             tid = int(rt.createTexture(*dims, flat))
-            try:
-                rt.upload(tid, data)
-            except BaseException:
-                rt.releaseTexture(tid)
-                raise
+            if pending is not None:
+                pending.append((tid, data))
+            else:
+                try:
+                    rt.upload(tid, data)
+                except BaseException:
+                    rt.releaseTexture(tid)
+                    raise
             entry = self._textures[key] = [tid, 0, generation]
         entry[1] += 1
         return key, entry[0]

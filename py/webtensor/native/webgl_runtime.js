@@ -117,7 +117,7 @@ class GLRuntime {
   // texture of h rows instead, for weights that are read and never drawn into (SwiftShader
   // fetches from a 2D texture ~10 % faster than from an array texture; measured on a 1x1 conv).
   // `planes` 2: the grid twice, the second in layers LAYERS..2 LAYERS-1 (a tensor's channel
-  // planes, written by one draw through 2 LAYERS colour targets; never uploaded or read back)
+  // planes, written by one draw through 2 LAYERS colour targets; never uploaded)
   createTexture(w, h, flat = false, planes = 1) {
     this.check();
     const gl = this.gl, tex = gl.createTexture(), layers = flat ? 1 : LAYERS * planes;
@@ -183,23 +183,26 @@ class GLRuntime {
     } finally { buf.release(); }
   }
 
+  // texture -> numpy array (PyProxy), n floats; a texture of channel planes gives them one
+  // after the other, each its grid (Python puts a pixel's channels together: unpacked())
   download(id, array) {
     this.check();
     const gl = this.gl, t = this.texture(id), buf = array.getBuffer('f32');
     try {
-      const row = t.w * 4, data = buf.data, n = data.length;
-      if (t.planes !== 1) throw new Error('webgl: a texture of channel planes is never read back');
-      if (n > t.h * row) throw new RangeError(`webgl: download of ${n} floats from a ${t.w}x${t.h} texture`);
+      const row = t.w * 4, data = buf.data, n = data.length, plane = t.h * row;
+      if (n > t.planes * plane) throw new RangeError(`webgl: download of ${n} floats from a ${t.w}x${t.h} texture of ${t.planes} plane(s)`);
       gl.bindFramebuffer(gl.FRAMEBUFFER, this.target(t));
-      const used = Math.ceil(n / row), staging = new Float32Array(row * t.rows);
-      const L = LAYERS;
-      for (let l = 0; l < L && l < used; l++) {      // layer l holds grid rows l, l + L, ...
-        const rows = Math.ceil((used - l) / L);
-        gl.readBuffer(gl.COLOR_ATTACHMENT0 + l);
-        gl.readPixels(0, 0, t.w, rows, gl.RGBA, gl.FLOAT, staging);
-        for (let y = 0; y < rows; y++) {
-          const r = y * L + l, end = Math.min((r + 1) * row, n);
-          data.set(staging.subarray(y * row, y * row + end - r * row), r * row);
+      const staging = new Float32Array(row * t.rows), L = LAYERS;
+      for (let p = 0; p < t.planes && p * plane < n; p++) {
+        const np = Math.min(n - p * plane, plane), used = Math.ceil(np / row), out = data.subarray(p * plane, p * plane + np);
+        for (let l = 0; l < L && l < used; l++) {      // layer l of the plane holds grid rows l, l + L, ...
+          const rows = Math.ceil((used - l) / L);
+          gl.readBuffer(gl.COLOR_ATTACHMENT0 + p * L + l);
+          gl.readPixels(0, 0, t.w, rows, gl.RGBA, gl.FLOAT, staging);
+          for (let y = 0; y < rows; y++) {
+            const r = y * L + l, end = Math.min((r + 1) * row, np);
+            out.set(staging.subarray(y * row, y * row + end - r * row), r * row);
+          }
         }
       }
     } finally { buf.release(); }
@@ -214,6 +217,27 @@ class GLRuntime {
     const id = this.nextId++;
     this.plans.set(id, draws);
     return id;
+  }
+
+  // One draw of one pixel with each program of a plan, flushed: SwiftShader compiles a
+  // program (and its texture samplers) at its first draw, in the GPU process, so this
+  // starts every compile of a plan while the caller goes on (uploading its weights); the
+  // pixel is drawn again by the plan's first run, as every draw covers its whole output.
+  // Every query that waits for the GPU process (link status, uniform locations) comes
+  // first: asked between the draws, each would wait for the compiles drawn before it.
+  warm(planId) {
+    this.check();
+    const gl = this.gl, first = new Map();
+    for (const d of this.plans.get(planId)) if (!first.has(d.p)) first.set(d.p, d);
+    for (const [p, d] of first) {
+      this.linked(p);
+      for (const name of ['OUT_WIDTH', 'OUT_ROWS', ...d.inputs.map((i) => i[0]), ...d.ints.map((i) => i[0]),
+                          ...d.floats.map((f) => f[0])]) this.location(p, name);
+    }
+    gl.bindVertexArray(this.vao);
+    gl.disable(gl.BLEND);
+    for (const d of first.values()) this.drawOne(d, this.textures.get(d.out), [[0, 0, 1, 1]]);
+    gl.flush();
   }
 
   run(planId, first = 0, last = -1) {
