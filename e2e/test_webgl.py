@@ -142,6 +142,7 @@ for case in c.plane_cases(np.random.default_rng(0)):
     out[case.name] = sorted(k.split(':')[0] for k in gp.planes)
     out[case.name + ' (padded)'] = sorted(f"{k.split(':')[0]}={v}" for k, v in gp.co_pad.items())
     out[case.name + ' (image pads)'] = list(gp.in_pads.values())
+    out[case.name + ' (output pixels a grid row)'] = [gp.pixel_rows(k) for k in gp.plan.output_keys]
     m.dispose()
 mn = await webtensor.load_layers_model('models/mobilenet_v2/model.json')
 gp = be.compiled(next(iter(mn._plans.values())))
@@ -164,6 +165,8 @@ json.dumps(out)
     assert r[heads] == ["e", "f", "h1", "h2", "h3", "h4"], r
     assert r[heads + " (padded)"] == ["h1=8", "h3=8"], r
     assert r["planes: an inverted-residual stack (padded)"] == [], r
+    split = "planes: a plan output of split rows (8x8, 128 -> 256 channels)"
+    assert r[split] == ["y"] and r[split + " (output pixels a grid row)"] == [4], r
     assert len(r["mobilenetv2"]) >= 30, r["mobilenetv2"]
     # BlazeFace: every 1x1 conv's map, its 4 heads (plan outputs) included, and so 5 programs:
     # the stem, 2 depthwise, the pool and the 2-plane 1x1 conv

@@ -447,10 +447,10 @@ def plane_cases(rng) -> list[Case]:
     GLPlan._channel_planes): 1x1 and 3x3 convs writing them (output channels of 8 and 24: 1
     and 3 texels a plane; a PReLU), depthwise convs of stride 1 and 2, 1x1 convs and a pool
     reading them, residuals of 2 planes into convs of 2 and of 1, of 1 into a conv of 2, a
-    small map of split rows, a map an elementwise op also reads (1 plane), and a detector's
-    heads as plan outputs (class heads of 2 and 6 channels).  And an RGB image two stems of
-    different padding read (WebGL keeps their padding out of its texture).  NaN and Inf in
-    the inputs; every case also at batch 3 (batched)."""
+    small map of split rows, a map an elementwise op also reads (1 plane), a detector's heads
+    as plan outputs (class heads of 2 and 6 channels) and a plan output of split rows.  And
+    an RGB image two stems of different padding read (WebGL keeps their padding out of its
+    texture).  NaN and Inf in the inputs; every case also at batch 3 (batched)."""
     out: list[Case] = []
     conv = lambda s, pad: {"strides": [1, s, s, 1], "padding": pad, "dilations": [1, 1, 1, 1], "data_format": "NHWC"}
     fused = lambda name, x, w, b, ops, s=1, pad="VALID", extra=(): Node(
@@ -537,6 +537,14 @@ def plane_cases(rng) -> list[Case]:
                    "ah3": _rand(rng, 6, lo=0, hi=0.5), "s3": _i32([-1, 90, 2]), "wh4": _rand(rng, 1, 1, 16, 24),
                    "bh4": _rand(rng, 24)},
         ["r1:0", "r2:0", "r3:0", "h4:0"], TOL_ACCUM, ["_FusedConv2D", "DepthwiseConv2dNative", "Reshape"]))
+    # a plan output of 2 planes whose grid rows are not image rows (WebGL: an 8x8 map of a
+    # conv of >= 2 M multiply-adds holds 4 pixels a grid row), read back unpacked
+    x = _rand(rng, 1, 8, 8, 128, lo=-1, hi=1)
+    x[0, 2, 7, 100], x[0, 5, 0, 3], x[0, 7, 7, 127] = np.nan, np.inf, -np.inf
+    out.append(Case("planes: a plan output of split rows (8x8, 128 -> 256 channels)", [
+        fused("y", "x:0", "w:0", "b:0", ["Relu6"])],
+        {"x": x}, {"w": _rand(rng, 1, 1, 128, 256, lo=-0.2, hi=0.2), "b": _rand(rng, 256)},
+        ["y:0"], TOL_ACCUM, ["_FusedConv2D"]))
     return out
 
 
