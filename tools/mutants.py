@@ -238,7 +238,7 @@ MUTANTS = [
     Mutant("WebGL conv gets its input height and width swapped", "py/webtensor/backends/webgl.py",
            "sizes = dict(N=N, H=H, W=W, C=C,", "sizes = dict(N=N, H=W, W=H, C=C,", GL),
     Mutant("WebGL pads a stem's input feed at the front", "py/webtensor/backends/webgl.py",
-           "pl:pl + w, :c] = np.reshape(", "pl:pl + w, 4 - c:] = np.reshape(", GL),
+           "pl:pl + w, :c])", "pl:pl + w, 4 - c:])", GL),
     Mutant("WebGL conv ignores HAS_RES (adds the stand-in residual)", "shaders/conv.glsl",
            "if (HAS_RES != 0) a += at_plane(R, rx, r, rz);", "a += at_plane(R, rx, r, rz);", GL),
     Mutant("WebGL clamp activation Relu6 clamps at 8", "shaders/conv.glsl",

@@ -114,7 +114,8 @@ class GLPlan(SegmentedPlan):
         self.tex_planes: dict[int, int] = {}       # texture -> its planes (the free pool's key)
         self.derived_arrays: dict[tuple, tuple] = {}
         self.zeros: dict[tuple, int] = {}          # (n, row texels) -> a shared texture of zeros
-        self.feed_bufs: dict[str, np.ndarray] = {}  # channel-padded inputs' upload buffers
+        self.feed_bufs: dict[str, tuple] = {}      # padded inputs: (upload buffer, the image's place in it)
+        self.read_layouts: dict[str, tuple] = {}   # output -> (floats its texture holds, its unpacking)
         self.pending_uploads: list | None = []     # weights uploaded once the programs compile
         try:
             self._build()
@@ -346,12 +347,13 @@ class GLPlan(SegmentedPlan):
         c = self.padded.get(key)
         if not c:
             return np.ascontiguousarray(value, dtype=np.float32).reshape(-1)
-        buf = self.feed_bufs.get(key)
-        if buf is None:
-            buf = self.feed_bufs[key] = np.zeros(self.shape_of(key), np.float32)
-        _, h, w, _ = self.plan.specs[key].shape
-        pt, _, pl, _ = self.in_pads.get(key, (0, 0, 0, 0))
-        buf[:, pt:pt + h, pl:pl + w, :c] = np.reshape(value, self.plan.specs[key].shape)
+        if key not in self.feed_bufs:
+            buf = np.zeros(self.shape_of(key), np.float32)
+            _, h, w, _ = self.plan.specs[key].shape
+            pt, _, pl, _ = self.in_pads.get(key, (0, 0, 0, 0))
+            self.feed_bufs[key] = (buf, buf[:, pt:pt + h, pl:pl + w, :c])
+        buf, image = self.feed_bufs[key]
+        image[...] = np.reshape(value, self.plan.specs[key].shape)
         return buf.reshape(-1)
 
     def zeros_texture(self, n: int, row_texels: int | None = None) -> int:
@@ -522,26 +524,35 @@ class GLPlan(SegmentedPlan):
 
     # -- running (the shell is runner.SegmentedPlan) ---------------------------------------
     def read(self, key, where=None) -> np.ndarray:
-        buf = np.empty(self.held_size(key), np.float32)
+        buf = np.empty(self.read_layout(key)[0], np.float32)
         self.rt.download(where[key] if where is not None else self.outputs[key], buf)
         return self.unpacked(key, buf)
 
-    def held_size(self, key) -> int:
-        """Floats a tensor's texture holds (a head's padded channels too), every plane."""
-        return math.prod(self.shape_of(key))
+    def read_layout(self, key) -> tuple:
+        """(floats a tensor's texture holds, every plane and padded channel, and how its
+        download is unpacked: None, or (planes, grid rows, pixels a grid row, texels a
+        pixel in a plane, pixels, channels held, channels)); worked out once per tensor."""
+        if key not in self.read_layouts:
+            b = self.base(key)
+            planes, shape = self.planes.get(b, 1), self.shape_of(b)
+            unpack = None
+            if planes > 1 or b in self.co_pad:
+                N, H, W, C = shape
+                pr = self.pixel_rows(b)
+                unpack = (planes, N * H * W // pr, pr, C // 4 // planes, N * H * W, C, int(self.plan.specs[b].shape[3]))
+            self.read_layouts[key] = (math.prod(shape), unpack)
+        return self.read_layouts[key]
 
     def unpacked(self, key, buf: np.ndarray) -> np.ndarray:
         """A downloaded tensor in its own shape and dtype: its planes (the runtime's download
         gives them one after the other) put together again per pixel, padded channels off."""
-        spec, b = self.plan.specs[key], self.base(key)
-        planes = self.planes.get(b, 1)
-        if planes > 1 or b in self.co_pad:
-            N, H, W, C = self.shape_of(b)
-            pr = self.pixel_rows(b)
-            # plane p, grid row r, pixel j of it, texel t -> pixel r * pr + j, texel p * XH + t
-            buf = buf.reshape(planes, N * H * W // pr, pr, C // 4 // planes, 4).transpose(1, 2, 0, 3, 4) \
-                .reshape(N * H * W, C)[:, :int(self.plan.specs[b].shape[3])]
-        return _from_f32(np.ascontiguousarray(buf).reshape(spec.shape), spec.dtype)
+        spec, unpack = self.plan.specs[key], self.read_layout(key)[1]
+        if unpack is not None:
+            planes, rows, pr, xh, pixels, held, c = unpack
+            # plane p, grid row r, pixel j of it, texel t -> pixel r * pr + j, texel p * xh + t
+            buf = np.ascontiguousarray(buf.reshape(planes, rows, pr, xh, 4).transpose(1, 2, 0, 3, 4)
+                                       .reshape(pixels, held)[:, :c])
+        return _from_f32(buf.reshape(spec.shape), spec.dtype)
 
     def write(self, key, value, where=None) -> None:
         self.rt.upload(where[key] if where is not None else self.inputs[key], self.feed(key, value))
@@ -551,7 +562,7 @@ class GLPlan(SegmentedPlan):
         from pyodide.ffi import to_js
         in_keys = self.plan.input_keys
         in_arrays = [self.feed(k, feeds[k]) for k in in_keys]
-        out_arrays = [np.empty(self.held_size(k), np.float32) for k in out_keys]
+        out_arrays = [np.empty(self.read_layout(k)[0], np.float32) for k in out_keys]
         plan_id = self.segments[0][1][0] if self.segments else 0
         if self._js_textures is None:      # static after compiling: converted to JS once
             self._js_textures = (to_js([self.inputs[k] for k in in_keys]), to_js([self.outputs[k] for k in out_keys]))
@@ -619,7 +630,7 @@ def draw_conv(p: GLPlan, call, out_key) -> dict:
     mult = call.MULT if dw else 1
     CO = C * mult if dw else p.co_pad.get(p.base(out_key), call.CO)
     filt, bias, alpha = call.filter, call.bias, call.alpha
-    if CO != (C * mult if dw else call.CO):      # a head's output channels padded (co_pad): zero filters
+    if not dw and CO != call.CO:                 # a head's output channels padded (co_pad): zero filters
         if call.residual is not None:
             raise BackendError(f"webgl: {out_key}: a residual into a conv of padded output channels (a planning bug)")
         pad = CO - call.CO

@@ -223,19 +223,16 @@ class GLRuntime {
   // program (and its texture samplers) at its first draw, in the GPU process, so this
   // starts every compile of a plan while the caller goes on (uploading its weights); the
   // pixel is drawn again by the plan's first run, as every draw covers its whole output.
-  // Every query that waits for the GPU process (link status, uniform locations) comes
-  // first: asked between the draws, each would wait for the compiles drawn before it.
+  // Every draw is bound first, which asks every query that waits for the GPU process (link
+  // status, uniform locations): asked between the draws, each would wait for the compiles
+  // drawn before it.
   warm(planId) {
     this.check();
     const gl = this.gl, first = new Map();
     for (const d of this.plans.get(planId)) if (!first.has(d.p)) first.set(d.p, d);
-    for (const [p, d] of first) {
-      this.linked(p);
-      for (const name of ['OUT_WIDTH', 'OUT_ROWS', ...d.inputs.map((i) => i[0]), ...d.ints.map((i) => i[0]),
-                          ...d.floats.map((f) => f[0])]) this.location(p, name);
-    }
     gl.bindVertexArray(this.vao);
     gl.disable(gl.BLEND);
+    for (const d of first.values()) this.bind(d, this.textures.get(d.out));
     for (const d of first.values()) this.drawOne(d, this.textures.get(d.out), [[0, 0, 1, 1]]);
     gl.flush();
   }
@@ -249,7 +246,9 @@ class GLRuntime {
     for (let i = first; i < end; i++) this.drawOne(draws[i], this.textures.get(draws[i].out), draws[i].rects);
   }
 
-  drawOne(d, out, rects) {
+  // Draw d's program, target, textures and uniforms (a program's link status and each of its
+  // uniform locations are asked once, at its first bind)
+  bind(d, out) {
     const gl = this.gl, p = d.p;
     this.linked(p);
     gl.useProgram(p.prog);
@@ -265,6 +264,11 @@ class GLRuntime {
     });
     for (const [name, v] of d.ints) gl.uniform1iv(this.location(p, name), v);
     for (const [name, v] of d.floats) gl.uniform1f(this.location(p, name), v);
+  }
+
+  drawOne(d, out, rects) {
+    const gl = this.gl;
+    this.bind(d, out);
     if (rects) {     // parts of the output (a conv's interior, its border): the viewport
       // is the part (gl_FragCoord stays the window's), so only its fragments are rasterized
       for (const [x, y, w, h] of rects) { gl.viewport(x, y, w, h); gl.drawArrays(gl.TRIANGLES, 0, 3); }
