@@ -57,14 +57,19 @@ for n in (2, 3):
     probe[n] = await rt.stackProbe(False)
 control = await rt.stackProbe(True)
 await rt.setThreads(2)
+scaling = {n: rt.scalingProbe(2000, n) for n in (1, 2)}
+scaling = {n: [p.threads, p.ms] for n, p in scaling.items()}
 json.dumps({"same": same, "before": before, "after": after, "probe": probe, "control": control,
-            "threads": rt.stats().threads})
+            "threads": rt.stats().threads, "scaling": scaling})
 """
     r = py(page, code)
     assert r["same"], "1, 2 and 3 threads disagree"
     assert r["before"] == r["after"], "wasm memory grew over 200 predictions"
     assert r["probe"] == {"2": 0, "3": 0}, "per-thread stacks collided"
     assert r["control"] > 0, "the stack probe cannot detect a shared stack (negative control)"
+    # the bench's 2-thread ceiling: the multiply-add loop ran on as many threads as asked
+    assert [r["scaling"][n][0] for n in ("1", "2")] == [1, 2], r["scaling"]
+    assert all(r["scaling"][n][1] > 0 for n in ("1", "2")), r["scaling"]
     assert r["threads"] == 2
 
 

@@ -167,13 +167,14 @@ class WasmRuntime {
     return n;
   }
 
+  // kind: 0 the program at prog, 1 its op `index` alone, 2 the stack probe, 3 the scaling probe.
   // maxThreads: a plan too small to gain from the pool runs on thread 0 alone (0: all).
   run(prog, kind = 0, index = 0, maxThreads = 0) {
     const n = maxThreads > 0 ? Math.min(maxThreads, this.readyThreads()) : this.readyThreads();
     const spin = CAN_BLOCK ? 0 : 1;
     if (n > 1) {
       const i32 = this.i32(), c = this.ctl / 4;
-      if (kind !== 2) Atomics.store(i32, i32[prog / 4 + 2] / 4 + 2, 0);   // the first op's work counter
+      if (kind < 2) Atomics.store(i32, i32[prog / 4 + 2] / 4 + 2, 0);   // the first op's work counter
       i32[c + CTL.PROG] = prog;
       i32[c + CTL.NTHREADS] = n;
       i32[c + CTL.KIND] = kind;
@@ -185,7 +186,8 @@ class WasmRuntime {
     let r;
     if (kind === 0) r = this.exports.run_plan(prog, 0, n, spin);
     else if (kind === 1) r = this.exports.run_op(prog, index, 0, n, spin);
-    else r = this.exports.stack_probe(this.ctl + CTL.BARRIER * 4, 0, n, spin);
+    else if (kind === 2) r = this.exports.stack_probe(this.ctl + CTL.BARRIER * 4, 0, n, spin);
+    else { this.exports.peak_madd(index, 1.0); r = 0; }
     if (n > 1 && r !== -2) {  // helpers count themselves done after the final barrier
       const i32 = this.i32(), c = this.ctl / 4, t0 = performance.now();
       for (let k = 0; Atomics.load(i32, c + CTL.DONE) < n - 1; k++) {
@@ -222,6 +224,22 @@ class WasmRuntime {
   }
 
   runOp(prog, index, maxThreads = 0) { return this.run(prog, 1, index, maxThreads); }
+
+  // What the machine gives a pool with nothing to wait for: `iters` rounds of the
+  // multiply-add loop (runtime.c peak_madd, registers only) on each of `threads` threads at
+  // once, one join at the end; -> ms.  The bench times 2 threads against 1 thread running
+  // twice the rounds: the 2-thread ceiling of this machine at that moment, beside the models'.
+  // -> {ms, threads: how many ran their share (each helper marks its result slot)}.
+  scalingProbe(iters, threads) {
+    const i32 = this.i32(), res = this.ctl / 4 + CTL.RESULTS;
+    i32.fill(0, res, res + MAX_THREADS);
+    const t0 = performance.now();
+    this.run(0, 3, iters, threads);
+    const ms = performance.now() - t0;
+    let ran = 1;
+    for (let t = 1; t < MAX_THREADS; t++) ran += i32[res + t];
+    return { ms, threads: ran };
+  }
 
   // Each thread fills a 64 KiB stack buffer with its own pattern and checks it after a
   // barrier: the count of corrupted words (0 = no collision).  shareStacks=true points

@@ -40,7 +40,8 @@ self.onmessage = (ev) => {
       const kind = i32[c + layout.KIND], prog = i32[c + layout.PROG];
       if (kind === 0) exports_.run_plan(prog, tid, n, 0);
       else if (kind === 1) exports_.run_op(prog, i32[c + layout.INDEX], tid, n, 0);
-      else i32[c + layout.RESULTS + tid] = exports_.stack_probe(ctl + layout.BARRIER * 4, tid, n, 0);
+      else if (kind === 2) i32[c + layout.RESULTS + tid] = exports_.stack_probe(ctl + layout.BARRIER * 4, tid, n, 0);
+      else i32[c + layout.RESULTS + tid] = exports_.peak_madd(i32[c + layout.INDEX], 1.0) > 0 ? 1 : 0;  // scalingProbe
       Atomics.add(i32, c + layout.DONE, 1);
       Atomics.notify(i32, c + layout.DONE);
       justRan = true;
