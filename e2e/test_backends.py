@@ -20,9 +20,11 @@ def py(page, code):
 @pytest.mark.parametrize("backend", NATIVE)
 def test_conformance_suite(app, backend):
     page, _, _ = app
-    r = py(page, f"import json, webtensor, webtensor.conformance as c; "
-                 f"json.dumps({{'results': await c.run_async({backend!r})}})")
+    r = py(page, f"import json, webtensor, webtensor.conformance as c; webtensor.thread_stats(reset=True); "
+                 f"json.dumps({{'results': await c.run_async({backend!r}), 'pool': webtensor.thread_stats()}})")
     results = r["results"]
+    if backend == "wasm-simd-threads":      # every case ran on the whole pool, helpers included
+        assert r["pool"]["threads"] >= 2 and min(r["pool"]["barriers"]) > 500, r["pool"]
     assert len(results) > 100
     failed = [x for x in results if not x["ok"]]
     assert not failed, json.dumps(failed, indent=1)
@@ -37,6 +39,11 @@ def test_conformance_suite(app, backend):
     gpu_refused = {name(x) for x in results if x["case"].startswith("TopKV2 ")}
     assert refused == (int8 | gpu_refused if backend in ("webgl", "webgpu") else set())
     assert {name(x) for x in results if x["fallbacks"]} == {PLAN_FALLBACK_CASE} | refused
+    if backend == "wasm-simd-threads":
+        # ops with disjoint bytes share a barrier on the pool: the suite runs such groups
+        # (heads beside each other, a max pool beside its pad's fill, splits), at batch 3 too
+        grouped = [x["case"] for x in results if x["barriers"] is not None and x["barriers"] < x["kernel_calls"]]
+        assert len(grouped) >= 16 and any(c.endswith("[batch 3]") for c in grouped), grouped
 
 
 MODELS_CODE = """

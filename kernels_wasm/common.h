@@ -38,6 +38,10 @@ enum Opcode {
   OP_CONVPOOL = 20,   // conv -> 2x2 stride-2 max pool in one pass, a window's 4 conv pixels per block
   OP_EXPDW = 21,      // 1x1 conv -> strided depthwise conv in one pass, the expanded rows in a ring
 };
+// A program op's first word: its opcode, and this flag where the next op touches none of the
+// bytes this op (and the rest of its group) writes, nor writes what they read: no barrier
+// between them (Python's wasm backend works it out from the ops' extents).
+enum { OPCODE_MASK = 0xff, NO_BARRIER_AFTER = 0x100 };
 
 enum Activation {
   ACT_NONE = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_SIGMOID = 3, ACT_TANH = 4, ACT_ELU = 5,
@@ -103,11 +107,17 @@ INLINE float neg_select(float v, float if_negative) {   // v < 0 (sign bit set) 
 // simpler shared-counter version).  Four chunks per thread balance well and keep
 // each chunk's rows contiguous.  The partition never changes a result: every output
 // element is computed by the same code whichever thread claims it.
-extern int32_t* wt_work_counter;        // the running program's counter (runtime.c)
-typedef struct { int n, chunk, nthreads, done; } Work;
+// Consecutive ops that touch disjoint bytes run with no barrier between them (a "group":
+// the program marks each such op NO_BARRIER_AFTER); a thread done with its chunks of one
+// moves on to the next while others finish, so each op of a group has its own counter and
+// each thread its own pointer to the counter of the op it is in (threads may be in
+// different ops of a group at once).
+enum { MAX_THREADS = 64, GROUP_MAX = 8 };
+extern int32_t* wt_work_counter[MAX_THREADS];   // per thread: its current op's counter (runtime.c)
+typedef struct { int n, chunk, nthreads, done; int32_t* counter; } Work;
 
-INLINE Work work_begin(int n, int nthreads) {
-  Work w = { n, MAX(1, (n + 4 * nthreads - 1) / (4 * nthreads)), nthreads, 0 };
+INLINE Work work_begin(int n, int tid, int nthreads) {
+  Work w = { n, MAX(1, (n + 4 * nthreads - 1) / (4 * nthreads)), nthreads, 0, wt_work_counter[tid] };
   return w;
 }
 
@@ -118,7 +128,7 @@ INLINE int work_next(Work* w, int* begin, int* end) {
     w->done = 1;
     first = 0;
   } else {
-    first = __atomic_fetch_add(wt_work_counter, 1, __ATOMIC_RELAXED) * w->chunk;
+    first = __atomic_fetch_add(w->counter, 1, __ATOMIC_RELAXED) * w->chunk;
   }
   if (first >= w->n) return 0;
   *begin = first;
@@ -126,8 +136,8 @@ INLINE int work_next(Work* w, int* begin, int* end) {
   return 1;
 }
 
-// for (each claimed chunk [lo, hi) of [0, n)) { ... }   (needs `nthreads` in scope)
-#define FOR_WORK(n, lo, hi) for (Work work_ = work_begin((n), nthreads); work_next(&work_, &(lo), &(hi));)
+// for (each claimed chunk [lo, hi) of [0, n)) { ... }   (needs `tid` and `nthreads` in scope)
+#define FOR_WORK(n, lo, hi) for (Work work_ = work_begin((n), tid, nthreads); work_next(&work_, &(lo), &(hi));)
 
 // Element offsets of outer row r (axes 0..4 of a rank-6 iteration) in two strided tensors.
 INLINE void outer_offsets(int r, const int32_t* shape, const int32_t* s1, const int32_t* s2,

@@ -5,9 +5,9 @@
 
 enum { PROGRAM_MAGIC = 0x57544e31, HEADER_WORDS = 4 };  // [magic, n_ops, barrier_ptr, reserved]
 
-// Barrier words of a program: [arrivals, generation, work counter of the current op, -].
-// Every thread stores the same pointer here before running (a benign same-value write).
-int32_t* wt_work_counter;
+// Barrier words of a program: [arrivals, generation, the work counters of the current
+// group's ops (GROUP_MAX)].  Each thread points its own slot at the counter of its op.
+int32_t* wt_work_counter[MAX_THREADS];
 
 static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
   switch (op) {
@@ -40,9 +40,8 @@ static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
 // What the barriers cost, per thread: how many it passed and the wall time it spent
 // waiting in them (a thread that arrives last waits ~0; the others wait for it).  The
 // JS runtime reads these for its stats; the clock is the embedder's performance.now.
-enum { STATS_THREADS = 64 };      // the JS runtime's MAX_THREADS
 __attribute__((import_module("env"), import_name("now_ms"))) double wt_now_ms(void);
-static struct { double wait_ms[STATS_THREADS]; int32_t passed[STATS_THREADS]; } barrier_stats;
+static struct { double wait_ms[MAX_THREADS]; int32_t passed[MAX_THREADS]; } barrier_stats;
 EXPORT("barrier_stats") void* barrier_stats_address(void) { return &barrier_stats; }
 
 static int32_t spin_limit = 1000000;    // shared by every thread (linear memory)
@@ -56,7 +55,8 @@ static int barrier_wait(int32_t* b, int nthreads, int spin_only) {
   const int32_t gen = __atomic_load_n(&b[1], __ATOMIC_ACQUIRE);
   if (__atomic_add_fetch(&b[0], 1, __ATOMIC_ACQ_REL) == nthreads) {
     __atomic_store_n(&b[0], 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&b[2], 0, __ATOMIC_RELAXED);   // the next op's chunks start at 0 (published by the release below)
+    for (int k = 0; k < GROUP_MAX; k++)   // the next group's chunks start at 0 (published by the release below)
+      __atomic_store_n(&b[2 + k], 0, __ATOMIC_RELAXED);
     __atomic_add_fetch(&b[1], 1, __ATOMIC_RELEASE);
     __builtin_wasm_memory_atomic_notify(&b[1], (unsigned)-1);
     return 0;
@@ -84,7 +84,7 @@ static int barrier_wait(int32_t* b, int nthreads, int spin_only) {
 static int barrier(int32_t* b, int tid, int nthreads, int spin_only) {
   const double t0 = wt_now_ms();
   const int r = barrier_wait(b, nthreads, spin_only);
-  if (tid < STATS_THREADS) {      // each thread writes only its own slots
+  if (tid < MAX_THREADS) {      // each thread writes only its own slots
     barrier_stats.wait_ms[tid] += wt_now_ms() - t0;
     barrier_stats.passed[tid]++;
   }
@@ -93,15 +93,22 @@ static int barrier(int32_t* b, int tid, int nthreads, int spin_only) {
 #endif
 
 EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads, int spin_only) {
-  if (prog[0] != PROGRAM_MAGIC) return -1;
-  wt_work_counter = PTR(int32_t, prog[2]) + 2;    // zeroed by the caller before the run
+  if (prog[0] != PROGRAM_MAGIC || tid < 0 || tid >= MAX_THREADS) return -1;
+  int32_t* const b = PTR(int32_t, prog[2]);      // counters zeroed by the caller before the run
   const int n = prog[1];
   const int32_t* p = prog + HEADER_WORDS;
-  for (int i = 0; i < n; i++) {
-    dispatch(p[0], p + 2, tid, nthreads);
+  for (int i = 0, k = 0; i < n; i++) {           // k: the op's place in its group
+    wt_work_counter[tid] = b + 2 + k;
+    dispatch(p[0] & OPCODE_MASK, p + 2, tid, nthreads);
+    // a barrier after the last op, after a group's last, and when a group would outgrow its counters
+    if ((p[0] & NO_BARRIER_AFTER) && i + 1 < n && k + 1 < GROUP_MAX) {
+      k++;
+    } else {
+      k = 0;
 #ifdef __wasm_atomics__
-    if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), tid, nthreads, spin_only) < 0) return -2;
+      if (nthreads > 1 && barrier(b, tid, nthreads, spin_only) < 0) return -2;
 #endif
+    }
     p += p[1];
   }
   return n;
@@ -109,11 +116,11 @@ EXPORT("run_plan") int run_plan(const int32_t* prog, int tid, int nthreads, int 
 
 // Runs op `index` of the program alone (the per-op path, for profiling and tests).
 EXPORT("run_op") int run_op(const int32_t* prog, int index, int tid, int nthreads, int spin_only) {
-  if (prog[0] != PROGRAM_MAGIC || index < 0 || index >= prog[1]) return -1;
-  wt_work_counter = PTR(int32_t, prog[2]) + 2;
+  if (prog[0] != PROGRAM_MAGIC || index < 0 || index >= prog[1] || tid < 0 || tid >= MAX_THREADS) return -1;
+  wt_work_counter[tid] = PTR(int32_t, prog[2]) + 2;
   const int32_t* p = prog + HEADER_WORDS;
   for (int i = 0; i < index; i++) p += p[1];
-  dispatch(p[0], p + 2, tid, nthreads);
+  dispatch(p[0] & OPCODE_MASK, p + 2, tid, nthreads);
 #ifdef __wasm_atomics__
   if (nthreads > 1 && barrier(PTR(int32_t, prog[2]), tid, nthreads, spin_only) < 0) return -2;
 #endif

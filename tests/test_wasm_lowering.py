@@ -20,6 +20,10 @@ def test_opcodes_match_the_c_header():
     header = C_SOURCES["common.h"]
     enum = dict((m.group(1), int(m.group(2))) for m in re.finditer(r"\b(OP_[A-Z0-9]+)\s*=\s*(\d+)", header))
     assert enum == OPCODES
+    from webtensor.backends.wasm.encode import GROUP_MAX, NO_BARRIER_AFTER
+    assert int(re.search(r"\bNO_BARRIER_AFTER = (0x[0-9a-f]+)", header).group(1), 16) == NO_BARRIER_AFTER
+    assert int(re.search(r"\bGROUP_MAX = (\d+)", header).group(1)) == GROUP_MAX
+    assert f"GROUP_MAX = {GROUP_MAX};" in (ROOT / "py/webtensor/native/wasm_runtime.js").read_text()
 
 
 def _c_body(name: str) -> str:
@@ -345,3 +349,59 @@ def test_separable_fusion_drops_the_depthwise_maps_from_the_arena(name):
     _, arena_apart, _ = plan_arena(apart, plan.specs, plan.input_keys, plan.output_keys)
     assert not gone & set(offsets) and arena <= arena_apart
     assert not any(isinstance(it.call, SeparableConv) for it in Lowering(plan, True, gl_supports).run().items)
+
+
+def test_ops_share_a_barrier_only_when_their_bytes_are_disjoint():
+    """barrier_free: the next op may start with no barrier between only if it writes no
+    byte the group before it touches and reads none the group writes; at most GROUP_MAX
+    ops a group."""
+    from webtensor.backends.wasm.encode import GROUP_MAX, barrier_free
+    R, W = False, True
+    a = [(0, 100, R), (100, 200, W)]             # reads [0, 100), writes [100, 200)
+    assert barrier_free([a, [(0, 100, R), (200, 300, W)]]) == [True, False]        # reads shared: fine
+    assert barrier_free([a, [(150, 160, R), (300, 400, W)]]) == [False, False]     # reads what a writes
+    assert barrier_free([a, [(300, 400, R), (50, 60, W)]]) == [False, False]       # writes what a reads
+    assert barrier_free([a, [(300, 400, R), (199, 210, W)]]) == [False, False]     # writes over a's output
+    assert barrier_free([a, [(200, 300, R), (300, 400, W)]]) == [True, False]      # touching ends only
+    # the group accumulates: the third op must be disjoint from both before it
+    b = [(0, 100, R), (200, 300, W)]
+    assert barrier_free([a, b, [(250, 260, R), (400, 500, W)]]) == [True, False, False]
+    # a barrier resets the group: after one, only the op just before counts
+    c = [(100, 200, R), (500, 600, W)]
+    assert barrier_free([a, c, [(150, 160, R), (700, 800, W)]]) == [False, True, False]
+    many = [[(0, 10, R), (1000 + 10 * i, 1010 + 10 * i, W)] for i in range(2 * GROUP_MAX + 1)]
+    flags = barrier_free(many)
+    assert flags.count(False) == 3 and not flags[-1]
+    assert max(len(g) for g in "".join("1" if f else "0" for f in flags).split("0")) == GROUP_MAX - 1
+
+
+@pytest.mark.parametrize("name", GRAPH_MODELS)
+def test_every_op_in_a_barrier_group_is_independent_of_the_others(name):
+    """On every graph model: within each group of ops run with no barrier between, no op
+    writes a byte another op of the group reads or writes (checked pairwise, from the laid
+    out arena), and BlazeFace's heads and pools do share their barriers."""
+    from webtensor.backends.wasm.encode import barrier_free, touched_bytes
+    model = webtensor.read_graph_model(HUMAN_MODELS / f"{name}.json")
+    plan = next(iter(model._plans.values()))
+    low = Lowering(plan, plan.optimize, supports).run()
+    enc = encode(low, plan.constants)
+    offsets, _, _ = plan_arena(low, plan.specs, plan.input_keys, plan.output_keys, guard=0, reuse=plan.optimize)
+    resolve = lambda a: 4096 + offsets[low.aliases.get(a.key, a.key)] + a.extra
+    native = [i for i, it in enumerate(low.items) if it.call is not None]
+    spans = {i: touched_bytes(enc, i, resolve) for i in native}
+    groups, current = [], []
+    for i, free in zip(native, barrier_free([spans[i] for i in native])):
+        current.append(i)
+        if not free:
+            groups.append(current)
+            current = []
+    assert not current                       # the last op always ends its group
+    for g in groups:
+        for x in g:
+            for y in g:
+                if x < y:
+                    for a0, a1, aw in spans[x]:
+                        for b0, b1, bw in spans[y]:
+                            assert not ((aw or bw) and a0 < b1 and b0 < a1), (name, low.items[x].label, low.items[y].label)
+    if name == "blazeface":
+        assert len(groups) == 39 and len(native) == 44

@@ -39,7 +39,14 @@ class Mutant:
 
 
 WASM, SIMD, GL, GPU = ("wasm",), ("wasm-simd",), ("webgl",), ("webgpu",)
+THREADS = ("wasm-simd-threads",)
 MUTANTS = [
+    # -- the pool: ops with disjoint bytes run with no barrier between, each its own counter
+    Mutant("the pool's barrier resets only the first op's work counter of a group", "kernels_wasm/runtime.c",
+           "for (int k = 0; k < GROUP_MAX; k++)   // the next group's", "for (int k = 0; k < 1; k++)   // the next group's",
+           THREADS),
+    Mutant("an op of a group claims its chunks from the group's first counter", "kernels_wasm/runtime.c",
+           "wt_work_counter[tid] = b + 2 + k;", "wt_work_counter[tid] = b + 2;", THREADS),
     Mutant("top-k lets a later equal value overtake an earlier one", "kernels_wasm/reduce.c",
            "INLINE int topk_above(float v, float w) { return v > w ||",
            "INLINE int topk_above(float v, float w) { return v >= w ||", WASM),

@@ -907,6 +907,11 @@ async def run_async(backend: str, names: list[str] | None = None, webgl_alternat
 async def _run_cases(backend: str, names: list[str] | None) -> list[dict]:
     results = []
     target = await get_backend_async(backend)
+    if backend == "wasm-simd-threads":
+        # the helpers start only once the page returns to its event loop, and nothing below
+        # does: without this wait the whole suite ran on thread 0 alone in a fresh page
+        from . import native
+        await native.set_threads(max(2, int(native.start(backend).threads)))
     for case in cases():
         if names and case.name not in names:
             continue
@@ -925,7 +930,7 @@ async def _run_cases(backend: str, names: list[str] | None) -> list[dict]:
             refused = desc.get("refused", [])
             bad_fallbacks = [f for f in fallbacks if f.split(" ")[0] in case.kernel_ops and f not in refused]
             entry.update(ok=err <= case.tol and not bad_fallbacks, error=err, fallbacks=fallbacks, refused=refused,
-                         kernel_calls=desc.get("kernel_calls"))
+                         kernel_calls=desc.get("kernel_calls"), barriers=desc.get("barriers_per_inference"))
         except Exception as e:  # report, never hide
             entry.update(ok=False, error=None, exception=f"{type(e).__name__}: {e}")
         model.dispose()           # give its wasm blocks / textures back before the next case

@@ -12,7 +12,7 @@ const WASM_PAGE = 65536;
 const MAX_PAGES = 16384;                 // 1 GiB, the --max-memory the modules are linked with
 const HELPER_STACK_BYTES = 1 << 20;      // per helper thread (thread 0 uses the module's own stack)
 const GUARD_BYTE = 0xA5;                 // sentinel value of the debug guards
-const MAX_THREADS = 64;
+const MAX_THREADS = 64, GROUP_MAX = 8;   // kernels_wasm/common.h
 const FULL_SPINS = 1000000, OVERSUBSCRIBED_SPINS = 2000;   // barrier spins before sleeping (runtime.c)
 const HELPER_SPINS = 300000;     // a helper's polls of the control block after a run (~1 ms) before sleeping
 // control block: [go, prog, nthreads, kind, index, done, quit, ..., barrier, ..., results[tid], ready[tid]]
@@ -174,7 +174,10 @@ class WasmRuntime {
     const spin = CAN_BLOCK ? 0 : 1;
     if (n > 1) {
       const i32 = this.i32(), c = this.ctl / 4;
-      if (kind < 2) Atomics.store(i32, i32[prog / 4 + 2] / 4 + 2, 0);   // the first op's work counter
+      if (kind < 2) {   // the work counters of the first group's ops (runtime.c)
+        const b = i32[prog / 4 + 2] / 4;
+        for (let k = 0; k < GROUP_MAX; k++) Atomics.store(i32, b + 2 + k, 0);
+      }
       i32[c + CTL.PROG] = prog;
       i32[c + CTL.NTHREADS] = n;
       i32[c + CTL.KIND] = kind;

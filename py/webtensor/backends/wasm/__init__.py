@@ -21,7 +21,7 @@ from ... import native
 from ...graph.plan import Plan, Step
 from ...lower import BOOL, Lowering, plan_arena, slot_span
 from ...runner import SegmentedPlan
-from .encode import Addr, check_extents, encode, supports
+from .encode import NO_BARRIER_AFTER, GROUP_MAX, Addr, barrier_free, check_extents, encode, supports, touched_bytes
 
 PROGRAM_MAGIC = 0x57544E31          # kernels_wasm/runtime.c checks it at the head of a program
 
@@ -71,7 +71,7 @@ class CompiledPlan(SegmentedPlan):
         current: list[tuple[list[int], object]] = []
         for i, item in enumerate(low.items):
             if item.call is not None:
-                current.append(([self.resolve(w) for w in enc.words(i)], item))
+                current.append(([self.resolve(w) for w in enc.words(i)], item, touched_bytes(enc, i, self.resolve)))
             else:
                 if current:
                     self.segments.append(("native", self._program(current)))
@@ -80,6 +80,7 @@ class CompiledPlan(SegmentedPlan):
         if current:
             self.segments.append(("native", self._program(current)))
         self.n_ops = sum(1 for it in low.items if it.call is not None)
+        self.barriers = sum(what[2] for kind, what in self.segments if kind == "native")
         # A plan this small loses more to waking the pool and its barriers than the second
         # thread gains: thread 0 alone.  Measured on 2 cores since helpers poll ~1 ms after a
         # run: conformance cases under 2.5 MFLOP gain nothing (0.07-0.2 ms either way, a late
@@ -121,16 +122,18 @@ class CompiledPlan(SegmentedPlan):
             return self.w_addr[w.key] + w.extra
         return self.zero_addr
 
-    def _program(self, ops: list[tuple[list[int], object]]) -> tuple[int, list]:
-        """One program in wasm memory: (its address, the lowered items it runs)."""
+    def _program(self, ops: list[tuple[list[int], object, list]]) -> tuple[int, list, int]:
+        """One program in wasm memory: (its address, the lowered items it runs, the barriers
+        a pool passes running it).  Ops touching disjoint bytes share a barrier (barrier_free)."""
         words = [PROGRAM_MAGIC, len(ops), 0, 0]
-        for op, _ in ops:
-            words.extend(op)
-        addr = self._alloc(len(words) * 4 + 16, "programs")
+        flags = barrier_free([spans for _, _, spans in ops])
+        for (op, _, _), free in zip(ops, flags):
+            words.extend([op[0] | (NO_BARRIER_AFTER if free else 0), *op[1:]])
+        tail = [0] * (2 + GROUP_MAX)              # barrier words: arrivals, generation, work counters
+        addr = self._alloc((len(words) + len(tail)) * 4, "programs")
         words[2] = addr + len(words) * 4          # barrier words follow the ops
-        arr = np.array(words + [0, 0, 0, 0], dtype=np.int32)
-        self.rt.write(addr, arr)
-        return addr, [item for _, item in ops]
+        self.rt.write(addr, np.array(words + tail, dtype=np.int32))
+        return addr, [item for _, item, _ in ops], flags.count(False)
 
     # -- running (the shell is runner.SegmentedPlan) ---------------------------------------
     def read(self, key, where=None) -> np.ndarray:
@@ -184,7 +187,7 @@ class CompiledPlan(SegmentedPlan):
     def run_segment(self, segment, recorder) -> None:
         """A program in one call, or (profile(), debug guards) each kernel alone: timed and,
         in debug_memory_guards mode, every sentinel checked after it."""
-        prog, items = segment
+        prog, items, _ = segment
         if recorder is None and not self.guard:
             self.rt.run(prog, 0, 0, self.max_threads)
             return
@@ -215,7 +218,8 @@ class CompiledPlan(SegmentedPlan):
     def describe(self) -> dict:
         return {**self.describe_base(self.n_ops), "arena_bytes": self.arena_bytes,
                 "naive_activation_bytes": self.naive_bytes, "weight_bytes": self.weight_bytes,
-                "conv_flops": self.lowered.conv_flops, "max_threads": self.max_threads or None}
+                "conv_flops": self.lowered.conv_flops, "max_threads": self.max_threads or None,
+                "barriers_per_inference": self.barriers}
 
 
 class WasmBackend:

@@ -27,6 +27,10 @@ OPCODES = {"OP_CONV": 1, "OP_DWCONV": 2, "OP_POOL": 3, "OP_BINARY": 4, "OP_UNARY
            "OP_QCONV": 12, "OP_QDWCONV": 13, "OP_QUANTIZE": 14, "OP_DEQUANTIZE": 15, "OP_QMAXPOOL": 16,
            "OP_COPY8": 17, "OP_TOPK": 18, "OP_SEPCONV": 19, "OP_CONVPOOL": 20,
            "OP_EXPDW": 21}
+# An op's first word is its opcode | NO_BARRIER_AFTER where the next op may run with no
+# barrier between (they touch disjoint bytes); a group of ops between barriers has at most
+# GROUP_MAX ops (each has its own work counter in the program's barrier words).
+NO_BARRIER_AFTER, GROUP_MAX = 0x100, 8
 _CONV_GEOMETRY = ("N", "H", "W", "C", "OH", "OW")
 _WINDOW = ("KH", "KW", "SH", "SW", "DH", "DW", "PT", "PL")
 _REQUANT = ("xz", "oz", "qmin", "qmax", "rz", "rscale", "out_float", "act")
@@ -459,6 +463,40 @@ EXTENTS = {
     "OP_TOPK": lambda a: [("x", _dense(a.rows * a.n), 4, False), ("values", _dense(a.rows * a.k), 4, True),
                           ("indices", _dense(a.rows * a.k), 4, True)],
 }
+
+
+def touched_bytes(encoded: Encoded, i: int, resolve) -> list[tuple[int, int, bool]]:
+    """The activation bytes item i's kernel reads and writes once laid out (`resolve` gives
+    an Addr's address): [(first, end, written?)].  Weights and the zero row are only read."""
+    op, args, _ = encoded.items[i]
+    ints = SimpleNamespace(**{k: 0 if isinstance(v, Addr) else int(v) for k, v in args.items()})
+    out = []
+    for name, (lo, hi), esize, written in EXTENTS[op](ints):
+        ref = args[name]
+        if isinstance(ref, Addr) and ref.kind == "t" and hi > lo:
+            at = resolve(ref)
+            out.append((at + lo * esize, at + hi * esize, written))
+    return out
+
+
+def barrier_free(touched: list[list[tuple[int, int, bool]]]) -> list[bool]:
+    """Per op of a program: may the next op start with no barrier between them?  Greedy
+    groups in program order: an op joins the group before it when it writes no byte the
+    group touches and reads no byte the group writes, up to GROUP_MAX ops.  (The idea of
+    a dependency-aware schedule instead of a barrier after every op is the same one task
+    graphs in other runtimes use; here it stays a flag word in the linear program.)"""
+    flags = [False] * len(touched)
+    group: list[tuple[int, int, bool]] = []
+    size = 0
+    for j, spans in enumerate(touched):
+        if j and size < GROUP_MAX and not any((w1 or w2) and a1 < b2 and a2 < b1
+                                              for a1, b1, w1 in group for a2, b2, w2 in spans):
+            flags[j - 1] = True
+            group += spans
+            size += 1
+            continue
+        group, size = list(spans), 1
+    return flags
 
 
 def check_extents(encoded: Encoded, lowered: Lowered, specs, source: str) -> None:
