@@ -405,3 +405,31 @@ def test_every_op_in_a_barrier_group_is_independent_of_the_others(name):
                             assert not ((aw or bw) and a0 < b1 and b0 < a1), (name, low.items[x].label, low.items[y].label)
     if name == "blazeface":
         assert len(groups) == 39 and len(native) == 44
+
+
+def test_facemesh_prelu_nodes_join_their_convs():
+    """facemesh: each block's Prelu node (alphas [1, 1, C]) after the residual Add is the
+    separable call's PReLU epilogue: no element-wise Prelu call is left."""
+    from webtensor.lower.calls import Binary
+    model = webtensor.read_graph_model(HUMAN_MODELS / "facemesh.json")
+    plan = next(iter(model._plans.values()))
+    prelus = sum(1 for s in plan.steps if s.node.op == "Prelu")
+    low = Lowering(plan, plan.optimize, supports).run()
+    assert prelus > 20
+    assert not [it.label for it in low.items if isinstance(it.call, Binary)]
+    assert sum(1 for it in low.items if getattr(getattr(it.call, "pw", None), "act", None) == "Prelu") >= 15
+
+
+@pytest.mark.parametrize("name, binaries_before, calls", [("faceres", 54, 19), ("handlandmark-lite", 18, 38)])
+def test_clip_relu6_and_grappler_residual_sums_join_their_convs(name, binaries_before, calls):
+    """faceres's Relu6 is clip_by_value(Relu(y), 0, 6) (Minimum then Maximum after each conv,
+    27 times); handlandmark-lite's residual sums are AddN(conv, skip) -> AddV2(bias, .) (18
+    element-wise calls before): every one joins its conv's epilogue now."""
+    from webtensor.lower.calls import Binary
+    model = webtensor.read_graph_model(HUMAN_MODELS / f"{name}.json")
+    plan = next(iter(model._plans.values()))
+    ops = [s.node.op for s in plan.steps]
+    assert ops.count("Minimum") + ops.count("Maximum") + ops.count("AddN") + ops.count("AddV2") >= binaries_before
+    low = Lowering(plan, plan.optimize, supports).run()
+    assert not [it.label for it in low.items if isinstance(it.call, Binary)]
+    assert len([it for it in low.items if it.call is not None]) == calls

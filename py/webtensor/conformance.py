@@ -339,6 +339,67 @@ def cases() -> list[Case]:
         Node("sum", "AddV2", ["pw:0", "x:0"], {}), Node("y", "Relu", ["sum:0"], {})],
         {"x": x}, {"wd": _rand(rng, 3, 3, 8, 1), "wp": _rand(rng, 1, 1, 8, 8), "bp": _rand(rng, 8)}, ["y:0"], TOL_ACCUM,
         ["DepthwiseConv2dNative", "_FusedConv2D", "AddV2", "Relu"]))
+    # a Prelu node (not a fused op) after the residual Add joins the kernel as its PReLU
+    # epilogue where its alphas are per channel (facemesh's blocks: [1, 1, C] alphas); 12
+    # channels = a panel of 8 and a partial one; NaN / Inf in the input
+    xs = _rand(rng, 1, 7, 9, 12, lo=-2, hi=2)
+    xs[0, 0, 0, 3], xs[0, 6, 8, 0], xs[0, 3, 4, 11] = np.nan, np.inf, -np.inf      # a corner, the far corner, inside
+    out.append(Case("fusion: dwconv -> conv+bias -> add residual -> Prelu node (per-channel alphas)", [
+        Node("dw", "DepthwiseConv2dNative", ["x:0", "wd:0"], conv(1, "SAME")),
+        Node("pw", "_FusedConv2D", ["dw:0", "wp:0", "bp:0"], {**conv(1, "VALID"), "fused_ops": ["BiasAdd"]}),
+        Node("sum", "AddV2", ["pw:0", "x:0"], {}), Node("y", "Prelu", ["sum:0", "al:0"], {})],
+        {"x": xs}, {"wd": _rand(rng, 3, 3, 12, 1), "wp": _rand(rng, 1, 1, 12, 12), "bp": _rand(rng, 12),
+                    "al": _rand(rng, 1, 1, 12)}, ["y:0"], TOL_ACCUM,
+        ["DepthwiseConv2dNative", "_FusedConv2D", "AddV2", "Prelu"]))
+    out.append(Case("fusion: conv -> BiasAdd -> Prelu node (one alpha)", [
+        Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")), Node("b", "BiasAdd", ["c:0", "bias:0"], {}),
+        Node("y", "Prelu", ["b:0", "al:0"], {})],
+        {"x": _rand(rng, 1, 6, 5, 4, lo=-3, hi=3)}, {"w": _rand(rng, 3, 3, 4, 10), "bias": _rand(rng, 10),
+                                                     "al": np.array([0.25], np.float32)}, ["y:0"], TOL_ACCUM,
+        ["Conv2D", "BiasAdd", "Prelu"]))
+    # alphas per pixel too ([H, W, C]): not the kernels' per-channel epilogue, a Prelu of its own
+    out.append(Case("fusion: depthwise -> Prelu node with per-pixel alphas stays apart", [
+        Node("d", "DepthwiseConv2dNative", ["x:0", "wd:0"], conv(1, "SAME")), Node("y", "Prelu", ["d:0", "al:0"], {})],
+        {"x": _rand(rng, 1, 5, 6, 8)}, {"wd": _rand(rng, 3, 3, 8, 1), "al": _rand(rng, 5, 6, 8)}, ["y:0"], TOL_ACCUM,
+        ["DepthwiseConv2dNative", "Prelu"]))
+    # Relu6 as clip_by_value(Relu(y), 0, 6) (faceres): Relu -> Minimum 6 -> Maximum 0 joins the
+    # kernel as Relu6; with Inf / -Inf / NaN in the input (6, 0 and NaN out); a clip at 5 stays apart
+    xc = _rand(rng, 1, 6, 7, 9, lo=-9, hi=9)
+    xc[0, 0, 0, 1], xc[0, 5, 6, 8], xc[0, 2, 3, 4] = np.inf, -np.inf, np.nan
+    for top in (6.0, 5.0):
+        out.append(Case(f"fusion: depthwise -> Relu -> Minimum {top:g} -> Maximum 0 (clip_by_value)", [
+            Node("d", "DepthwiseConv2dNative", ["x:0", "wd:0"], conv(1, "SAME")), Node("r", "Relu", ["d:0"], {}),
+            Node("m", "Minimum", ["r:0", "six:0"], {}), Node("y", "Maximum", ["m:0", "zero:0"], {})],
+            {"x": xc}, {"wd": _rand(rng, 3, 3, 9, 1), "six": np.array(top, np.float32),
+                        "zero": np.array(0.0, np.float32)}, ["y:0"], TOL_ACCUM,
+            ["DepthwiseConv2dNative", "Relu", "Minimum", "Maximum"]))
+    out.append(Case("fusion: conv+bias -> Relu -> Minimum 6 -> Maximum 0 -> 1x1 conv", [
+        Node("c", "_FusedConv2D", ["x:0", "w:0", "b:0"], {**conv(2, "SAME"), "fused_ops": ["BiasAdd", "Relu"]}),
+        Node("m", "Minimum", ["c:0", "six:0"], {}), Node("k", "Maximum", ["m:0", "zero:0"], {}),
+        Node("y", "Conv2D", ["k:0", "w2:0"], conv(1, "VALID"))],
+        {"x": _rand(rng, 1, 9, 8, 3, lo=-5, hi=5)}, {"w": _rand(rng, 3, 3, 3, 12), "b": _rand(rng, 12),
+                                                     "six": np.array([6.0], np.float32), "zero": np.array(0.0, np.float32),
+                                                     "w2": _rand(rng, 1, 1, 12, 5)}, ["y:0"], TOL_ACCUM,
+        ["_FusedConv2D", "Minimum", "Maximum", "Conv2D"]))
+    # Grappler's rewrite of a residual block's sum (handlandmark-lite): AddN(conv, skip) then
+    # AddV2(bias constant, .): the skip is the conv's residual and the constant its bias
+    xa = _rand(rng, 1, 6, 6, 10)
+    out.append(Case("fusion: dwconv -> 1x1 conv -> AddN(skip) -> AddV2(constant first)", [
+        Node("dw", "DepthwiseConv2dNative", ["x:0", "wd:0"], conv(1, "SAME")),
+        Node("pw", "Conv2D", ["dw:0", "wp:0"], conv(1, "VALID")),
+        Node("n", "AddN", ["pw:0", "x:0"], {}), Node("y", "AddV2", ["bc:0", "n:0"], {})],
+        {"x": xa}, {"wd": _rand(rng, 3, 3, 10, 1), "wp": _rand(rng, 1, 1, 10, 10), "bc": _rand(rng, 10)}, ["y:0"],
+        TOL_ACCUM, ["DepthwiseConv2dNative", "Conv2D", "AddN", "AddV2"]))
+    out.append(Case("fusion: conv -> add residual -> Mul constant (scales the residual too)", [
+        Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")), Node("s", "AddV2", ["c:0", "r:0"], {}),
+        Node("y", "Mul", ["s:0", "k:0"], {})],
+        {"x": _rand(rng, 1, 4, 5, 6), "r": _rand(rng, 1, 4, 5, 9)}, {"w": _rand(rng, 3, 3, 6, 9), "k": _rand(rng, 9)},
+        ["y:0"], TOL_ACCUM, ["Conv2D", "AddV2", "Mul"]))
+    out.append(Case("fusion: conv -> add residual -> Sub constant -> Relu", [
+        Node("c", "Conv2D", ["x:0", "w:0"], conv(1, "SAME")), Node("s", "AddV2", ["c:0", "r:0"], {}),
+        Node("d", "Sub", ["s:0", "k:0"], {}), Node("y", "Relu", ["d:0"], {})],
+        {"x": _rand(rng, 1, 5, 4, 6), "r": _rand(rng, 1, 5, 4, 7)}, {"w": _rand(rng, 3, 3, 6, 7), "k": _rand(rng, 7)},
+        ["y:0"], TOL_ACCUM, ["Conv2D", "AddV2", "Sub", "Relu"]))
     out.append(Case("fusion: conv -> BiasAdd -> Relu6", [
         Node("c", "Conv2D", ["x:0", "w:0"], conv(2, "SAME")), Node("b", "BiasAdd", ["c:0", "bias:0"], {}),
         Node("y", "Relu6", ["b:0"], {})],

@@ -127,7 +127,7 @@ def find_groups(plan: Plan, keep_float=()) -> tuple[dict[int, Group], set[int]]:
         if scale is not None:
             w = w * chan(scale)
         saved = (set(low.skip), dict(low.fused))
-        out, a, b, residual, act2, _ = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True, channels=co)
+        out, a, b, residual, act2, _, _ = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True, channels=co)
         if act2 not in ACT_NAMES:          # e.g. a Sigmoid joined: keep the conv alone
             low.skip, low.fused = saved
             out, a, b, residual, act2 = step.outputs[0], None, None, None, act

@@ -259,11 +259,14 @@ class Lowering:
     def fuse_epilogue(self, i: int, out: str, act: str | None, allow_residual: bool, channels: int | None = None):
         """Follow `out` through consumers that can join the producing kernel: per-channel
         Mul/Add/Sub/BiasAdd by constants (an affine a*y + b folded into weights and bias,
-        while nothing else has joined), a residual Add, then an activation.
-        Returns (out, scale a or None, shift b or None, residual, act, param)."""
-        scale, shift, residual, param = None, None, None, 0.0
+        while nothing else has joined; a constant Add/Sub after the residual too), a residual
+        Add (or a two-input AddN), then an activation: a Prelu node with
+        per-channel constant alphas too where the kernel has channels (`channels` given),
+        which facemesh's blocks have after each residual Add.
+        Returns (out, scale a or None, shift b or None, residual, act, param, alpha or None)."""
+        scale, shift, residual, param, alpha = None, None, None, 0.0, None
         if not self.optimize:
-            return out, scale, shift, residual, act, param
+            return out, scale, shift, residual, act, param, alpha
         while True:
             j = self.single_consumer(out, i)
             if j is None:
@@ -275,21 +278,34 @@ class Lowering:
             per_channel = (c is not None and channels is not None and c.dtype == F32 and
                            (c.size == 1 or (c.size == channels and c.shape[-1] == channels)))
             affine_ok = act is None and residual is None and per_channel
-            if affine_ok and (op == "BiasAdd" and nxt.inputs[0] == out or op in ("Add", "AddV2")):
+            # a constant added after the residual is still a bias (the sum commutes): Grappler's
+            # AddN(conv, skip) -> AddV2(bias, .) in handlandmark-lite's 18 blocks
+            shift_ok = act is None and per_channel
+            if shift_ok and (op == "BiasAdd" and nxt.inputs[0] == out or op in ("Add", "AddV2")):
                 shift = (shift if shift is not None else 0) + np.broadcast_to(c.reshape(-1), (channels,))
-            elif affine_ok and op == "Sub" and nxt.inputs[0] == out:
+            elif shift_ok and op == "Sub" and nxt.inputs[0] == out:
                 shift = (shift if shift is not None else 0) - np.broadcast_to(c.reshape(-1), (channels,))
             elif affine_ok and op == "Mul":
                 m = np.broadcast_to(c.reshape(-1), (channels,)).astype(np.float32)
                 scale = m if scale is None else scale * m
                 shift = None if shift is None else shift * m
-            elif (act is None and allow_residual and residual is None and op in ("Add", "AddV2") and len(other) == 1
+            elif (act is None and allow_residual and residual is None and op in ("Add", "AddV2", "AddN") and len(other) == 1
                   and self.shape(other[0]) == self.shape(out) and self.dtype(other[0]) == F32
                   and self.const(other[0]) is None and self.ready_before(other[0], i, j)):
                 residual = other[0]
             elif act is None and op in ACTIVATIONS and op != "Prelu" and nxt.inputs == [out]:
                 act = op
                 param = float(nxt.node.attrs.get("alpha", 0.2)) if op == "LeakyRelu" else 0.0
+            elif act is None and op == "Prelu" and nxt.inputs[0] == out and per_channel:
+                act, alpha = op, np.broadcast_to(c.reshape(-1), (channels,)).astype(np.float32)
+            # Relu6 written as clip_by_value(Relu(y), 0, 6) (Keras' ReLU(max_value=6) as
+            # faceres has it: Relu -> Minimum 6 -> Maximum 0): the clip joins as Relu6, and
+            # a Maximum with 0 after it changes nothing (NaN stays NaN either way)
+            elif act == "Relu" and op == "Minimum" and c is not None and c.size == 1 and float(c.reshape(-1)[0]) == 6.0:
+                act = "Relu6"
+            elif act in ("Relu", "Relu6") and op == "Maximum" and c is not None and c.size == 1 \
+                    and float(c.reshape(-1)[0]) == 0.0:
+                pass
             elif act is None and op == "MaxPool" and nxt.inputs == [out] and self.hoist:
                 act, param = self._act_through_max_pool(i, j, out)
                 break
@@ -298,7 +314,7 @@ class Lowering:
             self.skip.add(j)
             self.fused[nxt.node.name] = self.plan.steps[i].node.name
             out = nxt.outputs[0]
-        return out, scale, shift, residual, act, param
+        return out, scale, shift, residual, act, param, alpha
 
 
     def _act_through_max_pool(self, i: int, j: int, out: str) -> tuple[str | None, float]:
@@ -380,8 +396,9 @@ def lower_conv(low: Lowering, i: int, step: Step):
     bias, scale, act, param, alpha = fused_epilogue_args(low, step, co)
     if scale is not None:
         w4 = w4 * scale
-    out, a, b, residual, act, fparam = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True, channels=co)
-    param = param or fparam
+    out, a, b, residual, act, fparam, falpha = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True,
+                                                                 channels=co)
+    param, alpha = param or fparam, alpha if falpha is None else falpha
     if a is not None:
         w4, bias = w4 * a, bias * a
     if b is not None:
@@ -490,9 +507,9 @@ def lower_dwconv(low: Lowering, i: int, step: Step):
     bias, scale, act, param, alpha = fused_epilogue_args(low, step, c * mult)
     if scale is not None:
         w = w * scale.reshape(c, mult)
-    out, a, b, residual, act, fparam = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True,
-                                                         channels=c * mult)
-    param = param or fparam
+    out, a, b, residual, act, fparam, falpha = low.fuse_epilogue(i, step.outputs[0], act, allow_residual=True,
+                                                                 channels=c * mult)
+    param, alpha = param or fparam, alpha if falpha is None else falpha
     if a is not None:
         w, bias = w * a.reshape(c, mult), bias * a
     if b is not None:
@@ -541,7 +558,7 @@ def lower_binary(low: Lowering, i: int, step: Step):
     out = step.outputs[0]
     oshape = low.shape(out)
     shape, (sa, sb) = coalesce(oshape, broadcast_strides(low.shape(a), oshape), broadcast_strides(low.shape(b), oshape))
-    out, _, _, _, act, param = low.fuse_epilogue(i, out, None, allow_residual=False)
+    out, _, _, _, act, param, _ = low.fuse_epilogue(i, out, None, allow_residual=False)   # no channels: no Prelu
     call = Binary(low.ref(a), low.ref(b), Ref("t", out), BINARY_KINDS[step.node.op], act, param, shape, sa, sb)
     low.emit(call, [a, b], [out], f"binary:{step.node.name}")
 
