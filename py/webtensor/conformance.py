@@ -939,11 +939,12 @@ def error(got: np.ndarray, want: np.ndarray) -> float:
 
 def run(backend: str, names: list[str] | None = None) -> list[dict]:
     """Every case on `backend` vs numpy: [{case, ok, error, tol, fallbacks}]."""
-    return run_sync(run_async(backend, names),       # a synchronous backend never suspends it
+    return run_sync(run_async(backend, names, sync=True),       # a synchronous backend never suspends it
                     f"backend {backend!r} answers asynchronously: use `await conformance.run_async(...)`")
 
 
-async def run_async(backend: str, names: list[str] | None = None, webgl_alternates: bool = False) -> list[dict]:
+async def run_async(backend: str, names: list[str] | None = None, webgl_alternates: bool = False,
+                    sync: bool = False) -> list[dict]:
     """`run` through `execute_async`: the way to run the suite on WebGPU.  Every plan runs on
     the whole thread pool, however small (the kernels' work splits are what is tested), and
     every WebGL conv shares its filter fetches between 4 rows (ROWS 4), maps of few rows
@@ -959,20 +960,24 @@ async def run_async(backend: str, names: list[str] | None = None, webgl_alternat
     for k, v in settings.items():
         setattr(eng, k, v)
     try:
-        return await _run_cases(backend, names)
+        return await _run_cases(backend, names, sync)
     finally:
         for k, v in saved.items():
             setattr(eng, k, v)
 
 
-async def _run_cases(backend: str, names: list[str] | None) -> list[dict]:
+async def _run_cases(backend: str, names: list[str] | None, sync: bool = False) -> list[dict]:
     results = []
     target = await get_backend_async(backend)
     if backend == "wasm-simd-threads":
         # the helpers start only once the page returns to its event loop, and nothing below
-        # does: without this wait the whole suite ran on thread 0 alone in a fresh page
+        # does: without this wait the whole suite ran on thread 0 alone in a fresh page.  (The
+        # synchronous `run` cannot wait: it runs on the helpers that are ready.)
         from . import native
-        await native.set_threads(max(2, int(native.start(backend).threads)))
+        rt = native.start(backend)
+        want = max(2, int(rt.threads))
+        if int(rt.readyThreads()) < want and not sync:
+            await native.set_threads(want)
     for case in cases():
         if names and case.name not in names:
             continue

@@ -109,6 +109,7 @@ class GLPlan(SegmentedPlan):
                           if isinstance(it.call, (Conv, DepthwiseConv))}
         self.planes: dict[str, int] = {}          # (every map 1 plane while the planes are chosen)
         self.co_pad: dict[str, int] = {}          # conv heads' output channels padded to 8 (_channel_planes)
+        self._same_rows_as_residuals()
         self.planes = self._channel_planes()
         self.pool_pads, self.skipped = self._padded_pools()
         self.tex_planes: dict[int, int] = {}       # texture -> its planes (the free pool's key)
@@ -143,6 +144,22 @@ class GLPlan(SegmentedPlan):
             pt, pb, pl, pr = self.in_pads.get(b, (0, 0, 0, 0))
             return shape[0], shape[1] + pt + pb, shape[2] + pl + pr, 4
         return shape
+
+    def _same_rows_as_residuals(self):
+        """A conv reads its residual at its own output's grid position, so both must hold
+        the same pixels per grid row: where they would not (a split 6x6x256 conv output
+        whose residual, a max pool's output or an input, keeps image rows: palm detection's
+        blocks once their Prelu joined the conv), neither is split."""
+        convs = [it.call for it in self.lowered.items if isinstance(it.call, (Conv, DepthwiseConv))
+                 and it.call.residual is not None and it.call.residual.kind == "t"]
+        changed = True
+        while changed:
+            changed = False
+            for c in convs:
+                out, res = self.base(c.out.key), self.base(c.residual.key)
+                if self.pixel_rows(out) != self.pixel_rows(res):
+                    self.conv_macs[out] = self.conv_macs[res] = 0
+                    changed = True
 
     def pixel_rows(self, key) -> int | None:
         """Pixels per grid row of an NHWC tensor: its width (a grid row is an image row), or
