@@ -104,8 +104,12 @@ INLINE float neg_select(float v, float if_negative) {   // v < 0 (sign bit set) 
 // shared with a busy sibling hyperthread or preempted by the host) then simply claims
 // fewer chunks instead of holding every other thread at the barrier, which a fixed
 // split by thread id does (pthreadpool's work stealing has the same aim; this is a
-// simpler shared-counter version).  Four chunks per thread balance well and keep
-// each chunk's rows contiguous.  The partition never changes a result: every output
+// simpler shared-counter version).  Chunks shrink as the range runs out ("guided"
+// self-scheduling, Polychronopoulos & Kuck 1987): each claim takes the remaining units
+// over 2 x threads, at least one, so the first chunks are long runs of contiguous rows
+// and the last ones single units, and the threads finish within one unit of each other
+// (fixed chunks of n / 8 split a 7- or 14-row map 4:3 between two threads: faceres's and
+// MobileNetV2's last layers).  The partition never changes a result: every output
 // element is computed by the same code whichever thread claims it.
 // Consecutive ops that touch disjoint bytes run with no barrier between them (a "group":
 // the program marks each such op NO_BARRIER_AFTER); a thread done with its chunks of one
@@ -114,25 +118,28 @@ INLINE float neg_select(float v, float if_negative) {   // v < 0 (sign bit set) 
 // different ops of a group at once).
 enum { MAX_THREADS = 64, GROUP_MAX = 8 };
 extern int32_t* wt_work_counter[MAX_THREADS];   // per thread: its current op's counter (runtime.c)
-typedef struct { int n, chunk, nthreads, done; int32_t* counter; } Work;
+typedef struct { int n, nthreads, done; int32_t* counter; } Work;
 
 INLINE Work work_begin(int n, int tid, int nthreads) {
-  Work w = { n, MAX(1, (n + 4 * nthreads - 1) / (4 * nthreads)), nthreads, 0, wt_work_counter[tid] };
+  Work w = { n, nthreads, 0, wt_work_counter[tid] };
   return w;
 }
 
 INLINE int work_next(Work* w, int* begin, int* end) {
-  int first;
   if (w->nthreads == 1) {       // one thread: the whole range at once, no atomics
-    if (w->done) return 0;
+    if (w->done || w->n <= 0) return 0;
     w->done = 1;
-    first = 0;
-  } else {
-    first = __atomic_fetch_add(w->counter, 1, __ATOMIC_RELAXED) * w->chunk;
+    *begin = 0;
+    *end = w->n;
+    return 1;
   }
-  if (first >= w->n) return 0;
+  int first = __atomic_load_n(w->counter, __ATOMIC_RELAXED), size;
+  do {                          // the counter holds the next unclaimed unit
+    if (first >= w->n) return 0;
+    size = MAX(1, (w->n - first) / (2 * w->nthreads));
+  } while (!__atomic_compare_exchange_n(w->counter, &first, first + size, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
   *begin = first;
-  *end = MIN(w->n, first + (w->nthreads == 1 ? w->n : w->chunk));
+  *end = first + size;
   return 1;
 }
 
