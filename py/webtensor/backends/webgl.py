@@ -295,9 +295,8 @@ class GLPlan(SegmentedPlan):
                     or any(self.base(r) == key and r != key for r in it.reads):
                 return False
             co = self.shape_of(it.writes[0])[-1] if type(c) is Conv else c.g.C * c.MULT
-            ok = (type(c) is Conv or c.MULT == 1) and co % 4 == 0 and nhwc_grid(it.writes[0], 4)
-            # a residual is read at the output's pixels: the same pixels a grid row
-            return ok and (c.x == Ref("t", key) or self.pixel_rows(key) == self.pixel_rows(it.writes[0]))
+            # (a residual has its output's pixels a grid row: _same_rows_as_residuals)
+            return (type(c) is Conv or c.MULT == 1) and co % 4 == 0 and nhwc_grid(it.writes[0], 4)
 
         # the heads first: their readers' choice (reads_planes) sees their padded channels
         for i, it in enumerate(items):

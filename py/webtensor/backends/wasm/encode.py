@@ -465,18 +465,22 @@ EXTENTS = {
 }
 
 
+def operand_extents(item) -> list[tuple[str, object, int, int, bool]]:
+    """An encoded item's operands as its kernel touches them: [(argument, its value (an
+    Addr, or 0 where an optional one is left out), first byte, end byte relative to it,
+    written?)], from EXTENTS over the item's own argument words."""
+    op, args, _ = item
+    ints = SimpleNamespace(**{k: 0 if isinstance(v, Addr) else int(v) for k, v in args.items()})
+    return [(name, args[name], lo * esize, hi * esize, written)
+            for name, (lo, hi), esize, written in EXTENTS[op](ints)]
+
+
 def touched_bytes(encoded: Encoded, i: int, resolve) -> list[tuple[int, int, bool]]:
     """The activation bytes item i's kernel reads and writes once laid out (`resolve` gives
     an Addr's address): [(first, end, written?)].  Weights and the zero row are only read."""
-    op, args, _ = encoded.items[i]
-    ints = SimpleNamespace(**{k: 0 if isinstance(v, Addr) else int(v) for k, v in args.items()})
-    out = []
-    for name, (lo, hi), esize, written in EXTENTS[op](ints):
-        ref = args[name]
-        if isinstance(ref, Addr) and ref.kind == "t" and hi > lo:
-            at = resolve(ref)
-            out.append((at + lo * esize, at + hi * esize, written))
-    return out
+    return [(resolve(ref) + lo, resolve(ref) + hi, written)
+            for _, ref, lo, hi, written in operand_extents(encoded.items[i])
+            if isinstance(ref, Addr) and ref.kind == "t" and hi > lo]
 
 
 def barrier_free(touched: list[list[tuple[int, int, bool]]]) -> list[bool]:
@@ -507,10 +511,8 @@ def check_extents(encoded: Encoded, lowered: Lowered, specs, source: str) -> Non
     for item in encoded.items:
         if item is None:
             continue
-        op, args, label = item
-        ints = SimpleNamespace(**{k: 0 if isinstance(v, Addr) else int(v) for k, v in args.items()})
-        for name, (lo, hi), esize, written in EXTENTS[op](ints):
-            ref = args[name]
+        op, _, label = item
+        for name, ref, lo, hi, written in operand_extents(item):
             if not isinstance(ref, Addr):
                 if written or ref != 0:
                     raise ExecutionError(f"{source}: kernel {label} ({op}) has no buffer for {name}")
@@ -520,7 +522,7 @@ def check_extents(encoded: Encoded, lowered: Lowered, specs, source: str) -> Non
                     raise ExecutionError(f"{source}: kernel {label} ({op}) would write into the weights")
                 continue
             planned = slot_bytes(specs[base(ref.key)])
-            first, end = ref.extra + lo * esize, ref.extra + hi * esize
+            first, end = ref.extra + lo, ref.extra + hi
             if hi > lo and (first < 0 or end > planned):
                 raise ExecutionError(f"{source}: kernel {label} ({op}) would "
                                      f"{'write' if written else 'read'} bytes [{first}, {end}) of tensor "
