@@ -263,7 +263,8 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
                else e["setup"].get("threads"),
                "load_ms": round(e["setup"]["load_ms"], 1), "first_ms": round(e["setup"]["first_ms"], 1),
                "median_ms": round(statistics.median(ms), 2), "p90_ms": round(float(np.percentile(ms, 90)), 2),
-               "runs": len(ms), "peak_bytes": None, "max_abs_diff": None, "ua_memory_bytes": e.get("ua_memory")}
+               "runs": len(ms), "samples_ms": [round(t, 3) for t in ms],
+               "round_medians_ms": [round(t, 3) for t in e["rounds"]], "peak_bytes": None, "max_abs_diff": None, "ua_memory_bytes": e.get("ua_memory")}
         if e["engine"] == "webtensor-1t":
             row["threads"] = 1
         elif e["engine"] == "webtensor":
@@ -299,7 +300,7 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
         rows.append(row)
     one = next((r for r in rows if r["engine"] == "webtensor-1t"), None)
     if one:     # the pool's speed-up over one thread, from alternating batches
-        rows[0]["speedup_over_1_thread"] = round(one["median_ms"] / rows[0]["median_ms"], 3)
+        rows[0]["speedup_over_1_thread"] = round(1 / paired_ratio(rows[0], one), 3)
     # webtensor's agreement is the one with its first peer
     peers = [r for r in rows if r["engine"] not in ("webtensor", "webtensor-1t")]
     if peers:
@@ -307,9 +308,11 @@ def measure(model: str, backend: str, args, browser, base: str, wt_page, log) ->
     return rows
 
 
-def alternate(engines: list[dict], wt_page, args, batch: int = 5) -> None:
-    """Warm-up, then alternating batches so that drift hits every engine alike; each
-    engine's timings land in its "ms"."""
+def alternate(engines: list[dict], wt_page, args) -> None:
+    """Warm-up, then rounds of alternating batches so that drift hits every engine alike;
+    each engine's timings land in its "ms", each batch's median in its "rounds" (what
+    paired_ratio pairs)."""
+    batch = max(1, getattr(args, "batch", 5))
     for e in engines:
         # at least 3 runs and 0.5 s of them: a module used for the first time runs its
         # baseline-compiled code until the engine's optimising tier catches up (measured:
@@ -319,6 +322,7 @@ def alternate(engines: list[dict], wt_page, args, batch: int = 5) -> None:
         while sum(warm) < 500 and len(warm) < 60:
             warm += _time(e, wt_page, 3)
         e["ms"] = []
+        e["rounds"] = []
     for _ in range(max(1, -(-args.runs // batch))):
         for e in engines:
             # let the previous engine's thread pool go idle (XNNPACK's workers spin after
@@ -329,7 +333,9 @@ def alternate(engines: list[dict], wt_page, args, batch: int = 5) -> None:
             # both engines); each batch re-warms, unmeasured, so medians compare steady
             # state.  First-inference latency is reported separately (first ms).
             _time(e, wt_page, args.batch_warmup)
-            e["ms"] += _time(e, wt_page, batch)
+            ms = _time(e, wt_page, batch)
+            e["ms"] += ms
+            e["rounds"].append(statistics.median(ms))
             if e["engine"] == "machine":
                 e["one_ms"] += e["last_one_ms"]
 
@@ -374,7 +380,7 @@ def print_table(rows: list[dict]) -> None:
     for r in rows:
         base = next((p for p in rows if p["model"] == r["model"] and p["backend"] == r["backend"]
                      and p["engine"] in ("tfjs", "mediapipe")), None)
-        ratio = f"{r['median_ms'] / base['median_ms']:.2f}" if base and r["engine"] == "webtensor" else ""
+        ratio = f"{paired_ratio(r, base):.2f}" if base and r["engine"] == "webtensor" else ""
         mb = f"{r['peak_bytes'] / 1e6:.1f}" if r.get("peak_bytes") else "-"
         diff = f"{r['max_abs_diff']:.1e}" if r.get("max_abs_diff") is not None else "-"
         print(f"{r['model']:<18}{r['backend']:<19}{r['engine']:<11}{str(r['threads'] or '-'):>4}{r['load_ms']:>9.0f}"
@@ -403,6 +409,19 @@ def print_table(rows: list[dict]) -> None:
                   f"over the whole inference" + (f"; multiply-add loop peak {peak} GFLOP/s per core" if peak else ""))
 
 
+def paired_ratio(wt: dict, peer: dict) -> float:
+    """webtensor's time over the peer's: the median, over the rounds of the alternation, of
+    the two batches' medians measured side by side in that round.  This VM moves between
+    fast and slow spells of a second or more that hit both engines (measured: both at
+    4.0-4.8 ms for two batches, both at 7.5-8.0 for the next); a ratio of whole-run medians
+    mixes spells, one paired by round mostly does not.  Rows without rounds (MediaPipe's)
+    compare whole-run medians."""
+    a, b = wt.get("round_medians_ms"), peer.get("round_medians_ms")
+    if a and b and len(a) == len(b):
+        return statistics.median(x / y for x, y in zip(a, b))
+    return wt["median_ms"] / peer["median_ms"]
+
+
 def ratio_ranges(repeats: list[list[dict]]) -> list[dict]:
     """Per (model, backend, peer engine): webtensor's median over the peer's, one value per
     repeat (each measured side by side in that repeat), with min / median / max."""
@@ -417,7 +436,7 @@ def ratio_ranges(repeats: list[list[dict]]) -> list[dict]:
             wt = next((w for w in rows if w["engine"] == "webtensor" and w["model"] == r["model"]
                        and w["backend"] == r["backend"]), None)
             if wt:
-                out.setdefault((r["model"], r["backend"], r["engine"]), []).append(wt["median_ms"] / r["median_ms"])
+                out.setdefault((r["model"], r["backend"], r["engine"]), []).append(paired_ratio(wt, r))
     return [{"model": m, "backend": b, "peer": e, "ratios": [round(v, 3) for v in vs],
              "min": round(min(vs), 3), "median": round(statistics.median(vs), 3), "max": round(max(vs), 3)}
             for (m, b, e), vs in out.items()]
@@ -466,7 +485,9 @@ def main(argv=None) -> int:
     ap.add_argument("--backends", default="wasm,wasm-simd,wasm-simd-threads")
     ap.add_argument("--threads", type=int, default=0, help="threads for wasm-simd-threads (0: the browser's cores)")
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
-    ap.add_argument("--batch-warmup", type=int, default=2, help="unmeasured runs before each batch of 5")
+    ap.add_argument("--batch", type=int, default=5,
+                    help="timed runs per engine in each round of the alternation (--runs / --batch rounds)")
+    ap.add_argument("--batch-warmup", type=int, default=2, help="unmeasured runs before each batch")
     ap.add_argument("--quick", action="store_true", help="a one-minute smoke run (5 runs, BlazeFace)")
     ap.add_argument("--ua-memory", action="store_true",
                     help="also record performance.measureUserAgentSpecificMemory() per page (slow: waits for a GC)")

@@ -90,7 +90,8 @@ def measure_mediapipe(model: str, backend: str, args, browser, base: str, wt_pag
                "threads": (args.threads if backend == "wasm-simd-threads" else 1) if e["engine"] == "webtensor" else 1,
                "load_ms": round(e["setup"]["load_ms"], 1), "first_ms": round(e["setup"]["first_ms"], 1),
                "median_ms": round(statistics.median(ms), 2), "p90_ms": round(float(np.percentile(ms, 90)), 2),
-               "runs": len(ms), "peak_bytes": None, "max_abs_diff": None, "ua_memory_bytes": None,
+               "runs": len(ms), "round_medians_ms": [round(t, 3) for t in e["rounds"]],
+               "peak_bytes": None, "max_abs_diff": None, "ua_memory_bytes": None,
                "detections": len(wt_faces if e["engine"] == "webtensor" else mp_faces), "iou": ious,
                "detections_agree": agree}
         if e["engine"] == "webtensor":

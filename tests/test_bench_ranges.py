@@ -1,5 +1,6 @@
-"""bench --repeat: each ratio is webtensor's median over its peer's in the same repeat."""
-from bench.harness import ratio_ranges
+"""bench --repeat: each ratio is webtensor's time over its peer's in the same repeat, paired by
+round of the alternation where the rows have rounds."""
+from bench.harness import paired_ratio, ratio_ranges
 
 
 def row(engine, ms, model="m", backend="wasm"):
@@ -29,3 +30,16 @@ def test_the_machines_two_thread_ceiling_is_kept_per_repeat_as_a_speed_up():
     assert by_peer["machine"]["ratios"] == [1.9, 1.4, 1.7]
     assert (by_peer["machine"]["min"], by_peer["machine"]["median"], by_peer["machine"]["max"]) == (1.4, 1.7, 1.9)
     assert by_peer["webtensor-1t"]["ratios"] == [0.5, 0.667, 0.571]
+
+
+def test_a_ratio_pairs_the_batches_of_each_round():
+    """A slow spell that hits both engines in round 2 moves neither round's ratio; the
+    whole-run medians would give 6 / 5 = 1.2."""
+    wt = {**row("webtensor", 6), "round_medians_ms": [4, 8, 4.2]}
+    peer = {**row("tfjs", 5), "round_medians_ms": [5, 10, 5]}
+    assert paired_ratio(wt, peer) == 0.8
+    (s,) = ratio_ranges([[wt, peer]])
+    assert s["ratios"] == [0.8]
+    # rounds that do not line up (or are missing) fall back to the medians
+    assert paired_ratio(row("webtensor", 6), peer) == 1.2
+    assert paired_ratio({**wt, "round_medians_ms": [4, 8]}, peer) == 1.2
