@@ -149,8 +149,8 @@ def test_arena_never_overlaps_live_tensors(name):
     base = lambda k: low.aliases.get(k, k)
     end = len(low.items)
     life = {}
-    for k in plan.input_keys:
-        life[base(k)] = [-1, end]
+    for k in plan.input_keys:          # copied in before the first kernel, free after its last read
+        life[base(k)] = [-1, -1]
     for i, it in enumerate(low.items):
         for k in it.writes + it.reads:
             lo, hi = life.get(base(k), [i, i])
@@ -181,6 +181,21 @@ def test_arena_never_overlaps_live_tensors(name):
         # is the separable call's own input, which later rows still read: never in place)
         assert shared >= 3
         assert sum(isinstance(it.call, SeparableConv) for it in low.items) >= 10
+
+
+def test_a_model_inputs_slot_frees_after_its_last_read():
+    """emotion's 64x64x1 input is read by its stem conv alone: the bytes are reused later,
+    and the arena is the 976,384 bytes its largest block holds at once (two 29x29x128
+    maps and the 15x15x128 residual), not that plus the input's 16 KB."""
+    model = webtensor.read_graph_model(HUMAN_MODELS / "emotion.json")
+    plan = next(iter(model._plans.values()))
+    low = Lowering(plan).run()
+    offsets, arena, _ = plan_arena(low, plan.specs, plan.input_keys, plan.output_keys)
+    (x,) = [low.aliases.get(k, k) for k in plan.input_keys]
+    lo, hi = offsets[x], offsets[x] + 64 * 64 * 4
+    assert any(k != x and offsets[k] < hi and lo < offsets[k] + int(np.prod(plan.specs[k].shape)) * 4
+               for k in offsets)
+    assert arena == 2 * 29 * 29 * 128 * 4 + 15 * 15 * 128 * 4
 
 
 def test_blazeface_lowers_to_fused_kernels_without_fallbacks():

@@ -65,9 +65,11 @@ def plan_arena(lowered, specs, input_keys, output_keys, reuse: bool = True,
     first: dict[str, int] = {}
     last: dict[str, int] = {}
     end = len(lowered.items)
+    # a model input is copied in before the first kernel and its slot frees after its
+    # last read, like any tensor's (emotion's 16 KB input no longer outlives the stem)
     for k in input_keys:
         first[base(k)] = -1
-        last[base(k)] = end
+        last[base(k)] = -1
     for i, item in enumerate(lowered.items):
         for k in item.writes:
             first.setdefault(base(k), i)
@@ -80,12 +82,10 @@ def plan_arena(lowered, specs, input_keys, output_keys, reuse: bool = True,
     sizes = {k: slot_span(specs[k]) + guard for k in first}
     naive = sum(sizes.values())
     # in place: an output joins its input's slot (one group, one lifetime) when the input's
-    # last read is this kernel, both are 4-byte tensors of one slot size, and neither is a
-    # model input (inputs stay whole for the whole run)
+    # last read is this kernel and both are tensors of one element size and slot size
     group: dict[str, str] = {}
     root = lambda k: root(group[k]) if k in group else k
     if reuse and not guard:
-        inputs = {base(k) for k in input_keys}
         for i, item in enumerate(lowered.items):
             if item.call is None:
                 continue
@@ -93,7 +93,7 @@ def plan_arena(lowered, specs, input_keys, output_keys, reuse: bool = True,
                 if out.kind != "t" or src.kind != "t" or out.offset or src.offset:
                     continue
                 o, r = base(out.key), base(src.key)
-                if (o == r or o not in first or r not in first or r in inputs or first[o] != i or last[r] != i
+                if (o == r or o not in first or r not in first or first[o] != i or last[r] != i
                         or sizes[o] != sizes[r] or o in group or np.dtype(specs[o].dtype).itemsize
                         != np.dtype(specs[r].dtype).itemsize or slot_bytes(specs[o]) != slot_bytes(specs[r])):
                     continue
