@@ -198,6 +198,22 @@ def test_a_model_inputs_slot_frees_after_its_last_read():
     assert arena == 2 * 29 * 29 * 128 * 4 + 15 * 15 * 128 * 4
 
 
+def test_all_zero_weights_are_the_zero_row():
+    """Keras' separable convs have no depthwise bias: emotion's four zero vectors point at
+    the zero row (grown to the longest) instead of being uploaded; nothing uploaded is all
+    zeros, and the zero row is at least as long as each vector it stands for."""
+    from webtensor.backends.wasm.encode import Addr
+    model = webtensor.read_graph_model(HUMAN_MODELS / "emotion.json")
+    plan = next(iter(model._plans.values()))
+    low = Lowering(plan, plan.optimize, supports).run()
+    enc = encode(low, plan.constants)
+    assert not any(w.dtype.itemsize == 4 and not w.view(np.int32).any() for w in enc.weights)
+    seps = [(args, it) for (op, args, _), it in zip((i for i in enc.items if i), (it for it in low.items if it.call))
+            if op == "OP_SEPCONV"]
+    assert len(seps) == 4 and all(args["dbias"] == Addr("z") for args, _ in seps)
+    assert enc.zero_floats >= max(it.call.dw.bias.size for _, it in seps)
+
+
 def test_blazeface_lowers_to_fused_kernels_without_fallbacks():
     model = webtensor.read_graph_model(HUMAN_MODELS / "blazeface.json")
     low = Lowering(next(iter(model._plans.values())), supports=supports).run()

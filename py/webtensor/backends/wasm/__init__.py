@@ -120,7 +120,7 @@ class CompiledPlan(SegmentedPlan):
             return self.address(w.key) + w.extra
         if w.kind == "w":
             return self.w_addr[w.key] + w.extra
-        return self.zero_addr
+        return self.zero_addr + w.extra
 
     def _program(self, ops: list[tuple[list[int], object, list]]) -> tuple[int, list, int]:
         """One program in wasm memory: (its address, the lowered items it runs, the barriers

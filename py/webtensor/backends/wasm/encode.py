@@ -131,7 +131,9 @@ class Encoder:
         self.zero_floats = 4
 
     def weight(self, array: np.ndarray, pack=None, tag: str = "") -> Addr:
-        """Upload `pack(array)` (or the array) once per source array and packing."""
+        """Upload `pack(array)` (or the array) once per source array and packing.  An
+        all-zero array of 4-byte words is the zero row instead (grown to hold it): Keras'
+        separable convs have no depthwise bias, and emotion's four zero vectors were 2.3 KB."""
         key = (tag, id(array))
         idx = self._ids.get(key)
         if idx is None:
@@ -142,16 +144,21 @@ class Encoder:
                 arr = arr.astype(np.float32, copy=False)
             elif arr.dtype.kind in "iu" and arr.dtype != I8:
                 arr = arr.astype(np.int32, copy=False)
-            idx = self._ids[key] = len(self.weights)
-            self.weights.append(arr)
             self._keep.append(array)
-        return Addr("w", idx)
+            if arr.dtype.itemsize == 4 and arr.size and not arr.view(np.int32).any():
+                self.zero_floats = max(self.zero_floats, arr.size)
+                idx = self._ids[key] = -1
+            else:
+                idx = self._ids[key] = len(self.weights)
+                self.weights.append(arr)
+        return Addr("z") if idx < 0 else Addr("w", idx)
 
     def ref(self, ref: Ref | None, esize: int = 4):
         if ref is None:
             return 0                                     # an optional input left out
         if ref.kind == "c":
-            return Addr("w", self.weight(self.constants[ref.key]).key, ref.offset * esize)
+            w = self.weight(self.constants[ref.key])
+            return Addr(w.kind, w.key, ref.offset * esize)
         return Addr("t", ref.key, ref.offset * esize)
 
 
