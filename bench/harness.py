@@ -423,8 +423,8 @@ def paired_ratio(wt: dict, peer: dict) -> float:
 
 
 def ratio_ranges(repeats: list[list[dict]]) -> list[dict]:
-    """Per (model, backend, peer engine): webtensor's median over the peer's, one value per
-    repeat (each measured side by side in that repeat), with min / median / max."""
+    """Per (model, backend, peer engine): webtensor's time over the peer's (paired_ratio),
+    one value per repeat (each measured side by side in that repeat), with min / median / max."""
     out: dict[tuple, list[float]] = {}
     for rows in repeats:
         for r in rows:
