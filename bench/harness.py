@@ -312,7 +312,7 @@ def alternate(engines: list[dict], wt_page, args) -> None:
     """Warm-up, then rounds of alternating batches so that drift hits every engine alike;
     each engine's timings land in its "ms", each batch's median in its "rounds" (what
     paired_ratio pairs)."""
-    batch = max(1, getattr(args, "batch", 5))
+    batch = max(1, args.batch)
     for e in engines:
         # at least 3 runs and 0.5 s of them: a module used for the first time runs its
         # baseline-compiled code until the engine's optimising tier catches up (measured:

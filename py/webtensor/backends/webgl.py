@@ -157,9 +157,9 @@ class GLPlan(SegmentedPlan):
             changed = False
             for c in convs:
                 out, res = self.base(c.out.key), self.base(c.residual.key)
-                if self.pixel_rows(out) != self.pixel_rows(res):
+                if self.pixel_rows(out) != self.pixel_rows(res) and (self.conv_macs.get(out) or self.conv_macs.get(res)):
                     self.conv_macs[out] = self.conv_macs[res] = 0
-                    changed = True
+                    changed = True         # (only when a split was undone: the loop ends)
 
     def pixel_rows(self, key) -> int | None:
         """Pixels per grid row of an NHWC tensor: its width (a grid row is an image row), or
