@@ -37,6 +37,8 @@ enum Opcode {
   OP_SEPCONV = 19,    // depthwise conv -> 1x1 conv in one pass, the depthwise rows in a scratch
   OP_CONVPOOL = 20,   // conv -> 2x2 stride-2 max pool in one pass, a window's 4 conv pixels per block
   OP_EXPDW = 21,      // 1x1 conv -> strided depthwise conv in one pass, the expanded rows in a ring
+  OP_WINOGRAD = 22,   // 3x3 stride-1 conv in the Winograd domain, F(2x2, 3x3), op_conv's words
+  OP_WINOPOOL = 23,   // op_winograd -> 2x2 stride-2 max pool, op_convpool's words
 };
 // A program op's first word: its opcode, and this flag where the next op touches none of the
 // bytes this op (and the rest of its group) writes, nor writes what they read: no barrier
@@ -353,3 +355,5 @@ void op_topk(const int32_t* a, int tid, int nthreads);
 void op_sepconv(const int32_t* a, int tid, int nthreads);
 void op_convpool(const int32_t* a, int tid, int nthreads);
 void op_expdw(const int32_t* a, int tid, int nthreads);
+void op_winograd(const int32_t* a, int tid, int nthreads);
+void op_winopool(const int32_t* a, int tid, int nthreads);

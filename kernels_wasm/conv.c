@@ -322,6 +322,277 @@ void op_conv(const int32_t* a, int tid, int nthreads) { conv_run(a, tid, nthread
 // a VALID pool: an odd last row or column of the map is dropped); residual unused
 void op_convpool(const int32_t* a, int tid, int nthreads) { conv_run(a, tid, nthreads, 1); }
 
+// ---- Winograd F(2x2, 3x3): op_winograd, op_winopool ----
+// A 3x3 stride-1 conv computes each 2x2 block of outputs (a "tile") from its 4x4 input
+// patch d in the Winograd domain: V = Bt d B per input channel, M = the sum over channels
+// of V * U (16 GEMMs of depth C, one per point xi of the 4x4 domain), Y = At M A.  That is
+// 16 multiply-adds per (input, output) channel pair for 4 outputs instead of 36 (Lavin &
+// Gray, "Fast Algorithms for Convolutional Neural Networks", 2015: the F(2x2, 3x3)
+// transforms are theirs, the code is ours; XNNPACK, TF.js's wasm engine, convolves
+// directly).  The transformed filter U = G g Gt is 16/9 the size of the filter; rather
+// than upload it (emotion's peak memory would pass TF.js's), each thread computes it, for
+// a group of 8-channel panels, into its stack when it starts on that group (~1 % of the
+// conv's work).  A 2x2 max pool after the conv (op_winopool) takes each tile's four
+// pixels: a tile is exactly one VALID pool window.
+// A non-finite value in a patch spreads through the transforms to all four outputs of its
+// tile (Inf - Inf = NaN) where a direct conv confines it to the windows that hold it: a
+// tile whose outputs are not all finite is recomputed directly (op_conv's sum), so NaN and
+// Inf land where the reference puts them, and overflow there is the direct conv's.
+// args: as op_conv's, with KH = KW = 3, SH = SW = DH = DW = 1 and C <= WINO_MAX_C (the
+// encoder's choice, encode.winograd_ok); op_winopool's `out` as op_convpool's.
+#define WINO_U_FLOATS 32768              // transformed filter held per thread: 128 KiB of stack
+#define WINO_MAX_C (WINO_U_FLOATS / 128) // at least one 8-channel panel of U fits
+// Tiles per block: SIMD, the microkernel's MR rows; scalar, 1 x 8 microkernel calls that
+// reuse each row of U from L1 for the block's tiles (one tile at a time streamed all of U
+// from L2 per tile: emotion's 3x3 conv took 2.1 ms, not 1.6)
+#define WT MR
+
+// U for panels [cb0, cb0 + np) at u, [panel][xi][c][8], from op_conv's packed filter
+// ([CO8][3][3][C][8]): G g Gt with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+static void wino_filter(float* u, const float* w, int C, int cb0, int np) {
+  const size_t xs = (size_t)C * 8;       // U's stride from one point xi to the next
+  for (int p = 0; p < np; p++) {
+    const float* g = w + (size_t)(cb0 + p) * 9 * xs;
+    float* up = u + (size_t)p * 16 * xs;
+    for (int c = 0; c < C; c++)
+      for (int j = 0; j < 8; j++) {
+        float t[4][3];
+        for (int kw = 0; kw < 3; kw++) {
+          const float g0 = g[(0 * 3 + kw) * xs + c * 8 + j], g1 = g[(1 * 3 + kw) * xs + c * 8 + j],
+                      g2 = g[(2 * 3 + kw) * xs + c * 8 + j];
+          t[0][kw] = g0;
+          t[1][kw] = 0.5f * (g0 + g1 + g2);
+          t[2][kw] = 0.5f * (g0 - g1 + g2);
+          t[3][kw] = g2;
+        }
+        for (int r = 0; r < 4; r++) {
+          float* o = up + (size_t)r * 4 * xs + c * 8 + j;
+          o[0] = t[r][0];
+          o[xs] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+          o[2 * xs] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+          o[3 * xs] = t[r][2];
+        }
+      }
+  }
+}
+
+// The input transform of one tile into slot t of v ([xi][WT][C]): V = Bt d B with
+// Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; d[k] is the patch's pixel (k / 4, k % 4),
+// a row of C floats (the zero row outside the input).
+#ifdef __wasm_simd128__
+#define WV v128_t
+#define WLOAD(p) wasm_v128_load(p)
+#define WSTORE(p, v) wasm_v128_store((p), (v))
+#define WADD wasm_f32x4_add
+#define WSUB wasm_f32x4_sub
+#define WSTEP 4
+#else
+#define WV float
+#define WLOAD(p) (*(p))
+#define WSTORE(p, v) (*(p) = (v))
+#define WADD(a, b) ((a) + (b))
+#define WSUB(a, b) ((a) - (b))
+#define WSTEP 1
+#endif
+#define WINO_INPUT_STEP(T, LOAD, STORE, ADD, SUB)                                                     \
+  {                                                                                                   \
+    T e[4][4];                                                                                        \
+    for (int s = 0; s < 4; s++) {                                                                     \
+      const T d0 = LOAD(d[s] + c), d1 = LOAD(d[4 + s] + c), d2 = LOAD(d[8 + s] + c), d3 = LOAD(d[12 + s] + c); \
+      e[0][s] = SUB(d0, d2);                                                                          \
+      e[1][s] = ADD(d1, d2);                                                                          \
+      e[2][s] = SUB(d2, d1);                                                                          \
+      e[3][s] = SUB(d1, d3);                                                                          \
+    }                                                                                                 \
+    for (int r = 0; r < 4; r++) {                                                                     \
+      float* o = v + ((size_t)(r * 4) * WT + t) * C + c;                                              \
+      STORE(o, SUB(e[r][0], e[r][2]));                                                                \
+      STORE(o + (size_t)WT * C, ADD(e[r][1], e[r][2]));                                               \
+      STORE(o + (size_t)2 * WT * C, SUB(e[r][2], e[r][1]));                                           \
+      STORE(o + (size_t)3 * WT * C, SUB(e[r][1], e[r][3]));                                           \
+    }                                                                                                 \
+  }
+#define SLOAD(p) (*(p))
+#define SSTORE(p, v) (*(p) = (v))
+#define SADD(a, b) ((a) + (b))
+#define SSUB(a, b) ((a) - (b))
+
+static void wino_input(float* v, const float* const* d, int t, int C) {
+  int c = 0;
+  for (; c + WSTEP <= C; c += WSTEP) WINO_INPUT_STEP(WV, WLOAD, WSTORE, WADD, WSUB)
+  for (; c < C; c++) WINO_INPUT_STEP(float, SLOAD, SSTORE, SADD, SSUB)
+}
+
+// One output pixel's panel computed directly, as op_conv sums it (taps in order, channels
+// in order): the fallback for tiles with a non-finite output.
+static void wino_direct(float y[8], const float* xn, const float* wp, const float* bias8, int oh, int ow, int H, int W,
+                        int C, int PT, int PL) {
+  for (int j = 0; j < 8; j++) y[j] = bias8[j];
+  for (int kh = 0; kh < 3; kh++)
+    for (int kw = 0; kw < 3; kw++) {
+      const int ih = oh - PT + kh, iw = ow - PL + kw;
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+      const float* row = xn + ((size_t)ih * W + iw) * C;
+      const float* wt = wp + (size_t)(kh * 3 + kw) * C * 8;
+      for (int c = 0; c < C; c++)
+        for (int j = 0; j < 8; j++) y[j] += row[c] * wt[c * 8 + j];
+    }
+}
+
+// M for one 8-channel panel: per point xi, the block's WT tiles' V rows (depth C) times
+// U's panel (its own function: inlined into wino_run, V8 kept fewer of the microkernel's
+// accumulators in registers).
+static __attribute__((noinline)) void wino_gemm(float m[16][WT][8], const float* v, const float* up, int C) {
+  const size_t xs = (size_t)C * 8;
+  for (int xi = 0; xi < 16; xi++) {
+#ifdef __wasm_simd128__
+    const float* rows[MR];
+    v128_t acc[MR][2];
+    for (int t = 0; t < MR; t++) {
+      rows[t] = v + ((size_t)xi * WT + t) * C;
+      acc[t][0] = acc[t][1] = wasm_f32x4_splat(0.0f);
+    }
+    gemm_block_madd(acc, rows, up + xi * xs, C);
+    for (int t = 0; t < MR; t++) {
+      wasm_v128_store(m[xi][t], acc[t][0]);
+      wasm_v128_store(m[xi][t] + 4, acc[t][1]);
+    }
+#else
+    for (int t = 0; t < WT; t++) {
+      const float* row = v + ((size_t)xi * WT + t) * C;
+      for (int j = 0; j < 8; j++) m[xi][t][j] = 0.0f;
+      panel_1x8(m[xi][t], &row, 1, up + xi * xs, C, 0);
+    }
+#endif
+  }
+}
+
+// Y = At M A (At = [1 1 1 0; 0 1 -1 -1]) plus the bias, for tile t of the block and one
+// 8-channel panel: y[q] is pixel (q / 2, q % 2).  -> whether all 32 values are finite.
+static int wino_output(float y[4][8], float m[16][WT][8], int t, const float* bias8) {
+#ifdef __wasm_simd128__
+  v128_t bad = wasm_f32x4_splat(0.0f);
+  for (int j = 0; j < 8; j += 4) {
+    v128_t p0[4], p1[4];
+    for (int s = 0; s < 4; s++) {
+      const v128_t a = wasm_v128_load(m[s][t] + j), b = wasm_v128_load(m[4 + s][t] + j),
+                   c = wasm_v128_load(m[8 + s][t] + j), d = wasm_v128_load(m[12 + s][t] + j);
+      p0[s] = wasm_f32x4_add(wasm_f32x4_add(a, b), c);
+      p1[s] = wasm_f32x4_sub(wasm_f32x4_sub(b, c), d);
+    }
+    const v128_t bv = wasm_v128_load(bias8 + j);
+    const v128_t yv[4] = {
+        wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(p0[0], p0[1]), p0[2]), bv),
+        wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(p0[1], p0[2]), p0[3]), bv),
+        wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(p1[0], p1[1]), p1[2]), bv),
+        wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(p1[1], p1[2]), p1[3]), bv)};
+    for (int q = 0; q < 4; q++) {
+      wasm_v128_store(y[q] + j, yv[q]);
+      bad = wasm_v128_or(bad, wasm_f32x4_ne(wasm_f32x4_sub(yv[q], yv[q]), wasm_f32x4_splat(0.0f)));  // Inf, NaN
+    }
+  }
+  return !wasm_v128_any_true(bad);
+#else
+  int finite = 1;
+  for (int j = 0; j < 8; j++) {
+    float p0[4], p1[4];
+    for (int s = 0; s < 4; s++) {
+      p0[s] = m[s][t][j] + m[4 + s][t][j] + m[8 + s][t][j];
+      p1[s] = m[4 + s][t][j] - m[8 + s][t][j] - m[12 + s][t][j];
+    }
+    y[0][j] = p0[0] + p0[1] + p0[2] + bias8[j];
+    y[1][j] = p0[1] - p0[2] - p0[3] + bias8[j];
+    y[2][j] = p1[0] + p1[1] + p1[2] + bias8[j];
+    y[3][j] = p1[1] - p1[2] - p1[3] + bias8[j];
+    for (int q = 0; q < 4; q++) finite &= (y[q][j] - y[q][j]) == 0.0f;   // false for Inf and NaN
+  }
+  return finite;
+#endif
+}
+
+static void wino_run(const int32_t* a, int tid, int nthreads, int pool) {
+  CONV_ARGS(a)
+  (void)KH; (void)KW; (void)SH; (void)SW; (void)DH; (void)DW;
+  const int CO8 = (CO + 7) / 8, TH = pool ? OH / 2 : (OH + 1) / 2, TW = pool ? OW / 2 : (OW + 1) / 2;
+  const int tiles = N * TH * TW, blocks = (tiles + WT - 1) / WT;
+  const int gp = MIN(CO8, WINO_U_FLOATS / (128 * C)), groups = (CO8 + gp - 1) / gp;
+  const size_t xs = (size_t)C * 8;
+  float u[WINO_U_FLOATS];
+  float v[16 * WT * WINO_MAX_C];
+  float m[16][WT][8];
+  int have = -1;                         // the group whose U is in u
+  int u0, u1;
+  FOR_WORK(groups * blocks, u0, u1) {
+    for (int unit = u0; unit < u1; unit++) {
+      const int grp = unit / blocks, t0 = (unit % blocks) * WT, nt = MIN(WT, tiles - t0);
+      const int cb0 = grp * gp, np = MIN(gp, CO8 - cb0);
+      if (grp != have) {
+        wino_filter(u, w, C, cb0, np);
+        have = grp;
+      }
+      int tn[WT], toh[WT], tow[WT];
+      for (int t = 0; t < WT; t++) {     // slots past the last tile repeat it (computed, not stored)
+        const int tile = t0 + MIN(t, nt - 1), rem = tile % (TH * TW);
+        tn[t] = tile / (TH * TW);
+        toh[t] = 2 * (rem / TW);
+        tow[t] = 2 * (rem % TW);
+        const float* d[16];
+        const float* xn = x + (size_t)tn[t] * H * W * C;
+        for (int k = 0; k < 16; k++) {
+          const int ih = toh[t] - PT + k / 4, iw = tow[t] - PL + k % 4;
+          d[k] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? xn + ((size_t)ih * W + iw) * C : zero;
+        }
+        wino_input(v, d, t, C);
+      }
+      for (int p = 0; p < np; p++) {
+        const int cb = cb0 + p, co0 = cb * 8, ncols = MIN(8, CO - co0);
+        const float* up = u + (size_t)p * 16 * xs;
+        wino_gemm(m, v, up, C);
+        for (int t = 0; t < nt; t++) {
+          float y[4][8];
+          const int finite = wino_output(y, m, t, bias + co0);
+          const int n = tn[t], oh0 = toh[t], ow0 = tow[t];
+          const float* xn = x + (size_t)n * H * W * C;
+          if (!finite)
+            for (int q = 0; q < 4; q++)
+              if (oh0 + q / 2 < OH && ow0 + q % 2 < OW)
+                wino_direct(y[q], xn, w + (size_t)cb * 9 * xs, bias + co0, oh0 + q / 2, ow0 + q % 2, H, W, C, PT, PL);
+          if (pool) {
+            float* o = out + (((size_t)n * (OH / 2) + oh0 / 2) * (OW / 2) + ow0 / 2) * CO + co0;
+#ifdef __wasm_simd128__
+            v128_t acc[MR][2];
+            for (int q = 0; q < 4; q++) {
+              acc[q][0] = wasm_v128_load(y[q]);
+              acc[q][1] = wasm_v128_load(y[q] + 4);
+            }
+            store_pooled_panel(o, alpha, co0, ncols, acc, act, param);
+#else
+            float act4[4][8];
+            for (int q = 0; q < 4; q++) store_activated(act4[q], y[q], 0, ncols, act, param, alpha ? alpha + co0 : 0);
+            for (int j = 0; j < ncols; j++) o[j] = max_f(max_f(act4[0][j], act4[1][j]), max_f(act4[2][j], act4[3][j]));
+#endif
+            continue;
+          }
+          for (int q = 0; q < 4; q++) {
+            const int oh = oh0 + q / 2, ow = ow0 + q % 2;
+            if (oh >= OH || ow >= OW) continue;
+            const size_t o = (((size_t)n * OH + oh) * OW + ow) * CO + co0;
+#ifdef __wasm_simd128__
+            store_panel(out + o, residual ? residual + o : 0, alpha, co0, ncols, wasm_v128_load(y[q]),
+                        wasm_v128_load(y[q] + 4), act, param);
+#else
+            store_activated(out + o, y[q], residual ? residual + o : 0, ncols, act, param, alpha ? alpha + co0 : 0);
+#endif
+          }
+        }
+      }
+    }
+  }
+}
+
+void op_winograd(const int32_t* a, int tid, int nthreads) { wino_run(a, tid, nthreads, 0); }
+void op_winopool(const int32_t* a, int tid, int nthreads) { wino_run(a, tid, nthreads, 1); }
+
 // Depthwise epilogue for 4 channels at c: residual, activation, store.
 #ifdef __wasm_simd128__
 INLINE void dw_store4(float* o, const float* res, const float* alpha, int c, v128_t acc, int act, float param) {

@@ -32,6 +32,8 @@ static void dispatch(int op, const int32_t* args, int tid, int nthreads) {
     case OP_SEPCONV: op_sepconv(args, tid, nthreads); break;
     case OP_CONVPOOL: op_convpool(args, tid, nthreads); break;
     case OP_EXPDW: op_expdw(args, tid, nthreads); break;
+    case OP_WINOGRAD: op_winograd(args, tid, nthreads); break;
+    case OP_WINOPOOL: op_winopool(args, tid, nthreads); break;
     default: __builtin_trap();   // Python validated the program: an unknown opcode is a bug
   }
 }

@@ -634,6 +634,35 @@ def tile_cases(rng) -> list[Case]:
     x[0, 2, 3, 5], x[0, 4, 1, 0], x[0, 0, 0, 16] = np.nan, np.inf, -np.inf
     out.append(Case("tiles: conv2d NaN/Inf 6x6x17->34", [Node("y", "Conv2D", ["x:0", "w:0"], conv)],
                     {"x": x}, {"w": _rand(rng, 3, 3, 17, 34)}, ["y:0"], TOL_ACCUM, ["Conv2D"]))
+    # Winograd F(2x2, 3x3) tiles (wasm's op_winograd: 3x3 stride 1, >= 8 input channels):
+    # odd maps (a last tile half outside), VALID and SAME, output channels off the 8-panel,
+    # more input channels than one panel group of the transformed filter holds (256: a
+    # group per panel), a residual, and a pool that takes a tile per window
+    for (h, w, c, co, pad) in [(11, 9, 32, 20, "VALID"), (7, 10, 12, 13, "SAME"), (4, 5, 256, 20, "SAME")]:
+        out.append(Case(f"winograd: conv2d 3x3 {h}x{w}x{c}->{co} {pad}",
+                        [Node("y", "Conv2D", ["x:0", "w:0"], {**conv, "padding": pad})],
+                        {"x": _rand(rng, 1, h, w, c)}, {"w": _rand(rng, 3, 3, c, co)}, ["y:0"], TOL_ACCUM, ["Conv2D"]))
+    out.append(Case("winograd: conv 3x3 -> add residual -> relu 7x8x10->33", [
+        Node("c", "Conv2D", ["x:0", "w:0"], conv), Node("a", "AddV2", ["c:0", "r:0"], {}),
+        Node("y", "Relu", ["a:0"], {})],
+        {"x": _rand(rng, 1, 7, 8, 10), "r": _rand(rng, 1, 7, 8, 33)}, {"w": _rand(rng, 3, 3, 10, 33)}, ["y:0"],
+        TOL_ACCUM, ["Conv2D", "AddV2", "Relu"]))
+    # Non-finite inputs: a transform spreads one through its whole tile where a direct conv
+    # keeps it in the windows that hold it (a NaN at a tile's corner pixel reaches one of
+    # the tile's four outputs directly, all four through the transforms); and a pixel 40x
+    # its neighbours (the transforms' rounding scales with a tile's largest input)
+    x = _rand(rng, 1, 9, 10, 9)
+    x[0, 3, 3, 2], x[0, 0, 9, 0], x[0, 8, 0, 8], x[0, 5, 6, 4] = np.nan, np.inf, -np.inf, 40.0
+    out.append(Case("winograd: conv2d 3x3 NaN/Inf at tile corners 9x10x9->11 VALID",
+                    [Node("y", "Conv2D", ["x:0", "w:0"], {**conv, "padding": "VALID"})],
+                    {"x": x}, {"w": _rand(rng, 3, 3, 9, 11)}, ["y:0"], TOL_ACCUM, ["Conv2D"]))
+    x = _rand(rng, 1, 13, 11, 16, lo=-3, hi=3)
+    x[0, 4, 4, 1], x[0, 9, 2, 15] = np.nan, np.inf
+    out.append(Case("winograd: conv 3x3 VALID 13x11x16->12 LeakyRelu -> MaxPool VALID (odd map, NaN/Inf)", [
+        Node("c", "_FusedConv2D", ["x:0", "w:0", "b:0"], {**conv, "padding": "VALID",
+                                                          "fused_ops": ["BiasAdd", "LeakyRelu"], "leakyrelu_alpha": 0.2}),
+        Node("y", "MaxPool", ["c:0"], {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"})],
+        {"x": x}, {"w": _rand(rng, 3, 3, 16, 12), "b": _rand(rng, 12)}, ["y:0"], TOL_ACCUM, ["_FusedConv2D", "MaxPool"]))
     for (m, k, n) in [(33, 45, 40), (70, 9, 17)]:
         out.append(Case(f"tiles: MatMul {m}x{k}x{n}", [Node("y", "MatMul", ["a:0", "b:0"], {})],
                         {"a": _rand(rng, m, k)}, {"b": _rand(rng, k, n)}, ["y:0"], TOL_ACCUM, ["MatMul"]))
@@ -946,14 +975,16 @@ def run(backend: str, names: list[str] | None = None) -> list[dict]:
 async def run_async(backend: str, names: list[str] | None = None, webgl_alternates: bool = False,
                     sync: bool = False) -> list[dict]:
     """`run` through `execute_async`: the way to run the suite on WebGPU.  Every plan runs on
-    the whole thread pool, however small (the kernels' work splits are what is tested), and
+    the whole thread pool, however small (the kernels' work splits are what is tested), every
+    3x3 stride-1 conv of 8 or more input channels in wasm's Winograd kernel, and
     every WebGL conv shares its filter fetches between 4 rows (ROWS 4), maps of few rows
     split into more grid rows (SEG) and padded convs draw interior and frame apart;
     `webgl_alternates=True` runs the other paths: ROWS 1, every map with one image row per
     grid row, and every padded conv whole."""
     eng = engine()
-    settings = dict(one_thread_below_flops=0, fuse_expansion_above_bytes=0, webgl_shared_rows_above=0,
-                    webgl_split_macs=0, webgl_interior_side=0)
+    settings = dict(one_thread_below_flops=0, fuse_expansion_above_bytes=0, winograd_min_tiles=1,
+                    winograd_min_out_channels=1, webgl_shared_rows_above=0, webgl_split_macs=0,
+                    webgl_interior_side=0)
     if webgl_alternates:
         settings.update(webgl_shared_rows_above=1 << 62, webgl_interior_side=1 << 62, webgl_split_rows_below=0)
     saved = {k: getattr(eng, k) for k in settings}

@@ -128,6 +128,15 @@ class _Engine:
         # map would take this many bytes or more (a smaller map stays in cache, and the fused
         # kernel computes the rows its chunks share twice); the conformance suite sets 0
         self.fuse_expansion_above_bytes = 1 << 20
+        # wasm computes 3x3 stride-1 convs of 8 or more input channels with at least this many
+        # 2x2 output tiles and output channels in the Winograd domain (conv.c op_winograd: 16
+        # multiply-adds per channel pair for 4 outputs, not 36).  Each thread transforms the
+        # filter first, which a tiny map does not repay, and each tile's input transform,
+        # which few output channels do not (emotion's 8x8x256 -> 7 conv: 0.27 -> 0.36 ms on
+        # scalar wasm; its 29x29x32 -> 64 one 2.6 -> 1.6 ms).  None: never.  The conformance
+        # suite sets both to 1
+        self.winograd_min_tiles = 16
+        self.winograd_min_out_channels = 32
         # WebGL convs with at least this many output elements compute 4 rows per fetched
         # filter texel (ROWS 4).  0: every conv does, since the sizes became uniforms and the
         # layers share programs (measured faster on every layer of MobileNetV2, down to 7x7

@@ -26,7 +26,7 @@ OPCODES = {"OP_CONV": 1, "OP_DWCONV": 2, "OP_POOL": 3, "OP_BINARY": 4, "OP_UNARY
            "OP_FILL": 7, "OP_RESIZE": 8, "OP_REDUCE": 9, "OP_SOFTMAX": 10, "OP_CAST": 11,
            "OP_QCONV": 12, "OP_QDWCONV": 13, "OP_QUANTIZE": 14, "OP_DEQUANTIZE": 15, "OP_QMAXPOOL": 16,
            "OP_COPY8": 17, "OP_TOPK": 18, "OP_SEPCONV": 19, "OP_CONVPOOL": 20,
-           "OP_EXPDW": 21}
+           "OP_EXPDW": 21, "OP_WINOGRAD": 22, "OP_WINOPOOL": 23}
 # An op's first word is its opcode | NO_BARRIER_AFTER where the next op may run with no
 # barrier between (they touch disjoint bytes); a group of ops between barriers has at most
 # GROUP_MAX ops (each has its own work counter in the program's barrier words).
@@ -39,6 +39,11 @@ ARGS = {
     "OP_CONV": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act", "param"),
     # OP_CONV's words; `out` is the 2x2 max pool of the conv's map, [N][OH/2][OW/2][CO]; no residual
     "OP_CONVPOOL": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act",
+                    "param"),
+    # OP_CONV's and OP_CONVPOOL's words, a 3x3 stride-1 window (conv.c op_winograd, op_winopool)
+    "OP_WINOGRAD": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act",
+                    "param"),
+    "OP_WINOPOOL": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act",
                     "param"),
     "OP_DWCONV": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, *_WINDOW, "act", "param",
                   "mult"),
@@ -81,6 +86,7 @@ MAX_DEPTHWISE_TAPS = 64           # conv.c DW_MAX_TAPS / quant.c tap pointers
 SEP_SCRATCH = 4096                # conv.c: floats of depthwise output op_sepconv holds (two pixels at least)
 POOL_CO_MAX = 512                 # conv.c: output channels op_convpool holds for a window's 4 pixels
 EXPDW_SCRATCH = 8192              # conv.c: floats of expanded rows op_expdw holds (one output column's window at least)
+WINO_MAX_C = 256                  # conv.c: input channels op_winograd's stack holds a panel of U for
 QSCRATCH, QMR = 16384, 4          # quant.c: gathered-row scratch bytes per tile, rows per tile
 
 
@@ -186,10 +192,21 @@ def pack_panels8(w: np.ndarray) -> np.ndarray:
     return packed.reshape(kh, kw, c, co8, 8).transpose(3, 0, 1, 2, 4)
 
 
+def winograd_ok(call: Conv, pool: bool = False) -> bool:
+    """A conv op_winograd computes (conv.c): a 3x3 stride-1 window, enough input channels
+    for the transforms to pay (an RGB stem's 3 do not), and at least engine()'s
+    winograd_min_tiles 2x2 output tiles and winograd_min_out_channels."""
+    g, eng = call.g, engine()
+    tiles = g.N * ((g.OH // 2) * (g.OW // 2) if pool else -(-g.OH // 2) * -(-g.OW // 2))
+    return (g.KH == g.KW == 3 and g.SH == g.SW == 1 and g.DH == g.DW == 1 and 8 <= g.C <= WINO_MAX_C
+            and eng.winograd_min_tiles is not None and tiles >= max(1, eng.winograd_min_tiles)
+            and call.CO >= eng.winograd_min_out_channels)
+
+
 def enc_conv(call: Conv, e: Encoder):
     g, co8 = call.g, -(-call.CO // 8)
     e.zero_floats = max(e.zero_floats, g.KW * g.C)
-    return "OP_CONV", dict(
+    return "OP_WINOGRAD" if winograd_ok(call) else "OP_CONV", dict(
         x=e.ref(call.x), w=e.weight(call.filter, pack_panels8, "panels8"),
         bias=e.weight(_padded(call.bias, co8 * 8)), out=e.ref(call.out), residual=e.ref(call.residual),
         alpha=e.weight(_padded(call.alpha, co8 * 8)) if call.alpha is not None else 0, zero=Addr("z"),
@@ -198,7 +215,7 @@ def enc_conv(call: Conv, e: Encoder):
 
 def enc_convpool(call: ConvPool, e: Encoder):
     _, args = enc_conv(call.conv, e)
-    return "OP_CONVPOOL", {**args, "out": e.ref(call.out)}
+    return "OP_WINOPOOL" if winograd_ok(call.conv, pool=True) else "OP_CONVPOOL", {**args, "out": e.ref(call.out)}
 
 
 def enc_dwconv(call: DepthwiseConv, e: Encoder):
@@ -464,6 +481,8 @@ EXTENTS = {
     "OP_CONVPOOL": lambda a: [("x", _dense(a.N * a.H * a.W * a.C), 4, False),
                               ("residual", _dense(0), 4, False),
                               ("out", _dense(a.N * (a.OH // 2) * (a.OW // 2) * a.CO), 4, True)],
+    "OP_WINOGRAD": lambda a: EXTENTS["OP_CONV"](a),
+    "OP_WINOPOOL": lambda a: EXTENTS["OP_CONVPOOL"](a),
     "OP_SEPCONV": lambda a: [("x", _dense(a.N * a.H * a.W * a.C), 4, False),
                              ("residual", _dense(a.N * a.OH * a.OW * a.CO), 4, False),
                              ("out", _dense(a.N * a.OH * a.OW * a.CO), 4, True)],
