@@ -440,9 +440,8 @@ static void wino_direct(float y[8], const float* xn, const float* wp, const floa
 }
 
 // M for one 8-channel panel: per point xi, the block's WT tiles' V rows (depth C) times
-// U's panel (its own function: inlined into wino_run, V8 kept fewer of the microkernel's
-// accumulators in registers).
-static __attribute__((noinline)) void wino_gemm(float m[16][WT][8], const float* v, const float* up, int C) {
+// U's panel, op_conv's microkernel with zero accumulators (the bias joins after At M A).
+static void wino_gemm(float m[16][WT][8], const float* v, const float* up, int C) {
   const size_t xs = (size_t)C * 8;
   for (int xi = 0; xi < 16; xi++) {
 #ifdef __wasm_simd128__
