@@ -314,3 +314,70 @@ json.dumps({"bad": bad, "ran": ran})
 """)
     assert res["ran"] > 250
     assert not res["bad"], "\n".join(sorted({b.split(" on ")[0] + ": " + b.split(": ", 1)[1] for b in res["bad"]}))
+
+
+@pytest.mark.parametrize("backend", ["wasm-simd", "wasm-simd-threads"])
+def test_the_predict_fast_path_steps_aside_whenever_a_skipped_layer_would_act(app, backend):
+    """execute(x[, outputs])'s fast path (model._FastPath: the compiled plan's one interop call with
+    nothing around it) gives the full path's results, bit for bit, and steps aside whenever
+    a layer it skips would do something: another dtype or a strided view (converted),
+    profile() and time() (recorded), another backend, a plan evicted from the cache (its
+    memory freed: running it would write into memory that is no longer its own), a
+    disposed model (an error)."""
+    page, _, _ = app
+    res = py(page, BIG_CONV + f"""
+rng = np.random.default_rng(7)
+m = conv_model(rng.uniform(-1, 1, (3, 3, 8, 40)).astype(np.float32))
+m.backend_name = {backend!r}
+full = []                                  # calls that took the full path
+prepare = m._prepare
+m._prepare = lambda *a: full.append(1) or prepare(*a)
+x = rng.uniform(-1, 1, (1, 9, 7, 8)).astype(np.float32)
+ref = m.predict(x).copy()
+r = {{"made": m._fast is not None}}
+same = [np.array_equal(m.predict(x), ref) for _ in range(3)]
+r["fast"] = len(full)                      # 1: only the first call
+wide = np.concatenate([x, x], axis=3)[..., ::2]     # the same values, strided
+for name, call in [("float64", lambda: m.predict(x.astype(np.float64))), ("strided", lambda: m.predict(wide)),
+                   ("profile", lambda: webtensor.profile(lambda: m.predict(x)).kernels),
+                   ("time", lambda: webtensor.time(lambda: m.predict(x))["kernel_ms"])]:
+    n = len(full)
+    out = call()
+    r[name] = [len(full) - n, bool(len(out) if name == "profile" else out is not None)]
+n = len(full); m.predict(x); r["fast again"] = len(full) - n
+m.backend_name = "wasm"
+n = len(full); y_scalar = m.predict(x); m.predict(x); r["other backend"] = len(full) - n
+m.backend_name = {backend!r}
+m.predict(x)                               # the full path once, back on this backend
+webtensor.set_plan_cache_size(1)
+try:
+    n = len(full)
+    # evicts x's plan (its arena freed) and, given its input by name, leaves x's fast path in place
+    m.execute({{"x": np.ones((1, 5, 5, 8), np.float32)}})
+    r["kept"] = m._fast is not None and m._fast.shape == x.shape
+    evicted = m.predict(x)
+    r["evicted"] = [len(full) - n, bool(np.array_equal(evicted, ref))]
+finally:
+    webtensor.set_plan_cache_size(4)
+n = len(full)
+named = [m.execute(x, ["y"]), m.execute(x, ("y",)), m.execute(x, "y"), m.execute(x, "y")]
+r["named"] = [len(full) - n, [type(v).__name__ for v in named],
+              all(np.array_equal(v[0] if isinstance(v, list) else v, ref) for v in named)]
+m.dispose()
+try:
+    m.predict(x)
+    r["disposed"] = None
+except webtensor.TensorDisposedError as e:
+    r["disposed"] = str(e)
+r["same"] = all(same) and bool(np.allclose(y_scalar, ref, atol=1e-4))
+json.dumps(r)
+""")
+    assert res["made"] and res["same"], res
+    assert res["fast"] == 1 and res["fast again"] == 0, res
+    for name in ("float64", "strided", "profile", "time"):
+        assert res[name] == [1, True], (name, res)
+    assert res["other backend"] == 1, res      # once to plan for it, then its own fast path
+    assert res["kept"] and res["evicted"] == [2, True], res
+    # output names: the full path once per way of naming them, lists as lists, a name alone as an array
+    assert res["named"] == [2, ["list", "list", "ndarray", "ndarray"], True], res
+    assert res["disposed"] and "disposed" in res["disposed"], res

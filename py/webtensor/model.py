@@ -7,7 +7,7 @@ import numpy as np
 from .backends import backends as list_backends, get_backend, get_backend_async, get_backend_class
 from .engine import KernelRecord, Tensor, TensorDisposedError, _tensors_in, engine, run_sync
 from ._io import fetch_bytes, join_url, read_file
-from .errors import InputError, ModelFormatError, WeightsError
+from .errors import InputError, ModelFormatError, WebtensorError, WeightsError, wrap_backend_error
 from .graph import Graph, GraphModelFiles, TensorInfo, parse_graph_model
 from .graph.control import SPECIALISE_ELEMENTS
 from .graph.ir import Node, split_ref, tensor_key
@@ -32,6 +32,7 @@ class GraphModel:
         self._programs: dict[tuple, Program] = {}        # output keys -> control-flow program
         self._group_plans: dict[int, dict] = {}           # id(group) -> its plans per input shape (LRU)
         self._group_notes: dict[int, str] = {}            # id(group) -> why it runs on numpy
+        self._fast: _FastPath | None = None               # execute(x)'s path while nothing changes
         engine().models.add(self)
         if self.program_for(self.output_keys) is not None:
             return        # control flow: its structure was checked; shapes are known as it runs
@@ -68,7 +69,7 @@ class GraphModel:
             dtype = {i.key: np.dtype(i.dtype) for i in self.inputs}
             specs = {k: TensorSpec(tuple(s), dtype[k]) for k, s in shapes.items()}
             return compile_plan(self.graph, specs, output_keys, fold=self.optimize)
-        return _lru(self._plans, (tuple(sorted(shapes.items())), tuple(sorted(set(output_keys)))), build)
+        return _lru(self._plans, _plan_key(shapes, output_keys), build)
 
     def program_for(self, output_keys: list[str]) -> Program | None:
         """The control-flow program for these outputs, or None when the nodes they need are
@@ -151,6 +152,7 @@ class GraphModel:
             _release_plan(p)
         self._plans.clear()
         self._group_plans.clear()
+        self._fast = None
         self.graph.consts.clear()
         self.disposed = True
         engine().models.discard(self)
@@ -220,13 +222,20 @@ class GraphModel:
     def execute(self, inputs, outputs=None):
         """Run the graph; `outputs` are tensor or signature names (default: all outputs).
         Returns one array for a single name given as a string, else a list."""
+        if self._fast is not None and type(inputs) is np.ndarray:
+            got = self._fast(self, inputs, outputs)
+            if got is not None:
+                return got
         plan, feeds, finish = self._prepare(inputs, outputs)
         backend = get_backend(self.backend_name)
         if isinstance(plan, Program):
             return finish(run_sync(Interpreter(plan, _Groups(self, backend)).run(feeds),
                                    f"{backend.name}: this backend's results come back asynchronously; "
                                    f"use execute_async"))
-        return finish(backend.run(plan, feeds))
+        result = finish(backend.run(plan, feeds))
+        if type(inputs) is np.ndarray and len(self.inputs) == 1:
+            self._fast = _FastPath.make(self, backend, plan, feeds, outputs)
+        return result
 
     async def execute_async(self, inputs, outputs=None):
         """`execute` that awaits the backend's results: the way to run on WebGPU (whose
@@ -263,6 +272,67 @@ class GraphModel:
     async def predict_async(self, x):
         """`predict` that awaits the backend (required on WebGPU, fine everywhere)."""
         return await self.execute_async(x)
+
+
+class _FastPath:
+    """`execute(x)` / `predict(x)` for a model of one input given as an array of the planned
+    dtype and shape, C-contiguous: the compiled plan's one interop call with nothing around
+    it.  The layers it skips (input checks and conversion, plan lookup, the runner's shell)
+    are cheap warm but cost ~0.27 ms a call on BlazeFace, run cold in cache after the
+    kernels.  It applies only while each of them would do nothing: the same backend, the
+    same plan still cached and compiled there (an evicted or disposed plan's memory is
+    gone), no profile(), time() or memory guards; else the full path runs (and makes a new
+    one)."""
+
+    def __init__(self, backend, plan_key, plan, cp, run, dtype, shape, names, single):
+        self.backend, self.plan_key, self.plan, self.cp, self.run = backend, plan_key, plan, cp, run
+        self.dtype, self.shape, self.names, self.single = dtype, shape, names, single
+
+    @staticmethod
+    def _names(outputs):
+        """execute's `outputs` as a key: None, a name, or a tuple of names (False for any
+        other kind of argument, which the full path reads)."""
+        if outputs is None or type(outputs) is str:
+            return outputs
+        return tuple(outputs) if type(outputs) in (list, tuple) else False
+
+    @staticmethod
+    def make(model: GraphModel, backend, plan: Plan, feeds: dict, outputs) -> "_FastPath | None":
+        make_runner = getattr(backend, "fast_runner", None)
+        if make_runner is None:
+            return None
+        names = _FastPath._names(outputs)
+        if names is False:
+            return None
+        keys = (model.output_keys if names is None else
+                [model._output_key(names)] if isinstance(names, str) else [model._output_key(n) for n in names])
+        made = make_runner(plan, keys)
+        if made is None:
+            return None
+        (key, x), = feeds.items()
+        cp, run = made
+        if np.dtype(model.inputs[0].dtype) != cp.stored_dtype(key):
+            return None                       # bool inputs are stored as int32: converted each call
+        single = isinstance(names, str) or (names is None and len(keys) == 1)
+        return _FastPath(backend, _plan_key({key: x.shape}, keys), plan, cp, run, x.dtype, x.shape, names, single)
+
+    def __call__(self, model: GraphModel, x: np.ndarray, outputs):
+        eng = engine()
+        if (x.dtype != self.dtype or x.shape != self.shape or not x.flags.c_contiguous or model.disposed
+                or (outputs is not self.names and self._names(outputs) != self.names)
+                or eng.recorder is not None or eng.timings is not None or self.cp.per_op_only()
+                or get_backend(model.backend_name) is not self.backend
+                or model._plans.get(self.plan_key) is not self.plan
+                or self.plan.lowered.get(self.backend.name) is not self.cp):
+            return None
+        model._plans[self.plan_key] = model._plans.pop(self.plan_key)      # most recently used, as _lru does
+        try:
+            values = self.run(x)
+        except WebtensorError:
+            raise
+        except Exception as e:
+            raise wrap_backend_error(e, f"{model.graph.source} on {self.backend.name}") from None
+        return values[0] if self.single else values
 
 
 class _Groups:
@@ -329,6 +399,11 @@ def _describe_programs(programs, notes: dict) -> dict:
                                                                        "cheaper on numpy than a plan")})
     return {"loops": sorted(set(loops)), "groups": groups, "numpy_ops": sorted(ops.values(), key=lambda e: e["op"]),
             "interop_calls_per_inference": sum(1 for g in groups if g["native"])}
+
+
+def _plan_key(shapes: dict, output_keys) -> tuple:
+    """A plan's key in GraphModel._plans: input shapes, and output keys in any order."""
+    return tuple(sorted(shapes.items())), tuple(sorted(set(output_keys)))
 
 
 def _lru(cache: dict, key, build):

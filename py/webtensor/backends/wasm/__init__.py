@@ -147,20 +147,36 @@ class CompiledPlan(SegmentedPlan):
 
     def execute_fast(self, feeds, out_keys) -> dict[str, np.ndarray]:
         """One interop call: inputs in, the program on every pool thread, outputs out."""
-        from pyodide.ffi import to_js
-        prog = self.segments[0][1][0] if self.segments else 0
+        io = self._io(out_keys)
+        values = self._execute(io, [self.checked(k, feeds[k]) for k in self.plan.input_keys])
+        return dict(zip(out_keys, values))
+
+    def fast_runner(self, out_keys):
+        """x -> [outputs in out_keys order] for the plan's one input, already of its stored
+        dtype and shape and C-contiguous: execute_fast's call with nothing around it (the
+        model checks, on every call, that this compiled plan is still the one in use).
+        None where the plan is not one native segment of one input."""
+        if (len(self.plan.input_keys) != 1 or len(self.segments) > 1
+                or any(kind != "native" for kind, _ in self.segments)
+                or any(k in self.plan.constants for k in out_keys)):
+            return None
+        io = self._io(out_keys)
+        return lambda x: self._execute(io, [x])
+
+    def _io(self, out_keys) -> SimpleNamespace:
         key = tuple(out_keys)
         io = self._js_io.get(key)
         if io is None:            # static after compiling: converted to JS once per output list
+            from pyodide.ffi import to_js
             io = self._js_io[key] = self._io_layout(out_keys, to_js)
-        in_arrays = [self.checked(k, feeds[k]) for k in self.plan.input_keys]
+        return io
+
+    def _execute(self, io, in_arrays) -> list[np.ndarray]:
         out = np.empty(io.total, np.uint8)
-        self.rt.execute(prog, io.in_addr, in_arrays, io.out_addr, io.out_sizes, io.out_at, out, self.max_threads)
-        result = {}
-        for k, at, nbytes, dtype, shape, is_bool in io.views:
-            v = out[at:at + nbytes].view(dtype).reshape(shape)
-            result[k] = v.astype(BOOL) if is_bool else v
-        return result
+        self.rt.execute(io.prog, io.in_addr, in_arrays, io.out_addr, io.out_sizes, io.out_at, out, self.max_threads)
+        return [out[at:at + nbytes].view(dtype).reshape(shape).astype(BOOL) if is_bool
+                else out[at:at + nbytes].view(dtype).reshape(shape)
+                for at, nbytes, dtype, shape, is_bool in io.views]
 
     def _io_layout(self, out_keys, to_js) -> SimpleNamespace:
         """Where execute_fast's inputs go and its outputs come from, as JS arrays, and each
@@ -170,11 +186,12 @@ class CompiledPlan(SegmentedPlan):
             dtype = np.dtype(self.stored_dtype(k))
             shape = self.plan.specs[k].shape
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            views.append((k, at, nbytes, dtype, shape, self.plan.specs[k].dtype == BOOL))
+            views.append((at, nbytes, dtype, shape, self.plan.specs[k].dtype == BOOL))
             at += -(-nbytes // 8) * 8
-        return SimpleNamespace(in_addr=to_js([self.address(k) for k in self.plan.input_keys]),
+        return SimpleNamespace(prog=self.segments[0][1][0] if self.segments else 0,
+                               in_addr=to_js([self.address(k) for k in self.plan.input_keys]),
                                out_addr=to_js([self.address(k) for k in out_keys]),
-                               out_sizes=to_js([v[2] for v in views]), out_at=to_js([v[1] for v in views]),
+                               out_sizes=to_js([v[1] for v in views]), out_at=to_js([v[0] for v in views]),
                                views=views, total=max(at, 8))
 
     def per_op_only(self) -> bool:
@@ -289,6 +306,12 @@ class WasmBackend:
 
     def run(self, plan: Plan, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return self.compiled(plan).run(feeds)
+
+    def fast_runner(self, plan: Plan, out_keys):
+        """(compiled plan, x -> outputs) for GraphModel's fast path, or None (CompiledPlan.fast_runner)."""
+        cp = self.compiled(plan)
+        run = cp.fast_runner(out_keys)
+        return None if run is None else (cp, run)
 
     def describe(self, plan: Plan) -> dict:
         return self.compiled(plan).describe()
