@@ -278,7 +278,7 @@ class _FastPath:
     """`execute(x)` / `predict(x)` for a model of one input given as an array of the planned
     dtype and shape, C-contiguous: the compiled plan's one interop call with nothing around
     it.  The layers it skips (input checks and conversion, plan lookup, the runner's shell)
-    are cheap warm but cost ~0.27 ms a call on BlazeFace, run cold in cache after the
+    are cheap warm but cost ~0.2 ms a call on BlazeFace, run cold in cache after the
     kernels.  It applies only while each of them would do nothing: the same backend, the
     same plan still cached and compiled there (an evicted or disposed plan's memory is
     gone), no profile(), time() or memory guards; else the full path runs (and makes a new
