@@ -318,12 +318,12 @@ json.dumps({"bad": bad, "ran": ran})
 
 @pytest.mark.parametrize("backend", ["wasm-simd", "wasm-simd-threads"])
 def test_the_predict_fast_path_steps_aside_whenever_a_skipped_layer_would_act(app, backend):
-    """execute(x[, outputs])'s fast path (model._FastPath: the compiled plan's one interop call with
-    nothing around it) gives the full path's results, bit for bit, and steps aside whenever
-    a layer it skips would do something: another dtype or a strided view (converted),
-    profile() and time() (recorded), another backend, a plan evicted from the cache (its
-    memory freed: running it would write into memory that is no longer its own), a
-    disposed model (an error)."""
+    """execute(x[, outputs])'s fast path (model._FastPath: the compiled plan's one interop
+    call with nothing around it) gives the full path's results, bit for bit, and steps aside
+    whenever a layer it skips would do something: another dtype or a strided view
+    (converted), profile() and time() (recorded), another backend, a plan evicted from the
+    cache (its memory freed: running it would write into memory that is no longer its own),
+    other output names, a disposed model (an error)."""
     page, _, _ = app
     res = py(page, BIG_CONV + f"""
 rng = np.random.default_rng(7)
