@@ -379,6 +379,12 @@ static void wino_filter(float* u, const float* w, int C, int cb0, int np) {
 // The input transform of one tile into slot t of v ([xi][WT][C]): V = Bt d B with
 // Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; d[k] is the patch's pixel (k / 4, k % 4),
 // a row of C floats (the zero row outside the input).
+// The transform is written once (WINO_INPUT_STEP) over a value type and its four ops: 4
+// channels a step on SIMD, then one at a time for the channel tail (all of them on scalar).
+#define SLOAD(p) (*(p))
+#define SSTORE(p, v) (*(p) = (v))
+#define SADD(a, b) ((a) + (b))
+#define SSUB(a, b) ((a) - (b))
 #ifdef __wasm_simd128__
 #define WV v128_t
 #define WLOAD(p) wasm_v128_load(p)
@@ -388,10 +394,10 @@ static void wino_filter(float* u, const float* w, int C, int cb0, int np) {
 #define WSTEP 4
 #else
 #define WV float
-#define WLOAD(p) (*(p))
-#define WSTORE(p, v) (*(p) = (v))
-#define WADD(a, b) ((a) + (b))
-#define WSUB(a, b) ((a) - (b))
+#define WLOAD SLOAD
+#define WSTORE SSTORE
+#define WADD SADD
+#define WSUB SSUB
 #define WSTEP 1
 #endif
 #define WINO_INPUT_STEP(T, LOAD, STORE, ADD, SUB)                                                     \
@@ -412,10 +418,6 @@ static void wino_filter(float* u, const float* w, int C, int cb0, int np) {
       STORE(o + (size_t)3 * WT * C, SUB(e[r][1], e[r][3]));                                           \
     }                                                                                                 \
   }
-#define SLOAD(p) (*(p))
-#define SSTORE(p, v) (*(p) = (v))
-#define SADD(a, b) ((a) + (b))
-#define SSUB(a, b) ((a) - (b))
 
 static void wino_input(float* v, const float* const* d, int t, int C) {
   int c = 0;

@@ -35,16 +35,14 @@ _CONV_GEOMETRY = ("N", "H", "W", "C", "OH", "OW")
 _WINDOW = ("KH", "KW", "SH", "SW", "DH", "DW", "PT", "PL")
 _REQUANT = ("xz", "oz", "qmin", "qmax", "rz", "rscale", "out_float", "act")
 _six = lambda name: tuple(f"{name}{i}" for i in range(6))       # a 6-element array argument
+_CONV_ARGS = ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act", "param")
 ARGS = {
-    "OP_CONV": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act", "param"),
+    "OP_CONV": _CONV_ARGS,
     # OP_CONV's words; `out` is the 2x2 max pool of the conv's map, [N][OH/2][OW/2][CO]; no residual
-    "OP_CONVPOOL": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act",
-                    "param"),
+    "OP_CONVPOOL": _CONV_ARGS,
     # OP_CONV's and OP_CONVPOOL's words, a 3x3 stride-1 window (conv.c op_winograd, op_winopool)
-    "OP_WINOGRAD": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act",
-                    "param"),
-    "OP_WINOPOOL": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, "CO", *_WINDOW, "act",
-                    "param"),
+    "OP_WINOGRAD": _CONV_ARGS,
+    "OP_WINOPOOL": _CONV_ARGS,
     "OP_DWCONV": ("x", "w", "bias", "out", "residual", "alpha", "zero", *_CONV_GEOMETRY, *_WINDOW, "act", "param",
                   "mult"),
     "OP_POOL": ("x", "out", *_CONV_GEOMETRY, "KH", "KW", "SH", "SW", "PT", "PL", "kind"),
